@@ -1,0 +1,261 @@
+//! The browser flows: authorization code (with PKCE by default, RFC 7636)
+//! and implicit (legacy). Both open the system browser and wait on the
+//! loopback listener.
+
+use std::time::Duration;
+
+use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, TokenUrl};
+
+use super::discovery;
+use super::loopback::{LoopbackListener, RedirectParams, ResponseMode};
+use super::oauth::{self, invalid_url, one_line, Step, TokenCall};
+use super::token_response::{normalize, token_type_as_sent, LatchTokenResponse, TokenGrant};
+use crate::error::{Error, Result};
+use crate::http::ProviderHttp;
+use crate::model::{ConnectionSpec, Flow, Pkce};
+use crate::secret::ClientSecret;
+
+/// A sign-in waiting for the browser. Holds the PKCE verifier and `state` in
+/// memory only, for this one flow.
+pub struct PendingSignIn {
+    pub authorize_url: url::Url,
+    pub redirect_uri: String,
+    listener: LoopbackListener,
+    state: CsrfToken,
+    verifier: Option<PkceCodeVerifier>,
+    mode: ResponseMode,
+}
+
+/// What a finished browser sign-in yields.
+pub struct SignedIn {
+    pub grant: TokenGrant,
+    /// The issuer confirmed through the response's `iss` (RFC 9207), when
+    /// the connection did not know it yet.
+    pub learned_issuer: Option<String>,
+}
+
+/// Binds the listener and builds the authorization URL.
+pub async fn begin(spec: &ConnectionSpec) -> Result<PendingSignIn> {
+    let authorize_url = spec.authorize_url.as_deref().ok_or_else(|| {
+        Error::validation("authorize_url", "Authorize URI is required to sign in in the browser.")
+    })?;
+    let listener = LoopbackListener::bind(spec.redirect_port, &spec.redirect_path).await?;
+    let redirect_uri = spec.redirect_uri(listener.port());
+    let client = oauth::client(spec, None)
+        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|e| invalid_url("authorize_url", e))?)
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(|e| invalid_url("redirect_path", e))?);
+
+    // 256 bits of state: well above RFC 6749 §10.10's guessing bound.
+    let mut request = client.authorize_url(|| CsrfToken::new_random_len(32));
+    let mode = match spec.flow {
+        Flow::Implicit => {
+            request = request.use_implicit_flow();
+            ResponseMode::Fragment
+        }
+        _ => ResponseMode::Query,
+    };
+    let verifier = match (spec.flow, spec.pkce) {
+        (Flow::AuthorizationCode, Pkce::S256) => {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            Some(verifier)
+        }
+        (Flow::AuthorizationCode, Pkce::Plain) => {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_plain();
+            request = request.set_pkce_challenge(challenge);
+            Some(verifier)
+        }
+        _ => None,
+    };
+    // The scope parameter is joined here rather than by oauth2-rs, which
+    // always uses a space: some providers need commas.
+    if !spec.scopes.is_empty() {
+        request = request.add_extra_param("scope", spec.scope_separator.join(&spec.scopes));
+    }
+    for kv in &spec.authorize_params {
+        request = request.add_extra_param(kv.key.clone(), kv.value.clone());
+    }
+    let (authorize_url, state) = request.url();
+    Ok(PendingSignIn { authorize_url, redirect_uri, listener, state, verifier, mode })
+}
+
+/// Waits for the browser, checks the response and, for the code flow,
+/// exchanges the code.
+pub async fn finish(
+    pending: PendingSignIn,
+    spec: &ConnectionSpec,
+    secret: Option<&ClientSecret>,
+    http: &ProviderHttp,
+    timeout: Duration,
+) -> Result<SignedIn> {
+    let PendingSignIn { redirect_uri, listener, state, verifier, mode, .. } = pending;
+    let params = listener.wait(mode, state.secret(), timeout).await?;
+
+    if let Some(code) = params.get("error") {
+        return Err(authorization_error(code, params.get("error_description"), &spec.name));
+    }
+    // Mix-up defence (RFC 9207): check who answered before the code goes anywhere.
+    let learned_issuer = verify_issuer(http, spec, params.get("iss")).await?;
+
+    let grant = match mode {
+        ResponseMode::Fragment => implicit_grant(&params, spec)?,
+        ResponseMode::Query => {
+            let code = params.get("code").ok_or_else(|| {
+                Error::provider("The provider's sign-in response had neither a code nor an error. Connect again.")
+            })?;
+            let token_url = spec.token_url.as_deref().ok_or_else(|| {
+                Error::validation("token_url", "Token URI is required for the authorization code flow.")
+            })?;
+            let client = oauth::client(spec, secret)
+                .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|e| invalid_url("token_url", e))?)
+                // Byte-identical to the one sent to the authorize endpoint (RFC 6749 §4.1.3).
+                .set_redirect_uri(RedirectUrl::new(redirect_uri).map_err(|e| invalid_url("redirect_path", e))?);
+            let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+            if let Some(verifier) = verifier {
+                request = request.set_pkce_verifier(verifier);
+            }
+            for kv in &spec.token_params {
+                request = request.add_extra_param(kv.key.clone(), kv.value.clone());
+            }
+            let call = TokenCall::new(http, spec);
+            let outcome = request.request_async(&|r| call.send(r)).await;
+            call.finish(outcome, Step::Exchange)?
+        }
+    };
+    Ok(SignedIn { grant, learned_issuer })
+}
+
+/// The implicit flow's token arrives in the fragment; it is read with the
+/// same lenient rules as a token endpoint response.
+fn implicit_grant(params: &RedirectParams, spec: &ConnectionSpec) -> Result<TokenGrant> {
+    if params.get("access_token").is_none() {
+        return Err(Error::provider("The provider's sign-in response had no access token. Connect again."));
+    }
+    let keys = ["access_token", "token_type", "expires_in", "scope", "id_token", "refresh_expires_in"];
+    let object: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), serde_json::Value::from(v))))
+        .collect();
+    let body = zeroize::Zeroizing::new(serde_json::to_vec(&object).expect("a JSON map serialises"));
+    let response = oauth2::http::Response::builder()
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .expect("a response builds");
+    let response = normalize(response, spec.expires_in_unit);
+    let parsed: LatchTokenResponse = serde_json::from_slice(response.body())
+        .map_err(|_| Error::provider("The provider's sign-in response could not be read as a token. Connect again."))?;
+    Ok(TokenGrant::from_response(parsed, token_type_as_sent(&response)))
+}
+
+/// RFC 9207: when the response names its issuer, it must be the one this
+/// connection talks to. With no issuer on record, the named issuer's own
+/// metadata must list this connection's authorize endpoint.
+async fn verify_issuer(http: &ProviderHttp, spec: &ConnectionSpec, iss: Option<&str>) -> Result<Option<String>> {
+    let Some(iss) = iss else { return Ok(None) };
+    if let Some(expected) = spec.issuer.as_deref() {
+        return if iss == expected {
+            Ok(None)
+        } else {
+            Err(Error::provider(format!(
+                "The sign-in response came from issuer '{iss}', but this connection expects '{expected}'. Latch did not use it \
+                 (RFC 9207 mix-up protection). Check the connection's addresses."
+            )))
+        };
+    }
+    let metadata = discovery::fetch(http, iss).await.map_err(|err| {
+        Error::provider(format!(
+            "The sign-in response named issuer '{iss}', and Latch could not confirm it ({}). If that issuer is right, set it \
+             with 'latch edit \"{}\" --issuer {iss}' and connect again.",
+            err.message.trim_end_matches('.'),
+            spec.name
+        ))
+    })?;
+    let ours = spec.authorize_url.as_deref().unwrap_or_default();
+    if metadata.authorization_endpoint.as_deref().map(without_query) == Some(without_query(ours)) {
+        Ok(Some(iss.to_owned()))
+    } else {
+        Err(Error::provider(format!(
+            "The sign-in response named issuer '{iss}', whose authorize endpoint is not this connection's Authorize URI. \
+             Latch did not use it (RFC 9207 mix-up protection)."
+        )))
+    }
+}
+
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+fn authorization_error(code: &str, description: Option<&str>, name: &str) -> Error {
+    let said = match description {
+        Some(d) => format!("{code}: {}", one_line(d)),
+        None => code.to_owned(),
+    };
+    match code {
+        "access_denied" => Error::needs_authorization(format!(
+            "Sign-in was declined in the browser ({said}). Run 'latch connect \"{name}\"' and choose Allow to connect."
+        )),
+        "invalid_scope" => Error::provider(format!(
+            "The provider refused the requested scopes ({said}). Check the scopes with 'latch edit \"{name}\" --scope ...'."
+        )),
+        "unauthorized_client" | "unsupported_response_type" => Error::provider(format!(
+            "The provider does not allow this app to sign in this way ({said}). Check the flow type and the app's settings at the provider."
+        )),
+        _ => Error::provider(format!("The provider refused the sign-in ({said}).")),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_authorize_url_carries_state_pkce_scopes_and_extra_params_in_order() {
+        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "client-1");
+        spec.authorize_url = Some("https://example.com/authorize?tenant=a".into());
+        spec.scopes = vec!["read".into(), "write".into()];
+        spec.scope_separator = crate::model::ScopeSeparator::Comma;
+        spec.authorize_params = vec![crate::model::KeyValue::new("prompt", "consent")];
+        let pending = begin(&spec).await.unwrap();
+        let pairs: Vec<(String, String)> = pending.authorize_url.query_pairs().into_owned().collect();
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(get("tenant").as_deref(), Some("a"));
+        assert_eq!(get("response_type").as_deref(), Some("code"));
+        assert_eq!(get("client_id").as_deref(), Some("client-1"));
+        assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(get("scope").as_deref(), Some("read,write"));
+        assert_eq!(get("prompt").as_deref(), Some("consent"));
+        assert_eq!(get("redirect_uri").unwrap(), pending.redirect_uri);
+        assert!(pending.redirect_uri.starts_with("http://127.0.0.1:"));
+        // 32 random bytes, base64url without padding.
+        assert_eq!(get("state").unwrap().len(), 43);
+    }
+
+    #[tokio::test]
+    async fn the_implicit_flow_asks_for_a_token_without_pkce() {
+        let mut spec = ConnectionSpec::new("x", Flow::Implicit, "client-1");
+        spec.authorize_url = Some("https://example.com/authorize".into());
+        let pending = begin(&spec).await.unwrap();
+        let query = pending.authorize_url.query().unwrap().to_owned();
+        assert!(query.contains("response_type=token"));
+        assert!(!query.contains("code_challenge"));
+    }
+
+    #[test]
+    fn pkce_s256_matches_the_rfc_7636_appendix_b_vector() {
+        let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+        assert_eq!(challenge.as_str(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(challenge.method().as_str(), "S256");
+    }
+
+    #[test]
+    fn a_declined_sign_in_says_how_to_retry() {
+        let err = authorization_error("access_denied", Some("The user said no"), "GitHub");
+        assert_eq!(err.kind, crate::error::ErrorKind::NeedsAuthorization);
+        assert_eq!(
+            err.message,
+            "Sign-in was declined in the browser (access_denied: The user said no). Run 'latch connect \"GitHub\"' and choose Allow to connect."
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The glue between a connection and oauth2-rs: client construction, the
+//! HTTP adaptor that applies per-connection quirks, and the mapping of token
+//! endpoint failures to sentences a person can act on.
+
+use std::sync::Mutex;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
+use oauth2::http::{self, header, HeaderValue};
+use oauth2::{AuthType, ClientId, EndpointNotSet, RequestTokenError, StandardRevocableToken};
+use serde_json::{Map, Value};
+
+use super::token_response::{normalize, redact_body, token_type_as_sent, LatchTokenResponse, TokenGrant};
+use crate::error::Error;
+use crate::http::{media_type, HttpError, HttpRequest, HttpResponse, ProviderHttp, OAUTH_RESPONSE_LIMIT};
+use crate::model::{ClientAuth, ConnectionSpec, TokenRequestFormat};
+use crate::secret::ClientSecret;
+use crate::validate::flow_label;
+
+pub(crate) type OAuthClient<HasAuthUrl = EndpointNotSet, HasTokenUrl = EndpointNotSet> = oauth2::Client<
+    BasicErrorResponse,
+    LatchTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    HasTokenUrl,
+>;
+
+/// A client with the connection's id, secret and authentication method.
+pub(crate) fn client(spec: &ConnectionSpec, secret: Option<&ClientSecret>) -> OAuthClient {
+    let client = OAuthClient::new(ClientId::new(spec.client_id.clone()));
+    match (spec.client_auth, secret) {
+        (ClientAuth::Basic, Some(secret)) => client
+            .set_client_secret(oauth2::ClientSecret::new(secret.secret().to_owned()))
+            .set_auth_type(AuthType::BasicAuth),
+        (ClientAuth::Body, Some(secret)) => client
+            .set_client_secret(oauth2::ClientSecret::new(secret.secret().to_owned()))
+            .set_auth_type(AuthType::RequestBody),
+        _ => client.set_auth_type(AuthType::RequestBody),
+    }
+}
+
+/// Which token request is being made: it changes what an error means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Exchange,
+    Refresh,
+    ClientCredentials,
+}
+
+/// The last answer seen from the provider, with secrets removed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Seen {
+    status: u16,
+    media_type: String,
+    body: String,
+}
+
+/// One token endpoint call with the connection's quirks applied on the way
+/// out (JSON bodies) and back (`token_response::normalize`).
+pub(crate) struct TokenCall<'a> {
+    http: &'a ProviderHttp,
+    spec: &'a ConnectionSpec,
+    seen: Mutex<Option<Seen>>,
+    token_type: Mutex<Option<String>>,
+}
+
+impl<'a> TokenCall<'a> {
+    pub fn new(http: &'a ProviderHttp, spec: &'a ConnectionSpec) -> Self {
+        TokenCall { http, spec, seen: Mutex::new(None), token_type: Mutex::new(None) }
+    }
+
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let request = match self.spec.token_request_format {
+            TokenRequestFormat::Form => request,
+            TokenRequestFormat::Json => form_to_json(request),
+        };
+        let response = self.http.send(request, OAUTH_RESPONSE_LIMIT).await?;
+        let media = media_type(response.headers());
+        *self.seen.lock().unwrap() = Some(Seen {
+            status: response.status().as_u16(),
+            body: redact_body(&media, response.body()),
+            media_type: media,
+        });
+        let response = normalize(response, self.spec.expires_in_unit);
+        *self.token_type.lock().unwrap() = token_type_as_sent(&response);
+        Ok(response)
+    }
+
+    /// Turns oauth2-rs's outcome into a grant or a sentence.
+    pub fn finish(
+        &self,
+        outcome: Result<LatchTokenResponse, RequestTokenError<HttpError, BasicErrorResponse>>,
+        step: Step,
+    ) -> crate::Result<TokenGrant> {
+        match outcome {
+            Ok(response) => Ok(TokenGrant::from_response(response, self.token_type.lock().unwrap().take())),
+            Err(err) => {
+                let seen = self.seen.lock().unwrap().take();
+                let details = seen.as_ref().map(describe).unwrap_or_default();
+                Err(token_error(err, step, self.spec, seen.as_ref()).with_details(details))
+            }
+        }
+    }
+}
+
+fn describe(seen: &Seen) -> String {
+    format!("HTTP {} {}\n{}", seen.status, seen.media_type, seen.body)
+}
+
+/// Re-encodes a form token request as a JSON object, for providers that
+/// only read JSON (App Academy v2). Keys and values are kept as strings.
+fn form_to_json(request: HttpRequest) -> HttpRequest {
+    let (mut parts, body) = request.into_parts();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let object: Map<String, Value> = pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let body = serde_json::to_vec(&Value::Object(object)).expect("a JSON map serialises");
+    http::Request::from_parts(parts, body)
+}
+
+fn token_error(
+    err: RequestTokenError<HttpError, BasicErrorResponse>,
+    step: Step,
+    spec: &ConnectionSpec,
+    seen: Option<&Seen>,
+) -> Error {
+    let name = &spec.name;
+    let reconnect = format!("Run 'latch connect \"{name}\"' to sign in again.");
+    match err {
+        RequestTokenError::ServerResponse(response) => {
+            let code = response.error().as_ref().to_owned();
+            let said = match response.error_description() {
+                Some(description) => format!("{code}: {}", one_line(description)),
+                None => code.clone(),
+            };
+            match (response.error(), step) {
+                (BasicErrorResponseType::InvalidGrant, Step::Exchange) => Error::needs_authorization(format!(
+                    "The provider refused the sign-in code ({said}). It may have expired or been used already. {reconnect}"
+                )),
+                (BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient, Step::Refresh) => {
+                    Error::needs_authorization(format!(
+                        "The provider no longer accepts the saved sign-in for '{name}' ({said}). {reconnect}"
+                    ))
+                }
+                (BasicErrorResponseType::InvalidClient, _) => Error::provider(format!(
+                    "The provider rejected the client ID or secret ({said}). Check them with \
+                     'latch edit \"{name}\" --client-id ID --client-secret-stdin'."
+                )),
+                (BasicErrorResponseType::UnauthorizedClient, _) => Error::provider(format!(
+                    "The provider does not allow this app to use the {} flow ({said}). Check the app's settings at the provider.",
+                    flow_label(spec.flow)
+                )),
+                (BasicErrorResponseType::InvalidScope, _) => Error::provider(format!(
+                    "The provider refused the requested scopes ({said}). Check the scopes with 'latch edit \"{name}\" --scope ...'."
+                )),
+                (BasicErrorResponseType::UnsupportedGrantType, _) => Error::provider(format!(
+                    "The provider does not support the {} flow at this token URI ({said}).",
+                    flow_label(spec.flow)
+                )),
+                _ => Error::provider(format!("The provider returned an error ({said}).")),
+            }
+        }
+        RequestTokenError::Request(http) => http_error(http),
+        RequestTokenError::Parse(err, _) => match seen {
+            Some(seen) if seen.status >= 500 || seen.status == 429 => unavailable(seen.status),
+            Some(seen) if seen.media_type.contains("html") => web_page_instead(seen.status),
+            _ => Error::provider(format!(
+                "The provider's token response could not be read (problem at '{}'). It is not the OAuth 2.0 response Latch expects; \
+                 check the Token URI.",
+                err.path()
+            )),
+        },
+        RequestTokenError::Other(message) => match seen {
+            Some(seen) if seen.status >= 500 || seen.status == 429 => unavailable(seen.status),
+            Some(seen) if seen.media_type.contains("html") => web_page_instead(seen.status),
+            Some(seen) => Error::provider(format!(
+                "The provider's answer (HTTP {}) was not a token response: {message}. Check the Token URI.",
+                seen.status
+            )),
+            None => Error::provider(format!("The token request failed: {message}.")),
+        },
+    }
+}
+
+/// A provider outage: worth retrying later (the refresher backs off).
+fn unavailable(status: u16) -> Error {
+    let what = if status == 429 { "is limiting requests".to_string() } else { format!("answered HTTP {status}") };
+    Error::network(format!(
+        "The provider {what} and did not issue a token. It may be having trouble; Latch will try again, or try again in a few minutes."
+    ))
+}
+
+fn web_page_instead(status: u16) -> Error {
+    Error::provider(format!(
+        "The provider answered with a web page (HTTP {status}) instead of a token response. Check that the Token URI is the \
+         provider's API endpoint, not a sign-in page."
+    ))
+}
+
+pub(crate) fn http_error(err: HttpError) -> Error {
+    match err {
+        HttpError::Timeout { .. } => Error::network(format!("{err}. The provider may be overloaded; try again later.")),
+        HttpError::Connect { .. } => {
+            Error::network(format!("Latch {err}. Check your network connection and the provider's address."))
+        }
+        HttpError::TooLarge { .. } => Error::provider(format!("{}. Check the provider's address.", capitalise(&err.to_string()))),
+        HttpError::Other { .. } => Error::network(format!("{}.", capitalise(&err.to_string()))),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Provider-supplied text, kept to one short line.
+pub(crate) fn one_line(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 300 {
+        format!("{}…", line.chars().take(300).collect::<String>())
+    } else {
+        line
+    }
+}
+
+pub(crate) fn invalid_url(field: &'static str, err: url::ParseError) -> Error {
+    Error::validation(field, format!("The address in '{field}' is not a valid URL ({err})."))
+}

@@ -1,0 +1,76 @@
+//! Token revocation (RFC 7009). Sent by hand rather than with oauth2-rs's
+//! `revoke_token`, which refuses plain-http URLs — and local development
+//! servers on loopback must work too.
+
+use base64::Engine as _;
+use oauth2::http::{header, Request};
+
+use super::oauth::{http_error, one_line};
+use super::token_response::redact_body;
+use crate::error::{Error, Result};
+use crate::http::{media_type, ProviderHttp, OAUTH_RESPONSE_LIMIT};
+use crate::model::{ClientAuth, ConnectionSpec};
+use crate::secret::ClientSecret;
+
+/// Which token is revoked, sent as `token_type_hint`.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenHint {
+    AccessToken,
+    RefreshToken,
+}
+
+pub async fn revoke(
+    spec: &ConnectionSpec,
+    secret: Option<&ClientSecret>,
+    url: &str,
+    token: &str,
+    hint: TokenHint,
+    http: &ProviderHttp,
+) -> Result<()> {
+    let hint = match hint {
+        TokenHint::AccessToken => "access_token",
+        TokenHint::RefreshToken => "refresh_token",
+    };
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token).append_pair("token_type_hint", hint);
+    let mut request = Request::post(url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    // Same client authentication as at the token endpoint (RFC 7009 §2.1).
+    match (spec.client_auth, secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
+            let value = zeroize::Zeroizing::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
+            ));
+            request = request.header(header::AUTHORIZATION, value.as_str());
+        }
+        (ClientAuth::Body, Some(secret)) => {
+            form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
+        }
+        _ => {
+            form.append_pair("client_id", &spec.client_id);
+        }
+    }
+    let body = zeroize::Zeroizing::new(form.finish());
+    let request = request.body(body.as_bytes().to_vec()).map_err(|err| {
+        Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))
+    })?;
+    let response = http.send(request, OAUTH_RESPONSE_LIMIT).await.map_err(http_error)?;
+    let status = response.status().as_u16();
+    // RFC 7009 §2.2: 200 whether or not the token was valid.
+    if response.status().is_success() {
+        return Ok(());
+    }
+    let details = redact_body(&media_type(response.headers()), response.body());
+    let said = serde_json::from_slice::<serde_json::Value>(response.body())
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(one_line));
+    let message = match said {
+        Some(code) => format!("The provider refused to revoke the token (HTTP {status}, {code})."),
+        None => format!("The provider refused to revoke the token (HTTP {status})."),
+    };
+    Err(if status >= 500 { Error::network(message) } else { Error::provider(message) }.with_details(details))
+}

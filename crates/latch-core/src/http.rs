@@ -1,0 +1,101 @@
+//! All HTTP to providers goes through here: one reqwest client with
+//! redirects disabled (oauth2-rs's SSRF advice), a 30-second timeout and a
+//! cap on how much of a response is read.
+
+use std::time::Duration;
+
+use oauth2::http::{self, HeaderValue};
+
+/// Every provider request gives up after this long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// OAuth endpoints (token, revoke, info) answer in kilobytes; more is wrong.
+pub const OAUTH_RESPONSE_LIMIT: usize = 1024 * 1024;
+/// `latch request` bodies may be larger, but not unbounded: they are held in
+/// memory to be shown.
+pub const API_RESPONSE_LIMIT: usize = 16 * 1024 * 1024;
+
+pub type HttpRequest = http::Request<Vec<u8>>;
+pub type HttpResponse = http::Response<Vec<u8>>;
+
+/// Why a request got no usable HTTP response. Never carries a URL: with
+/// query placement the URL holds the access token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("{host} did not answer within {} seconds", REQUEST_TIMEOUT.as_secs())]
+    Timeout { host: String },
+    #[error("could not connect to {host}")]
+    Connect { host: String },
+    #[error("the response from {host} was larger than {} KiB, so Latch stopped reading it", limit / 1024)]
+    TooLarge { host: String, limit: usize },
+    #[error("the request to {host} failed: {reason}")]
+    Other { host: String, reason: String },
+}
+
+#[derive(Clone)]
+pub struct ProviderHttp {
+    client: reqwest::Client,
+}
+
+impl Default for ProviderHttp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProviderHttp {
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("Latch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend initialises");
+        ProviderHttp { client }
+    }
+
+    /// Sends `request` and reads at most `limit` bytes of the answer.
+    pub async fn send(&self, request: HttpRequest, limit: usize) -> Result<HttpResponse, HttpError> {
+        let host = request.uri().host().unwrap_or("the provider").to_owned();
+        let request = reqwest::Request::try_from(request)
+            .map_err(|err| HttpError::Other { host: host.clone(), reason: err.without_url().to_string() })?;
+        let mut response = self.client.execute(request).await.map_err(|err| classify(err, &host))?;
+
+        let mut builder = http::Response::builder().status(response.status()).version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            headers.extend(response.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if response.content_length().is_some_and(|len| len > limit as u64) {
+            return Err(HttpError::TooLarge { host, limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(err, &host))? {
+            if body.len() + chunk.len() > limit {
+                return Err(HttpError::TooLarge { host, limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|err| HttpError::Other { host, reason: err.to_string() })
+    }
+}
+
+fn classify(err: reqwest::Error, host: &str) -> HttpError {
+    let host = host.to_owned();
+    if err.is_timeout() {
+        HttpError::Timeout { host }
+    } else if err.is_connect() {
+        HttpError::Connect { host }
+    } else {
+        HttpError::Other { host, reason: err.without_url().to_string() }
+    }
+}
+
+/// The media type of a response, lower-cased, without parameters.
+pub fn media_type(headers: &http::HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}

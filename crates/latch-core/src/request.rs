@@ -1,0 +1,149 @@
+//! Requests to the provider's API with the token placed per the
+//! connection's settings (Make's "token placement" and "token name").
+
+use oauth2::http::{self, header, HeaderName, HeaderValue, Method};
+
+use crate::error::{Error, Result};
+use crate::flows::oauth::http_error;
+use crate::http::{ProviderHttp, API_RESPONSE_LIMIT};
+use crate::model::{ConnectionSpec, TokenPlacement};
+use crate::secret::AccessToken;
+
+/// A request as the user describes it.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: String,
+    pub url: String,
+    /// Added after the connection's custom headers; same names replace them.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl ApiRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        ApiRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Builds the HTTP request: custom headers, then the caller's, then the
+/// token in the header (`<token name> <token>`), the query, or both.
+pub fn build(spec: &ConnectionSpec, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
+    let method = Method::from_bytes(api.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| Error::validation("method", format!("'{}' is not an HTTP method, e.g. GET or POST.", api.method)))?;
+    let mut url = url::Url::parse(&api.url)
+        .map_err(|err| Error::validation("url", format!("'{}' is not a valid URL ({err}).", api.url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::validation("url", format!("'{}' must start with https://.", api.url)));
+    }
+    if matches!(spec.token_placement, TokenPlacement::Query | TokenPlacement::Both) {
+        let kept: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| k != spec.query_param.as_str()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        url.query_pairs_mut().clear().extend_pairs(kept).append_pair(&spec.query_param, token.secret());
+    }
+
+    let mut headers = http::HeaderMap::new();
+    let pairs = spec.custom_headers.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).chain(api.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for (key, value) in pairs {
+        let name = HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| Error::validation("headers", format!("'{key}' is not a valid header name.")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::validation("headers", format!("The value of header '{key}' is not valid (one line of text).")))?;
+        headers.insert(name, value);
+    }
+    if matches!(spec.token_placement, TokenPlacement::Header | TokenPlacement::Both) {
+        let mut value = HeaderValue::from_str(&format!("{} {}", spec.token_name, token.secret()))
+            .map_err(|_| Error::provider("The access token contains characters that cannot be sent in a header."))?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+
+    let mut request = http::Request::builder().method(method).uri(url.as_str());
+    *request.headers_mut().expect("a fresh builder has headers") = headers;
+    request
+        .body(api.body.clone().unwrap_or_default())
+        .map_err(|err| Error::validation("url", format!("The request could not be built ({err}).")))
+}
+
+pub async fn send(http: &ProviderHttp, request: http::Request<Vec<u8>>) -> Result<ApiResponse> {
+    let response = http.send(request, API_RESPONSE_LIMIT).await.map_err(http_error)?;
+    Ok(ApiResponse {
+        status: response.status().as_u16(),
+        reason: response.status().canonical_reason().unwrap_or("").to_owned(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: response.into_body(),
+    })
+}
+
+/// The account's display name from an info (userinfo) response: the first
+/// of the fields providers commonly use.
+pub fn account_name(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.get("data").filter(|d| d.is_object()).unwrap_or(&value);
+    ["name", "display_name", "displayName", "user", "login", "username", "preferred_username", "email", "sub", "id"]
+        .iter()
+        .find_map(|key| match object.get(*key)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Flow, KeyValue};
+
+    fn spec(placement: TokenPlacement) -> ConnectionSpec {
+        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "c");
+        spec.token_placement = placement;
+        spec.token_name = "MyToken".into();
+        spec.query_param = "key".into();
+        spec.custom_headers = vec![KeyValue::new("X-Version", "1"), KeyValue::new("Accept", "text/plain")];
+        spec
+    }
+
+    #[test]
+    fn header_placement_uses_the_token_name() {
+        let api = ApiRequest { headers: vec![("Accept".into(), "application/json".into())], ..ApiRequest::get("https://api.example.com/me?x=1") };
+        let request = build(&spec(TokenPlacement::Header), &api, &AccessToken::new("tok".into())).unwrap();
+        assert_eq!(request.headers()["authorization"], "MyToken tok");
+        assert_eq!(request.headers()["x-version"], "1");
+        assert_eq!(request.headers()["accept"], "application/json");
+        assert_eq!(request.uri().to_string(), "https://api.example.com/me?x=1");
+    }
+
+    #[test]
+    fn query_placement_replaces_an_existing_parameter() {
+        let api = ApiRequest::get("https://api.example.com/me?key=old&x=1");
+        let request = build(&spec(TokenPlacement::Query), &api, &AccessToken::new("tok".into())).unwrap();
+        assert_eq!(request.uri().to_string(), "https://api.example.com/me?x=1&key=tok");
+        assert!(request.headers().get("authorization").is_none());
+    }
+
+    #[test]
+    fn both_placement_sends_header_and_query() {
+        let request = build(&spec(TokenPlacement::Both), &ApiRequest::get("https://a.example/"), &AccessToken::new("tok".into())).unwrap();
+        assert_eq!(request.headers()["authorization"], "MyToken tok");
+        assert!(request.uri().to_string().ends_with("?key=tok"));
+    }
+
+    #[test]
+    fn account_names_come_from_common_fields() {
+        assert_eq!(account_name(br#"{"sub":"1","name":"Alice Example"}"#).as_deref(), Some("Alice Example"));
+        assert_eq!(account_name(br#"{"id":"d1b0","user":"Jane Doe"}"#).as_deref(), Some("Jane Doe"));
+        assert_eq!(account_name(br#"{"login":"octocat","id":1}"#).as_deref(), Some("octocat"));
+        assert_eq!(account_name(b"<html>"), None);
+    }
+}

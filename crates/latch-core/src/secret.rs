@@ -1,0 +1,91 @@
+//! Secret newtypes. A secret can be read only through `.secret()`, prints as
+//! `[redacted]`, cannot be serialised or displayed, and is zeroed when dropped
+//! (STYLE.md rule 3; the same shape as oauth2-rs's `ClientSecret`).
+
+use zeroize::{Zeroize, Zeroizing};
+
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(Zeroizing<String>);
+
+        impl $name {
+            pub fn new(value: String) -> Self {
+                $name(Zeroizing::new(value))
+            }
+
+            /// The secret value. Every call site is a place a secret leaves
+            /// its box: keep them few.
+            pub fn secret(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl Zeroize for $name {
+            fn zeroize(&mut self) {
+                self.0.zeroize();
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// The client secret issued by the provider to the user's app registration.
+    ClientSecret
+);
+secret_type!(
+    /// An access token: what APIs accept.
+    AccessToken
+);
+secret_type!(
+    /// A refresh token: trades for new access tokens without the browser.
+    RefreshToken
+);
+secret_type!(
+    /// An OpenID Connect ID token (a signed JWT about the user).
+    IdToken
+);
+
+/// Everything the provider handed over in one token response. Lives in the
+/// keyring as one entry, so a rotated refresh token and its access token are
+/// replaced together or not at all.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdToken>,
+    /// As the provider spelled it (`Bearer`, `bearer`, `mac`...). Not a secret.
+    pub token_type: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_every_secret_type_is_redacted() {
+        let set = TokenSet {
+            access_token: AccessToken::new("at-123".into()),
+            refresh_token: Some(RefreshToken::new("rt-456".into())),
+            id_token: Some(IdToken::new("id-789".into())),
+            token_type: "Bearer".into(),
+        };
+        let printed = format!("{set:?} {:?}", ClientSecret::new("cs-000".into()));
+        for value in ["at-123", "rt-456", "id-789", "cs-000"] {
+            assert!(!printed.contains(value), "{printed}");
+        }
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn secret_returns_the_value() {
+        assert_eq!(AccessToken::new("abc".into()).secret(), "abc");
+    }
+}

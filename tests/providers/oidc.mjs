@@ -1,0 +1,384 @@
+#!/usr/bin/env node
+// Local OpenID Connect / OAuth 2.0 provider for Latch integration tests.
+//
+//   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device]
+//
+// stdout carries exactly one line of JSON once the server listens:
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT}
+// Everything else (oidc-provider notices/warnings, debug output) goes to stderr.
+
+// oidc-provider prints some notices with console.info; keep stdout clean.
+console.log = console.info = console.debug = (...args) => console.error(...args);
+
+import * as http from 'node:http';
+import * as crypto from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+const { default: Provider } = await import('oidc-provider');
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'access-ttl': { type: 'string', default: '3600' },
+    'refresh-ttl': { type: 'string', default: String(14 * 24 * 60 * 60) },
+    device: { type: 'boolean', default: false },
+  },
+});
+
+const PORT = Number(args.port) || 0;
+const ACCESS_TTL = Number(args['access-ttl']);
+const REFRESH_TTL = Number(args['refresh-ttl']);
+const DEVICE = args.device;
+
+for (const [name, v] of [['--port', PORT], ['--access-ttl', ACCESS_TTL], ['--refresh-ttl', REFRESH_TTL]]) {
+  if (!Number.isInteger(v) || v < 0) {
+    console.error(`invalid ${name}`);
+    process.exit(2);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// In-memory adapter we can enumerate (so /__test/forget-grants can wipe state).
+// ---------------------------------------------------------------------------
+const stores = new Map(); // model name -> Map(id -> { payload, expiresAt })
+const GRANTABLE = new Set([
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+]);
+
+function storeFor(model) {
+  let s = stores.get(model);
+  if (!s) {
+    s = new Map();
+    stores.set(model, s);
+  }
+  return s;
+}
+
+class TestAdapter {
+  constructor(model) {
+    this.model = model;
+    this.store = storeFor(model);
+  }
+
+  get(id) {
+    const entry = this.store.get(id);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      this.store.delete(id);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+    this.store.set(id, { payload, expiresAt });
+  }
+
+  async find(id) {
+    return this.get(id);
+  }
+
+  async findByUid(uid) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload.uid === uid) return this.get(id);
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload.userCode === userCode) return this.get(id);
+    }
+    return undefined;
+  }
+
+  async consume(id) {
+    const payload = this.get(id);
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    this.store.delete(id);
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const model of GRANTABLE) {
+      const s = stores.get(model);
+      if (!s) continue;
+      for (const [id, entry] of s) {
+        if (entry.payload.grantId === grantId) s.delete(id);
+      }
+    }
+  }
+}
+
+function forgetGrants() {
+  for (const model of ['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode',
+    'ClientCredentials', 'DeviceCode', 'BackchannelAuthenticationRequest']) {
+    stores.get(model)?.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+const REDIRECT_URIS = ['http://127.0.0.1/callback'];
+const ALL_SCOPES = 'openid offline_access profile email api:read api:write';
+
+const clients = [
+  {
+    client_id: 'conf-basic',
+    client_secret: 'conf-basic-secret',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: REDIRECT_URIS,
+    scope: ALL_SCOPES,
+  },
+  {
+    client_id: 'conf-post',
+    client_secret: 'conf-post-secret',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: REDIRECT_URIS,
+    scope: ALL_SCOPES,
+  },
+  {
+    client_id: 'public-pkce',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: REDIRECT_URIS,
+    scope: ALL_SCOPES,
+  },
+];
+
+if (DEVICE) {
+  clients.push({
+    client_id: 'device-public',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+    scope: ALL_SCOPES,
+  });
+}
+
+function displayName(id) {
+  const s = String(id);
+  return `${s.charAt(0).toUpperCase()}${s.slice(1)} Example`;
+}
+
+const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'latch-test', use: 'sig', alg: 'RS256' };
+
+const ownToken = (ctx, client, token) => token.clientId === client.clientId;
+
+const configuration = {
+  adapter: TestAdapter,
+  clients,
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  scopes: ALL_SCOPES.split(' '),
+  claims: {
+    openid: ['sub'],
+    profile: ['name'],
+    email: ['email'],
+  },
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, name: displayName(id), email: `${id}@example.test` };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true, allowedPolicy: ownToken },
+    introspection: { enabled: true, allowedPolicy: ownToken },
+    clientCredentials: { enabled: true },
+    userinfo: { enabled: true },
+    deviceFlow: { enabled: DEVICE },
+  },
+  pkce: {
+    required: (ctx, client) => client.clientAuthMethod === 'none',
+  },
+  clientBasedCORS: () => true,
+  // Always hand out a refresh token when the client may use the grant, with or
+  // without offline_access, and never tie tokens to the browser session.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  expiresWithSession: async () => false,
+  rotateRefreshToken: () => true,
+  ttl: {
+    AccessToken: ACCESS_TTL,
+    ClientCredentials: ACCESS_TTL,
+    RefreshToken: REFRESH_TTL,
+    AuthorizationCode: 600,
+    DeviceCode: 600,
+    IdToken: 3600,
+    Interaction: 3600,
+    Session: 14 * 24 * 60 * 60,
+    Grant: Math.max(REFRESH_TTL, 14 * 24 * 60 * 60),
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Helpers for the node:http front
+// ---------------------------------------------------------------------------
+const stats = { token_requests: 0, by_grant: {}, revocations: 0 };
+
+async function readRaw(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res, status, body, headers = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function grantTypeOf(req, raw) {
+  const cty = String(req.headers['content-type'] || '').toLowerCase();
+  const text = raw.toString('utf8');
+  try {
+    if (cty.includes('application/json')) return JSON.parse(text).grant_type || '(none)';
+    return new URLSearchParams(text).get('grant_type') || '(none)';
+  } catch {
+    return '(unparseable)';
+  }
+}
+
+async function isActiveToken(provider, value) {
+  if (!value) return false;
+  const at = await provider.AccessToken.find(value).catch(() => undefined);
+  if (at && at.isValid) return true;
+  const cc = await provider.ClientCredentials.find(value).catch(() => undefined);
+  return Boolean(cc && cc.isValid);
+}
+
+async function handleEcho(provider, req, res, url) {
+  const raw = await readRaw(req);
+  const query = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const headers = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+
+  let scheme = null;
+  let headerToken = null;
+  const authz = req.headers.authorization;
+  if (typeof authz === 'string') {
+    const m = /^\s*(\S+)\s+(\S.*?)\s*$/.exec(authz);
+    if (m) {
+      [, scheme, headerToken] = m;
+    }
+  }
+  const headerActive = headerToken ? await isActiveToken(provider, headerToken) : false;
+
+  let queryParam = null;
+  for (const [k, v] of url.searchParams) {
+    if (await isActiveToken(provider, v)) {
+      queryParam = k;
+      break;
+    }
+  }
+
+  const inHeader = headerToken !== null;
+  const inQuery = queryParam !== null;
+  const foundIn = inHeader && inQuery ? 'both' : inHeader ? 'header' : inQuery ? 'query' : null;
+  const active = headerActive || inQuery;
+
+  const body = {
+    method: req.method,
+    path: url.pathname,
+    query,
+    headers,
+    body: raw.toString('utf8'),
+    token: { found_in: foundIn, scheme, query_param: queryParam, active },
+  };
+  if (foundIn !== null && !active) {
+    sendJson(res, 401, body, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+  } else {
+    sendJson(res, 200, body);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+let provider;
+let providerCallback;
+let tokenPath;
+let revocationPath;
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, 'http://127.0.0.1');
+
+    if (url.pathname === '/__test/stats' && req.method === 'GET') {
+      sendJson(res, 200, stats);
+      return;
+    }
+    if (url.pathname === '/__test/forget-grants' && req.method === 'POST') {
+      await readRaw(req);
+      forgetGrants();
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === '/api/echo') {
+      await handleEcho(provider, req, res, url);
+      return;
+    }
+
+    if (req.method === 'POST' && url.pathname === tokenPath) {
+      // Count at arrival, before any validation. oidc-provider falls back to
+      // req.body when the stream has already been consumed.
+      const raw = await readRaw(req);
+      req.body = raw.toString('utf8');
+      stats.token_requests += 1;
+      const gt = grantTypeOf(req, raw);
+      stats.by_grant[gt] = (stats.by_grant[gt] || 0) + 1;
+    } else if (req.method === 'POST' && url.pathname === revocationPath) {
+      stats.revocations += 1;
+    }
+
+    providerCallback(req, res);
+  } catch (err) {
+    console.error(err);
+    if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: String(err?.message || err) });
+    else res.destroy();
+  }
+});
+
+server.listen(PORT, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  provider = new Provider(issuer, configuration);
+  provider.on('server_error', (ctx, err) => console.error('server_error', err));
+  providerCallback = provider.callback();
+  tokenPath = new URL(provider.urlFor('token')).pathname;
+  revocationPath = new URL(provider.urlFor('revocation')).pathname;
+  process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
+});
+
+function shutdown() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
