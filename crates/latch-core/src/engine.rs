@@ -354,18 +354,23 @@ impl Engine {
     }
 
     fn token_set(&self, connection: &Connection) -> Result<TokenSet> {
+        let not_connected = || {
+            Error::needs_authorization(format!(
+                "'{}' is not connected yet. Run 'latch connect \"{}\"' first.",
+                connection.spec.name, connection.spec.name
+            ))
+        };
+        // Known without asking the keyring, which may be locked.
+        if connection.status == Status::New {
+            return Err(not_connected());
+        }
         if connection.status == Status::NeedsReauth {
             return Err(Error::needs_authorization(format!(
                 "'{}' needs you to sign in again. Run 'latch connect \"{}\"'.",
                 connection.spec.name, connection.spec.name
             )));
         }
-        self.secrets.token_set(&connection.id)?.ok_or_else(|| {
-            Error::needs_authorization(format!(
-                "'{}' is not connected yet. Run 'latch connect \"{}\"' first.",
-                connection.spec.name, connection.spec.name
-            ))
-        })
+        self.secrets.token_set(&connection.id)?.ok_or_else(not_connected)
     }
 
     /// A valid access token, refreshed first when it is due. If a due

@@ -177,8 +177,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// §3.1), and https except on loopback hosts, where local development servers
 /// run (RFC 8252 §8.3 allows plain http only there).
 pub fn check_endpoint_url(label: &str, text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|err| {
-        format!("{label} '{text}' is not a valid URL ({err}). Enter a full address such as https://example.com/oauth/token.")
+    let url = url::Url::parse(text).map_err(|_| {
+        format!("{label} '{text}' is not a valid URL. Enter a full address such as https://example.com/oauth/token.")
     })?;
     match url.scheme() {
         "https" => {}

@@ -1,0 +1,181 @@
+//! `latch`: the command-line front end. Each subcommand reads its input,
+//! calls one engine verb and prints the result; the engine does the rest.
+
+mod args;
+mod output;
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use latch_core::model::{ConnectionPatch, Flow};
+use latch_core::request::ApiRequest;
+use latch_core::secret::ClientSecret;
+use latch_core::{ConnectOptions, Engine, Error, ErrorKind, SecretChange};
+use zeroize::Zeroizing;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::from(exit_code(err.kind))
+        }
+    }
+}
+
+/// The exit codes documented in the README.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Validation | ErrorKind::NotFound => 2,
+        ErrorKind::NeedsAuthorization => 3,
+        ErrorKind::Provider | ErrorKind::Network => 4,
+        ErrorKind::KeyringUnavailable => 5,
+        ErrorKind::Storage | ErrorKind::Cancelled => 1,
+    }
+}
+
+/// Logs go to stderr, quiet unless `LATCH_LOG` asks (e.g. `LATCH_LOG=debug`).
+/// Only Latch's own crates log below `warn`; the engine never logs secrets.
+fn init_logging() {
+    let level = std::env::var("LATCH_LOG").unwrap_or_default();
+    let filter = match level.trim() {
+        "" => "warn".to_owned(),
+        level => format!("warn,latch_core={level},latch={level}"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(command: Command) -> Result<ExitCode, Error> {
+    let engine = Engine::open_default()?;
+    match command {
+        Command::Add(args) => {
+            let secret = read_secret(args.fields.client_secret_stdin)?;
+            let patch = ConnectionPatch {
+                name: Some(args.name),
+                flow: Some(args.flow),
+                client_id: Some(args.client_id),
+                ..args.fields.into_patch()
+            };
+            let connection = engine.create(patch, secret)?;
+            output::warn_if_implicit(connection.spec.flow);
+            println!("Added '{}'. Next: latch connect \"{}\"", connection.spec.name, connection.spec.name);
+            if connection.spec.flow.uses_browser() {
+                println!("Register this redirect URI with the provider: {}", connection.spec.redirect_uri_to_register());
+            }
+        }
+        Command::Edit(args) => {
+            let secret = match (read_secret(args.fields.client_secret_stdin)?, args.remove_client_secret) {
+                (Some(secret), _) => SecretChange::Set(secret),
+                (None, true) => SecretChange::Remove,
+                (None, false) => SecretChange::Keep,
+            };
+            let mut patch = ConnectionPatch {
+                name: args.new_name,
+                flow: args.flow,
+                client_id: args.client_id,
+                ..args.fields.into_patch()
+            };
+            for list in &args.clear {
+                match list.as_str() {
+                    "scopes" => patch.scopes = Some(Vec::new()),
+                    "auth-params" => patch.authorize_params = Some(Vec::new()),
+                    "token-params" => patch.token_params = Some(Vec::new()),
+                    "refresh-params" => patch.refresh_params = Some(Vec::new()),
+                    _ => patch.custom_headers = Some(Vec::new()),
+                }
+            }
+            let connection = engine.update(&args.name, patch, secret)?;
+            output::warn_if_implicit(connection.spec.flow);
+            println!("Saved '{}'.", connection.spec.name);
+        }
+        Command::List(args) => output::print_list(&engine.list()?, args.json),
+        Command::Show(args) => output::print_show(&engine.get(&args.name)?, args.json),
+        Command::Connect(args) => {
+            let flow = engine.get(&args.name)?.spec.flow;
+            if flow == Flow::Implicit {
+                output::warn_if_implicit(flow);
+            }
+            let options = ConnectOptions { timeout: Duration::from_secs(args.timeout.max(1)) };
+            let connection = engine.connect(&args.name, options, output::print_sign_in_started).await?;
+            output::print_connected(&connection);
+        }
+        Command::Token(args) => {
+            let (_, token) = engine.access_token(&args.name).await?;
+            let mut stdout = std::io::stdout().lock();
+            let line = Zeroizing::new(format!("{}\n", token.secret()));
+            let _ = stdout.write_all(line.as_bytes());
+        }
+        Command::Refresh(args) => {
+            let connection = engine.refresh(&args.name).await?;
+            println!("Refreshed '{}'. {}", connection.spec.name, output::expiry_sentence(&connection));
+        }
+        Command::Request(args) => {
+            let body = match args.data.as_deref() {
+                None => None,
+                Some("@-") => Some(read_stdin()?.to_vec()),
+                Some(path) if path.starts_with('@') => Some(std::fs::read(&path[1..]).map_err(|err| {
+                    Error::validation("data", format!("Could not read the body file '{}': {err}.", &path[1..]))
+                })?),
+                Some(text) => Some(text.as_bytes().to_vec()),
+            };
+            let request = ApiRequest {
+                method: args.method,
+                url: args.url,
+                headers: args.headers.into_iter().map(|kv| (kv.key, kv.value)).collect(),
+                body,
+            };
+            let response = engine.request(&args.name, request).await?;
+            eprintln!("HTTP {} {}", response.status, response.reason);
+            let _ = std::io::stdout().lock().write_all(&response.body);
+            if response.status >= 400 {
+                return Ok(ExitCode::from(4));
+            }
+        }
+        Command::Disconnect(args) => {
+            let outcome = engine.disconnect(&args.name).await?;
+            return Ok(output::print_disconnected(&args.name, &outcome, false));
+        }
+        Command::Remove(args) => {
+            let outcome = engine.remove(&args.name).await?;
+            return Ok(output::print_disconnected(&args.name, &outcome, true));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut buffer = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut buffer)
+        .map_err(|err| Error::validation("stdin", format!("Could not read standard input: {err}.")))?;
+    Ok(buffer)
+}
+
+/// The client secret from standard input, without its trailing newline.
+fn read_secret(wanted: bool) -> Result<Option<ClientSecret>, Error> {
+    if !wanted {
+        return Ok(None);
+    }
+    let bytes = read_stdin()?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::validation("client_secret", "The client secret on standard input is not valid text."))?;
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return Err(Error::validation(
+            "client_secret",
+            "No client secret arrived on standard input. Pipe it in, e.g. 'pass show github-secret | latch add ... --client-secret-stdin'.",
+        ));
+    }
+    Ok(Some(ClientSecret::new(secret.to_owned())))
+}

@@ -1,0 +1,176 @@
+//! What `latch` prints: tables and sentences for people, JSON for scripts.
+
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use latch_core::model::{Connection, Flow, TokenPlacement};
+use latch_core::{Disconnected, Error, SignInStarted};
+
+pub fn print_error(err: &Error) {
+    for line in err.message.lines() {
+        eprintln!("latch: {line}");
+    }
+    if let Some(details) = &err.details {
+        eprintln!("What the provider said (secrets removed):");
+        for line in details.lines() {
+            eprintln!("  {line}");
+        }
+    }
+}
+
+pub fn warn_if_implicit(flow: Flow) {
+    if flow == Flow::Implicit {
+        eprintln!(
+            "latch: warning: the implicit flow is legacy (RFC 9700): the token travels in the browser's address bar and \
+             cannot be refreshed. Use --flow authorization_code (with PKCE) if the provider supports it."
+        );
+    }
+}
+
+pub fn print_list(connections: &[Connection], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(connections).expect("connections serialise"));
+        return;
+    }
+    if connections.is_empty() {
+        println!("No connections yet. Add one with 'latch add --name NAME --flow authorization_code ...'.");
+        return;
+    }
+    let width = connections.iter().map(|c| c.spec.name.chars().count()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:18}  {:12}  ACCESS EXPIRES", "NAME", "FLOW", "STATUS");
+    for c in connections {
+        println!(
+            "{:width$}  {:18}  {:12}  {}",
+            c.spec.name,
+            c.spec.flow.as_str(),
+            c.status.as_str(),
+            c.access_expires_at.map(relative).unwrap_or_else(|| "-".into())
+        );
+    }
+}
+
+pub fn print_show(c: &Connection, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(c).expect("a connection serialises"));
+        return;
+    }
+    let spec = &c.spec;
+    let none = || "-".to_string();
+    let row = |label: &str, value: String| println!("  {label:<22}{value}");
+    println!("{} ({})", spec.name, c.id);
+    row("Status", format!("{} — {}", c.status, expiry_sentence(c)));
+    if let Some(account) = &c.account {
+        row("Account", account.clone());
+    }
+    row("Flow", format!("{}{}", spec.flow, if spec.flow == Flow::AuthorizationCode { format!(", PKCE {}", spec.pkce) } else { String::new() }));
+    row("Authorize URI", spec.authorize_url.clone().unwrap_or_else(none));
+    row("Token URI", spec.token_url.clone().unwrap_or_else(none));
+    row("Refresh URI", spec.refresh_url.clone().unwrap_or_else(|| "(token URI)".into()));
+    row("Revoke URI", spec.revoke_url.clone().unwrap_or_else(none));
+    row("Info URI", spec.info_url.clone().unwrap_or_else(none));
+    if let Some(issuer) = &spec.issuer {
+        row("Issuer", issuer.clone());
+    }
+    row("Scopes", format!("{} ({}-separated)", if spec.scopes.is_empty() { "-".into() } else { spec.scopes.join(" ") }, spec.scope_separator));
+    if let Some(granted) = &c.granted_scopes {
+        let missing = c.missing_scopes();
+        let note = if missing.is_empty() { String::new() } else { format!("  (not granted: {})", missing.join(" ")) };
+        row("Granted scopes", format!("{}{note}", granted.join(" ")));
+    }
+    row("Client ID", spec.client_id.clone());
+    row("Client secret", if c.has_client_secret { "saved in the system keyring".into() } else { "none (public client)".into() });
+    row("Client authentication", spec.client_auth.to_string());
+    row("Refresh token", if c.has_refresh_token { "yes".into() } else { "no".into() });
+    let placement = match spec.token_placement {
+        TokenPlacement::Header => format!("header: Authorization: {} <token>", spec.token_name),
+        TokenPlacement::Query => format!("query: ?{}=<token>", spec.query_param),
+        TokenPlacement::Both => format!("both: Authorization: {} <token> and ?{}=<token>", spec.token_name, spec.query_param),
+    };
+    row("Token placement", placement);
+    for (label, list) in [
+        ("Authorize parameters", &spec.authorize_params),
+        ("Token parameters", &spec.token_params),
+        ("Refresh parameters", &spec.refresh_params),
+    ] {
+        if !list.is_empty() {
+            row(label, list.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" "));
+        }
+    }
+    for kv in &spec.custom_headers {
+        row("Header", format!("{}: {}", kv.key, kv.value));
+    }
+    if spec.flow.uses_browser() {
+        let port = if spec.redirect_port == 0 { " (automatic port)" } else { "" };
+        row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));
+    }
+    if let Some(error) = &c.last_error {
+        row("Last error", error.clone());
+    }
+}
+
+pub fn print_sign_in_started(started: &SignInStarted<'_>) {
+    match &started.browser_error {
+        None => eprintln!("Opened your browser to sign in. If nothing appeared, open this address:"),
+        Some(err) => eprintln!("Latch could not open your browser ({err}). Open this address to sign in:"),
+    }
+    eprintln!("  {}", started.authorize_url);
+    eprintln!("Waiting up to {} for you to finish…", latch_core::flows::loopback::human_duration(started.timeout));
+}
+
+pub fn print_connected(c: &Connection) {
+    let account = c.account.as_ref().map(|a| format!(" as {a}")).unwrap_or_default();
+    println!("Connected '{}'{account}. {}", c.spec.name, expiry_sentence(c));
+    if let Some(granted) = &c.granted_scopes {
+        println!("Granted scopes: {}", if granted.is_empty() { "(none)".into() } else { granted.join(" ") });
+        let missing = c.missing_scopes();
+        if !missing.is_empty() {
+            println!("Not granted: {}", missing.join(" "));
+        }
+    }
+    if let Some(note) = &c.last_error {
+        eprintln!("latch: {note}");
+    }
+}
+
+/// "Access token expires in 59 min; refresh token: yes."
+pub fn expiry_sentence(c: &Connection) -> String {
+    let access = match c.access_expires_at {
+        Some(at) if at > Utc::now() => format!("Access token expires {}", relative(at)),
+        Some(at) => format!("Access token expired {}", relative(at)),
+        None if c.has_refresh_token || c.status.as_str() == "connected" => "Access token expiry not given".into(),
+        None => "Not connected".into(),
+    };
+    let refresh = if c.has_refresh_token { "refresh token: yes" } else { "refresh token: no" };
+    format!("{access}; {refresh}.")
+}
+
+/// "in 59 min", "3 min ago", with the UTC time for precision.
+fn relative(at: DateTime<Utc>) -> String {
+    let secs = (at - Utc::now()).num_seconds();
+    let span = |s: i64| match s {
+        s if s < 90 => format!("{s} s"),
+        s if s < 90 * 60 => format!("{} min", (s + 30) / 60),
+        s if s < 36 * 3600 => format!("{} h", (s + 1800) / 3600),
+        s => format!("{} days", (s + 43200) / 86400),
+    };
+    let when = at.format("%Y-%m-%d %H:%M UTC");
+    if secs >= 0 {
+        format!("in {} ({when})", span(secs))
+    } else {
+        format!("{} ago ({when})", span(-secs))
+    }
+}
+
+pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> ExitCode {
+    let did = if removed { "Removed" } else { "Disconnected" };
+    match &outcome.revoke_error {
+        None if outcome.revoked => println!("{did} '{name}'. The provider revoked its tokens."),
+        None => println!("{did} '{name}'. Its tokens are deleted here (no revoke URI is set, so the provider was not told)."),
+        Some(err) => {
+            println!("{did} '{name}'. Its tokens are deleted here.");
+            eprintln!("latch: but revoking them at the provider failed: {} They stay valid there until they expire.", err.message);
+            return ExitCode::from(4);
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what Latch needs to build and test on Debian 12, and nothing that
+# is already there: Debian packages with apt-get (as root, or with sudo) and
+# the test providers' npm packages. Never downloads prebuilt binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_tool() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "latch setup: '$1' is missing. $2" >&2
+    exit 1
+  fi
+}
+need_tool cargo "Install Rust with rustup (https://rustup.rs), then run this again."
+need_tool node "Install Node.js 20 or newer: 'sudo apt-get install nodejs npm' on Debian 12."
+need_tool npm "Install npm: 'sudo apt-get install npm'."
+
+# Build: the engine needs a C compiler and pkg-config (SQLite is bundled).
+# Tests: the real Secret Service (gnome-keyring inside dbus-run-session).
+packages=(build-essential pkg-config libssl-dev dbus dbus-x11 gnome-keyring)
+if [[ "${1:-}" == "--desktop" || "${1:-}" == "--test" ]]; then
+  # The desktop shell (Tauri 2 on WebKitGTK) and its tray.
+  packages+=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+fi
+if [[ "${1:-}" == "--test" ]]; then
+  # The real window and notifications under a virtual display.
+  packages+=(xvfb webkit2gtk-driver dunst)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "latch setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    need_tool sudo "Install these packages as root: apt-get install ${missing[*]}"
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The test providers (panva's oidc-provider), pinned by package-lock.json.
+if [[ "${1:-}" == "--test" ]]; then
+  stamp=tests/providers/node_modules/.lock-stamp
+  if [[ ! -f $stamp ]] || ! cmp -s tests/providers/package-lock.json "$stamp"; then
+    (cd tests/providers && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/providers/package-lock.json "$stamp"
+  fi
+fi
