@@ -1,1 +1,273 @@
+//! The end-to-end harness: starts the real test providers (tests/providers),
+//! runs the real `latch` binary with a private data directory and the
+//! scripted browser, and reads the real keyring to learn token values — so
+//! tests can check that no secret leaked anywhere else.
+//!
+//! Run through `make test`, which provides the D-Bus session and unlocked
+//! gnome-keyring these tests need.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The `latch` binary built by `cargo build` (scripts/test.sh builds it first).
+pub fn latch_bin() -> PathBuf {
+    let path = target_dir().join("debug").join("latch");
+    assert!(path.exists(), "{} is missing: run `cargo build -p latch-cli` (make test does)", path.display());
+    path
+}
+
+/// A test provider process from tests/providers, stopped on drop.
+pub struct Provider {
+    child: Child,
+    /// The issuer (oidc.mjs) or base URL (quirks.mjs), without trailing slash.
+    pub base: String,
+}
+
+impl Provider {
+    /// panva's oidc-provider with the given extra arguments (e.g. `--access-ttl 8`).
+    pub fn oidc(args: &[&str]) -> Provider {
+        Self::start("oidc.mjs", args, "issuer")
+    }
+
+    /// Our misbehaving provider.
+    pub fn quirks() -> Provider {
+        Self::start("quirks.mjs", &[], "base")
+    }
+
+    fn start(script: &str, args: &[&str], key: &str) -> Provider {
+        let dir = repo_root().join("tests/providers");
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs (make test installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the provider prints its address");
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} printed {line:?}"));
+        Provider { child, base: ready[key].as_str().unwrap().to_owned() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn stats(&self) -> Value {
+        http("GET", &self.url("/__test/stats"), &[], "").1
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One person's Latch: a private data directory and a transcript of
+/// everything the CLI printed.
+pub struct Latch {
+    pub data_dir: tempfile::TempDir,
+    transcript: Mutex<String>,
+    browser_mode: Mutex<String>,
+}
+
+impl Default for Latch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Latch {
+    pub fn new() -> Latch {
+        Latch {
+            data_dir: tempfile::tempdir().unwrap(),
+            transcript: Mutex::new(String::new()),
+            browser_mode: Mutex::new("login".into()),
+        }
+    }
+
+    /// How the scripted browser behaves on the next connects (see tests/providers/README.md).
+    pub fn set_browser_mode(&self, mode: &str) {
+        *self.browser_mode.lock().unwrap() = mode.into();
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(latch_bin());
+        cmd.args(args)
+            .env("LATCH_DATA_DIR", self.data_dir.path())
+            .env("BROWSER", repo_root().join("tests/providers/browser.mjs"))
+            .env("LATCH_TEST_BROWSER_MODE", &*self.browser_mode.lock().unwrap())
+            .env("LATCH_TEST_BROWSER_LOG", self.data_dir.path().with_extension("browser.log"))
+            // The most verbose logs: the secret scan covers them too.
+            .env("LATCH_LOG", "trace");
+        cmd
+    }
+
+    /// Runs `latch args...` with `stdin`, recording its output.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("latch starts");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        // `token` prints the token and `request` the API's answer on purpose;
+        // everything else, and every stderr (the log channel), must be clean.
+        let stdout = match args.first() {
+            Some(&"token") | Some(&"request") => "[stdout not scanned]".into(),
+            _ => String::from_utf8_lossy(&output.stdout),
+        };
+        let mut transcript = self.transcript.lock().unwrap();
+        transcript.push_str(&format!(
+            "$ latch {}\n[exit {:?}]\n{stdout}{}\n",
+            args.join(" "),
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+        output
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    /// Runs and expects exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_with_stdin(args, "")
+    }
+
+    pub fn ok_with_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run_with_stdin(args, stdin);
+        assert!(
+            output.status.success(),
+            "latch {} failed with {:?}\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs and expects the given exit code; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let output = self.run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(code), "latch {}: stderr: {stderr}", args.join(" "));
+        stderr
+    }
+
+    pub fn show(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ok(&["show", name, "--json"])).unwrap()
+    }
+
+    /// The token set in the real keyring, as stored by Latch.
+    pub fn keyring_tokens(&self, name: &str) -> Option<Value> {
+        let id = self.show(name)["id"].as_str().unwrap().to_owned();
+        let entry = keyring::Entry::new("latch", &format!("{id}/tokens")).unwrap();
+        match entry.get_password() {
+            Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+            Err(keyring::Error::NoEntry) => None,
+            Err(err) => panic!("keyring read failed: {err}"),
+        }
+    }
+
+    pub fn access_token(&self, name: &str) -> String {
+        self.keyring_tokens(name).expect("tokens in the keyring")["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts that none of `secrets` appears in any file under the data
+    /// directory (SQLite database, WAL, everything) or in anything the CLI
+    /// printed, logs included.
+    pub fn assert_no_secret_leaks(&self, secrets: &[String]) {
+        let secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 8).collect();
+        assert!(!secrets.is_empty(), "the leak check needs secret values to look for");
+        let transcript = self.transcript.lock().unwrap();
+        for secret in &secrets {
+            assert!(!transcript.contains(secret.as_str()), "a secret appeared in the CLI output:\n{transcript}");
+        }
+        for file in walk(self.data_dir.path()) {
+            let bytes = std::fs::read(&file).unwrap();
+            for secret in &secrets {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a secret appeared in {}",
+                    file.display()
+                );
+            }
+        }
+    }
+
+    pub fn transcript(&self) -> String {
+        self.transcript.lock().unwrap().clone()
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// A minimal HTTP/1.0 client for loopback test servers: (status, JSON body
+/// or `Value::String` of the raw body).
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let rest = url.strip_prefix("http://").expect("loopback http URL");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+    (status, value)
+}
+
+/// A form POST with HTTP Basic client authentication.
+pub fn post_form_basic(url: &str, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    use base64::Engine as _;
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}")));
+    let body = serde_urlencoded::to_string(form).unwrap();
+    http(
+        "POST",
+        url,
+        &[("Authorization", &auth), ("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    )
+}

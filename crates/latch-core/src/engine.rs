@@ -349,7 +349,7 @@ impl Engine {
         connection.last_error = Some(err.message.clone());
         connection.last_error_details = err.details.clone();
         connection.updated_at = Utc::now();
-        tracing::warn!(connection = %id, kind = err.kind.code(), "operation failed");
+        tracing::info!(connection = %id, kind = err.kind.code(), "operation failed");
         self.db().connection_update_state(&connection)
     }
 
