@@ -4,7 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scratch=$(mktemp -d /tmp/latch-test.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$scratch"' EXIT
+cleanup() {
+  local pids
+  pids=$(jobs -p)
+  [[ -z $pids ]] || kill $pids 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
 # gnome-keyring keeps its files under XDG_DATA_HOME: a throwaway one here.
 export XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
