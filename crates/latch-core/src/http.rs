@@ -99,3 +99,64 @@ pub fn media_type(headers: &http::HeaderMap) -> String {
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot server that answers with `body_len` bytes.
+    async fn serve(body_len: usize, declare_length: bool) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            let head = if declare_length {
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n")
+            } else {
+                "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string()
+            };
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&vec![b'x'; body_len]).await;
+        });
+        format!("http://{addr}/")
+    }
+
+    fn get(url: &str) -> HttpRequest {
+        http::Request::get(url).body(Vec::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_response_within_the_limit_is_read_whole() {
+        let url = serve(1000, true).await;
+        let response = ProviderHttp::new().send(get(&url), 1000).await.unwrap();
+        assert_eq!(response.body().len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn a_response_over_the_limit_is_refused_by_its_declared_length() {
+        let url = serve(OAUTH_RESPONSE_LIMIT + 1, true).await;
+        let err = ProviderHttp::new().send(get(&url), OAUTH_RESPONSE_LIMIT).await.unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+        assert_eq!(err.to_string(), "the response from 127.0.0.1 was larger than 1024 KiB, so Latch stopped reading it");
+    }
+
+    #[tokio::test]
+    async fn a_response_over_the_limit_without_a_length_is_cut_off_while_reading() {
+        let url = serve(OAUTH_RESPONSE_LIMIT + 10, false).await;
+        let err = ProviderHttp::new().send(get(&url), OAUTH_RESPONSE_LIMIT).await.unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_host_and_no_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let err = ProviderHttp::new().send(get(&format!("http://127.0.0.1:{port}/token?access_token=SECRET")), 10).await.unwrap_err();
+        assert!(matches!(err, HttpError::Connect { .. }));
+        assert!(!err.to_string().contains("SECRET"));
+    }
+}
