@@ -447,6 +447,27 @@ impl Engine {
         request::send(&self.http, request::build(&connection.spec, &api, &fresh.access_token)?).await
     }
 
+    /// Where the token will go, masked, before anything is sent.
+    pub fn request_preview(&self, name_or_id: &str, api: &ApiRequest) -> Result<request::RequestPreview> {
+        request::preview(&self.get(name_or_id)?.spec, api)
+    }
+
+    /// The request as a curl command; the real token only when asked for.
+    pub async fn request_curl(&self, name_or_id: &str, api: &ApiRequest, include_token: bool) -> Result<zeroize::Zeroizing<String>> {
+        if include_token {
+            let (connection, token) = self.access_token(name_or_id).await?;
+            request::curl(&connection.spec, api, Some(&token))
+        } else {
+            request::curl(&self.get(name_or_id)?.spec, api, None)
+        }
+    }
+
+    /// A number that changes when another process changed the store: front
+    /// ends compare it to notice edits made elsewhere (e.g. by the CLI).
+    pub fn store_version(&self) -> Result<i64> {
+        self.db().data_version()
+    }
+
     /// Revokes the tokens at the provider when it has a revoke URI (RFC
     /// 7009), then deletes them here. The local deletion always happens.
     pub async fn disconnect(&self, name_or_id: &str) -> Result<Disconnected> {

@@ -44,6 +44,7 @@ impl ErrorKind {
 
 /// A rule broken by one field of a connection form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
     /// The field's name in [`crate::model::ConnectionSpec`], e.g. `token_url`.
     pub field: &'static str,

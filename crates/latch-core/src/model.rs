@@ -11,6 +11,7 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
@@ -140,6 +141,7 @@ impl ScopeSeparator {
 
 /// One extra parameter or header, in the order the user gave them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyValue {
     pub key: String,
     pub value: String,
@@ -153,6 +155,7 @@ impl KeyValue {
 
 /// Everything the user sets about a connection: the fields of the form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConnectionSpec {
     pub name: String,
     pub flow: Flow,
@@ -254,6 +257,7 @@ impl ConnectionSpec {
 /// A unique id: `cn_` + ULID (DESIGN.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConnectionId(pub String);
 
 impl ConnectionId {
@@ -276,6 +280,7 @@ impl std::fmt::Display for ConnectionId {
 /// Never holds a secret: `has_client_secret` and `has_refresh_token` say
 /// whether the keyring holds one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Connection {
     pub id: ConnectionId,
     pub kind: String,
@@ -338,6 +343,38 @@ pub struct ConnectionPatch {
     pub redirect_path: Option<String>,
     pub token_request_format: Option<TokenRequestFormat>,
     pub expires_in_unit: Option<ExpiresInUnit>,
+}
+
+/// A whole spec as a patch: every field set (the desktop form sends them all).
+impl From<ConnectionSpec> for ConnectionPatch {
+    fn from(s: ConnectionSpec) -> Self {
+        ConnectionPatch {
+            name: Some(s.name),
+            flow: Some(s.flow),
+            pkce: Some(s.pkce),
+            authorize_url: Some(s.authorize_url),
+            token_url: Some(s.token_url),
+            refresh_url: Some(s.refresh_url),
+            revoke_url: Some(s.revoke_url),
+            info_url: Some(s.info_url),
+            issuer: Some(s.issuer),
+            scopes: Some(s.scopes),
+            scope_separator: Some(s.scope_separator),
+            client_id: Some(s.client_id),
+            client_auth: Some(s.client_auth),
+            authorize_params: Some(s.authorize_params),
+            token_params: Some(s.token_params),
+            refresh_params: Some(s.refresh_params),
+            custom_headers: Some(s.custom_headers),
+            token_placement: Some(s.token_placement),
+            token_name: Some(s.token_name),
+            query_param: Some(s.query_param),
+            redirect_port: Some(s.redirect_port),
+            redirect_path: Some(s.redirect_path),
+            token_request_format: Some(s.token_request_format),
+            expires_in_unit: Some(s.expires_in_unit),
+        }
+    }
 }
 
 impl ConnectionPatch {

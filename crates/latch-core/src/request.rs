@@ -72,6 +72,60 @@ pub fn build(spec: &ConnectionSpec, api: &ApiRequest, token: &AccessToken) -> Re
         .map_err(|err| Error::validation("url", format!("The request could not be built ({err}).")))
 }
 
+/// How a request will go out, with the token masked: for showing the user
+/// where the token is placed before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RequestPreview {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<crate::model::KeyValue>,
+}
+
+/// What stands in for the token wherever it is shown without being revealed.
+pub const TOKEN_MASK: &str = "••••••";
+
+pub fn preview(spec: &ConnectionSpec, api: &ApiRequest) -> Result<RequestPreview> {
+    let request = build(spec, api, &AccessToken::new(TOKEN_MASK.into()))?;
+    Ok(RequestPreview {
+        method: request.method().to_string(),
+        url: percent_decode_mask(&request.uri().to_string()),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(k, v)| crate::model::KeyValue::new(k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+            .collect(),
+    })
+}
+
+/// The request as a `curl` command line. The token is included only when
+/// given; otherwise `$TOKEN` stands in for it.
+pub fn curl(spec: &ConnectionSpec, api: &ApiRequest, token: Option<&AccessToken>) -> Result<zeroize::Zeroizing<String>> {
+    let placeholder = AccessToken::new("$TOKEN".into());
+    let request = build(spec, api, token.unwrap_or(&placeholder))?;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let url = request.uri().to_string().replace("%24TOKEN", "$TOKEN");
+    let mut line = format!("curl -X {} {}", request.method(), if token.is_none() { format!("\"{url}\"") } else { quote(&url) });
+    for (key, value) in request.headers() {
+        let header = format!("{}: {}", key.as_str(), String::from_utf8_lossy(value.as_bytes()));
+        if token.is_none() && header.contains("$TOKEN") {
+            line.push_str(&format!(" -H \"{header}\""));
+        } else {
+            line.push_str(&format!(" -H {}", quote(&header)));
+        }
+    }
+    if let Some(body) = &api.body {
+        line.push_str(&format!(" --data-binary {}", quote(&String::from_utf8_lossy(body))));
+    }
+    Ok(zeroize::Zeroizing::new(line))
+}
+
+/// The mask is percent-encoded in a query string; show it as typed.
+fn percent_decode_mask(url: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(TOKEN_MASK.as_bytes()).collect();
+    url.replace(&encoded, TOKEN_MASK)
+}
+
 pub async fn send(http: &ProviderHttp, request: http::Request<Vec<u8>>) -> Result<ApiResponse> {
     let response = http.send(request, API_RESPONSE_LIMIT).await.map_err(http_error)?;
     Ok(ApiResponse {
@@ -137,6 +191,25 @@ mod tests {
         let request = build(&spec(TokenPlacement::Both), &ApiRequest::get("https://a.example/"), &AccessToken::new("tok".into())).unwrap();
         assert_eq!(request.headers()["authorization"], "MyToken tok");
         assert!(request.uri().to_string().ends_with("?key=tok"));
+    }
+
+    #[test]
+    fn the_preview_masks_the_token_in_header_and_query() {
+        let preview = preview(&spec(TokenPlacement::Both), &ApiRequest::get("https://a.example/x")).unwrap();
+        assert_eq!(preview.url, "https://a.example/x?key=••••••");
+        let auth = preview.headers.iter().find(|kv| kv.key == "authorization").unwrap();
+        assert_eq!(auth.value, "MyToken ••••••");
+    }
+
+    #[test]
+    fn curl_includes_the_token_only_when_asked() {
+        let api = ApiRequest { method: "POST".into(), body: Some(b"{\"a\":1}".to_vec()), ..ApiRequest::get("https://a.example/x") };
+        let without = curl(&spec(TokenPlacement::Header), &api, None).unwrap();
+        assert!(without.contains("-H \"authorization: MyToken $TOKEN\""), "{}", *without);
+        assert!(without.starts_with("curl -X POST \"https://a.example/x\""), "{}", *without);
+        assert!(without.contains("--data-binary '{\"a\":1}'"));
+        let with = curl(&spec(TokenPlacement::Header), &api, Some(&AccessToken::new("tok'1".into()))).unwrap();
+        assert!(with.contains("-H 'authorization: MyToken tok'\\''1'"), "{}", *with);
     }
 
     #[test]

@@ -109,6 +109,18 @@ impl<'a> TokenCall<'a> {
     }
 }
 
+/// A named client type with a boxed `Send` future: with a closure, the
+/// compiler cannot prove the future `Send` for every lifetime, and the
+/// desktop shell runs these futures on a multi-threaded runtime.
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenCall<'_> {
+    type Error = HttpError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
 fn describe(seen: &Seen) -> String {
     format!("HTTP {} {}\n{}", seen.status, seen.media_type, seen.body)
 }

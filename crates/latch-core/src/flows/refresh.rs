@@ -27,6 +27,6 @@ pub async fn request(
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
     let call = TokenCall::new(http, spec);
-    let outcome = request.request_async(&|r| call.send(r)).await;
+    let outcome = request.request_async(&call).await;
     call.finish(outcome, Step::Refresh)
 }

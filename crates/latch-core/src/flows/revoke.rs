@@ -31,33 +31,37 @@ pub async fn revoke(
         TokenHint::AccessToken => "access_token",
         TokenHint::RefreshToken => "refresh_token",
     };
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token).append_pair("token_type_hint", hint);
-    let mut request = Request::post(url)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    // Same client authentication as at the token endpoint (RFC 7009 §2.1).
-    match (spec.client_auth, secret) {
-        (ClientAuth::Basic, Some(secret)) => {
-            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
-            let value = zeroize::Zeroizing::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
-            ));
-            request = request.header(header::AUTHORIZATION, value.as_str());
+    // Built in a block: the form serializer is not Send and must not live
+    // across the await below.
+    let request = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token).append_pair("token_type_hint", hint);
+        let mut request = Request::post(url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        // Same client authentication as at the token endpoint (RFC 7009 §2.1).
+        match (spec.client_auth, secret) {
+            (ClientAuth::Basic, Some(secret)) => {
+                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
+                let value = zeroize::Zeroizing::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
+                ));
+                request = request.header(header::AUTHORIZATION, value.as_str());
+            }
+            (ClientAuth::Body, Some(secret)) => {
+                form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
+            }
+            _ => {
+                form.append_pair("client_id", &spec.client_id);
+            }
         }
-        (ClientAuth::Body, Some(secret)) => {
-            form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
-        }
-        _ => {
-            form.append_pair("client_id", &spec.client_id);
-        }
-    }
-    let body = zeroize::Zeroizing::new(form.finish());
-    let request = request.body(body.as_bytes().to_vec()).map_err(|err| {
-        Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))
-    })?;
+        let body = zeroize::Zeroizing::new(form.finish());
+        request.body(body.as_bytes().to_vec()).map_err(|err| {
+            Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))
+        })?
+    };
     let response = http.send(request, OAUTH_RESPONSE_LIMIT).await.map_err(http_error)?;
     let status = response.status().as_u16();
     // RFC 7009 §2.2: 200 whether or not the token was valid.

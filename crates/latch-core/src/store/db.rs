@@ -38,6 +38,13 @@ impl Db {
         Ok(db)
     }
 
+    /// Changes whenever another connection (another process: the CLI, a
+    /// second app) commits to the database; this one's own writes do not
+    /// count. Cheap: no disk access.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
+
     fn migrate(&mut self) -> Result<()> {
         self.conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,0 +1,7 @@
+//! Tauri commands: each takes the UI's input, calls one engine verb and
+//! maps the result. No policy lives here.
+
+pub mod connections;
+pub mod flows;
+pub mod requests;
+pub mod tokens;
