@@ -44,11 +44,21 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The test providers (panva's oidc-provider), pinned by package-lock.json.
+# npm packages, pinned by each package-lock.json: the UI always, the test
+# providers (panva's oidc-provider) for tests.
+npm_ci() {
+  local dir=$1 stamp=$1/node_modules/.lock-stamp
+  if [[ ! -f $stamp ]] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+npm_ci ui
 if [[ "${1:-}" == "--test" ]]; then
-  stamp=tests/providers/node_modules/.lock-stamp
-  if [[ ! -f $stamp ]] || ! cmp -s tests/providers/package-lock.json "$stamp"; then
-    (cd tests/providers && npm ci --no-audit --no-fund --loglevel=error)
-    cp tests/providers/package-lock.json "$stamp"
+  npm_ci tests/providers
+  # tauri-driver drives the real window; built from crates.io, pinned.
+  TAURI_DRIVER_VERSION=2.1.0
+  if ! target/tools/bin/tauri-driver --version 2>/dev/null | grep -q "$TAURI_DRIVER_VERSION"; then
+    cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked --root target/tools
   fi
 fi

@@ -18,4 +18,15 @@ chmod 700 "$XDG_RUNTIME_DIR"
 eval "$(printf 'latch-test' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 
-cargo test --workspace --locked --no-fail-fast "$@"
+# A virtual display for the real window, free display number chosen by Xvfb.
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$scratch/display" 2>/dev/null &
+for _ in $(seq 50); do [[ -s $scratch/display ]] && break; sleep 0.1; done
+export DISPLAY=":$(cat "$scratch/display")"
+# Not WEBKIT_DISABLE_COMPOSITING_MODE: with it, WebDriver screenshots hang.
+
+status=0
+echo "== UI unit and component tests (Vitest)"
+npm --prefix ui test --silent || status=1
+echo "== Rust unit and end-to-end tests"
+cargo test --workspace --locked --no-fail-fast "$@" || status=1
+exit $status

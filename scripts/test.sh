@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+npm --prefix ui run build --silent
 cargo build --workspace --all-targets --locked
 exec dbus-run-session -- bash scripts/test-session.sh "$@"

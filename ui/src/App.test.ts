@@ -1,0 +1,64 @@
+import { render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { emit } from "@tauri-apps/api/event";
+import { describe, expect, it } from "vitest";
+import App from "./App.svelte";
+import { connectionDto, mockBackend } from "./test-fixtures";
+
+const minutesFromNow = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+
+describe("the connection list", () => {
+  it("explains what a connection is and offers one Add button when there are none", async () => {
+    mockBackend({ connections_list: () => [] });
+    render(App);
+    expect(await screen.findByText(/A connection lets Latch sign in to a service/)).toBeInTheDocument();
+    expect(screen.getAllByTestId("add-connection")).toHaveLength(1);
+  });
+
+  it("shows a row with a status badge for each connection", async () => {
+    mockBackend({
+      connections_list: () => [
+        connectionDto({ id: "cn_1", name: "Google Drive", status: "connected", access_expires_at: minutesFromNow(60), account: "ann@example.com" }),
+        connectionDto({ id: "cn_2", name: "GitHub", status: "connected", access_expires_at: minutesFromNow(12), provider_host: "github.com" }),
+        connectionDto({ id: "cn_3", name: "Slack", status: "needs_reauth" }),
+        connectionDto({ id: "cn_4", name: "Dropbox", status: "new" }),
+      ],
+    });
+    render(App);
+    const rows = await screen.findAllByTestId("connection-row");
+    expect(rows.map((row) => row.dataset.name)).toEqual(["Google Drive", "GitHub", "Slack", "Dropbox"]);
+    const badges = rows.map((row) => within(row).getByTestId("status-badge").textContent);
+    expect(badges).toEqual(["Connected", "Expires in 12 min", "Needs sign-in", "Not connected"]);
+    expect(within(rows[0]).getByText("ann@example.com")).toBeInTheDocument();
+    expect(screen.getAllByTestId("add-connection")).toHaveLength(1);
+    expect(screen.queryByTestId("search")).not.toBeInTheDocument();
+  });
+
+  it("offers a filter once there are more than five connections", async () => {
+    const names = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"];
+    mockBackend({ connections_list: () => names.map((name, i) => connectionDto({ id: `cn_${i}`, name })) });
+    render(App);
+    const search = await screen.findByTestId("search");
+    await userEvent.type(search, "ta");
+    expect(screen.getAllByTestId("connection-row").map((row) => row.dataset.name)).toEqual(["Beta", "Delta", "Zeta"]);
+  });
+
+  it("opens the detail when a row is chosen with the keyboard", async () => {
+    mockBackend({ connections_list: () => [connectionDto({ name: "Google Drive" })] });
+    render(App);
+    const row = await screen.findByTestId("connection-row");
+    row.focus();
+    await userEvent.keyboard("{Enter}");
+    expect(screen.getByTestId("detail-name")).toHaveTextContent("Google Drive");
+  });
+
+  it("reloads when the connections change elsewhere", async () => {
+    let connections = [connectionDto({ name: "Google Drive" })];
+    mockBackend({ connections_list: () => connections });
+    render(App);
+    await screen.findByTestId("connection-row");
+    connections = [...connections, connectionDto({ id: "cn_2", name: "Made by the CLI" })];
+    await emit("connections-changed", null);
+    await waitFor(() => expect(screen.getAllByTestId("connection-row")).toHaveLength(2));
+  });
+});

@@ -1,0 +1,23 @@
+// The IPC types, one generated file each (ts-rs, from src-tauri). Import them from here (or "$lib/ipc").
+export type { ApiRequestDto } from "./generated/ApiRequestDto";
+export type { ApiResponseDto } from "./generated/ApiResponseDto";
+export type { ClientAuth } from "./generated/ClientAuth";
+export type { Connection } from "./generated/Connection";
+export type { ConnectionDraft } from "./generated/ConnectionDraft";
+export type { ConnectionDto } from "./generated/ConnectionDto";
+export type { ConnectionId } from "./generated/ConnectionId";
+export type { ConnectionSpec } from "./generated/ConnectionSpec";
+export type { DisconnectOutcome } from "./generated/DisconnectOutcome";
+export type { ExpiresInUnit } from "./generated/ExpiresInUnit";
+export type { FieldError } from "./generated/FieldError";
+export type { Flow } from "./generated/Flow";
+export type { IpcError } from "./generated/IpcError";
+export type { KeyValue } from "./generated/KeyValue";
+export type { Pkce } from "./generated/Pkce";
+export type { RequestPreview } from "./generated/RequestPreview";
+export type { ScopeSeparator } from "./generated/ScopeSeparator";
+export type { SecretInput } from "./generated/SecretInput";
+export type { SignInStarted } from "./generated/SignInStarted";
+export type { Status } from "./generated/Status";
+export type { TokenPlacement } from "./generated/TokenPlacement";
+export type { TokenRequestFormat } from "./generated/TokenRequestFormat";

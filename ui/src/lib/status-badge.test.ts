@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { statusBadge } from "./status-badge";
+
+const now = Date.parse("2025-01-01T12:00:00Z");
+const at = (offsetMs: number) => new Date(now + offsetMs).toISOString();
+
+describe("statusBadge", () => {
+  it("says Connected when the token has more than 15 minutes left", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: at(60 * 60_000) }, now)).toEqual({
+      text: "Connected",
+      tone: "good",
+    });
+  });
+  it("says Connected when the provider gave no expiry", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: null }, now).text).toBe("Connected");
+  });
+  it("counts down when the token expires within 15 minutes", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: at(12 * 60_000) }, now)).toEqual({
+      text: "Expires in 12 min",
+      tone: "warning",
+    });
+  });
+  it("says Expired once the expiry has passed", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: at(-1_000) }, now).text).toBe("Expired");
+  });
+  it("names the other statuses in plain words", () => {
+    const text = (status: "new" | "refreshing" | "needs_reauth" | "error") =>
+      statusBadge({ status, access_expires_at: null }, now).text;
+    expect(text("refreshing")).toBe("Refreshing");
+    expect(text("needs_reauth")).toBe("Needs sign-in");
+    expect(text("error")).toBe("Error");
+    expect(text("new")).toBe("Not connected");
+  });
+});

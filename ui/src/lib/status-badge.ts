@@ -1,0 +1,36 @@
+import type { ConnectionDto } from "$lib/ipc";
+import { durationInWords } from "./relative-time";
+
+/** How the badge is coloured; the text always says the same thing in words. */
+export type BadgeTone = "good" | "warning" | "danger" | "busy" | "neutral";
+
+export type Badge = { text: string; tone: BadgeTone };
+
+/** Within this window the badge counts down instead of saying "Connected". */
+export const EXPIRY_WARNING_MS = 15 * 60_000;
+
+export function statusBadge(
+  connection: Pick<ConnectionDto, "status" | "access_expires_at">,
+  now: number,
+): Badge {
+  switch (connection.status) {
+    case "connected": {
+      if (connection.access_expires_at) {
+        const left = Date.parse(connection.access_expires_at) - now;
+        if (left <= 0) return { text: "Expired", tone: "danger" };
+        if (left <= EXPIRY_WARNING_MS) return { text: `Expires in ${durationInWords(left)}`, tone: "warning" };
+      }
+      return { text: "Connected", tone: "good" };
+    }
+    case "refreshing":
+      return { text: "Refreshing", tone: "busy" };
+    case "needs_reauth":
+      return { text: "Needs sign-in", tone: "warning" };
+    case "error":
+      return { text: "Error", tone: "danger" };
+    case "new":
+      return { text: "Not connected", tone: "neutral" };
+    default:
+      return { text: "Unknown", tone: "neutral" };
+  }
+}
