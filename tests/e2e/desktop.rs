@@ -1,0 +1,111 @@
+//! The real Latch window, end to end: tauri-driver + WebKitWebDriver under
+//! Xvfb, the real keyring, oidc-provider and the scripted browser. Saves
+//! screenshots under target/e2e-screenshots/.
+//!
+//! The app is a single instance per session, so these tests take turns.
+
+use latch_e2e::window::Window;
+use latch_e2e::{post_form_basic, Latch, Provider};
+
+static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    let window = Window::open(&latch).await;
+
+    // The empty state explains itself and offers to add one.
+    window.testid("add-connection").await;
+    window.screenshot("list-empty").await;
+    window.click("add-connection").await;
+    window.testid("connection-form").await;
+
+    window.fill("name", "Team Drive").await;
+    window.fill("authorize_url", &op.url("/auth")).await;
+    window.fill("token_url", &op.url("/token")).await;
+    window.fill("client_id", "public-pkce").await;
+    let scopes = window.testid("scope-input").await;
+    for scope in ["openid", "offline_access", "profile", "api:read"] {
+        scopes.send_keys(&format!("{scope}\u{E007}")).await.unwrap(); // Enter adds a chip
+    }
+    window.screenshot("form").await;
+    window.click("advanced-toggle").await;
+    window.fill("revoke_url", &op.url("/token/revocation")).await;
+    window.fill("info_url", &op.url("/me")).await;
+    let save = window.testid("save").await;
+    window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
+    save.click().await.unwrap();
+
+    // Connect: the scripted browser signs in as alice.
+    window.click("connect").await;
+    window
+        .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
+        .await;
+    window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("Alice Example") }).await;
+    let granted = window.text_of("[data-testid='granted-scopes']").await;
+    assert!(granted.contains("api:read") && granted.contains("offline_access"), "{granted}");
+    let expiry = window.text_of("[data-testid='expiry']").await;
+    assert!(expiry.contains("min"), "an expiry countdown: {expiry}");
+    assert!(window.text_of("[data-testid='refresh-token-issued']").await.contains("issued"));
+    window.screenshot("connected").await;
+    let shown = latch.show("Team Drive");
+    assert_eq!(shown["status"], "connected", "the CLI sees what the window did");
+    let access = latch.access_token("Team Drive");
+
+    // Disconnect revokes at the provider.
+    window.click("disconnect").await;
+    window.click("confirm-disconnect").await;
+    window
+        .until("not connected", || async { !window.text_of("[data-testid='detail-status']").await.contains("Connected") })
+        .await;
+    let (_, introspection) =
+        post_form_basic(&op.url("/token/introspection"), "conf-basic", "conf-basic-secret", &[("token", &access)]);
+    assert_eq!(introspection["active"], false);
+
+    // Delete, after confirming.
+    window.click("delete").await;
+    window.click("confirm-delete").await;
+    window.until("the row to go", || async { !window.exists("[data-testid='connection-row'][data-name='Team Drive']").await }).await;
+    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
+    window.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_shows_the_engines_message_and_save_stays_disabled() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    let latch = Latch::new();
+    let window = Window::open(&latch).await;
+    window.click("add-connection").await;
+    window.fill("name", "Broken").await;
+    window.fill("client_id", "x").await;
+    window.fill("authorize_url", "https://example.com/auth").await;
+    window.fill("token_url", "not a url").await;
+    let error = window.testid("error-token_url").await;
+    window.until("the message", || async { error.text().await.unwrap_or_default().contains("is not a valid URL") }).await;
+    assert!(!window.testid("save").await.is_enabled().await.unwrap());
+    window.fill("token_url", "http://example.com/token").await;
+    window
+        .until("the https message", || async {
+            window.text_of("[data-testid='error-token_url']").await.contains("must use https://")
+        })
+        .await;
+    assert!(!window.testid("save").await.is_enabled().await.unwrap());
+    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]", "nothing saved");
+    window.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    let latch = Latch::new();
+    let window = Window::open(&latch).await;
+    window.testid("add-connection").await;
+    latch.ok(&["add", "--name", "From CLI", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
+    window
+        .until("the CLI's connection", || async { window.exists("[data-testid='connection-row'][data-name='From CLI']").await })
+        .await;
+    window.screenshot("list").await;
+    window.close().await;
+}
