@@ -1,23 +1,27 @@
 # Latch — the two commands a newcomer needs: `make run` and `make test`.
-# Each installs what is missing (Debian packages via apt-get, npm packages
-# for the test providers), then builds.
+# Each installs what is missing (Debian packages via apt-get, npm packages),
+# then builds. See README.md.
 
-.PHONY: run build test bench deps
+.PHONY: run build test bench deps types
 
 deps:
 	@bash scripts/install-deps.sh
 
+# The UI first: the desktop binary embeds ui/dist.
 build: deps
+	npm --prefix ui run build --silent
 	cargo build --workspace
 
 run: build
-	@echo
-	@echo "Latch's command line is ready: target/debug/latch"
-	@./target/debug/latch --help
+	./target/debug/latch-app
 
 test:
 	@bash scripts/install-deps.sh --test
 	@bash scripts/test.sh
+
+# Regenerates the UI's TypeScript IPC types from the Rust DTOs (ts-rs).
+types:
+	LATCH_WRITE_TS=1 cargo test -p latch-app --test typescript_types
 
 bench: deps
 	@echo "No benchmarks yet."

@@ -15,13 +15,10 @@ need_tool cargo "Install Rust with rustup (https://rustup.rs), then run this aga
 need_tool node "Install Node.js 20 or newer: 'sudo apt-get install nodejs npm' on Debian 12."
 need_tool npm "Install npm: 'sudo apt-get install npm'."
 
-# Build: the engine needs a C compiler and pkg-config (SQLite is bundled).
-# Tests: the real Secret Service (gnome-keyring inside dbus-run-session).
-packages=(build-essential pkg-config libssl-dev dbus dbus-x11 gnome-keyring)
-if [[ "${1:-}" == "--desktop" || "${1:-}" == "--test" ]]; then
-  # The desktop shell (Tauri 2 on WebKitGTK) and its tray.
-  packages+=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
-fi
+# Build: a C compiler and pkg-config (SQLite is bundled), the desktop shell
+# (Tauri 2 on WebKitGTK) and its tray; the Secret Service and D-Bus.
+packages=(build-essential pkg-config libssl-dev dbus dbus-x11 gnome-keyring
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # The real window and notifications under a virtual display.
   packages+=(xvfb webkit2gtk-driver dunst)
