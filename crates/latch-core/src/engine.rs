@@ -74,11 +74,11 @@ pub struct Disconnected {
 }
 
 pub struct Engine {
-    db: Mutex<Db>,
-    secrets: Secrets,
-    http: ProviderHttp,
-    browser: Box<dyn Browser>,
-    data_dir: PathBuf,
+    pub(crate) db: Mutex<Db>,
+    pub(crate) secrets: Secrets,
+    pub(crate) http: ProviderHttp,
+    pub(crate) browser: Box<dyn Browser>,
+    pub(crate) data_dir: PathBuf,
 }
 
 impl Engine {
@@ -103,7 +103,7 @@ impl Engine {
         &self.data_dir
     }
 
-    fn db(&self) -> MutexGuard<'_, Db> {
+    pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock cannot leave SQLite half-written
         // (statements are atomic), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -204,7 +204,7 @@ impl Engine {
         Ok(connection)
     }
 
-    fn client_secret(&self, connection: &Connection) -> Result<Option<ClientSecret>> {
+    pub(crate) fn client_secret(&self, connection: &Connection) -> Result<Option<ClientSecret>> {
         if connection.has_client_secret {
             self.secrets.client_secret(&connection.id)
         } else {
@@ -262,7 +262,7 @@ impl Engine {
 
     /// Records the issuer confirmed by an `iss` response parameter, so later
     /// responses must carry the same one (RFC 9207).
-    fn learn_issuer(&self, id: &ConnectionId, issuer: String) -> Result<()> {
+    pub(crate) fn learn_issuer(&self, id: &ConnectionId, issuer: String) -> Result<()> {
         let mut connection = self.get(id.as_str())?;
         connection.spec.issuer = Some(issuer);
         self.db().connection_update_spec(&connection)
@@ -271,7 +271,7 @@ impl Engine {
     /// Writes a new token set to the keyring, then the expiry and status to
     /// the database. `previous` is the set being refreshed: a refresh
     /// response without `refresh_token` keeps the old one (RFC 6749 §6).
-    fn store_grant(&self, id: &ConnectionId, grant: TokenGrant, previous: Option<&TokenSet>) -> Result<(Connection, TokenSet)> {
+    pub(crate) fn store_grant(&self, id: &ConnectionId, grant: TokenGrant, previous: Option<&TokenSet>) -> Result<(Connection, TokenSet)> {
         let TokenGrant { tokens, expires_in, refresh_expires_in, scopes } = grant;
         let kept_refresh = tokens.refresh_token.is_none() && previous.is_some_and(|p| p.refresh_token.is_some());
         let tokens = TokenSet {
@@ -307,7 +307,7 @@ impl Engine {
 
     /// Make's `info` step: learns the account's name. A failure here does
     /// not undo the connection; it is shown as a note.
-    async fn fetch_account(&self, mut connection: Connection, token: &AccessToken) -> Connection {
+    pub(crate) async fn fetch_account(&self, mut connection: Connection, token: &AccessToken) -> Connection {
         let Some(info_url) = connection.spec.info_url.clone() else { return connection };
         let outcome = async {
             let request = request::build(&connection.spec, &ApiRequest::get(info_url), token)?;
@@ -332,7 +332,7 @@ impl Engine {
     }
 
     /// Records a failed connect or refresh so every front end can show it.
-    fn record_failure(&self, id: &ConnectionId, err: &Error, refreshing: bool) -> Result<()> {
+    pub(crate) fn record_failure(&self, id: &ConnectionId, err: &Error, refreshing: bool) -> Result<()> {
         if err.kind == ErrorKind::Cancelled {
             return Ok(());
         }
