@@ -16,6 +16,7 @@ use crate::request::{self, ApiRequest, ApiResponse};
 use crate::secret::{AccessToken, ClientSecret, TokenSet};
 use crate::store::keyring::{KeyringSecrets, SecretStore, Secrets};
 use crate::store::Db;
+use crate::single_flight::RefreshNeed;
 use crate::{paths, refresh_policy, validate};
 
 /// Opens URLs in the user's browser.
@@ -90,6 +91,7 @@ impl Engine {
     pub fn open(data_dir: &Path, secrets: Box<dyn SecretStore>, browser: Box<dyn Browser>) -> Result<Engine> {
         paths::ensure_dir(data_dir)?;
         let db = Db::open(&data_dir.join("latch.db"))?;
+        db.leases_recover(Utc::now())?;
         Ok(Engine {
             db: Mutex::new(db),
             secrets: Secrets::new(secrets),
@@ -161,6 +163,7 @@ impl Engine {
             has_refresh_token: false,
             last_error: None,
             last_error_details: None,
+            retry_at: None,
             created_at: now,
             updated_at: now,
         };
@@ -300,8 +303,16 @@ impl Engine {
         connection.has_refresh_token = tokens.refresh_token.is_some();
         connection.last_error = None;
         connection.last_error_details = None;
+        connection.retry_at = None;
         connection.updated_at = now;
-        self.db().connection_update_state(&connection)?;
+        let db = self.db();
+        db.connection_update_state(&connection)?;
+        if previous.is_none() {
+            // A new sign-in: a new episode for notifications.
+            db.reset_episode(id)?;
+        } else {
+            db.set_failed_attempts(id, 0)?;
+        }
         Ok((connection, tokens))
     }
 
@@ -349,11 +360,21 @@ impl Engine {
         connection.last_error = Some(err.message.clone());
         connection.last_error_details = err.details.clone();
         connection.updated_at = Utc::now();
+        let db = self.db();
+        if refreshing && err.kind != ErrorKind::NeedsAuthorization {
+            // Try again later, later each time: the refresher never spins
+            // on a failing provider.
+            let attempts = db.failed_attempts(id)? + 1;
+            db.set_failed_attempts(id, attempts)?;
+            let retry_after = err.retry_after.and_then(|d| chrono::Duration::from_std(d).ok());
+            let wait = refresh_policy::backoff(attempts, retry_after, refresh_policy::random_jitter());
+            connection.retry_at = Some(connection.updated_at + wait);
+        }
         tracing::info!(connection = %id, kind = err.kind.code(), "operation failed");
-        self.db().connection_update_state(&connection)
+        db.connection_update_state(&connection)
     }
 
-    fn token_set(&self, connection: &Connection) -> Result<TokenSet> {
+    pub(crate) fn stored_tokens(&self, connection: &Connection) -> Result<TokenSet> {
         let not_connected = || {
             Error::needs_authorization(format!(
                 "'{}' is not connected yet. Run 'latch connect \"{}\"' first.",
@@ -373,20 +394,20 @@ impl Engine {
         self.secrets.token_set(&connection.id)?.ok_or_else(not_connected)
     }
 
-    /// A valid access token, refreshed first when it is due. If a due
+    /// A valid access token, refreshed first when it is due (one refresh
+    /// for any number of concurrent callers, in any process). If a due
     /// refresh fails for a passing reason while the old token is still
     /// valid, the old token is returned.
     pub async fn access_token(&self, name_or_id: &str) -> Result<(Connection, AccessToken)> {
         let connection = self.get(name_or_id)?;
-        let tokens = self.token_set(&connection)?;
-        let now = Utc::now();
+        let tokens = self.stored_tokens(&connection)?;
         let Some(expires_at) = connection.access_expires_at else {
             return Ok((connection, tokens.access_token));
         };
-        if now < refresh_policy::due_at(connection.access_issued_at, expires_at) {
+        if Utc::now() < refresh_policy::due_at(connection.access_issued_at, expires_at) {
             return Ok((connection, tokens.access_token));
         }
-        match self.refresh_with(connection, &tokens).await {
+        match self.refresh_single_flight(&connection.id, RefreshNeed::IfDue).await {
             Ok((connection, fresh)) => Ok((connection, fresh.access_token)),
             Err(err) if Utc::now() < expires_at && err.kind != ErrorKind::NeedsAuthorization => {
                 tracing::warn!(error = %err, "refresh failed; using the still-valid access token");
@@ -396,14 +417,16 @@ impl Engine {
         }
     }
 
-    /// Refreshes now, whether or not the token is due.
+    /// Refreshes now, whether or not the token is due — unless another
+    /// caller refreshed while this one waited for its turn.
     pub async fn refresh(&self, name_or_id: &str) -> Result<Connection> {
         let connection = self.get(name_or_id)?;
-        let tokens = self.token_set(&connection)?;
-        Ok(self.refresh_with(connection, &tokens).await?.0)
+        self.stored_tokens(&connection)?;
+        let need = RefreshNeed::Since(Utc::now());
+        Ok(self.refresh_single_flight(&connection.id, need).await?.0)
     }
 
-    async fn refresh_with(&self, connection: Connection, tokens: &TokenSet) -> Result<(Connection, TokenSet)> {
+    pub(crate) async fn refresh_with(&self, connection: Connection, tokens: &TokenSet) -> Result<(Connection, TokenSet)> {
         let name = &connection.spec.name;
         let secret = self.client_secret(&connection)?;
         let outcome = match (&tokens.refresh_token, connection.spec.flow) {
@@ -442,8 +465,8 @@ impl Engine {
         if response.status != 401 || !can_renew {
             return Ok(response);
         }
-        let tokens = self.token_set(&connection)?;
-        let (connection, fresh) = self.refresh_with(connection, &tokens).await?;
+        let need = RefreshNeed::Since(Utc::now());
+        let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
         request::send(&self.http, request::build(&connection.spec, &api, &fresh.access_token)?).await
     }
 

@@ -61,13 +61,15 @@ pub struct Error {
     pub fields: Vec<FieldError>,
     /// What the provider actually said, with secrets removed, for a details pane.
     pub details: Option<String>,
+    /// The provider's `Retry-After`, when it sent one (429, 503).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), fields: Vec::new(), details: None }
+        Error { kind, message: message.into(), fields: Vec::new(), details: None, retry_after: None }
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
@@ -78,7 +80,7 @@ impl Error {
 
     pub fn invalid(fields: Vec<FieldError>) -> Self {
         let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("\n");
-        Error { kind: ErrorKind::Validation, message, fields, details: None }
+        Error { kind: ErrorKind::Validation, message, fields, details: None, retry_after: None }
     }
 
     pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
@@ -110,6 +112,11 @@ impl Error {
 
     pub fn cancelled(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Cancelled, message)
+    }
+
+    /// Worth retrying later without the user: network trouble, 5xx, 429.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Network
     }
 
     pub fn kind(&self) -> ErrorKind {

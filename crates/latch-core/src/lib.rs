@@ -11,9 +11,11 @@ pub mod flows;
 pub mod http;
 pub mod model;
 pub mod paths;
+pub mod presets;
 pub mod refresh_policy;
 pub mod request;
 pub mod secret;
+mod single_flight;
 pub mod store;
 pub mod validate;
 

@@ -96,6 +96,23 @@ string_enum!(
 );
 
 string_enum!(
+    /// How `disconnect` tells the provider to forget the tokens.
+    RevokeStyle {
+        /// RFC 7009: POST the token (form) to the revoke URL, with client authentication.
+        Rfc7009 = "rfc7009",
+        /// GET the revoke URL with `Authorization: <token name> <access token>`
+        /// (App Academy v2's `/invalidate`).
+        BearerGet = "bearer_get",
+    }
+);
+
+impl Default for RevokeStyle {
+    fn default() -> Self {
+        RevokeStyle::Rfc7009
+    }
+}
+
+string_enum!(
     /// Where a connection stands, as shown to the user.
     Status {
         /// Saved, never connected (or disconnected).
@@ -189,6 +206,23 @@ pub struct ConnectionSpec {
     pub redirect_path: String,
     pub token_request_format: TokenRequestFormat,
     pub expires_in_unit: ExpiresInUnit,
+    // Fields below were added after the first release: `serde(default)` lets
+    // rows stored before them still load.
+    /// How `disconnect` revokes: RFC 7009 POST, or a bearer GET.
+    #[serde(default)]
+    pub revoke_style: RevokeStyle,
+    /// The server advertised RFC 9207 (`authorization_response_iss_parameter_supported`):
+    /// a sign-in response without `iss` is refused.
+    #[serde(default)]
+    pub require_iss: bool,
+    /// A fixed https redirect URI hosted by someone else (e.g.
+    /// https://www.make.com/oauth/cb/app), for providers that accept no
+    /// loopback redirect. Sign-in then uses the paste flow.
+    #[serde(default)]
+    pub redirect_uri_override: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default)]
+    pub device_url: Option<String>,
 }
 
 pub const DEFAULT_TOKEN_NAME: &str = "Bearer";
@@ -223,6 +257,10 @@ impl ConnectionSpec {
             redirect_path: DEFAULT_REDIRECT_PATH.into(),
             token_request_format: TokenRequestFormat::Form,
             expires_in_unit: ExpiresInUnit::Seconds,
+            revoke_style: RevokeStyle::Rfc7009,
+            require_iss: false,
+            redirect_uri_override: None,
+            device_url: None,
         }
     }
 
@@ -241,6 +279,9 @@ impl ConnectionSpec {
     /// it there. With an automatic port, loopback-aware providers accept any
     /// port (RFC 8252 §7.3), so it is shown without one.
     pub fn redirect_uri_to_register(&self) -> String {
+        if let Some(fixed) = &self.redirect_uri_override {
+            return fixed.clone();
+        }
         match self.redirect_port {
             0 => format!("http://127.0.0.1{}", self.redirect_path),
             port => self.redirect_uri(port),
@@ -301,6 +342,9 @@ pub struct Connection {
     pub last_error: Option<String>,
     /// What the provider said last time it failed, secrets removed.
     pub last_error_details: Option<String>,
+    /// After a passing failure (network, 5xx, 429): when the refresher tries again.
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -343,6 +387,10 @@ pub struct ConnectionPatch {
     pub redirect_path: Option<String>,
     pub token_request_format: Option<TokenRequestFormat>,
     pub expires_in_unit: Option<ExpiresInUnit>,
+    pub revoke_style: Option<RevokeStyle>,
+    pub require_iss: Option<bool>,
+    pub redirect_uri_override: Option<Option<String>>,
+    pub device_url: Option<Option<String>>,
 }
 
 /// A whole spec as a patch: every field set (the desktop form sends them all).
@@ -373,6 +421,10 @@ impl From<ConnectionSpec> for ConnectionPatch {
             redirect_path: Some(s.redirect_path),
             token_request_format: Some(s.token_request_format),
             expires_in_unit: Some(s.expires_in_unit),
+            revoke_style: Some(s.revoke_style),
+            require_iss: Some(s.require_iss),
+            redirect_uri_override: Some(s.redirect_uri_override),
+            device_url: Some(s.device_url),
         }
     }
 }
@@ -390,7 +442,7 @@ impl ConnectionPatch {
             name, flow, pkce, authorize_url, token_url, refresh_url, revoke_url, info_url, issuer,
             scopes, scope_separator, client_id, authorize_params, token_params, refresh_params,
             custom_headers, token_placement, token_name, query_param, redirect_port, redirect_path,
-            token_request_format, expires_in_unit
+            token_request_format, expires_in_unit, revoke_style, require_iss, redirect_uri_override, device_url
         );
         if flow_changed && self.pkce.is_none() {
             spec.pkce = spec.flow.default_pkce();

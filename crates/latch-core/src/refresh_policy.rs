@@ -5,6 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+/// Backoff after passing failures never waits longer than this.
+pub const MAX_BACKOFF: Duration = Duration::minutes(15);
+const FIRST_BACKOFF: Duration = Duration::seconds(10);
+
 pub fn margin(lifetime: Duration) -> Duration {
     let lifetime = lifetime.max(Duration::zero());
     (lifetime / 10).max(Duration::seconds(60)).min(lifetime / 2)
@@ -19,6 +23,24 @@ pub fn due_at(issued_at: Option<DateTime<Utc>>, expires_at: DateTime<Utc>) -> Da
         None => Duration::hours(1),
     };
     expires_at - margin(lifetime)
+}
+
+/// How long to wait after the `attempt`-th passing failure in a row (1 =
+/// the first): 10 s doubling each time, capped at 15 minutes, spread by
+/// `jitter` (a factor in 0.8..=1.2, so many clients do not retry in step),
+/// and never sooner than the provider's `Retry-After`.
+pub fn backoff(attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(16);
+    let base = (FIRST_BACKOFF * 2i32.pow(exponent)).min(MAX_BACKOFF);
+    let jittered = Duration::milliseconds((base.num_milliseconds() as f64 * jitter.clamp(0.8, 1.2)) as i64);
+    jittered.max(retry_after.unwrap_or_else(Duration::zero)).min(MAX_BACKOFF)
+}
+
+/// A jitter factor in 0.8..=1.2 from the process's randomness.
+pub fn random_jitter() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let mixed = u64::from(nanos).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id());
+    0.8 + (mixed % 4001) as f64 / 10_000.0
 }
 
 #[cfg(test)]
@@ -40,6 +62,35 @@ mod tests {
         assert_eq!(margin(Duration::seconds(8)), Duration::seconds(4));
         let issued = Utc::now();
         assert_eq!(due_at(Some(issued), issued + Duration::seconds(8)), issued + Duration::seconds(4));
+    }
+
+    #[test]
+    fn the_due_time_is_exact_to_the_millisecond() {
+        let issued = Utc::now();
+        let due = due_at(Some(issued), issued + Duration::hours(1));
+        assert_eq!(due, issued + Duration::minutes(54));
+        let just_before = due - Duration::milliseconds(1);
+        assert!(just_before < due, "1 ms before the threshold is not due");
+        assert!(due >= due, "exactly at the threshold is due");
+    }
+
+    #[test]
+    fn backoff_doubles_from_ten_seconds_up_to_fifteen_minutes() {
+        let seq: Vec<i64> = (1..=9).map(|n| backoff(n, None, 1.0).num_seconds()).collect();
+        assert_eq!(seq, vec![10, 20, 40, 80, 160, 320, 640, 900, 900]);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_and_jitter_within_the_cap() {
+        assert_eq!(backoff(1, Some(Duration::seconds(120)), 1.0), Duration::seconds(120));
+        assert_eq!(backoff(1, Some(Duration::hours(2)), 1.0), MAX_BACKOFF);
+        assert_eq!(backoff(1, None, 0.8), Duration::seconds(8));
+        assert_eq!(backoff(1, None, 1.2), Duration::seconds(12));
+        assert_eq!(backoff(20, None, 1.2), MAX_BACKOFF);
+        for _ in 0..100 {
+            let j = random_jitter();
+            assert!((0.8..=1.2).contains(&j), "{j}");
+        }
     }
 
     #[test]

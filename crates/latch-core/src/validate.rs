@@ -41,6 +41,7 @@ pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldErro
         ("revoke_url", "Revoke URI", &spec.revoke_url, false),
         ("info_url", "Info URI", &spec.info_url, false),
         ("issuer", "Issuer", &spec.issuer, false),
+        ("device_url", "Device authorization URI", &spec.device_url, false),
     ] {
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(url) => {
@@ -143,6 +144,11 @@ pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldErro
             ),
         );
     }
+    if let Some(fixed) = spec.redirect_uri_override.as_deref() {
+        if let Err(message) = check_hosted_redirect_uri(fixed) {
+            fail("redirect_uri_override", message);
+        }
+    }
     if !spec.redirect_path.starts_with('/') || spec.redirect_path.contains(['?', '#', ' ']) {
         fail(
             "redirect_path",
@@ -197,6 +203,13 @@ pub fn check_endpoint_url(label: &str, text: &str) -> Result<url::Url, String> {
         return Err(format!("{label} must not contain a '#' fragment."));
     }
     Ok(url)
+}
+
+/// A fixed redirect URI hosted by the provider or a third party (used with
+/// the paste flow): https only, since the code travels through it, except
+/// on loopback hosts for local test servers.
+pub fn check_hosted_redirect_uri(text: &str) -> Result<url::Url, String> {
+    check_endpoint_url("Redirect URI", text)
 }
 
 pub fn is_loopback_host(url: &url::Url) -> bool {
@@ -432,6 +445,21 @@ mod tests {
         assert_eq!(
             messages(&spec, false)[2].1,
             "Redirect port 80 needs administrator rights. Pick a port from 1024 to 65535, or leave it automatic."
+        );
+    }
+
+    #[test]
+    fn a_fixed_redirect_uri_must_be_https() {
+        let mut spec = valid_code_spec();
+        spec.redirect_uri_override = Some("https://www.make.com/oauth/cb/app".into());
+        assert!(validate(&spec, false).is_empty());
+        spec.redirect_uri_override = Some("http://example.com/cb".into());
+        assert_eq!(
+            messages(&spec, false),
+            vec![(
+                "redirect_uri_override",
+                "Redirect URI must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1].".into()
+            )]
         );
     }
 }

@@ -57,6 +57,7 @@ pub(crate) enum Step {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Seen {
     status: u16,
+    retry_after: Option<std::time::Duration>,
     media_type: String,
     body: String,
 }
@@ -84,6 +85,13 @@ impl<'a> TokenCall<'a> {
         let media = media_type(response.headers());
         *self.seen.lock().unwrap() = Some(Seen {
             status: response.status().as_u16(),
+            // RFC 9110 §10.2.3, the delay-seconds form (dates are rare from APIs).
+            retry_after: response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_secs),
             body: redact_body(&media, response.body()),
             media_type: media,
         });
@@ -103,7 +111,9 @@ impl<'a> TokenCall<'a> {
             Err(err) => {
                 let seen = self.seen.lock().unwrap().take();
                 let details = seen.as_ref().map(describe).unwrap_or_default();
-                Err(token_error(err, step, self.spec, seen.as_ref()).with_details(details))
+                let mut err = token_error(err, step, self.spec, seen.as_ref()).with_details(details);
+                err.retry_after = seen.and_then(|s| s.retry_after);
+                Err(err)
             }
         }
     }

@@ -9,7 +9,7 @@ use super::oauth::{http_error, one_line};
 use super::token_response::redact_body;
 use crate::error::{Error, Result};
 use crate::http::{media_type, ProviderHttp, OAUTH_RESPONSE_LIMIT};
-use crate::model::{ClientAuth, ConnectionSpec};
+use crate::model::{ClientAuth, ConnectionSpec, RevokeStyle};
 use crate::secret::ClientSecret;
 
 /// Which token is revoked, sent as `token_type_hint`.
@@ -27,44 +27,19 @@ pub async fn revoke(
     hint: TokenHint,
     http: &ProviderHttp,
 ) -> Result<()> {
-    let hint = match hint {
-        TokenHint::AccessToken => "access_token",
-        TokenHint::RefreshToken => "refresh_token",
-    };
-    // Built in a block: the form serializer is not Send and must not live
-    // across the await below.
-    let request = {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", token).append_pair("token_type_hint", hint);
-        let mut request = Request::post(url)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json");
-        // Same client authentication as at the token endpoint (RFC 7009 §2.1).
-        match (spec.client_auth, secret) {
-            (ClientAuth::Basic, Some(secret)) => {
-                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
-                let value = zeroize::Zeroizing::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
-                ));
-                request = request.header(header::AUTHORIZATION, value.as_str());
-            }
-            (ClientAuth::Body, Some(secret)) => {
-                form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
-            }
-            _ => {
-                form.append_pair("client_id", &spec.client_id);
-            }
-        }
-        let body = zeroize::Zeroizing::new(form.finish());
-        request.body(body.as_bytes().to_vec()).map_err(|err| {
-            Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))
-        })?
+    let request = match spec.revoke_style {
+        RevokeStyle::Rfc7009 => rfc7009_request(spec, secret, url, token, hint)?,
+        // The bearer GET ends the whole connection with the access token
+        // (App Academy v2's /invalidate); there is no per-token call for the
+        // refresh token.
+        RevokeStyle::BearerGet => match hint {
+            TokenHint::RefreshToken => return Ok(()),
+            TokenHint::AccessToken => bearer_get_request(spec, url, token)?,
+        },
     };
     let response = http.send(request, OAUTH_RESPONSE_LIMIT).await.map_err(http_error)?;
     let status = response.status().as_u16();
-    // RFC 7009 §2.2: 200 whether or not the token was valid.
+    // RFC 7009 §2.2: 200 whether or not the token was valid; bearer GETs answer 204.
     if response.status().is_success() {
         return Ok(());
     }
@@ -77,4 +52,57 @@ pub async fn revoke(
         None => format!("The provider refused to revoke the token (HTTP {status})."),
     };
     Err(if status >= 500 { Error::network(message) } else { Error::provider(message) }.with_details(details))
+}
+
+/// `GET <revoke URL>` with the access token in `Authorization`, as
+/// `latch request` would send it.
+fn bearer_get_request(spec: &ConnectionSpec, url: &str, token: &str) -> Result<Request<Vec<u8>>> {
+    let value = zeroize::Zeroizing::new(format!("{} {token}", spec.token_name));
+    Request::get(url)
+        .header(header::AUTHORIZATION, value.as_str())
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|err| Error::validation("revoke_url", format!("The Revoke URI could not be used ({err}).")))
+}
+
+/// An RFC 7009 revocation request: the token in a form POST, with the same
+/// client authentication as at the token endpoint.
+fn rfc7009_request(
+    spec: &ConnectionSpec,
+    secret: Option<&ClientSecret>,
+    url: &str,
+    token: &str,
+    hint: TokenHint,
+) -> Result<Request<Vec<u8>>> {
+    let hint = match hint {
+        TokenHint::AccessToken => "access_token",
+        TokenHint::RefreshToken => "refresh_token",
+    };
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token).append_pair("token_type_hint", hint);
+    let mut request = Request::post(url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    // Same client authentication as at the token endpoint (RFC 7009 §2.1).
+    match (spec.client_auth, secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
+            let value = zeroize::Zeroizing::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
+            ));
+            request = request.header(header::AUTHORIZATION, value.as_str());
+        }
+        (ClientAuth::Body, Some(secret)) => {
+            form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
+        }
+        _ => {
+            form.append_pair("client_id", &spec.client_id);
+        }
+    }
+    let body = zeroize::Zeroizing::new(form.finish());
+    request.body(body.as_bytes().to_vec()).map_err(|err| {
+        Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))
+    })
 }

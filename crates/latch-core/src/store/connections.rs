@@ -9,7 +9,7 @@ use crate::model::{Connection, ConnectionId, ConnectionSpec, Status};
 
 const COLUMNS: &str = "id, kind, spec, status, access_expires_at, refresh_expires_at, access_issued_at, \
      granted_scopes, account, has_client_secret, has_refresh_token, last_error, last_error_details, \
-     created_at, updated_at";
+     created_at, updated_at, retry_at";
 
 impl Db {
     pub fn connections_list(&self) -> Result<Vec<Connection>> {
@@ -41,7 +41,7 @@ impl Db {
 
     pub fn connection_insert(&self, c: &Connection) -> Result<()> {
         self.conn.execute(
-            &format!("INSERT INTO connections (name, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+            &format!("INSERT INTO connections (name, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             params![
                 c.spec.name,
                 c.id.as_str(),
@@ -59,6 +59,7 @@ impl Db {
                 c.last_error_details,
                 c.created_at.to_rfc3339(),
                 c.updated_at.to_rfc3339(),
+                time(c.retry_at),
             ],
         )?;
         Ok(())
@@ -80,7 +81,7 @@ impl Db {
         let changed = self.conn.execute(
             "UPDATE connections SET status = ?2, access_expires_at = ?3, refresh_expires_at = ?4,
                  access_issued_at = ?5, granted_scopes = ?6, account = ?7, has_refresh_token = ?8,
-                 last_error = ?9, last_error_details = ?10, updated_at = ?11
+                 last_error = ?9, last_error_details = ?10, updated_at = ?11, retry_at = ?12
              WHERE id = ?1",
             params![
                 c.id.as_str(),
@@ -94,6 +95,7 @@ impl Db {
                 c.last_error,
                 c.last_error_details,
                 c.updated_at.to_rfc3339(),
+                time(c.retry_at),
             ],
         )?;
         found(changed, c)
@@ -133,6 +135,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
             last_error_details: row.get("last_error_details")?,
             created_at: parse_time(row.get("created_at")?)?.unwrap_or_default(),
             updated_at: parse_time(row.get("updated_at")?)?.unwrap_or_default(),
+            retry_at: parse_time(row.get("retry_at")?)?,
         })
     };
     Ok(parse())
@@ -179,6 +182,7 @@ mod tests {
             has_refresh_token: false,
             last_error: None,
             last_error_details: None,
+            retry_at: None,
             created_at: now,
             updated_at: now,
         }

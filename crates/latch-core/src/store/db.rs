@@ -8,8 +8,10 @@ use rusqlite::Connection as Sqlite;
 use crate::error::Result;
 
 /// Timestamped migrations, applied in order, each exactly once.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("20261122_0001_connections", include_str!("migrations/20261122_0001_connections.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("20261122_0001_connections", include_str!("migrations/20261122_0001_connections.sql")),
+    ("20261122_0002_refresh", include_str!("migrations/20261122_0002_refresh.sql")),
+];
 
 pub struct Db {
     pub(crate) conn: Sqlite,

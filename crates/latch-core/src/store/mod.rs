@@ -4,6 +4,8 @@
 pub mod connections;
 pub mod db;
 pub mod keyring;
+pub mod leases;
+pub mod refresh_state;
 
 pub use db::Db;
 pub use keyring::{KeyringSecrets, SecretStore, Secrets};

@@ -1,0 +1,75 @@
+//! What the refresher remembers per connection beyond the displayed state:
+//! failed attempts (for backoff) and which notifications were already sent.
+
+use rusqlite::params;
+
+use super::db::Db;
+use crate::error::Result;
+use crate::model::ConnectionId;
+
+/// Flags that make each notification go out once per episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notified {
+    /// "X needs you to sign in again" — reset by a successful connect.
+    Reauth,
+    /// "X's sign-in runs out soon" — reset by a successful connect.
+    ExpiryWarning,
+}
+
+impl Notified {
+    fn column(self) -> &'static str {
+        match self {
+            Notified::Reauth => "reauth_notified",
+            Notified::ExpiryWarning => "expiry_warned",
+        }
+    }
+}
+
+impl Db {
+    pub fn failed_attempts(&self, id: &ConnectionId) -> Result<u32> {
+        Ok(self.conn.query_row("SELECT failed_attempts FROM connections WHERE id = ?1", [id.as_str()], |r| r.get(0))?)
+    }
+
+    pub fn set_failed_attempts(&self, id: &ConnectionId, attempts: u32) -> Result<()> {
+        self.conn.execute("UPDATE connections SET failed_attempts = ?2 WHERE id = ?1", params![id.as_str(), attempts])?;
+        Ok(())
+    }
+
+    /// Marks `what` as sent; returns false if it already was (so exactly one
+    /// caller, in any process, gets to send it).
+    pub fn mark_notified(&self, id: &ConnectionId, what: Notified) -> Result<bool> {
+        let column = what.column();
+        let changed = self.conn.execute(
+            &format!("UPDATE connections SET {column} = 1 WHERE id = ?1 AND {column} = 0"),
+            [id.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    pub fn was_notified(&self, id: &ConnectionId, what: Notified) -> Result<bool> {
+        let column = what.column();
+        Ok(self.conn.query_row(&format!("SELECT {column} FROM connections WHERE id = ?1"), [id.as_str()], |r| r.get(0))?)
+    }
+
+    /// A new sign-in starts a new episode: notifications may go out again.
+    pub fn reset_episode(&self, id: &ConnectionId) -> Result<()> {
+        self.conn.execute(
+            "UPDATE connections SET reauth_notified = 0, expiry_warned = 0, failed_attempts = 0, retry_at = NULL WHERE id = ?1",
+            [id.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self.conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
