@@ -444,3 +444,55 @@ fn without_a_keyring_secrets_are_refused_with_exit_5_and_nothing_is_saved() {
     assert!(stderr.contains("never stores secrets in plain files"), "{stderr}");
     assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
 }
+
+#[test]
+fn twenty_concurrent_token_requests_at_expiry_cause_exactly_one_refresh() {
+    let op = Provider::oidc(&["--access-ttl", "8"]);
+    let latch = Latch::new();
+    add_oidc(&latch, &op, "Busy", "public-pkce", &[]);
+    latch.ok(&["connect", "Busy"]);
+    let before = latch.access_token("Busy");
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+
+    let children: Vec<_> = (0..20)
+        .map(|_| latch.command(&["token", "Busy"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+        .collect();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        })
+        .collect();
+    assert_eq!(op.stats()["by_grant"]["refresh_token"], 1, "one refresh for twenty callers");
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "every caller got the same, new token");
+    assert_ne!(tokens[0], before);
+    assert_eq!(latch.show("Busy")["status"], "connected");
+}
+
+#[test]
+fn a_refresh_killed_midway_leaves_the_connection_usable() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_quirk(&latch, &quirks, "Sturdy", "ok");
+    latch.ok(&["connect", "Sturdy"]);
+    let before = latch.keyring_tokens("Sturdy").unwrap();
+    // The refresh hangs at the provider; the process is killed meanwhile.
+    latch.ok(&["edit", "Sturdy", "--token-url", &quirks.url("/token/hang")]);
+    let mut child = latch.command(&["refresh", "Sturdy"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let after = latch.keyring_tokens("Sturdy").unwrap();
+    assert_eq!(before["refresh_token"], after["refresh_token"], "the stored refresh token is intact");
+    latch.ok(&["edit", "Sturdy", "--token-url", &quirks.url("/token/ok")]);
+    assert_eq!(latch.show("Sturdy")["status"], "connected", "the dead process's refresh does not linger");
+    // A new process does not wait for the dead holder's lease.
+    let started = std::time::Instant::now();
+    let out = latch.ok(&["refresh", "Sturdy"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(out.starts_with("Refreshed 'Sturdy'."), "{out}");
+    assert_eq!(latch.show("Sturdy")["status"], "connected");
+}

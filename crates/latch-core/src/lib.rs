@@ -6,6 +6,7 @@
 //! and tokens live only in the OS keyring and in memory, in types that print
 //! as `[redacted]`.
 
+pub mod discover;
 pub mod error;
 pub mod flows;
 pub mod http;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod secret;
 mod single_flight;
 pub mod store;
+pub mod transfer;
 pub mod validate;
 
 mod engine;

@@ -430,6 +430,19 @@ impl From<ConnectionSpec> for ConnectionPatch {
 }
 
 impl ConnectionPatch {
+    /// This patch on top of `base`: every field this one sets wins.
+    pub fn over(self, base: ConnectionPatch) -> ConnectionPatch {
+        macro_rules! pick {
+            ($($field:ident),+) => { ConnectionPatch { $($field: self.$field.or(base.$field)),+ } };
+        }
+        pick!(
+            name, flow, pkce, authorize_url, token_url, refresh_url, revoke_url, info_url, issuer, scopes,
+            scope_separator, client_id, client_auth, authorize_params, token_params, refresh_params, custom_headers,
+            token_placement, token_name, query_param, redirect_port, redirect_path, token_request_format,
+            expires_in_unit, revoke_style, require_iss, redirect_uri_override, device_url
+        )
+    }
+
     /// Applies the patch. `has_secret` is whether a client secret will be
     /// stored afterwards: it picks the client authentication default (body
     /// with a secret, none without) when the patch does not set one.

@@ -152,7 +152,7 @@ impl Preset {
                 ),
             ));
         }
-        let mut patch = overlay(self.patch(has_secret), overrides);
+        let mut patch = overrides.over(self.patch(has_secret));
         if let Some(scopes) = &mut patch.scopes {
             let missing: Vec<String> = self
                 .scopes
@@ -164,19 +164,6 @@ impl Preset {
         }
         Ok(patch)
     }
-}
-
-/// Every field `top` sets wins over `base`.
-fn overlay(base: ConnectionPatch, top: ConnectionPatch) -> ConnectionPatch {
-    macro_rules! pick {
-        ($($field:ident),+) => { ConnectionPatch { $($field: top.$field.or(base.$field)),+ } };
-    }
-    pick!(
-        name, flow, pkce, authorize_url, token_url, refresh_url, revoke_url, info_url, issuer, scopes, scope_separator,
-        client_id, client_auth, authorize_params, token_params, refresh_params, custom_headers, token_placement,
-        token_name, query_param, redirect_port, redirect_path, token_request_format, expires_in_unit, revoke_style,
-        require_iss, redirect_uri_override, device_url
-    )
 }
 
 /// Every preset, in display order.

@@ -39,6 +39,8 @@ impl Engine {
             if self.db().lease_acquire(id, &holder, now, until)? {
                 break;
             }
+            // A holder killed mid-refresh must not make everyone wait.
+            self.db().leases_drop_dead_holders()?;
             if started.elapsed() > LEASE {
                 return Err(Error::network(
                     "Another Latch process has been refreshing this connection for over a minute. Try again in a moment.",

@@ -150,8 +150,17 @@ fn implicit_grant(params: &RedirectParams, spec: &ConnectionSpec) -> Result<Toke
 /// RFC 9207: when the response names its issuer, it must be the one this
 /// connection talks to. With no issuer on record, the named issuer's own
 /// metadata must list this connection's authorize endpoint.
-async fn verify_issuer(http: &ProviderHttp, spec: &ConnectionSpec, iss: Option<&str>) -> Result<Option<String>> {
-    let Some(iss) = iss else { return Ok(None) };
+pub(crate) async fn verify_issuer(http: &ProviderHttp, spec: &ConnectionSpec, iss: Option<&str>) -> Result<Option<String>> {
+    let Some(iss) = iss else {
+        if spec.require_iss {
+            return Err(Error::provider(
+                "The sign-in response did not say which server sent it ('iss' is missing), although this provider \
+                 promises to (RFC 9207). Latch did not use it, as it may come from another server. Connect again; if it \
+                 keeps happening, check the connection's addresses.",
+            ));
+        }
+        return Ok(None);
+    };
     if let Some(expected) = spec.issuer.as_deref() {
         return if iss == expected {
             Ok(None)
@@ -257,5 +266,17 @@ mod tests {
             err.message,
             "Sign-in was declined in the browser (access_denied: The user said no). Run 'latch connect \"GitHub\"' and choose Allow to connect."
         );
+    }
+
+    #[tokio::test]
+    async fn a_missing_iss_is_refused_when_the_server_promised_one() {
+        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "client-1");
+        spec.issuer = Some("https://id.example.com".into());
+        let http = ProviderHttp::new();
+        assert_eq!(verify_issuer(&http, &spec, None).await.unwrap(), None);
+        spec.require_iss = true;
+        let err = verify_issuer(&http, &spec, None).await.unwrap_err();
+        assert!(err.message.contains("'iss' is missing"), "{}", err.message);
+        assert_eq!(verify_issuer(&http, &spec, Some("https://id.example.com")).await.unwrap(), None);
     }
 }

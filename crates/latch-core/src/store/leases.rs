@@ -43,9 +43,24 @@ impl Db {
         Ok(())
     }
 
+    /// Drops leases whose holder process is gone (killed mid-refresh), so
+    /// nobody waits for them to expire.
+    pub fn leases_drop_dead_holders(&self) -> Result<()> {
+        let holders: Vec<String> = self
+            .conn
+            .prepare("SELECT holder FROM refresh_leases")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for holder in holders.into_iter().filter(|h| !holder_alive(h)) {
+            self.conn.execute("DELETE FROM refresh_leases WHERE holder = ?1", [holder])?;
+        }
+        Ok(())
+    }
+
     /// A refresh that was under way when its process died leaves the status
-    /// at `refreshing` and its lease to expire; such rows read as connected.
+    /// at `refreshing`; such rows read as connected again.
     pub fn leases_recover(&self, now: DateTime<Utc>) -> Result<()> {
+        self.leases_drop_dead_holders()?;
         self.conn.execute(
             "UPDATE connections SET status = 'connected'
              WHERE status = 'refreshing' AND id NOT IN
@@ -53,6 +68,17 @@ impl Db {
             [now.timestamp_millis()],
         )?;
         Ok(())
+    }
+}
+
+/// Whether the process named in a holder (`pid:unique`) still runs. Only
+/// known on Linux; elsewhere a lease is trusted until it expires.
+fn holder_alive(holder: &str) -> bool {
+    let Some(pid) = holder.split(':').next().and_then(|p| p.parse::<u32>().ok()) else { return true };
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 
@@ -71,6 +97,20 @@ mod tests {
         assert!(db.lease_acquire(&id, "a", now, now + Duration::seconds(60)).unwrap(), "the holder may renew");
         db.lease_release(&id, "a").unwrap();
         assert!(db.lease_acquire(&id, "b", now, now + Duration::seconds(60)).unwrap());
+    }
+
+    #[test]
+    fn a_lease_whose_process_is_gone_is_dropped() {
+        let mut db = Db::open_in_memory().unwrap();
+        let id = ConnectionId::generate();
+        let now = Utc::now();
+        // No process has pid 4294967; ours is alive.
+        assert!(db.lease_acquire(&id, "4294967:x", now, now + Duration::seconds(60)).unwrap());
+        db.leases_drop_dead_holders().unwrap();
+        let ours = format!("{}:y", std::process::id());
+        assert!(db.lease_acquire(&id, &ours, now, now + Duration::seconds(60)).unwrap());
+        db.leases_drop_dead_holders().unwrap();
+        assert!(!db.lease_acquire(&id, "other", now, now + Duration::seconds(60)).unwrap());
     }
 
     #[test]
