@@ -138,6 +138,7 @@ impl Engine {
                 has_refresh_token: false,
                 last_error: None,
                 last_error_details: None,
+                retry_at: None,
                 created_at: now,
                 updated_at: now,
             };
