@@ -22,6 +22,8 @@ export GNOME_KEYRING_CONTROL
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$scratch/display" 2>/dev/null &
 for _ in $(seq 50); do [[ -s $scratch/display ]] && break; sleep 0.1; done
 export DISPLAY=":$(cat "$scratch/display")"
+# A real notification daemon on this session bus, for Latch's notifications.
+dunst >/dev/null 2>&1 &
 # Not WEBKIT_DISABLE_COMPOSITING_MODE: with it, WebDriver screenshots hang.
 
 status=0

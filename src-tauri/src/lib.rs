@@ -5,6 +5,8 @@
 mod commands;
 mod dto;
 mod error;
+mod notifications;
+mod tray;
 mod watch;
 
 use std::sync::Arc;
@@ -13,10 +15,13 @@ use tauri::Manager;
 
 pub use dto::typescript_declarations;
 
-/// Shared state: the engine and the sign-ins under way (for Cancel).
+/// Shared state: the engine, its refresher, the sign-ins under way (for
+/// Cancel) and the tray (absent where the desktop has none).
 pub struct AppState {
     pub engine: Arc<latch_core::Engine>,
+    pub refresher: latch_core::refresher::Refresher,
     pub sign_ins: commands::flows::SignIns,
+    tray: Option<tray::Tray>,
 }
 
 pub fn run() {
@@ -46,9 +51,40 @@ pub fn run() {
                     return Err(Box::new(err));
                 }
             };
-            watch::spawn_store_watch(app.handle().clone(), engine.clone());
-            app.manage(AppState { engine, sign_ins: Default::default() });
+            let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+            let refresher = {
+                let _runtime = tauri::async_runtime::handle().inner().enter();
+                latch_core::refresher::Refresher::spawn(engine.clone(), Default::default(), events)
+            };
+            let tray = match tray::Tray::build(app.handle()) {
+                Ok(tray) => Some(tray),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no tray icon; Latch keeps running with its window");
+                    None
+                }
+            };
+            app.manage(AppState { engine: engine.clone(), refresher, sign_ins: Default::default(), tray });
+            watch::spawn_store_watch(app.handle().clone(), engine);
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while let Some(event) = incoming.recv().await {
+                    notifications::notify(&handle, &event);
+                    watch::announce_change(&handle);
+                }
+            });
+            watch::announce_change(app.handle());
             Ok(())
+        })
+        // Closing the window hides it: the app keeps connections alive from
+        // the tray. Quit is in the tray menu.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let has_tray = window.app_handle().try_state::<AppState>().is_some_and(|s| s.tray.is_some());
+                if has_tray {
+                    let _ = window.hide();
+                    api.prevent_close();
+                }
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::connections::connections_list,

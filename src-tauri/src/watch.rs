@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 
 pub const CONNECTIONS_CHANGED: &str = "connections-changed";
 
 /// Compares SQLite's `data_version` once a second: a pragma on the open
 /// connection, no disk access. Changes by this app are announced by the
-/// commands themselves.
+/// commands themselves. A change also wakes the refresher: due times may
+/// have moved.
 pub fn spawn_store_watch(app: AppHandle, engine: Arc<latch_core::Engine>) {
     tauri::async_runtime::spawn(async move {
         let mut last = engine.store_version().ok();
@@ -21,13 +22,19 @@ pub fn spawn_store_watch(app: AppHandle, engine: Arc<latch_core::Engine>) {
             let now = engine.store_version().ok();
             if now != last {
                 last = now;
-                let _ = app.emit(CONNECTIONS_CHANGED, ());
+                announce_change(&app);
             }
         }
     });
 }
 
-/// Tells the UI that this app changed something.
+/// Tells the UI, the tray and the refresher that the store changed.
 pub fn announce_change(app: &AppHandle) {
     let _ = app.emit(CONNECTIONS_CHANGED, ());
+    if let Some(state) = app.try_state::<crate::AppState>() {
+        state.refresher.wake();
+        if let (Some(tray), Ok(list)) = (&state.tray, state.engine.list()) {
+            tray.show_state(&list);
+        }
+    }
 }

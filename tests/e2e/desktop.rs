@@ -109,3 +109,54 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
     window.screenshot("list").await;
     window.close().await;
 }
+
+/// Summaries of the notifications dunst received, oldest first.
+fn notifications_received() -> Vec<String> {
+    let _ = std::process::Command::new("dunstctl").arg("close-all").status();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = std::process::Command::new("dunstctl").arg("history").output().expect("dunstctl runs (make test starts dunst)");
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    history["data"][0]
+        .as_array()
+        .map(|items| items.iter().filter_map(|n| n["summary"]["data"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    // 8-second tokens: the app's refresher refreshes them after 4 seconds.
+    let op = Provider::oidc(&["--access-ttl", "8"]);
+    let latch = Latch::new();
+    latch.ok(&[
+        "add", "--name", "Forgetful", "--flow", "authorization_code", "--client-id", "public-pkce",
+        "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
+        "--scope", "openid", "--scope", "offline_access",
+    ]);
+    latch.ok(&["connect", "Forgetful"]);
+    let (status, _) = latch_e2e::http("POST", &op.url("/__test/forget-grants"), &[], "");
+    assert_eq!(status, 204);
+
+    // The app alone, window and tray, as a person runs it.
+    let env = latch.command(&[]);
+    let mut app = std::process::Command::new(latch_e2e::window::app_bin())
+        .envs(env.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while latch.show("Forgetful")["status"] != "needs_reauth" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the refresher never hit invalid_grant");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // Time for any duplicate to arrive, including the refresher's next passes.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let received: Vec<String> =
+        notifications_received().into_iter().filter(|s| s.contains("Forgetful")).collect();
+    assert_eq!(received, vec!["Forgetful needs you to sign in again".to_owned()]);
+    let stderr = latch.fails(&["token", "Forgetful"], 3);
+    assert!(stderr.contains("needs you to sign in again"), "{stderr}");
+    let _ = app.kill();
+    let _ = app.wait();
+}

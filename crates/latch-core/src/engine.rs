@@ -456,6 +456,22 @@ impl Engine {
         }
     }
 
+    /// Refreshes every connection that can be refreshed (the tray's
+    /// "Refresh all"), one after another. Returns the failures by name.
+    pub async fn refresh_all(&self) -> Result<Vec<(String, Error)>> {
+        let mut failures = Vec::new();
+        for connection in self.list()? {
+            let renewable = connection.has_refresh_token || connection.spec.flow == Flow::ClientCredentials;
+            if !renewable || matches!(connection.status, Status::New | Status::NeedsReauth) {
+                continue;
+            }
+            if let Err(err) = self.refresh(connection.id.as_str()).await {
+                failures.push((connection.spec.name, err));
+            }
+        }
+        Ok(failures)
+    }
+
     /// Sends an API request with the token placed per the connection's
     /// settings. A 401 refreshes once and retries once.
     pub async fn request(&self, name_or_id: &str, api: ApiRequest) -> Result<ApiResponse> {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod paths;
 pub mod presets;
 pub mod refresh_policy;
+pub mod refresher;
 pub mod request;
 pub mod secret;
 mod single_flight;

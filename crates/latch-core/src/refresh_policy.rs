@@ -18,12 +18,15 @@ pub fn margin(lifetime: Duration) -> Duration {
 /// Without a known issue time the lifetime is taken as one hour's margin rule
 /// applied to the time left, which errs on the early side.
 pub fn due_at(issued_at: Option<DateTime<Utc>>, expires_at: DateTime<Utc>) -> DateTime<Utc> {
-    let lifetime = match issued_at {
-        Some(issued) => expires_at - issued,
-        None => Duration::hours(1),
-    };
-    expires_at - margin(lifetime)
+    match issued_at {
+        // Never sooner than a second after issue, so a provider that hands
+        // out already-expired tokens cannot make Latch spin.
+        Some(issued) => (expires_at - margin(expires_at - issued)).max(issued + MIN_REFRESH_INTERVAL),
+        None => expires_at - margin(Duration::hours(1)),
+    }
 }
+
+const MIN_REFRESH_INTERVAL: Duration = Duration::seconds(1);
 
 /// How long to wait after the `attempt`-th passing failure in a row (1 =
 /// the first): 10 s doubling each time, capped at 15 minutes, spread by
@@ -91,6 +94,12 @@ mod tests {
             let j = random_jitter();
             assert!((0.8..=1.2).contains(&j), "{j}");
         }
+    }
+
+    #[test]
+    fn a_token_that_expires_at_once_is_not_refreshed_in_a_tight_loop() {
+        let issued = Utc::now();
+        assert_eq!(due_at(Some(issued), issued), issued + Duration::seconds(1));
     }
 
     #[test]

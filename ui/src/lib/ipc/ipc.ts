@@ -121,3 +121,6 @@ async function subscribe<T>(event: string, callback: (payload: T) => void): Prom
 export const onConnectionsChanged = (callback: () => void) => subscribe<null>("connections-changed", () => callback());
 export const onSignInStarted = (callback: (started: SignInStarted) => void) =>
   subscribe<SignInStarted>("sign-in-started", callback);
+/** The user clicked Reconnect on a notification: the payload is the connection's id. */
+export const onReconnectRequested = (callback: (id: string) => void) =>
+  subscribe<string>("reconnect-requested", callback);

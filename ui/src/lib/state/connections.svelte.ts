@@ -8,6 +8,7 @@ import {
   connectionsList,
   onConnectionsChanged,
   onSignInStarted,
+  onReconnectRequested,
   type ConnectionDto,
   type DisconnectOutcome,
   type SignInStarted,
@@ -42,6 +43,10 @@ export class ConnectionsState {
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
       onSignInStarted((started) => this.#signInStarted(started)),
+      onReconnectRequested((id) => {
+        this.show(id);
+        void this.connect(id);
+      }),
     ];
     void this.load();
     return () => {

@@ -1,0 +1,56 @@
+//! The tray icon: the app keeps refreshing with its window closed. On
+//! Linux's AppIndicator backend only menu events arrive, so everything is
+//! in the menu: the state line, Open Latch, Refresh all, Quit.
+
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Wry};
+
+use crate::notifications::show_main_window;
+use crate::AppState;
+
+pub struct Tray {
+    state_line: MenuItem<Wry>,
+}
+
+impl Tray {
+    pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
+        let state_line = MenuItem::with_id(app, "state", "All connections are working", false, None::<&str>)?;
+        let open = MenuItem::with_id(app, "open", "Open Latch", true, None::<&str>)?;
+        let refresh_all = MenuItem::with_id(app, "refresh_all", "Refresh all", true, None::<&str>)?;
+        let quit = MenuItem::with_id(app, "quit", "Quit Latch", true, None::<&str>)?;
+        let menu = Menu::with_items(app, &[&state_line, &open, &refresh_all, &quit])?;
+        let mut builder = TrayIconBuilder::with_id("latch").menu(&menu).tooltip("Latch").on_menu_event(|app, event| {
+            match event.id.as_ref() {
+                "open" => show_main_window(app),
+                "refresh_all" => {
+                    let engine = app.state::<AppState>().engine.clone();
+                    tauri::async_runtime::spawn(async move {
+                        if let Err(err) = engine.refresh_all().await {
+                            tracing::warn!(error = %err, "refresh all failed");
+                        }
+                    });
+                }
+                "quit" => app.exit(0),
+                _ => {}
+            }
+        });
+        if let Some(icon) = app.default_window_icon() {
+            builder = builder.icon(icon.clone());
+        }
+        builder.build(app)?;
+        Ok(Tray { state_line })
+    }
+
+    /// "All connections are working" or "2 connections need attention".
+    pub fn show_state(&self, connections: &[latch_core::model::Connection]) {
+        use latch_core::model::Status;
+        let attention = connections.iter().filter(|c| matches!(c.status, Status::NeedsReauth | Status::Error)).count();
+        let text = match attention {
+            0 => "All connections are working".to_owned(),
+            1 => "1 connection needs attention".to_owned(),
+            n => format!("{n} connections need attention"),
+        };
+        let _ = self.state_line.set_text(text);
+    }
+}
