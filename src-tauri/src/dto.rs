@@ -123,6 +123,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<TokenPlacement>(&mut out);
     decl::<TokenRequestFormat>(&mut out);
     decl::<ExpiresInUnit>(&mut out);
+    decl::<RevokeStyle>(&mut out);
     decl::<Status>(&mut out);
     decl::<KeyValue>(&mut out);
     decl::<ConnectionId>(&mut out);

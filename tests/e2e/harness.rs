@@ -50,6 +50,11 @@ impl Provider {
         Self::start("quirks.mjs", &[], "base")
     }
 
+    /// A stand-in for Make's App Academy API v2 (tests/providers/academy.mjs).
+    pub fn academy(args: &[&str]) -> Provider {
+        Self::start("academy.mjs", args, "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         let dir = repo_root().join("tests/providers");
         let mut child = Command::new("node")

@@ -7,10 +7,12 @@
 //   LATCH_TEST_BROWSER_LOG   append a step log here (never written to stdout/stderr)
 //   LATCH_TEST_BROWSER_MODE  login (default) | forge-state | drop-state | deny | ignore
 //   LATCH_TEST_LOGIN         login name typed into the devInteractions login form (default alice)
+//   LATCH_TEST_BROWSER_FINAL_URL_FILE  also write the final hop's full address here (what a
+//                            person would copy from the address bar for Latch's paste flow)
 //
 // Exit status: 0 on success, 1 on any failure (details in the log).
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 const LOG = process.env.LATCH_TEST_BROWSER_LOG;
@@ -108,6 +110,9 @@ function tamperState(url) {
 
 async function finalHop(url) {
   if (MODE === 'forge-state' || MODE === 'drop-state') tamperState(url);
+  if (process.env.LATCH_TEST_BROWSER_FINAL_URL_FILE) {
+    writeFileSync(process.env.LATCH_TEST_BROWSER_FINAL_URL_FILE, url.href);
+  }
   const fragment = url.hash ? url.hash.slice(1) : '';
   const getUrl = new URL(url.href);
   getUrl.hash = '';
@@ -129,6 +134,33 @@ function formAction(html, pageUrl) {
   return new URL(action, pageUrl);
 }
 
+// --- RFC 8628 device pages (oidc-provider's /device) -------------------------
+let userCode = process.env.LATCH_TEST_USER_CODE || null;
+
+// The code-entry and confirmation forms post to .../device: send every hidden
+// field, and type the user code into an empty user_code text box.
+function deviceFormOf(html, pageUrl) {
+  const form = /<form[^>]*\baction="([^"]*\/device)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form) return null;
+  const fields = new URLSearchParams();
+  for (const m of form[2].matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/gi)) {
+    fields.set(m[1], m[2]);
+  }
+  if (/<input[^>]*type="text"[^>]*name="user_code"/i.test(form[2])) {
+    if (!userCode) throw new Error('device page asks for a user code, but none is known');
+    log('device page: typing user code');
+    fields.set('user_code', userCode);
+  } else {
+    log('device page: confirming');
+  }
+  return {
+    method: 'POST',
+    url: new URL(form[1].replace(/&amp;/g, '&'), pageUrl),
+    body: fields.toString(),
+    contentType: 'application/x-www-form-urlencoded',
+  };
+}
+
 async function main() {
   const start = process.argv[2];
   log('start mode', MODE, 'url', start);
@@ -139,6 +171,13 @@ async function main() {
   if (!start) throw new Error('usage: browser.mjs <URL>');
 
   const startUrl = new URL(start);
+  // RFC 8628 verification_uri_complete carries the user code; like a person
+  // reading it off the device, type it into the device page instead.
+  if (!startUrl.searchParams.has('redirect_uri') && startUrl.searchParams.has('user_code')) {
+    userCode = startUrl.searchParams.get('user_code');
+    startUrl.searchParams.delete('user_code');
+    log('device flow: will type user code into', startUrl.href);
+  }
   const redirectParam = startUrl.searchParams.get('redirect_uri');
   const redirectUri = redirectParam ? new URL(redirectParam) : null;
   if (!redirectUri) log('warning: no redirect_uri in the URL; following until a non-redirect page');
@@ -187,6 +226,12 @@ async function main() {
         continue;
       }
       throw new Error(`unrecognised interaction page at ${next.url.href}`);
+    }
+
+    const deviceForm = res.status === 200 ? deviceFormOf(res.text, next.url) : null;
+    if (deviceForm) {
+      next = deviceForm;
+      continue;
     }
 
     if (!redirectUri && res.status >= 200 && res.status < 300) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Local OpenID Connect / OAuth 2.0 provider for Latch integration tests.
 //
-//   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device]
+//   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device] [--device-ttl SECONDS]
 //
 // stdout carries exactly one line of JSON once the server listens:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT}
@@ -22,12 +22,14 @@ const { values: args } = parseArgs({
     'access-ttl': { type: 'string', default: '3600' },
     'refresh-ttl': { type: 'string', default: String(14 * 24 * 60 * 60) },
     device: { type: 'boolean', default: false },
+    'device-ttl': { type: 'string', default: '600' },
   },
 });
 
 const PORT = Number(args.port) || 0;
 const ACCESS_TTL = Number(args['access-ttl']);
 const REFRESH_TTL = Number(args['refresh-ttl']);
+const DEVICE_TTL = Number(args['device-ttl']);
 const DEVICE = args.device;
 
 for (const [name, v] of [['--port', PORT], ['--access-ttl', ACCESS_TTL], ['--refresh-ttl', REFRESH_TTL]]) {
@@ -224,7 +226,7 @@ const configuration = {
     ClientCredentials: ACCESS_TTL,
     RefreshToken: REFRESH_TTL,
     AuthorizationCode: 600,
-    DeviceCode: 600,
+    DeviceCode: DEVICE_TTL,
     IdToken: 3600,
     Interaction: 3600,
     Session: 14 * 24 * 60 * 60,

@@ -23,6 +23,7 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
     has_refresh_token: false,
     last_error: null,
     last_error_details: null,
+    retry_at: null,
     created_at: "2025-01-01T00:00:00Z",
     updated_at: "2025-01-01T00:00:00Z",
     provider_host: "accounts.google.com",

@@ -2,7 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use latch_core::model::{
-    ClientAuth, ConnectionPatch, ExpiresInUnit, Flow, KeyValue, Pkce, ScopeSeparator, TokenPlacement, TokenRequestFormat,
+    ClientAuth, ConnectionPatch, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
+    TokenRequestFormat,
 };
 
 #[derive(Parser)]
@@ -40,6 +41,27 @@ pub enum Command {
     Disconnect(NameArg),
     /// Disconnect, then delete the connection.
     Remove(NameArg),
+    /// List the built-in provider presets (use with 'latch add --preset ID').
+    Presets(JsonArg),
+    /// Print the settings of connections as JSON (no secrets, no tokens).
+    Export(ExportArgs),
+    /// Add the connections in a file written by 'latch export'; all or nothing.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Connections to export (all when none are named).
+    pub names: Vec<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The export file, or '-' for standard input.
+    pub file: String,
 }
 
 #[derive(Args)]
@@ -68,6 +90,10 @@ pub struct ConnectArgs {
     /// Seconds to wait for the sign-in in the browser.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Paste the final address from the browser instead of waiting on a loopback
+    /// redirect (for providers that only redirect to a hosted https page).
+    #[arg(long)]
+    pub paste: bool,
 }
 
 #[derive(Args)]
@@ -90,10 +116,17 @@ pub struct AddArgs {
     /// A name you will recognise, e.g. 'GitHub' or 'Team Drive'.
     #[arg(long)]
     pub name: String,
+    /// Start from a provider preset ('latch presets' lists them); other flags override it.
+    #[arg(long, value_name = "ID")]
+    pub preset: Option<String>,
+    /// Required unless --preset or --issuer gives it.
     #[arg(long, value_parser = parse_enum::<Flow>)]
-    pub flow: Flow,
+    pub flow: Option<Flow>,
     #[arg(long)]
     pub client_id: String,
+    /// With --issuer: do not fetch the server's metadata; use only the flags given.
+    #[arg(long)]
+    pub no_discover: bool,
     #[command(flatten)]
     pub fields: SpecFlags,
 }
@@ -142,8 +175,19 @@ pub struct SpecFlags {
     #[arg(long, value_name = "URL")]
     pub info_url: Option<String>,
     /// The authorization server's issuer; sign-in responses must name it (RFC 9207).
+    /// With 'add', Latch reads the server's metadata there to fill the addresses.
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[arg(long, value_name = "URL")]
+    pub device_url: Option<String>,
+    /// How disconnect revokes: rfc7009 (POST the token) or bearer_get (GET with the token).
+    #[arg(long, value_parser = parse_enum::<RevokeStyle>)]
+    pub revoke_style: Option<RevokeStyle>,
+    /// A fixed https redirect URI hosted by the provider; sign in with 'connect --paste'.
+    /// An empty value goes back to the loopback redirect.
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
     /// A scope to request. Repeatable, in order.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
@@ -197,6 +241,9 @@ impl SpecFlags {
             revoke_url: url(self.revoke_url),
             info_url: url(self.info_url),
             issuer: url(self.issuer),
+            device_url: url(self.device_url),
+            revoke_style: self.revoke_style,
+            redirect_uri_override: url(self.redirect_uri),
             scopes: (!self.scopes.is_empty()).then_some(self.scopes),
             scope_separator: self.scope_separator,
             pkce: self.pkce,

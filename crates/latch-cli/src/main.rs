@@ -12,7 +12,7 @@ use clap::Parser;
 use latch_core::model::{ConnectionPatch, Flow};
 use latch_core::request::ApiRequest;
 use latch_core::secret::ClientSecret;
-use latch_core::{ConnectOptions, Engine, Error, ErrorKind, SecretChange};
+use latch_core::{presets, ConnectOptions, Engine, Error, ErrorKind, SecretChange};
 use zeroize::Zeroizing;
 
 use args::{Cli, Command};
@@ -62,18 +62,19 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Add(args) => {
             let secret = read_secret(args.fields.client_secret_stdin)?;
-            let patch = ConnectionPatch {
+            let overrides = ConnectionPatch {
                 name: Some(args.name),
-                flow: Some(args.flow),
+                flow: args.flow,
                 client_id: Some(args.client_id),
                 ..args.fields.into_patch()
             };
-            let connection = engine.create(patch, secret)?;
-            output::warn_if_implicit(connection.spec.flow);
-            println!("Added '{}'. Next: latch connect \"{}\"", connection.spec.name, connection.spec.name);
-            if connection.spec.flow.uses_browser() {
-                println!("Register this redirect URI with the provider: {}", connection.spec.redirect_uri_to_register());
-            }
+            let issuer = overrides.issuer.clone().flatten();
+            let (connection, preset) = match (&args.preset, issuer) {
+                (Some(id), _) => (engine.create_from_preset(id, overrides, secret)?, Some(presets::find(id)?)),
+                (None, Some(issuer)) if !args.no_discover => (engine.create_discovered(&issuer, overrides, secret).await?, None),
+                (None, _) => (engine.create(overrides, secret)?, None),
+            };
+            output::print_added(&connection, preset.as_ref());
         }
         Command::Edit(args) => {
             let secret = match (read_secret(args.fields.client_secret_stdin)?, args.remove_client_secret) {
@@ -107,8 +108,16 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             if flow == Flow::Implicit {
                 output::warn_if_implicit(flow);
             }
-            let options = ConnectOptions { timeout: Duration::from_secs(args.timeout.max(1)) };
-            let connection = engine.connect(&args.name, options, output::print_sign_in_started).await?;
+            let spec = engine.get(&args.name)?.spec;
+            let paste = args.paste || spec.redirect_uri_override.is_some();
+            let connection = if spec.flow == Flow::DeviceCode {
+                engine.connect_device(&args.name, output::print_device_code).await?
+            } else if paste {
+                engine.connect_paste(&args.name, output::print_paste_started, read_pasted_address).await?
+            } else {
+                let options = ConnectOptions { timeout: Duration::from_secs(args.timeout.max(1)) };
+                engine.connect(&args.name, options, output::print_sign_in_started).await?
+            };
             output::print_connected(&connection);
         }
         Command::Token(args) => {
@@ -151,6 +160,29 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             let outcome = engine.remove(&args.name).await?;
             return Ok(output::print_disconnected(&args.name, &outcome, true));
         }
+        Command::Presets(args) => output::print_presets(&presets::all(), args.json),
+        Command::Export(args) => {
+            let file = engine.export(&args.names)?;
+            let text = format!("{}\n", serde_json::to_string_pretty(&file).expect("an export serialises"));
+            match &args.output {
+                None => print!("{text}"),
+                Some(path) => {
+                    std::fs::write(path, text).map_err(|err| {
+                        Error::validation("output", format!("Could not write '{}': {err}.", path.display()))
+                    })?;
+                    eprintln!("Exported {} connection(s) to {}.", file.connections.len(), path.display());
+                }
+            }
+        }
+        Command::Import(args) => {
+            let bytes = match args.file.as_str() {
+                "-" => read_stdin()?.to_vec(),
+                path => std::fs::read(path).map_err(|err| {
+                    Error::validation("import", format!("Could not read '{path}': {err}. Nothing was imported."))
+                })?,
+            };
+            output::print_imported(&engine.import(&bytes)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,6 +193,19 @@ fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
         .read_to_end(&mut buffer)
         .map_err(|err| Error::validation("stdin", format!("Could not read standard input: {err}.")))?;
     Ok(buffer)
+}
+
+/// One line from standard input: the address the browser ended on. It holds
+/// the sign-in code, so it is kept in zeroized memory and never printed.
+fn read_pasted_address() -> Result<String, Error> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|err| Error::validation("paste", format!("Could not read standard input: {err}.")))?;
+    if line.trim().is_empty() {
+        return Err(Error::cancelled("Nothing was pasted, so Latch stopped. Connect again when you have the address."));
+    }
+    Ok(line.trim().to_owned())
 }
 
 /// The client secret from standard input, without its trailing newline.

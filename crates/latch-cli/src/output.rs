@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use latch_core::model::{Connection, Flow, TokenPlacement};
-use latch_core::{Disconnected, Error, SignInStarted};
+use latch_core::presets::Preset;
+use latch_core::transfer::Imported;
+use latch_core::{DeviceCodeShown, Disconnected, Error, SignInStarted};
 
 pub fn print_error(err: &Error) {
     for line in err.message.lines() {
@@ -23,6 +25,48 @@ pub fn warn_if_implicit(flow: Flow) {
         eprintln!(
             "latch: warning: the implicit flow is legacy (RFC 9700): the token travels in the browser's address bar and \
              cannot be refreshed. Use --flow authorization_code (with PKCE) if the provider supports it."
+        );
+    }
+}
+
+pub fn print_added(connection: &Connection, preset: Option<&Preset>) {
+    let spec = &connection.spec;
+    warn_if_implicit(spec.flow);
+    let connect = if spec.redirect_uri_override.is_some() { " --paste" } else { "" };
+    println!("Added '{}'. Next: latch connect \"{}\"{connect}", spec.name, spec.name);
+    if let Some(preset) = preset {
+        println!("Register your app at: {}", preset.register_url);
+    }
+    if spec.flow.uses_browser() {
+        println!("Register this redirect URI with the provider: {}", spec.redirect_uri_to_register());
+    }
+    if let Some(preset) = preset {
+        for note in &preset.notes {
+            println!("Note: {note}");
+        }
+    }
+}
+
+pub fn print_presets(presets: &[Preset], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(presets).expect("presets serialise"));
+        return;
+    }
+    let id_width = presets.iter().map(|p| p.id.len()).max().unwrap_or(2).max(2);
+    let name_width = presets.iter().map(|p| p.name.chars().count()).max().unwrap_or(4).max(4);
+    println!("{:id_width$}  {:name_width$}  REGISTER YOUR APP AT", "ID", "NAME");
+    for p in presets {
+        println!("{:id_width$}  {:name_width$}  {}", p.id, p.name, p.register_url);
+    }
+    println!("\nAdd one with: latch add --preset ID --name NAME --client-id ID [--client-secret-stdin] [--scope S]...");
+}
+
+pub fn print_imported(imported: &Imported) {
+    let names: Vec<&str> = imported.connections.iter().map(|c| c.spec.name.as_str()).collect();
+    println!("Imported {} connection(s): {}.", names.len(), names.join(", "));
+    for name in &imported.need_secret {
+        println!(
+            "'{name}' needs its client secret (exports never hold secrets): latch edit \"{name}\" --client-secret-stdin"
         );
     }
 }
@@ -66,7 +110,14 @@ pub fn print_show(c: &Connection, json: bool) {
     row("Authorize URI", spec.authorize_url.clone().unwrap_or_else(none));
     row("Token URI", spec.token_url.clone().unwrap_or_else(none));
     row("Refresh URI", spec.refresh_url.clone().unwrap_or_else(|| "(token URI)".into()));
-    row("Revoke URI", spec.revoke_url.clone().unwrap_or_else(none));
+    row(
+        "Revoke URI",
+        match (&spec.revoke_url, spec.revoke_style) {
+            (Some(url), latch_core::model::RevokeStyle::BearerGet) => format!("{url} (GET with the access token)"),
+            (Some(url), _) => url.clone(),
+            (None, _) => none(),
+        },
+    );
     row("Info URI", spec.info_url.clone().unwrap_or_else(none));
     if let Some(issuer) = &spec.issuer {
         row("Issuer", issuer.clone());
@@ -99,8 +150,11 @@ pub fn print_show(c: &Connection, json: bool) {
     for kv in &spec.custom_headers {
         row("Header", format!("{}: {}", kv.key, kv.value));
     }
+    if let Some(device_url) = &spec.device_url {
+        row("Device URI", device_url.clone());
+    }
     if spec.flow.uses_browser() {
-        let port = if spec.redirect_port == 0 { " (automatic port)" } else { "" };
+        let port = if spec.redirect_port == 0 && spec.redirect_uri_override.is_none() { " (automatic port)" } else { "" };
         row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));
     }
     if let Some(error) = &c.last_error {
@@ -115,6 +169,31 @@ pub fn print_sign_in_started(started: &SignInStarted<'_>) {
     }
     eprintln!("  {}", started.authorize_url);
     eprintln!("Waiting up to {} for you to finish…", latch_core::flows::loopback::human_duration(started.timeout));
+}
+
+pub fn print_device_code(shown: &DeviceCodeShown<'_>) {
+    eprintln!("To sign in, open {} and enter this code:", shown.verification_uri);
+    eprintln!();
+    eprintln!("    {}", shown.user_code);
+    eprintln!();
+    match &shown.browser_error {
+        None => eprintln!("Latch opened your browser there."),
+        Some(err) => eprintln!("Latch could not open your browser ({err}); open the address yourself, on any device."),
+    }
+    eprintln!(
+        "Waiting up to {} for you to finish…",
+        latch_core::flows::loopback::human_duration(shown.expires_in)
+    );
+}
+
+pub fn print_paste_started(started: &SignInStarted<'_>) {
+    match &started.browser_error {
+        None => eprintln!("Opened your browser to sign in. If nothing appeared, open this address:"),
+        Some(err) => eprintln!("Latch could not open your browser ({err}). Open this address to sign in:"),
+    }
+    eprintln!("  {}", started.authorize_url);
+    eprintln!("After signing in, the provider sends you to {}.", started.redirect_uri);
+    eprintln!("Copy the whole address from the browser's address bar, paste it here and press Enter:");
 }
 
 pub fn print_connected(c: &Connection) {

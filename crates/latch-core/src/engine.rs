@@ -246,21 +246,21 @@ impl Engine {
                     .await
                     .map(|signed_in| (signed_in.grant, signed_in.learned_issuer))
             }
+            // Front ends that want the user code shown call `connect_device`;
+            // here the verification page (with the code when offered) is the address.
+            Flow::DeviceCode => {
+                self.device_sign_in(spec, secret.as_ref(), |shown| {
+                    on_started(&SignInStarted {
+                        authorize_url: shown.verification_uri_complete.unwrap_or(shown.verification_uri),
+                        redirect_uri: "",
+                        browser_error: shown.browser_error.clone(),
+                        timeout: shown.expires_in,
+                    })
+                })
+                .await
+            }
         };
-        match outcome {
-            Ok((grant, learned_issuer)) => {
-                if let Some(issuer) = learned_issuer {
-                    self.learn_issuer(&connection.id, issuer)?;
-                }
-                let (connected, tokens) = self.store_grant(&connection.id, grant, None)?;
-                tracing::info!(connection = %connected.id, "connected");
-                Ok(self.fetch_account(connected, &tokens.access_token).await)
-            }
-            Err(err) => {
-                self.record_failure(&connection.id, &err, false)?;
-                Err(err)
-            }
-        }
+        self.complete_sign_in(&connection, outcome).await
     }
 
     /// Records the issuer confirmed by an `iss` response parameter, so later

@@ -17,6 +17,7 @@ pub mod refresh_policy;
 pub mod refresher;
 pub mod request;
 pub mod secret;
+mod sign_in;
 mod single_flight;
 pub mod store;
 pub mod transfer;
@@ -26,3 +27,4 @@ mod engine;
 
 pub use engine::{Browser, ConnectOptions, Disconnected, Engine, SecretChange, SignInStarted, SystemBrowser};
 pub use error::{Error, ErrorKind, FieldError, Result};
+pub use sign_in::DeviceCodeShown;

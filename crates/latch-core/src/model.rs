@@ -54,6 +54,8 @@ string_enum!(
         Implicit = "implicit",
         /// RFC 6749 §4.4: the app acts as itself, no user and no browser.
         ClientCredentials = "client_credentials",
+        /// RFC 8628: the user enters a short code on another page (or device).
+        DeviceCode = "device_code",
     }
 );
 
@@ -97,20 +99,16 @@ string_enum!(
 
 string_enum!(
     /// How `disconnect` tells the provider to forget the tokens.
+    #[derive(Default)]
     RevokeStyle {
         /// RFC 7009: POST the token (form) to the revoke URL, with client authentication.
+        #[default]
         Rfc7009 = "rfc7009",
         /// GET the revoke URL with `Authorization: <token name> <access token>`
         /// (App Academy v2's `/invalidate`).
         BearerGet = "bearer_get",
     }
 );
-
-impl Default for RevokeStyle {
-    fn default() -> Self {
-        RevokeStyle::Rfc7009
-    }
-}
 
 string_enum!(
     /// Where a connection stands, as shown to the user.
@@ -133,7 +131,7 @@ impl Flow {
     pub fn default_pkce(self) -> Pkce {
         match self {
             Flow::AuthorizationCode => Pkce::S256,
-            Flow::Implicit | Flow::ClientCredentials => Pkce::Off,
+            Flow::Implicit | Flow::ClientCredentials | Flow::DeviceCode => Pkce::Off,
         }
     }
 

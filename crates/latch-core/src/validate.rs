@@ -32,7 +32,8 @@ pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldErro
     }
 
     let needs_authorize = spec.flow.uses_browser();
-    let needs_token = matches!(spec.flow, Flow::AuthorizationCode | Flow::ClientCredentials);
+    let needs_token = matches!(spec.flow, Flow::AuthorizationCode | Flow::ClientCredentials | Flow::DeviceCode);
+    let needs_device = spec.flow == Flow::DeviceCode;
     let flow_label = flow_label(spec.flow);
     for (field, label, value, required) in [
         ("authorize_url", "Authorize URI", &spec.authorize_url, needs_authorize),
@@ -41,7 +42,7 @@ pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldErro
         ("revoke_url", "Revoke URI", &spec.revoke_url, false),
         ("info_url", "Info URI", &spec.info_url, false),
         ("issuer", "Issuer", &spec.issuer, false),
-        ("device_url", "Device authorization URI", &spec.device_url, false),
+        ("device_url", "Device authorization URI", &spec.device_url, needs_device),
     ] {
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(url) => {
@@ -231,6 +232,7 @@ pub fn flow_label(flow: Flow) -> &'static str {
         Flow::AuthorizationCode => "authorization code",
         Flow::Implicit => "implicit",
         Flow::ClientCredentials => "client credentials",
+        Flow::DeviceCode => "device code",
     }
 }
 

@@ -27,6 +27,10 @@ export function newConnectionSpec(): ConnectionSpec {
     redirect_path: "/callback",
     token_request_format: "form",
     expires_in_unit: "seconds",
+    revoke_style: "rfc7009",
+    require_iss: false,
+    redirect_uri_override: null,
+    device_url: null,
   };
 }
 
@@ -58,6 +62,10 @@ export function specOfConnection(connection: ConnectionDto): ConnectionSpec {
     redirect_path: connection.redirect_path,
     token_request_format: connection.token_request_format,
     expires_in_unit: connection.expires_in_unit,
+    revoke_style: connection.revoke_style,
+    require_iss: connection.require_iss,
+    redirect_uri_override: connection.redirect_uri_override,
+    device_url: connection.device_url,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Flow, Pkce } from "$lib/ipc";
 
 /** The four choices of the Flow type select; each one is a (flow, pkce) pair in the spec. */
-export type FlowType = "code_pkce" | "code" | "implicit" | "client_credentials";
+export type FlowType = "code_pkce" | "code" | "implicit" | "client_credentials" | "device_code";
 
 export const FLOW_TYPES: { value: FlowType; label: string }[] = [
   { value: "code_pkce", label: "Authorization code with PKCE — recommended" },
@@ -19,6 +19,8 @@ export function flowTypeOf(flow: Flow, pkce: Pkce): FlowType {
       return "implicit";
     case "client_credentials":
       return "client_credentials";
+    case "device_code":
+      return "device_code";
   }
 }
 
@@ -32,6 +34,8 @@ export function specForFlowType(flowType: FlowType): { flow: Flow; pkce: Pkce } 
       return { flow: "implicit", pkce: "off" };
     case "client_credentials":
       return { flow: "client_credentials", pkce: "off" };
+    case "device_code":
+      return { flow: "device_code", pkce: "off" };
   }
 }
 
@@ -46,9 +50,12 @@ export function flowLabel(flow: Flow, pkce: Pkce): string {
       return "Implicit (legacy)";
     case "client_credentials":
       return "Client credentials";
+    case "device_code":
+      return "Device code";
   }
 }
 
-export const usesBrowser = (flow: Flow) => flow !== "client_credentials";
-export const needsAuthorizeUrl = (flow: Flow) => flow !== "client_credentials";
+// The device code flow (set up with the CLI for now) has no redirect and no authorize URL.
+export const usesBrowser = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
+export const needsAuthorizeUrl = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
 export const needsTokenUrl = (flow: Flow) => flow !== "implicit";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, TokenUrl};
 
 use super::discovery;
-use super::loopback::{LoopbackListener, RedirectParams, ResponseMode};
+use super::loopback::{check_state, LoopbackListener, RedirectParams, ResponseMode};
 use super::oauth::{self, invalid_url, one_line, Step, TokenCall};
 use super::token_response::{normalize, token_type_as_sent, LatchTokenResponse, TokenGrant};
 use crate::error::{Error, Result};
@@ -20,7 +20,8 @@ use crate::secret::ClientSecret;
 pub struct PendingSignIn {
     pub authorize_url: url::Url,
     pub redirect_uri: String,
-    listener: LoopbackListener,
+    /// None in the paste flow: the user brings the response back by hand.
+    listener: Option<LoopbackListener>,
     state: CsrfToken,
     verifier: Option<PkceCodeVerifier>,
     mode: ResponseMode,
@@ -36,11 +37,46 @@ pub struct SignedIn {
 
 /// Binds the listener and builds the authorization URL.
 pub async fn begin(spec: &ConnectionSpec) -> Result<PendingSignIn> {
+    if let Some(fixed) = &spec.redirect_uri_override {
+        return Err(Error::validation(
+            "redirect_uri_override",
+            format!(
+                "'{}' redirects to the hosted page {fixed}, which Latch cannot listen on. Sign in with \
+                 'latch connect \"{}\" --paste' and paste the address the browser ends on.",
+                spec.name, spec.name
+            ),
+        ));
+    }
+    let listener = LoopbackListener::bind(spec.redirect_port, &spec.redirect_path).await?;
+    let redirect_uri = spec.redirect_uri(listener.port());
+    build(spec, redirect_uri, Some(listener))
+}
+
+/// Builds the authorization URL for the paste flow: the provider redirects
+/// to a hosted page (or a fixed loopback port nobody listens on) and the
+/// user pastes the address the browser ends on.
+pub fn begin_paste(spec: &ConnectionSpec) -> Result<PendingSignIn> {
+    let redirect_uri = match (&spec.redirect_uri_override, spec.redirect_port) {
+        (Some(fixed), _) => fixed.clone(),
+        (None, 0) => {
+            return Err(Error::validation(
+                "redirect_uri_override",
+                format!(
+                    "To paste the sign-in response, '{0}' needs a fixed redirect URI. Set the one registered with the \
+                     provider: 'latch edit \"{0}\" --redirect-uri URL' (or a fixed --redirect-port).",
+                    spec.name
+                ),
+            ))
+        }
+        (None, port) => spec.redirect_uri(port),
+    };
+    build(spec, redirect_uri, None)
+}
+
+fn build(spec: &ConnectionSpec, redirect_uri: String, listener: Option<LoopbackListener>) -> Result<PendingSignIn> {
     let authorize_url = spec.authorize_url.as_deref().ok_or_else(|| {
         Error::validation("authorize_url", "Authorize URI is required to sign in in the browser.")
     })?;
-    let listener = LoopbackListener::bind(spec.redirect_port, &spec.redirect_path).await?;
-    let redirect_uri = spec.redirect_uri(listener.port());
     let client = oauth::client(spec, None)
         .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|e| invalid_url("authorize_url", e))?)
         .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(|e| invalid_url("redirect_path", e))?);
@@ -89,8 +125,41 @@ pub async fn finish(
     timeout: Duration,
 ) -> Result<SignedIn> {
     let PendingSignIn { redirect_uri, listener, state, verifier, mode, .. } = pending;
+    let Some(listener) = listener else {
+        return Err(Error::validation("paste", "This sign-in waits for a pasted address, not for the browser."));
+    };
+    // The listener checks `state` before it hands the response over.
     let params = listener.wait(mode, state.secret(), timeout).await?;
+    complete(params, redirect_uri, verifier, mode, spec, secret, http).await
+}
 
+/// The paste flow's end: the address the user pasted goes through the same
+/// checks as a loopback response (redirect URI, `state`, `iss`), then the
+/// code is exchanged with the same redirect URI.
+pub async fn finish_pasted(
+    pending: PendingSignIn,
+    pasted: &str,
+    spec: &ConnectionSpec,
+    secret: Option<&ClientSecret>,
+    http: &ProviderHttp,
+) -> Result<SignedIn> {
+    let PendingSignIn { redirect_uri, state, verifier, mode, .. } = pending;
+    let params = RedirectParams::from_pasted_url(pasted, &redirect_uri, mode)?;
+    check_state(&params, state.secret())?;
+    complete(params, redirect_uri, verifier, mode, spec, secret, http).await
+}
+
+/// Everything after `state` was checked: provider errors, the issuer
+/// (RFC 9207), then the token (implicit) or the code exchange.
+async fn complete(
+    params: RedirectParams,
+    redirect_uri: String,
+    verifier: Option<PkceCodeVerifier>,
+    mode: ResponseMode,
+    spec: &ConnectionSpec,
+    secret: Option<&ClientSecret>,
+    http: &ProviderHttp,
+) -> Result<SignedIn> {
     if let Some(code) = params.get("error") {
         return Err(authorization_error(code, params.get("error_description"), &spec.name));
     }

@@ -44,6 +44,48 @@ impl RedirectParams {
         )
     }
 
+    /// The parameters of an address the user pasted from the browser after
+    /// signing in (the paste flow). It must be the redirect URI Latch sent,
+    /// with the response in the query (code flow) or fragment (implicit).
+    pub fn from_pasted_url(pasted: &str, redirect_uri: &str, mode: ResponseMode) -> Result<Self> {
+        let pasted = pasted.trim();
+        let url = url::Url::parse(pasted).map_err(|_| {
+            Error::validation(
+                "paste",
+                "What you pasted is not a web address. Copy the whole address from the browser's address bar after \
+                 signing in, and connect again.",
+            )
+        })?;
+        let expected = url::Url::parse(redirect_uri)
+            .map_err(|_| Error::validation("redirect_uri_override", "The redirect URI is not a valid address."))?;
+        let same_endpoint = url.scheme() == expected.scheme()
+            && url.host_str() == expected.host_str()
+            && url.port_or_known_default() == expected.port_or_known_default()
+            && url.path() == expected.path();
+        if !same_endpoint {
+            return Err(Error::validation(
+                "paste",
+                format!(
+                    "The address you pasted is not the redirect URI {redirect_uri}. Paste the address the browser shows \
+                     after the provider sends you back, and connect again."
+                ),
+            ));
+        }
+        let text = match mode {
+            ResponseMode::Query => url.query(),
+            ResponseMode::Fragment => url.fragment().or(url.query()),
+        };
+        let params = RedirectParams::parse(text.unwrap_or_default());
+        if !params.is_response() {
+            return Err(Error::validation(
+                "paste",
+                "The address you pasted holds no sign-in response (no code, token or error). Copy the address after the \
+                 provider sends you back, and connect again.",
+            ));
+        }
+        Ok(params)
+    }
+
     fn is_response(&self) -> bool {
         ["code", "access_token", "error", "state"].iter().any(|k| self.0.contains_key(*k))
     }
@@ -151,17 +193,7 @@ impl LoopbackListener {
             return None;
         }
 
-        let outcome = match params.get("state") {
-            Some(state) if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => Ok(params),
-            Some(_) => Err(Error::provider(
-                "The sign-in response did not match the request Latch made (wrong 'state'), so Latch ignored it. \
-                 This can happen with an old browser tab; connect again.",
-            )),
-            None => Err(Error::provider(
-                "The sign-in response had no 'state', so Latch could not tell that it answers its own request and ignored it. \
-                 Connect again; if it keeps happening, the provider does not support 'state'.",
-            )),
-        };
+        let outcome = check_state(&params, expected_state).map(|()| params);
         let (status, title, text) = match &outcome {
             Ok(p) if p.get("error").is_some() => {
                 (200, "Sign-in did not complete", "The provider reported a problem. Return to Latch to see what happened.")
@@ -294,6 +326,23 @@ fn page(title: &str, text: &str, script_nonce: Option<&str>) -> String {
     )
 }
 
+/// The response must carry the `state` Latch sent, or it did not come from
+/// Latch's own request (RFC 6749 §10.12). Shared by the loopback listener and
+/// the paste flow.
+pub fn check_state(params: &RedirectParams, expected_state: &str) -> Result<()> {
+    match params.get("state") {
+        Some(state) if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => Ok(()),
+        Some(_) => Err(Error::provider(
+            "The sign-in response did not match the request Latch made (wrong 'state'), so Latch ignored it. \
+             This can happen with an old browser tab; connect again.",
+        )),
+        None => Err(Error::provider(
+            "The sign-in response had no 'state', so Latch could not tell that it answers its own request and ignored it. \
+             Connect again; if it keeps happening, the provider does not support 'state'.",
+        )),
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -395,5 +444,25 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(300)), "5 minutes");
         assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
         assert_eq!(human_duration(Duration::from_secs(45)), "45 seconds");
+    }
+
+    #[test]
+    fn a_pasted_address_must_be_the_redirect_uri_and_carry_a_response() {
+        let redirect = "https://www.make.com/oauth/cb/app";
+        let params = RedirectParams::from_pasted_url(
+            "  https://www.make.com/oauth/cb/app?code=abc&state=xyz\n",
+            redirect,
+            ResponseMode::Query,
+        )
+        .unwrap();
+        assert_eq!(params.get("code"), Some("abc"));
+        assert!(check_state(&params, "xyz").is_ok());
+        assert!(check_state(&params, "other").unwrap_err().message.contains("wrong 'state'"));
+
+        let elsewhere = RedirectParams::from_pasted_url("https://evil.example/cb/app?code=abc&state=xyz", redirect, ResponseMode::Query);
+        assert!(elsewhere.unwrap_err().message.starts_with("The address you pasted is not the redirect URI"));
+        let empty = RedirectParams::from_pasted_url("https://www.make.com/oauth/cb/app", redirect, ResponseMode::Query);
+        assert!(empty.unwrap_err().message.contains("holds no sign-in response"));
+        assert!(RedirectParams::from_pasted_url("code=abc", redirect, ResponseMode::Query).is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod authorization;
 pub mod client_credentials;
+pub mod device;
 pub mod discovery;
 pub mod loopback;
 pub mod oauth;

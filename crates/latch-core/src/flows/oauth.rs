@@ -100,6 +100,16 @@ impl<'a> TokenCall<'a> {
         Ok(response)
     }
 
+    /// The grant in a successful token response read through this call.
+    pub fn grant(&self, response: LatchTokenResponse) -> TokenGrant {
+        TokenGrant::from_response(response, self.token_type.lock().unwrap().take())
+    }
+
+    /// What the provider last answered, secrets removed, for a details pane.
+    pub fn details(&self) -> String {
+        self.seen.lock().unwrap().as_ref().map(describe).unwrap_or_default()
+    }
+
     /// Turns oauth2-rs's outcome into a grant or a sentence.
     pub fn finish(
         &self,

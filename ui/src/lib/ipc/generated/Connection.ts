@@ -5,6 +5,7 @@ import type { ExpiresInUnit } from "./ExpiresInUnit";
 import type { Flow } from "./Flow";
 import type { KeyValue } from "./KeyValue";
 import type { Pkce } from "./Pkce";
+import type { RevokeStyle } from "./RevokeStyle";
 import type { ScopeSeparator } from "./ScopeSeparator";
 import type { Status } from "./Status";
 import type { TokenPlacement } from "./TokenPlacement";
@@ -32,7 +33,11 @@ account: string | null, has_client_secret: boolean, has_refresh_token: boolean, 
 /**
  * What the provider said last time it failed, secrets removed.
  */
-last_error_details: string | null, created_at: string, updated_at: string, name: string, flow: Flow, pkce: Pkce, authorize_url: string | null, token_url: string | null, 
+last_error_details: string | null, 
+/**
+ * After a passing failure (network, 5xx, 429): when the refresher tries again.
+ */
+retry_at: string | null, created_at: string, updated_at: string, name: string, flow: Flow, pkce: Pkce, authorize_url: string | null, token_url: string | null, 
 /**
  * Defaults to `token_url` when empty.
  */
@@ -61,4 +66,23 @@ query_param: string,
 /**
  * 0 = an ephemeral port chosen at connect time (RFC 8252 §7.3).
  */
-redirect_port: number, redirect_path: string, token_request_format: TokenRequestFormat, expires_in_unit: ExpiresInUnit, };
+redirect_port: number, redirect_path: string, token_request_format: TokenRequestFormat, expires_in_unit: ExpiresInUnit, 
+/**
+ * How `disconnect` revokes: RFC 7009 POST, or a bearer GET.
+ */
+revoke_style: RevokeStyle, 
+/**
+ * The server advertised RFC 9207 (`authorization_response_iss_parameter_supported`):
+ * a sign-in response without `iss` is refused.
+ */
+require_iss: boolean, 
+/**
+ * A fixed https redirect URI hosted by someone else (e.g.
+ * https://www.make.com/oauth/cb/app), for providers that accept no
+ * loopback redirect. Sign-in then uses the paste flow.
+ */
+redirect_uri_override: string | null, 
+/**
+ * RFC 8628 device authorization endpoint.
+ */
+device_url: string | null, };

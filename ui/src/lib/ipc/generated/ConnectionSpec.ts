@@ -4,6 +4,7 @@ import type { ExpiresInUnit } from "./ExpiresInUnit";
 import type { Flow } from "./Flow";
 import type { KeyValue } from "./KeyValue";
 import type { Pkce } from "./Pkce";
+import type { RevokeStyle } from "./RevokeStyle";
 import type { ScopeSeparator } from "./ScopeSeparator";
 import type { TokenPlacement } from "./TokenPlacement";
 import type { TokenRequestFormat } from "./TokenRequestFormat";
@@ -40,4 +41,23 @@ query_param: string,
 /**
  * 0 = an ephemeral port chosen at connect time (RFC 8252 §7.3).
  */
-redirect_port: number, redirect_path: string, token_request_format: TokenRequestFormat, expires_in_unit: ExpiresInUnit, };
+redirect_port: number, redirect_path: string, token_request_format: TokenRequestFormat, expires_in_unit: ExpiresInUnit, 
+/**
+ * How `disconnect` revokes: RFC 7009 POST, or a bearer GET.
+ */
+revoke_style: RevokeStyle, 
+/**
+ * The server advertised RFC 9207 (`authorization_response_iss_parameter_supported`):
+ * a sign-in response without `iss` is refused.
+ */
+require_iss: boolean, 
+/**
+ * A fixed https redirect URI hosted by someone else (e.g.
+ * https://www.make.com/oauth/cb/app), for providers that accept no
+ * loopback redirect. Sign-in then uses the paste flow.
+ */
+redirect_uri_override: string | null, 
+/**
+ * RFC 8628 device authorization endpoint.
+ */
+device_url: string | null, };

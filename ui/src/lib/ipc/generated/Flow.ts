@@ -3,4 +3,4 @@
 /**
  * The OAuth 2.0 grant used to obtain tokens.
  */
-export type Flow = "authorization_code" | "implicit" | "client_credentials";
+export type Flow = "authorization_code" | "implicit" | "client_credentials" | "device_code";
