@@ -384,6 +384,11 @@ fn invalid_grant_on_refresh_needs_reauthorization() {
     assert!(stderr.contains("latch connect \"Expired\""), "{stderr}");
     assert_eq!(latch.show("Expired")["status"], "needs_reauth");
     latch.fails(&["token", "Expired"], 3);
+    // `latch status` tells scripts: exit 3 while any connection needs a sign-in.
+    let out = latch.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Expired: needs you to sign in again: latch connect \"Expired\""), "{text}");
 }
 
 #[test]

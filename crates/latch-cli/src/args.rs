@@ -29,6 +29,8 @@ pub enum Command {
     List(JsonArg),
     /// Show every non-secret field of a connection.
     Show(ShowArgs),
+    /// Summarise connections that need attention; exit 3 when any needs you to sign in again.
+    Status(JsonArg),
     /// Sign in: opens the system browser and waits for the redirect.
     Connect(ConnectArgs),
     /// Print a valid access token, refreshing it first when it is due.

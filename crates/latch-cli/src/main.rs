@@ -103,6 +103,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         }
         Command::List(args) => output::print_list(&engine.list()?, args.json),
         Command::Show(args) => output::print_show(&engine.get(&args.name)?, args.json),
+        Command::Status(args) => return Ok(output::print_status(&engine.list()?, args.json)),
         Command::Connect(args) => {
             let flow = engine.get(&args.name)?.spec.flow;
             if flow == Flow::Implicit {

@@ -253,3 +253,41 @@ pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> 
     }
     ExitCode::SUCCESS
 }
+
+/// `latch status`: what needs attention, for people and scripts. Exit 3 when
+/// any connection needs the user to sign in again.
+pub fn print_status(connections: &[Connection], json: bool) -> ExitCode {
+    use latch_core::model::Status;
+    let attention: Vec<&Connection> = connections
+        .iter()
+        .filter(|c| matches!(c.status, Status::NeedsReauth | Status::Error) || c.retry_at.is_some())
+        .collect();
+    if json {
+        let items: Vec<serde_json::Value> = attention
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.spec.name, "status": c.status, "reason": c.last_error, "retry_at": c.retry_at
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items).expect("JSON values serialise"));
+    } else if attention.is_empty() {
+        println!("All {} connection{} working.", connections.len(), if connections.len() == 1 { " is" } else { "s are" });
+    } else {
+        for c in &attention {
+            let what = match (c.status, c.retry_at) {
+                (Status::NeedsReauth, _) => format!("needs you to sign in again: latch connect \"{}\"", c.spec.name),
+                (_, Some(at)) => format!("retrying {}", relative(at)),
+                _ => "error".into(),
+            };
+            let reason = c.last_error.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+            println!("{}: {what}{reason}", c.spec.name);
+        }
+    }
+    if attention.iter().any(|c| c.status == Status::NeedsReauth) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
