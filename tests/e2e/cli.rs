@@ -38,14 +38,6 @@ fn introspect(op: &Provider, token: &str) -> Value {
     post_form_basic(&op.url("/token/introspection"), "conf-basic", "conf-basic-secret", &[("token", token)]).1
 }
 
-fn all_tokens(latch: &Latch, name: &str) -> Vec<String> {
-    let tokens = latch.keyring_tokens(name).expect("tokens stored");
-    ["access_token", "refresh_token", "id_token"]
-        .iter()
-        .filter_map(|k| tokens[*k].as_str().map(str::to_owned))
-        .collect()
-}
-
 #[test]
 fn code_flow_with_pkce_and_a_public_client_connects_and_shows_scopes_and_account() {
     let op = Provider::oidc(&[]);
@@ -68,7 +60,7 @@ fn code_flow_with_pkce_and_a_public_client_connects_and_shows_scopes_and_account
     let token = latch.ok(&["token", "Team Drive"]);
     assert_eq!(token.trim(), latch.access_token("Team Drive"));
     assert_eq!(introspect(&op, token.trim())["active"], true);
-    latch.assert_no_secret_leaks(&all_tokens(&latch, "Team Drive"));
+    latch.assert_no_secret_leaks(&latch.stored_secrets("Team Drive"));
 }
 
 #[test]
@@ -78,7 +70,7 @@ fn a_confidential_client_with_basic_auth_connects() {
     add_oidc(&latch, &op, "Basic", "conf-basic", &["--client-auth", "basic"]);
     latch.ok(&["connect", "Basic"]);
     assert_eq!(latch.show("Basic")["status"], "connected");
-    let mut secrets = all_tokens(&latch, "Basic");
+    let mut secrets = latch.stored_secrets("Basic");
     secrets.push("conf-basic-secret".into());
     latch.assert_no_secret_leaks(&secrets);
 }
@@ -91,7 +83,7 @@ fn a_confidential_client_with_body_auth_connects() {
     assert_eq!(latch.show("Body")["client_auth"], "body", "a secret defaults to body authentication");
     latch.ok(&["connect", "Body"]);
     assert_eq!(latch.show("Body")["status"], "connected");
-    let mut secrets = all_tokens(&latch, "Body");
+    let mut secrets = latch.stored_secrets("Body");
     secrets.push("conf-post-secret".into());
     latch.assert_no_secret_leaks(&secrets);
 }
@@ -125,7 +117,7 @@ fn client_credentials_gets_a_token_without_a_browser() {
     let token = latch.ok(&["token", "Service"]);
     assert_eq!(introspect(&op, token.trim())["active"], true);
     assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
-    let mut secrets = all_tokens(&latch, "Service");
+    let mut secrets = latch.stored_secrets("Service");
     secrets.push("conf-basic-secret".into());
     latch.assert_no_secret_leaks(&secrets);
 }
@@ -148,7 +140,7 @@ fn the_implicit_flow_reads_the_token_from_the_fragment_and_warns_that_it_is_lega
     let (status, echo) = http("GET", &quirks.url("/api/echo"), &[("Authorization", &format!("Bearer {}", token.trim()))], "");
     assert_eq!(status, 200, "{echo}");
     assert_eq!(echo["token"]["active"], true);
-    latch.assert_no_secret_leaks(&all_tokens(&latch, "Legacy"));
+    latch.assert_no_secret_leaks(&latch.stored_secrets("Legacy"));
 }
 
 #[test]
@@ -175,7 +167,7 @@ fn refresh_rotates_the_refresh_token_and_the_old_one_is_rejected() {
         &[("grant_type", "refresh_token"), ("refresh_token", before["refresh_token"].as_str().unwrap())],
     );
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
-    let mut secrets = all_tokens(&latch, "Rotate");
+    let mut secrets = latch.stored_secrets("Rotate");
     secrets.extend(
         ["access_token", "refresh_token"].iter().flat_map(|k| [&before, &after].map(|t| t[*k].as_str().unwrap().to_owned())),
     );
@@ -208,7 +200,7 @@ fn disconnect_revokes_the_token_at_the_provider() {
     let latch = Latch::new();
     add_oidc(&latch, &op, "Revoke", "conf-basic", &["--client-auth", "basic"]);
     latch.ok(&["connect", "Revoke"]);
-    let tokens = all_tokens(&latch, "Revoke");
+    let tokens = latch.stored_secrets("Revoke");
     let access = latch.access_token("Revoke");
     assert_eq!(introspect(&op, &access)["active"], true);
 
@@ -292,7 +284,7 @@ fn request_places_the_token_in_header_query_or_both_with_a_custom_token_name() {
     assert_eq!(echo["token"]["found_in"], "both");
     assert_eq!(echo["method"], "POST");
     assert_eq!(echo["body"], "hello");
-    let mut secrets = all_tokens(&latch, "API");
+    let mut secrets = latch.stored_secrets("API");
     secrets.push("conf-basic-secret".into());
     latch.assert_no_secret_leaks(&secrets);
 }

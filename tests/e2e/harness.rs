@@ -199,6 +199,15 @@ impl Latch {
         }
     }
 
+    /// Every token value the keyring holds for `name`, for leak checks.
+    pub fn stored_secrets(&self, name: &str) -> Vec<String> {
+        let tokens = self.keyring_tokens(name).expect("tokens stored");
+        ["access_token", "refresh_token", "id_token"]
+            .iter()
+            .filter_map(|k| tokens[*k].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn access_token(&self, name: &str) -> String {
         self.keyring_tokens(name).expect("tokens in the keyring")["access_token"].as_str().unwrap().to_owned()
     }

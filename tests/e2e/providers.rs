@@ -10,14 +10,6 @@ use std::time::{Duration, Instant};
 use latch_e2e::{http, Latch, Provider};
 use serde_json::Value;
 
-fn all_tokens(latch: &Latch, name: &str) -> Vec<String> {
-    let tokens = latch.keyring_tokens(name).expect("tokens stored");
-    ["access_token", "refresh_token", "id_token"]
-        .iter()
-        .filter_map(|k| tokens[*k].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Serves one fixed JSON document at every path, for as many requests as come.
 fn serve_json_forever(body: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -117,7 +109,7 @@ fn discovery_fills_the_addresses_from_the_issuer_and_the_flow_then_connects() {
 
     let out = latch.ok(&["connect", "Discovered"]);
     assert!(out.contains("Connected 'Discovered' as Alice Example."), "{out}");
-    latch.assert_no_secret_leaks(&all_tokens(&latch, "Discovered"));
+    latch.assert_no_secret_leaks(&latch.stored_secrets("Discovered"));
 }
 
 #[test]
@@ -161,7 +153,7 @@ fn export_then_import_into_a_fresh_latch_round_trips_without_secrets() {
     for key in ["status", "access_expires_at", "has_client_secret", "id", "account"] {
         assert!(file["connections"][0].get(key).is_none(), "{key} must not be exported");
     }
-    let mut secrets = all_tokens(&first, "Local");
+    let mut secrets = first.stored_secrets("Local");
     secrets.push("gitlab-secret-value".into());
     for secret in &secrets {
         assert!(!exported.contains(secret.as_str()), "a secret was exported");
@@ -420,7 +412,7 @@ fn the_device_flow_shows_the_code_which_the_browser_enters_and_latch_connects() 
     assert_eq!(shown["has_refresh_token"], true);
     assert!(op.stats()["by_grant"]["urn:ietf:params:oauth:grant-type:device_code"].as_u64().unwrap() >= 1);
     latch.ok(&["refresh", "TV"]);
-    latch.assert_no_secret_leaks(&all_tokens(&latch, "TV"));
+    latch.assert_no_secret_leaks(&latch.stored_secrets("TV"));
 }
 
 #[test]
