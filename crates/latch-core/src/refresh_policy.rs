@@ -43,7 +43,8 @@ pub fn backoff(attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Dura
 pub fn random_jitter() -> f64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     let mixed = u64::from(nanos).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id());
-    0.8 + (mixed % 4001) as f64 / 10_000.0
+    // Integer first: 0.8 + 0.4 in floating point overshoots 1.2.
+    (8_000 + mixed % 4_001) as f64 / 10_000.0
 }
 
 #[cfg(test)]
