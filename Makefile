@@ -23,5 +23,9 @@ test:
 types:
 	LATCH_WRITE_TS=1 cargo test -p latch-app --test typescript_types
 
+# Release builds of Latch and of a bare Tauri window (bench/bare-window), then
+# cold start to first paint and idle memory of each under Xvfb, with 100
+# connections, for several WebKitGTK settings. Figures, not pass/fail; see
+# bench/README.md. BENCH_RUNS=5 and BENCH_IDLE=5 (seconds) can be changed.
 bench: deps
-	@echo "No benchmarks yet."
+	@bash bench/desktop.sh

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Desktop benchmark: Latch's release build beside a bare Tauri window built in
+# the same run (bench/bare-window: same tauri, same window size, one line of
+# HTML), under Xvfb. Prints figures, not pass/fail. `make bench` runs it.
+#
+# What is measured, per app and per WebKitGTK setting (environment variable):
+#
+#   cold start to first paint  From the spawn of the process until a
+#       screenshot of its window shows rendered content. bench/probe.py polls
+#       the X server through Xlib (ctypes): first for a viewable top-level
+#       window whose _NET_WM_PID is the app's pid, then takes screenshots of
+#       that window with XGetImage every 10 ms. Under Xvfb there is no
+#       compositor, so XGetImage reads exactly what is on the (virtual)
+#       screen. A frame counts as painted when it has at least 3 distinct
+#       colours and 50+ pixels unlike its top-left pixel: a window that is
+#       mapped but still empty (one colour: GTK's background or the page's
+#       plain background; or two: Xvfb's black root showing through a
+#       half-drawn window, hence -br) does not count; anti-aliased text does.
+#       Same method, same window size, for both apps. Warm disk caches: one
+#       unmeasured warm-up launch of each app per setting, then BENCH_RUNS
+#       (5) launches of each, alternating which app goes first.
+#   idle memory  BENCH_IDLE (5) seconds after that first paint: PSS from
+#       /proc/PID/smaps_rollup summed over the app process and all its
+#       descendants (WebKitWebProcess, WebKitNetworkProcess, ...). PSS splits
+#       shared libraries fairly between the processes that map them, so the
+#       sum is what the app costs the machine. Median over the runs.
+#
+# Latch runs against a throwaway data directory holding 100 connections made
+# with the real CLI (latch add), inside a private D-Bus session with an
+# unlocked gnome-keyring (as scripts/test-session.sh does) and XDG dirs in a
+# temp dir, so nothing of the user's is read or written. Results (JSON lines),
+# the apps' stderr and one screenshot per app and setting are kept in
+# target/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${BENCH_RUNS:-5}
+IDLE=${BENCH_IDLE:-5}
+PY=/usr/bin/python3          # Debian's: probe.py needs nothing beyond the stdlib
+OUT=$PWD/target/bench
+LATCH_APP=$PWD/target/release/latch-app
+LATCH_CLI=$PWD/target/release/latch
+BARE_APP=$OUT/release/bare-window
+
+# The WebKitGTK settings compared: "label|VAR=value ..." (first = as shipped).
+CONFIGS=(
+  "default|"
+  "no compositing|WEBKIT_DISABLE_COMPOSITING_MODE=1"
+  "no DMA-BUF renderer|WEBKIT_DISABLE_DMABUF_RENDERER=1"
+  "Skia CPU rendering|WEBKIT_SKIA_ENABLE_CPU_RENDERING=1"
+)
+
+lock_version() { # crate, Cargo.lock
+  awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$2"
+}
+
+if [[ "${1:-}" != --measure ]]; then
+  # ---- outside the session: tools and the three release builds ------------
+  missing=()
+  for p in xvfb python3; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "bench: installing ${missing[*]}" >&2
+    sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+
+  echo "== building (release): the UI, latch-app and latch, the bare window"
+  npm --prefix ui run build --silent
+  cargo build --release --locked -p latch-app -p latch-cli
+  CARGO_TARGET_DIR=$OUT cargo build --release --locked --manifest-path bench/bare-window/Cargo.toml
+  latch_tauri=$(lock_version tauri Cargo.lock)
+  bare_tauri=$(lock_version tauri bench/bare-window/Cargo.lock)
+  echo "tauri $latch_tauri in latch-app, $bare_tauri in the bare window"
+  [[ $latch_tauri == "$bare_tauri" ]] ||
+    echo "bench: WARNING: different tauri versions; update bench/bare-window/Cargo.lock" >&2
+
+  # D-Bus services the apps activate (a11y bus, portals) log to the session's
+  # stdout/stderr: into a file. The script itself keeps the terminal (fd 4, 5).
+  mkdir -p "$OUT/logs"
+  exec 4>&2 5>&1
+  exec dbus-run-session -- bash "$0" --measure >"$OUT/logs/session.log" 2>&1
+fi
+exec 1>&5 2>&4 4>&- 5>&-
+
+# ---- inside a private D-Bus session ------------------------------------------
+scratch=$(mktemp -d /tmp/latch-bench.XXXXXX)
+cleanup() {
+  local pids
+  pids=$(jobs -p)
+  [[ -z $pids ]] || kill $pids 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+export XDG_DATA_HOME=$scratch/xdg/data XDG_CACHE_HOME=$scratch/xdg/cache \
+  XDG_CONFIG_HOME=$scratch/xdg/config XDG_RUNTIME_DIR=$scratch/xdg/run
+mkdir -p "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+eval "$(printf 'latch-bench' | gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+
+# -br: a black root, so an unpainted window is one plain colour.
+Xvfb -displayfd 3 -screen 0 1920x1200x24 -br -nolisten tcp 3>"$scratch/display" 2>/dev/null &
+for _ in $(seq 50); do [[ -s $scratch/display ]] && break; sleep 0.1; done
+[[ -s $scratch/display ]] || { echo "bench: Xvfb did not start" >&2; exit 1; }
+export DISPLAY=":$(cat "$scratch/display")"
+unset WEBKIT_DISABLE_COMPOSITING_MODE WEBKIT_DISABLE_DMABUF_RENDERER WEBKIT_SKIA_ENABLE_CPU_RENDERING
+
+echo "== 100 connections in a throwaway data directory (latch add)"
+export LATCH_DATA_DIR=$scratch/latch-data
+for n in $(seq -f '%03g' 1 100); do
+  "$LATCH_CLI" add --name "Connection $n" --flow authorization_code --client-id "c$n" \
+    --authorize-url https://example.com/auth --token-url https://example.com/token \
+    --scope read >/dev/null
+done
+count=$("$LATCH_CLI" list --json | $PY -c 'import json, sys; print(len(json.load(sys.stdin)))')
+echo "latch list: $count connections"
+[[ $count -eq 100 ]] || { echo "bench: expected 100 connections" >&2; exit 1; }
+
+results=$OUT/results.jsonl
+mkdir -p "$OUT/logs" "$OUT/screens"
+: >"$results"
+
+run() { # config-label env app-label binary warmup round
+  local label=$1 envs=$2 app=$3 bin=$4 warmup=$5 round=$6 slug idle=$IDLE shot=()
+  slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$app")
+  [[ $warmup == false ]] || idle=0
+  [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png")
+  # shellcheck disable=SC2086 # $envs is a list of VAR=value words
+  env $envs $PY bench/probe.py --idle "$idle" --log "$OUT/logs/$slug.log" "${shot[@]}" \
+    --meta "config=$label" --meta "env=$envs" --meta "app=$app" \
+    --meta "warmup=$warmup" --meta "round=$round" -- "$bin" | tee -a "$results" |
+    $PY -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+what = "warm-up" if r["warmup"] else "run %s" % r["round"]
+if r.get("error"):
+    print("  %-20s %-12s %-8s FAILED: %s" % (r["config"], r["app"], what, r["error"]))
+elif r["warmup"]:
+    print("  %-20s %-12s %-8s first paint %5.0f ms" % (r["config"], r["app"], what, r["paint_ms"]))
+else:
+    print("  %-20s %-12s %-8s first paint %5.0f ms  (window %5.0f ms)  idle PSS %6.1f MB" % (
+        r["config"], r["app"], what, r["paint_ms"], r["window_ms"], r["pss_kb"] * 1024 / 1e6))'
+}
+
+echo "== $RUNS launches of each app per setting, ${IDLE} s idle before reading memory"
+for config in "${CONFIGS[@]}"; do
+  label=${config%%|*} envs=${config#*|}
+  run "$label" "$envs" latch-app "$LATCH_APP" true 0
+  run "$label" "$envs" "bare window" "$BARE_APP" true 0
+  for round in $(seq "$RUNS"); do
+    if ((round % 2)); then
+      run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
+      run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
+    else
+      run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
+      run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
+    fi
+  done
+done
+
+$PY bench/report.py "$results"
+echo
+echo "(results: $results; screenshots: $OUT/screens/; app logs: $OUT/logs/)"

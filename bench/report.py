@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Prints bench/desktop.sh's figures from its results file (JSON lines).
+
+Each line: {"config": label, "env": "...", "app": "latch-app"|"bare window",
+"warmup": bool, ...probe.py's result}. MB here = 10^6 bytes (PSS is read in KiB).
+"""
+
+import json
+import statistics
+import sys
+
+COLD_TARGET_MS = 100
+MEM_TARGET_MB = 25
+APPS = ("latch-app", "bare window")
+
+
+def mb(kib):
+    return kib * 1024 / 1e6
+
+
+def load(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    return runs
+
+
+def stats(runs, config, app):
+    rs = [r for r in runs if r["config"] == config and r["app"] == app and not r["warmup"]]
+    ok = [r for r in rs if r.get("paint_ms") is not None and r.get("pss_kb")]
+    out = {"n": len(rs), "ok": len(ok), "failed": [r.get("error", "?") for r in rs if r not in ok]}
+    if ok:
+        paint = [r["paint_ms"] for r in ok]
+        out.update(paint=statistics.median(paint), pmin=min(paint), pmax=max(paint),
+                   window=statistics.median(r["window_ms"] for r in ok),
+                   pss=statistics.median(mb(r["pss_kb"]) for r in ok),
+                   still_painted=all(r.get("painted_after_idle") for r in ok))
+        by_pss = sorted(ok, key=lambda r: r["pss_kb"])
+        out["median_run"] = by_pss[len(by_pss) // 2]
+    return out
+
+
+def main():
+    runs = load(sys.argv[1])
+    configs = []
+    for r in runs:
+        if (r["config"], r["env"]) not in configs:
+            configs.append((r["config"], r["env"]))
+    table = {(c, a): stats(runs, c, a) for c, _ in configs for a in APPS}
+
+    print()
+    print("== WebKitGTK settings (medians of %d runs; cold start = spawn to first painted frame)"
+          % max(s["n"] for s in table.values()))
+    head = "%-24s %-16s %20s %10s %11s %9s  %s" % (
+        "setting", "app", "first paint ms", "(window)", "idle PSS MB", "painted", "failed runs")
+    print(head)
+    print("-" * len(head))
+    for config, env in configs:
+        for app in APPS:
+            s = table[(config, app)]
+            if s["ok"]:
+                print("%-24s %-16s %6.0f (%4.0f–%4.0f) %10.0f %11.1f %9s  %s" % (
+                    config, app, s["paint"], s["pmin"], s["pmax"], s["window"], s["pss"],
+                    "yes" if s["still_painted"] else "NO",
+                    len(s["failed"]) or ""))
+            else:
+                print("%-24s %-16s %s" % (config, app, "no successful run: %s" % "; ".join(s["failed"][:2])))
+    for config, env in configs:
+        if env:
+            print("  %-22s = %s" % (config, env))
+
+    print()
+    print("== where the idle memory goes (default settings, run with the median PSS)")
+    default = configs[0][0]
+    for app in APPS:
+        s = table[(default, app)]
+        if s["ok"]:
+            procs = ", ".join("%s %.1f" % (name, mb(kb)) for name, _, kb in s["median_run"]["procs"])
+            print("  %-12s %6.1f MB = %s" % (app, s["pss"], procs))
+
+    print()
+    print("== summary (release builds, default WebKit settings, under Xvfb)")
+    latch, bare = table[(default, "latch-app")], table[(default, "bare window")]
+    if not (latch["ok"] and bare["ok"]):
+        print("  not enough successful runs to compare")
+        sys.exit(1)
+    d_ms = latch["paint"] - bare["paint"]
+    d_mb = latch["pss"] - bare["pss"]
+    print("cold start to first paint (median of %d)   latch-app %4.0f ms   bare window %4.0f ms   "
+          "difference %+4.0f ms   target ≤ +%d ms   %s" % (
+              latch["ok"], latch["paint"], bare["paint"], d_ms, COLD_TARGET_MS,
+              "met" if d_ms <= COLD_TARGET_MS else "MISSED"))
+    print("idle PSS, 100 connections                 latch-app %4.0f MB   bare window %4.0f MB   "
+          "difference %+4.0f MB   target ≤ +%d MB    %s" % (
+              latch["pss"], bare["pss"], d_mb, MEM_TARGET_MB,
+              "met" if d_mb <= MEM_TARGET_MB else "MISSED"))
+
+
+if __name__ == "__main__":
+    main()
