@@ -149,24 +149,7 @@ impl Engine {
             return Err(Error::invalid(errors));
         }
         let now = Utc::now();
-        let connection = Connection {
-            id: ConnectionId::generate(),
-            kind: "oauth2".into(),
-            spec,
-            status: Status::New,
-            access_expires_at: None,
-            refresh_expires_at: None,
-            access_issued_at: None,
-            granted_scopes: None,
-            account: None,
-            has_client_secret: client_secret.is_some(),
-            has_refresh_token: false,
-            last_error: None,
-            last_error_details: None,
-            retry_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let connection = Connection::new(spec, client_secret.is_some(), now);
         // The secret goes in first: a row never claims a secret the keyring lacks.
         if let Some(secret) = &client_secret {
             self.secrets.set_client_secret(&connection.id, secret)?;

@@ -348,6 +348,28 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection that was never connected: a fresh id, status `new`.
+    pub fn new(spec: ConnectionSpec, has_client_secret: bool, now: DateTime<Utc>) -> Self {
+        Connection {
+            id: ConnectionId::generate(),
+            kind: "oauth2".into(),
+            spec,
+            status: Status::New,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            access_issued_at: None,
+            granted_scopes: None,
+            account: None,
+            has_client_secret,
+            has_refresh_token: false,
+            last_error: None,
+            last_error_details: None,
+            retry_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Scopes asked for but not granted, when the provider said what it granted.
     pub fn missing_scopes(&self) -> Vec<String> {
         match &self.granted_scopes {

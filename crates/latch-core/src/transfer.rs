@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
-use crate::model::{ClientAuth, Connection, ConnectionId, ConnectionSpec, Status};
+use crate::model::{ClientAuth, Connection, ConnectionSpec};
 use crate::{validate, Engine};
 
 /// The export format version this Latch writes and the newest it reads.
@@ -124,24 +124,7 @@ impl Engine {
             if spec.client_auth != ClientAuth::None {
                 imported.need_secret.push(spec.name.clone());
             }
-            let connection = Connection {
-                id: ConnectionId::generate(),
-                kind: "oauth2".into(),
-                spec,
-                status: Status::New,
-                access_expires_at: None,
-                refresh_expires_at: None,
-                access_issued_at: None,
-                granted_scopes: None,
-                account: None,
-                has_client_secret: false,
-                has_refresh_token: false,
-                last_error: None,
-                last_error_details: None,
-                retry_at: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let connection = Connection::new(spec, false, now);
             if let Err(err) = self.db().connection_insert(&connection) {
                 // All or nothing: take back what this import added.
                 for added in &imported.connections {
