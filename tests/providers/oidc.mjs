@@ -13,6 +13,7 @@ console.log = console.info = console.debug = (...args) => console.error(...args)
 import * as http from 'node:http';
 import * as crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { echoResponse } from './echo.mjs';
 
 const { default: Provider } = await import('oidc-provider');
 
@@ -275,51 +276,6 @@ async function isActiveToken(provider, value) {
   return Boolean(cc && cc.isValid);
 }
 
-async function handleEcho(provider, req, res, url) {
-  const raw = await readRaw(req);
-  const query = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
-  const headers = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-
-  let scheme = null;
-  let headerToken = null;
-  const authz = req.headers.authorization;
-  if (typeof authz === 'string') {
-    const m = /^\s*(\S+)\s+(\S.*?)\s*$/.exec(authz);
-    if (m) {
-      [, scheme, headerToken] = m;
-    }
-  }
-  const headerActive = headerToken ? await isActiveToken(provider, headerToken) : false;
-
-  let queryParam = null;
-  for (const [k, v] of url.searchParams) {
-    if (await isActiveToken(provider, v)) {
-      queryParam = k;
-      break;
-    }
-  }
-
-  const inHeader = headerToken !== null;
-  const inQuery = queryParam !== null;
-  const foundIn = inHeader && inQuery ? 'both' : inHeader ? 'header' : inQuery ? 'query' : null;
-  const active = headerActive || inQuery;
-
-  const body = {
-    method: req.method,
-    path: url.pathname,
-    query,
-    headers,
-    body: raw.toString('utf8'),
-    token: { found_in: foundIn, scheme, query_param: queryParam, active },
-  };
-  if (foundIn !== null && !active) {
-    sendJson(res, 401, body, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-  } else {
-    sendJson(res, 200, body);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Server
@@ -344,7 +300,8 @@ const server = http.createServer(async (req, res) => {
       return;
     }
     if (url.pathname === '/api/echo') {
-      await handleEcho(provider, req, res, url);
+      const echo = await echoResponse(req, url, await readRaw(req), (token) => isActiveToken(provider, token));
+      sendJson(res, echo.status, echo.body, echo.headers);
       return;
     }
 

@@ -10,6 +10,7 @@
 import * as http from 'node:http';
 import * as crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { echoResponse } from './echo.mjs';
 
 const { values: args } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
 const PORT = Number(args.port) || 0;
@@ -343,45 +344,6 @@ async function handleRevoke(req, res) {
   send(res, 200);
 }
 
-async function handleEcho(req, res, url) {
-  const raw = await readRaw(req);
-  const query = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
-  const headers = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-
-  let scheme = null;
-  let headerToken = null;
-  const authz = req.headers.authorization;
-  if (typeof authz === 'string') {
-    const m = /^\s*(\S+)\s+(\S.*?)\s*$/.exec(authz);
-    if (m) [, scheme, headerToken] = m;
-  }
-  let queryParam = null;
-  for (const [k, v] of url.searchParams) {
-    if (isActive(v)) {
-      queryParam = k;
-      break;
-    }
-  }
-  const inHeader = headerToken !== null;
-  const inQuery = queryParam !== null;
-  const foundIn = inHeader && inQuery ? 'both' : inHeader ? 'header' : inQuery ? 'query' : null;
-  const active = (inHeader && isActive(headerToken)) || inQuery;
-  const out = {
-    method: req.method,
-    path: url.pathname,
-    query,
-    headers,
-    body: raw,
-    token: { found_in: foundIn, scheme, query_param: queryParam, active },
-  };
-  if (foundIn !== null && !active) {
-    sendJson(res, 401, out, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-  } else {
-    sendJson(res, 200, out);
-  }
-}
 
 // --- server --------------------------------------------------------------------------
 const server = http.createServer(async (req, res) => {
@@ -405,7 +367,10 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && path === '/revoke') return await handleRevoke(req, res);
     if (req.method === 'GET' && path === '/__test/stats') return sendJson(res, 200, stats);
-    if (path === '/api/echo') return await handleEcho(req, res, url);
+    if (path === '/api/echo') {
+      const echo = await echoResponse(req, url, await readRaw(req), isActive);
+      return sendJson(res, echo.status, echo.body, echo.headers);
+    }
 
     await readRaw(req);
     send(res, 404, 'not found\n', { 'Content-Type': 'text/plain; charset=utf-8' });
