@@ -30,5 +30,7 @@ status=0
 echo "== UI unit and component tests (Vitest)"
 npm --prefix ui test --silent || status=1
 echo "== Rust unit and end-to-end tests"
-cargo test --workspace --locked --no-fail-fast "$@" || status=1
+# A backstop: each desktop test has its own deadline, but nothing may keep
+# the suite running forever. timeout(1) signals its whole process group.
+timeout --kill-after=30s 40m cargo test --workspace --locked --no-fail-fast "$@" || status=1
 exit $status

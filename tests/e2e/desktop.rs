@@ -4,7 +4,7 @@
 //!
 //! The app is a single instance per session, so these tests take turns.
 
-use latch_e2e::window::Window;
+use latch_e2e::window::{within, Processes, Window};
 use latch_e2e::{post_form_basic, Latch, Provider};
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -12,109 +12,145 @@ static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
-    let op = Provider::oidc(&[]);
-    let latch = Latch::new();
-    let window = Window::open(&latch).await;
+    within(180, async {
+        let op = Provider::oidc(&[]);
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
 
-    // The empty state explains itself and offers to add one.
-    window.testid("add-connection").await;
-    window.screenshot("list-empty").await;
-    window.click("add-connection").await;
-    window.testid("connection-form").await;
+        // The empty state explains itself and offers to add one.
+        window.testid("add-connection").await;
+        window.screenshot("list-empty").await;
+        window.click("add-connection").await;
+        window.testid("connection-form").await;
 
-    window.fill("name", "Team Drive").await;
-    window.fill("authorize_url", &op.url("/auth")).await;
-    window.fill("token_url", &op.url("/token")).await;
-    window.fill("client_id", "public-pkce").await;
-    let scopes = window.testid("scope-input").await;
-    for scope in ["openid", "offline_access", "profile", "api:read"] {
-        scopes.send_keys(&format!("{scope}\u{E007}")).await.unwrap(); // Enter adds a chip
-    }
-    window.screenshot("form").await;
-    window.click("advanced-toggle").await;
-    window.fill("revoke_url", &op.url("/token/revocation")).await;
-    window.fill("info_url", &op.url("/me")).await;
-    let save = window.testid("save").await;
-    window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
-    save.click().await.unwrap();
+        window.fill("name", "Team Drive").await;
+        window.fill("authorize_url", &op.url("/auth")).await;
+        window.fill("token_url", &op.url("/token")).await;
+        window.fill("client_id", "public-pkce").await;
+        let scopes = window.testid("scope-input").await;
+        for scope in ["openid", "offline_access", "profile", "api:read"] {
+            scopes.send_keys(&format!("{scope}\u{E007}")).await.unwrap(); // Enter adds a chip
+        }
+        window.screenshot("form").await;
+        window.click("advanced-toggle").await;
+        window.fill("revoke_url", &op.url("/token/revocation")).await;
+        window.fill("info_url", &op.url("/me")).await;
+        let save = window.testid("save").await;
+        window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
+        save.click().await.unwrap();
 
-    // Connect: the scripted browser signs in as alice.
-    window.click("connect").await;
-    window
-        .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
-        .await;
-    window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("Alice Example") }).await;
-    let granted = window.text_of("[data-testid='granted-scopes']").await;
-    assert!(granted.contains("api:read") && granted.contains("offline_access"), "{granted}");
-    let expiry = window.text_of("[data-testid='expiry']").await;
-    assert!(expiry.contains("min"), "an expiry countdown: {expiry}");
-    assert!(window.text_of("[data-testid='refresh-token-issued']").await.contains("issued"));
-    window.screenshot("connected").await;
-    let shown = latch.show("Team Drive");
-    assert_eq!(shown["status"], "connected", "the CLI sees what the window did");
-    let access = latch.access_token("Team Drive");
+        // Connect: the scripted browser signs in as alice.
+        window.click("connect").await;
+        window
+            .until("Connected", || async {
+                window.text_of("[data-testid='detail-status']").await.contains("Connected")
+            })
+            .await;
+        window
+            .until("the account", || async {
+                window.text_of("[data-testid='account']").await.contains("Alice Example")
+            })
+            .await;
+        let granted = window.text_of("[data-testid='granted-scopes']").await;
+        assert!(granted.contains("api:read") && granted.contains("offline_access"), "{granted}");
+        let expiry = window.text_of("[data-testid='expiry']").await;
+        assert!(expiry.contains("min"), "an expiry countdown: {expiry}");
+        assert!(window.text_of("[data-testid='refresh-token-issued']").await.contains("issued"));
+        window.screenshot("connected").await;
+        let shown = latch.show("Team Drive");
+        assert_eq!(shown["status"], "connected", "the CLI sees what the window did");
+        let access = latch.access_token("Team Drive");
 
-    // Disconnect revokes at the provider.
-    window.click("disconnect").await;
-    window.click("confirm-disconnect").await;
-    window
-        .until("not connected", || async { !window.text_of("[data-testid='detail-status']").await.contains("Connected") })
-        .await;
-    let (_, introspection) =
-        post_form_basic(&op.url("/token/introspection"), "conf-basic", "conf-basic-secret", &[("token", &access)]);
-    assert_eq!(introspection["active"], false);
+        // Disconnect revokes at the provider.
+        window.click("disconnect").await;
+        window.click("confirm-disconnect").await;
+        window
+            .until("not connected", || async {
+                !window.text_of("[data-testid='detail-status']").await.contains("Connected")
+            })
+            .await;
+        let (_, introspection) =
+            post_form_basic(&op.url("/token/introspection"), "conf-basic", "conf-basic-secret", &[("token", &access)]);
+        assert_eq!(introspection["active"], false);
 
-    // Delete, after confirming.
-    window.click("delete").await;
-    window.click("confirm-delete").await;
-    window.until("the row to go", || async { !window.exists("[data-testid='connection-row'][data-name='Team Drive']").await }).await;
-    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
-    window.close().await;
+        // Delete, after confirming.
+        window.click("delete").await;
+        window.click("confirm-delete").await;
+        window
+            .until("the row to go", || async {
+                !window.exists("[data-testid='connection-row'][data-name='Team Drive']").await
+            })
+            .await;
+        assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
+        window.close().await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_url_shows_the_engines_message_and_save_stays_disabled() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
-    let latch = Latch::new();
-    let window = Window::open(&latch).await;
-    window.click("add-connection").await;
-    window.fill("name", "Broken").await;
-    window.fill("client_id", "x").await;
-    window.fill("authorize_url", "https://example.com/auth").await;
-    window.fill("token_url", "not a url").await;
-    let error = window.testid("error-token_url").await;
-    window.until("the message", || async { error.text().await.unwrap_or_default().contains("is not a valid URL") }).await;
-    assert!(!window.testid("save").await.is_enabled().await.unwrap());
-    window.fill("token_url", "http://example.com/token").await;
-    window
-        .until("the https message", || async {
-            window.text_of("[data-testid='error-token_url']").await.contains("must use https://")
-        })
-        .await;
-    assert!(!window.testid("save").await.is_enabled().await.unwrap());
-    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]", "nothing saved");
-    window.close().await;
+    within(180, async {
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.click("add-connection").await;
+        window.fill("name", "Broken").await;
+        window.fill("client_id", "x").await;
+        window.fill("authorize_url", "https://example.com/auth").await;
+        window.fill("token_url", "not a url").await;
+        let error = window.testid("error-token_url").await;
+        window
+            .until("the message", || async { error.text().await.unwrap_or_default().contains("is not a valid URL") })
+            .await;
+        assert!(!window.testid("save").await.is_enabled().await.unwrap());
+        window.fill("token_url", "http://example.com/token").await;
+        window
+            .until("the https message", || async {
+                window.text_of("[data-testid='error-token_url']").await.contains("must use https://")
+            })
+            .await;
+        assert!(!window.testid("save").await.is_enabled().await.unwrap());
+        assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]", "nothing saved");
+        window.close().await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
-    let latch = Latch::new();
-    let window = Window::open(&latch).await;
-    window.testid("add-connection").await;
-    latch.ok(&["add", "--name", "From CLI", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
-    window
-        .until("the CLI's connection", || async { window.exists("[data-testid='connection-row'][data-name='From CLI']").await })
-        .await;
-    window.screenshot("list").await;
-    window.close().await;
+    within(180, async {
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.testid("add-connection").await;
+        latch.ok(&[
+            "add",
+            "--name",
+            "From CLI",
+            "--flow",
+            "implicit",
+            "--client-id",
+            "c",
+            "--authorize-url",
+            "https://example.com/a",
+        ]);
+        window
+            .until("the CLI's connection", || async {
+                window.exists("[data-testid='connection-row'][data-name='From CLI']").await
+            })
+            .await;
+        window.screenshot("list").await;
+        window.close().await;
+    })
+    .await;
 }
 
 /// Summaries of the notifications dunst received, oldest first.
 fn notifications_received() -> Vec<String> {
     let _ = std::process::Command::new("dunstctl").arg("close-all").status();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let out = std::process::Command::new("dunstctl").arg("history").output().expect("dunstctl runs (make test starts dunst)");
+    let out =
+        std::process::Command::new("dunstctl").arg("history").output().expect("dunstctl runs (make test starts dunst)");
     let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     history["data"][0]
         .as_array()
@@ -125,38 +161,45 @@ fn notifications_received() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
-    // 8-second tokens: the app's refresher refreshes them after 4 seconds.
-    let op = Provider::oidc(&["--access-ttl", "8"]);
-    let latch = Latch::new();
-    latch.ok(&[
-        "add", "--name", "Forgetful", "--flow", "authorization_code", "--client-id", "public-pkce",
-        "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
-        "--scope", "openid", "--scope", "offline_access",
-    ]);
-    latch.ok(&["connect", "Forgetful"]);
-    let (status, _) = latch_e2e::http("POST", &op.url("/__test/forget-grants"), &[], "");
-    assert_eq!(status, 204);
+    within(180, async {
+        // 8-second tokens: the app's refresher refreshes them after 4 seconds.
+        let op = Provider::oidc(&["--access-ttl", "8"]);
+        let latch = Latch::new();
+        latch.ok(&[
+            "add",
+            "--name",
+            "Forgetful",
+            "--flow",
+            "authorization_code",
+            "--client-id",
+            "public-pkce",
+            "--authorize-url",
+            &op.url("/auth"),
+            "--token-url",
+            &op.url("/token"),
+            "--scope",
+            "openid",
+            "--scope",
+            "offline_access",
+        ]);
+        latch.ok(&["connect", "Forgetful"]);
+        let (status, _) = latch_e2e::http("POST", &op.url("/__test/forget-grants"), &[], "");
+        assert_eq!(status, 204);
 
-    // The app alone, window and tray, as a person runs it.
-    let env = latch.command(&[]);
-    let mut app = std::process::Command::new(latch_e2e::window::app_bin())
-        .envs(env.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while latch.show("Forgetful")["status"] != "needs_reauth" {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the refresher never hit invalid_grant");
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    // Time for any duplicate to arrive, including the refresher's next passes.
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    let received: Vec<String> =
-        notifications_received().into_iter().filter(|s| s.contains("Forgetful")).collect();
-    assert_eq!(received, vec!["Forgetful needs you to sign in again".to_owned()]);
-    let stderr = latch.fails(&["token", "Forgetful"], 3);
-    assert!(stderr.contains("needs you to sign in again"), "{stderr}");
-    let _ = app.kill();
-    let _ = app.wait();
+        // The app alone, window and tray, as a person runs it.
+        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let started = std::time::Instant::now();
+        while latch.show("Forgetful")["status"] != "needs_reauth" {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "the refresher never hit invalid_grant");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        // Time for any duplicate to arrive, including the refresher's next passes.
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let received: Vec<String> = notifications_received().into_iter().filter(|s| s.contains("Forgetful")).collect();
+        assert_eq!(received, vec!["Forgetful needs you to sign in again".to_owned()]);
+        let stderr = latch.fails(&["token", "Forgetful"], 3);
+        assert!(stderr.contains("needs you to sign in again"), "{stderr}");
+        drop(app);
+    })
+    .await;
 }

@@ -1,8 +1,10 @@
 //! Driving the real Latch window: tauri-driver + WebKitWebDriver under the
 //! Xvfb display that `make test` starts, through fantoccini.
 
+use std::future::Future;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,10 +37,89 @@ fn tauri_driver() -> PathBuf {
     }
 }
 
+/// Runs one desktop test body with a deadline: a test that hangs fails
+/// instead, and dropping its `Window`/`App` stops every process it started.
+pub async fn within<F: Future<Output = ()>>(seconds: u64, test: F) {
+    if tokio::time::timeout(Duration::from_secs(seconds), test).await.is_err() {
+        panic!("the test did not finish within {seconds} s");
+    }
+}
+
+/// A process tree started for one test (tauri-driver with WebKitWebDriver
+/// and the app under it, or the app alone), in its own process group. On
+/// drop the whole group is killed, and so is any process still running over
+/// the test's data directory, and the drop waits until they are gone: the
+/// app is a single instance per D-Bus session, so a leftover from one test
+/// would swallow the next test's launch.
+pub struct Processes {
+    child: Child,
+    data_dir: PathBuf,
+}
+
+impl Processes {
+    /// Spawns `cmd` in a new process group with `latch`'s environment (same
+    /// data dir and scripted browser as the CLI in the test).
+    pub fn spawn(mut cmd: Command, latch: &Latch) -> Processes {
+        for (key, value) in latch.command(&[]).get_envs() {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+        let child = cmd
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{:?} did not start: {err}", cmd.get_program()));
+        Processes { child, data_dir: latch.data_dir.path().to_owned() }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+        let started = Instant::now();
+        loop {
+            let left = processes_over(&self.data_dir);
+            if left.is_empty() {
+                break;
+            }
+            for pid in &left {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                eprintln!("processes {left:?} over {} would not die", self.data_dir.display());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Every process whose environment names `data_dir` as LATCH_DATA_DIR.
+fn processes_over(data_dir: &Path) -> Vec<u32> {
+    let needle = format!("LATCH_DATA_DIR={}", data_dir.display()).into_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_slice()))
+        })
+        .collect()
+}
+
 /// One running Latch window over `latch`'s data directory.
 pub struct Window {
-    driver: Child,
     pub client: Client,
+    // Dropped after the client: kills tauri-driver, WebKitWebDriver and the app.
+    _processes: Processes,
 }
 
 impl Window {
@@ -46,47 +127,50 @@ impl Window {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(tauri_driver());
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // The app inherits tauri-driver's environment: same data dir and
-        // scripted browser as the CLI in this test.
-        for (key, value) in latch.command(&[]).get_envs() {
-            if let Some(value) = value {
-                cmd.env(key, value);
-            }
-        }
-        let driver = cmd.spawn().expect("tauri-driver runs (make test installs it)");
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
+        let processes = Processes::spawn(cmd, latch);
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "tauri:options".into(),
-            json!({ "application": app_bin().to_str().unwrap() }),
-        );
+        capabilities.insert("tauri:options".into(), json!({ "application": app_bin().to_str().unwrap() }));
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let client = loop {
-            match ClientBuilder::native().capabilities(capabilities.clone()).connect(&url).await {
-                Ok(client) => break client,
-                Err(err) if started.elapsed() < Duration::from_secs(30) => {
-                    let _ = err;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(err) => panic!("no WebDriver session: {err}"),
+            // One attempt can hang when the app never reaches WebKitWebDriver.
+            let mut builder = ClientBuilder::native();
+            let attempt = builder.capabilities(capabilities.clone()).connect(&url);
+            let error = match tokio::time::timeout(Duration::from_secs(20), attempt).await {
+                Ok(Ok(client)) => break client,
+                Ok(Err(err)) => err.to_string(),
+                Err(_) => "the session request took over 20 s".to_owned(),
+            };
+            if started.elapsed() > Duration::from_secs(45) {
+                panic!("no WebDriver session with the app: {error}");
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         };
-        let window = Window { driver, client };
+        let window = Window { client, _processes: processes };
         window.wait_for("body").await;
         window
     }
 
     /// The element for a CSS selector, once it exists (20 s at most).
     pub async fn wait_for(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("{css} never appeared: {err}"))
+        match self.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(err) => self.fail(&format!("{css} never appeared: {err}")).await,
+        }
+    }
+
+    /// Fails the test with what the window showed: its text in the message
+    /// and a screenshot under target/e2e-screenshots/failed-*.png.
+    pub async fn fail(&self, what: &str) -> ! {
+        let shown = tokio::time::timeout(Duration::from_secs(5), self.text_of("body")).await.unwrap_or_default();
+        let name: String = what.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(60).collect();
+        if let Ok(Ok(png)) = tokio::time::timeout(Duration::from_secs(5), self.client.screenshot()).await {
+            let dir = repo_root().join("target/e2e-screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("failed-{name}.png")), png);
+        }
+        panic!("{what}\nThe window showed:\n{shown}");
     }
 
     pub async fn testid(&self, id: &str) -> Element {
@@ -101,8 +185,7 @@ impl Window {
             .await
             .unwrap();
         if let Err(err) = element.click().await {
-            self.screenshot(&format!("failed-click-{id}")).await;
-            panic!("click {id}: {err:?}");
+            self.fail(&format!("click {id}: {err:?}")).await;
         }
     }
 
@@ -121,7 +204,9 @@ impl Window {
     {
         let started = Instant::now();
         while !condition().await {
-            assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            if started.elapsed() > Duration::from_secs(20) {
+                self.fail(&format!("timed out waiting for {what}")).await;
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -146,17 +231,9 @@ impl Window {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Ends the WebDriver session; dropping the window then stops every
+    /// process the test started.
     pub async fn close(self) {
-        let _ = self.client.clone().close().await;
-        drop(self);
-        // The app is a single instance: give it time to go before the next.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-impl Drop for Window {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
     }
 }
