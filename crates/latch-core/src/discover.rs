@@ -4,7 +4,9 @@
 
 use crate::error::Result;
 use crate::flows::discovery::{self, ServerMetadata};
-use crate::model::{Connection, ConnectionPatch, Flow, Pkce};
+use serde::Serialize;
+
+use crate::model::{Connection, ConnectionPatch, ConnectionSpec, Flow, Pkce};
 use crate::secret::ClientSecret;
 use crate::Engine;
 
@@ -28,7 +30,37 @@ pub fn patch_from_metadata(metadata: &ServerMetadata) -> ConnectionPatch {
     }
 }
 
+/// What discovery found, for a form: the user's settings with the
+/// discovered ones filled in, and the scopes the server lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Discovered {
+    pub spec: ConnectionSpec,
+    /// `scopes_supported`, for the user to pick from (not selected).
+    pub scopes_supported: Vec<String>,
+}
+
+/// `spec` with the settings `metadata` implies. PKCE is chosen only for the
+/// authorization code flow, the one it belongs to.
+pub fn fill_from_metadata(metadata: &ServerMetadata, mut spec: ConnectionSpec) -> Discovered {
+    let mut patch = patch_from_metadata(metadata);
+    if spec.flow != Flow::AuthorizationCode {
+        patch.pkce = None;
+    }
+    // The patch sets no client authentication and the secret does not change.
+    patch.apply(&mut spec, false, false);
+    Discovered { spec, scopes_supported: metadata.scopes_supported.clone() }
+}
+
 impl Engine {
+    /// Fetches `issuer`'s metadata and fills `spec` (a form's content) from
+    /// it. On failure nothing is filled: the error says why.
+    pub async fn discover_into(&self, issuer: &str, spec: ConnectionSpec) -> Result<Discovered> {
+        let metadata = discovery::fetch(&self.http, issuer.trim()).await?;
+        tracing::info!(issuer = %metadata.issuer, "discovered authorization server metadata");
+        Ok(fill_from_metadata(&metadata, spec))
+    }
+
     /// Fetches `issuer`'s metadata and returns the settings it implies. The
     /// document must name exactly this issuer, or it is refused.
     pub async fn discover(&self, issuer: &str) -> Result<ConnectionPatch> {
@@ -84,6 +116,47 @@ mod tests {
         assert_eq!(patch.device_url, Some(Some("https://id.example.com/device".into())));
         assert_eq!(patch.pkce, Some(Pkce::S256));
         assert_eq!(patch.require_iss, Some(true));
+    }
+
+    #[test]
+    fn filling_a_form_keeps_the_users_fields_and_offers_the_servers_scopes() {
+        let mut spec = ConnectionSpec::new("Lab", Flow::AuthorizationCode, "c1");
+        spec.pkce = Pkce::Off;
+        spec.revoke_url = Some("https://mine.example/revoke".into());
+        spec.scopes = vec!["openid".into()];
+        let found = fill_from_metadata(
+            &metadata(serde_json::json!({
+                "issuer": "https://id.example.com",
+                "authorization_endpoint": "https://id.example.com/auth",
+                "token_endpoint": "https://id.example.com/token",
+                "scopes_supported": ["openid", "email", "offline_access"],
+                "code_challenge_methods_supported": ["S256"]
+            })),
+            spec,
+        );
+        assert_eq!(found.spec.name, "Lab");
+        assert_eq!(found.spec.client_id, "c1");
+        assert_eq!(found.spec.scopes, ["openid"], "offered, not selected");
+        assert_eq!(found.scopes_supported, ["openid", "email", "offline_access"]);
+        assert_eq!(found.spec.token_url.as_deref(), Some("https://id.example.com/token"));
+        assert_eq!(found.spec.revoke_url.as_deref(), Some("https://mine.example/revoke"), "not listed, so kept");
+        assert_eq!(found.spec.pkce, Pkce::S256);
+        assert_eq!(found.spec.issuer.as_deref(), Some("https://id.example.com"));
+    }
+
+    #[test]
+    fn pkce_is_left_alone_for_flows_without_it() {
+        let spec = ConnectionSpec::new("TV", Flow::DeviceCode, "c1");
+        let found = fill_from_metadata(
+            &metadata(serde_json::json!({
+                "issuer": "https://id.example.com",
+                "device_authorization_endpoint": "https://id.example.com/device",
+                "code_challenge_methods_supported": ["S256"]
+            })),
+            spec,
+        );
+        assert_eq!(found.spec.pkce, Pkce::Off);
+        assert_eq!(found.spec.device_url.as_deref(), Some("https://id.example.com/device"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! providers that redirect only to a hosted https page), and the bookkeeping
 //! every sign-in ends with.
 
+use std::future::Future;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -36,6 +37,18 @@ impl Engine {
         on_started: impl FnOnce(&SignInStarted<'_>),
         read_pasted: impl FnOnce() -> Result<String>,
     ) -> Result<Connection> {
+        self.connect_pasted(name_or_id, on_started, async move { read_pasted() }).await
+    }
+
+    /// [`Engine::connect_paste`] for front ends that wait for the address
+    /// without blocking (the desktop app's paste field): `pasted` resolves
+    /// when the user submits it.
+    pub async fn connect_pasted(
+        &self,
+        name_or_id: &str,
+        on_started: impl FnOnce(&SignInStarted<'_>),
+        pasted: impl Future<Output = Result<String>>,
+    ) -> Result<Connection> {
         let connection = self.get(name_or_id)?;
         let errors = validate::validate(&connection.spec, connection.has_client_secret);
         if !errors.is_empty() {
@@ -57,7 +70,7 @@ impl Engine {
             browser_error,
             timeout: std::time::Duration::ZERO,
         });
-        let outcome = match read_pasted() {
+        let outcome = match pasted.await {
             Ok(pasted) => authorization::finish_pasted(pending, &pasted, spec, secret.as_ref(), &self.http)
                 .await
                 .map(|signed_in| (signed_in.grant, signed_in.learned_issuer)),
