@@ -103,9 +103,77 @@ pub struct SignInStarted {
     pub id: String,
     pub authorize_url: String,
     pub redirect_uri: String,
-    /// RFC 3339 UTC: when Latch stops waiting.
+    /// RFC 3339 UTC: when Latch stops waiting. None while Latch waits for
+    /// the user to paste the address (no time limit of its own).
+    pub deadline: Option<String>,
+    pub browser_error: Option<String>,
+    /// The provider redirects to a hosted page: the user pastes the address
+    /// the browser ends on (`connection_paste_submit`).
+    pub paste: bool,
+}
+
+/// Sent as the `device-code-shown` event when a device sign-in (RFC 8628)
+/// waits for the user to enter the code. The user code is meant to be read
+/// by the user; it is not a token.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeviceCodeShown {
+    pub id: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    /// RFC 3339 UTC: when the code expires.
     pub deadline: String,
     pub browser_error: Option<String>,
+}
+
+/// A provider preset as the picker shows it.
+#[derive(Debug, Serialize, TS)]
+pub struct PresetDto {
+    #[serde(flatten)]
+    pub preset: latch_core::presets::Preset,
+    /// The exact redirect URI to register with the provider.
+    pub redirect_uri: String,
+}
+
+impl From<latch_core::presets::Preset> for PresetDto {
+    fn from(preset: latch_core::presets::Preset) -> Self {
+        PresetDto { redirect_uri: preset.redirect_uri(), preset }
+    }
+}
+
+/// An export file the user chose to import, before anything is imported.
+#[derive(Debug, Serialize, TS)]
+pub struct ImportFileDto {
+    pub path: String,
+    pub connections: Vec<latch_core::transfer::ImportCandidate>,
+}
+
+/// The user's answer for one taken name.
+#[derive(Debug, Deserialize, TS)]
+pub struct ImportChoice {
+    /// The name as the file has it.
+    pub name: String,
+    pub resolution: latch_core::transfer::NameConflict,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, TS)]
+pub struct ImportedDto {
+    pub connections: Vec<ConnectionDto>,
+    pub need_secret: Vec<String>,
+    pub replaced: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
+impl From<latch_core::transfer::Imported> for ImportedDto {
+    fn from(imported: latch_core::transfer::Imported) -> Self {
+        ImportedDto {
+            connections: imported.connections.into_iter().map(Into::into).collect(),
+            need_secret: imported.need_secret,
+            replaced: imported.replaced,
+            skipped: imported.skipped,
+        }
+    }
 }
 
 /// Every declaration the UI imports, as (file name, TypeScript source).
@@ -139,5 +207,14 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<ApiRequestDto>(&mut out);
     decl::<ApiResponseDto>(&mut out);
     decl::<SignInStarted>(&mut out);
+    decl::<DeviceCodeShown>(&mut out);
+    decl::<latch_core::presets::PresetScope>(&mut out);
+    decl::<PresetDto>(&mut out);
+    decl::<latch_core::discover::Discovered>(&mut out);
+    decl::<latch_core::transfer::ImportCandidate>(&mut out);
+    decl::<latch_core::transfer::NameConflict>(&mut out);
+    decl::<ImportFileDto>(&mut out);
+    decl::<ImportChoice>(&mut out);
+    decl::<ImportedDto>(&mut out);
     out
 }

@@ -43,6 +43,7 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let engine = match latch_core::Engine::open_default() {
                 Ok(engine) => Arc::new(engine),
@@ -101,6 +102,13 @@ pub fn run() {
             commands::requests::request_send,
             commands::requests::request_preview,
             commands::requests::request_curl,
+            commands::flows::connection_paste_submit,
+            commands::providers::presets_list,
+            commands::providers::preset_spec,
+            commands::providers::issuer_discover,
+            commands::transfer::connections_export,
+            commands::transfer::import_choose,
+            commands::transfer::connections_import,
         ])
         .run(tauri::generate_context!())
         .expect("the Latch window starts");

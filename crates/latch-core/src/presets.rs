@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
 use crate::model::{
-    ClientAuth, Connection, ConnectionPatch, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator,
+    ClientAuth, Connection, ConnectionPatch, ConnectionSpec, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator,
     TokenRequestFormat, DEFAULT_REDIRECT_PATH,
 };
 use crate::secret::ClientSecret;
@@ -140,6 +140,16 @@ impl Preset {
         }
     }
 
+    /// A new connection's settings as a form starts them from this preset:
+    /// named after the provider, with its default scopes, and no client id
+    /// or secret yet (so the client authentication is `none` until one is
+    /// given; see [`Preset::client_auth`]).
+    pub fn new_spec(&self) -> ConnectionSpec {
+        let mut spec = ConnectionSpec::new(self.name.clone(), self.flow, "");
+        self.patch(false).apply(&mut spec, false, false);
+        spec
+    }
+
     /// The preset's patch with the user's explicit values on top. Scopes the
     /// provider requires are added in front when the user left them out.
     pub fn patch_with(&self, overrides: ConnectionPatch, has_secret: bool) -> Result<ConnectionPatch> {
@@ -205,7 +215,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ConnectionSpec;
     use crate::validate;
 
     fn spec_from(preset: &Preset, has_secret: bool, overrides: ConnectionPatch) -> ConnectionSpec {
@@ -310,6 +319,21 @@ mod tests {
         let spec = spec_from(&github, false, ConnectionPatch::default());
         assert_eq!(spec.scopes, ["read_user", "openid"]);
         assert_eq!(spec.client_auth, ClientAuth::None);
+    }
+
+    #[test]
+    fn a_new_spec_from_a_preset_leaves_only_client_id_secret_and_scopes_to_the_user() {
+        let make = find("make").unwrap();
+        let spec = make.new_spec();
+        assert_eq!(spec.name, "Make");
+        assert_eq!(spec.client_id, "");
+        assert_eq!(spec.token_url, make.token_url);
+        assert_eq!(spec.redirect_uri_override.as_deref(), Some("https://www.make.com/oauth/cb/app"));
+        assert_eq!(spec.scopes, make.default_scopes());
+        let mut complete = spec.clone();
+        complete.client_id = "my-app".into();
+        complete.client_auth = make.client_auth;
+        assert!(validate::validate(&complete, true).is_empty(), "{:?}", validate::validate(&complete, true));
     }
 
     #[test]

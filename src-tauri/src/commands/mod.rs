@@ -3,5 +3,7 @@
 
 pub mod connections;
 pub mod flows;
+pub mod providers;
 pub mod requests;
 pub mod tokens;
+pub mod transfer;

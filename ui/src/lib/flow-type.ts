@@ -1,6 +1,6 @@
 import type { Flow, Pkce } from "$lib/ipc";
 
-/** The four choices of the Flow type select; each one is a (flow, pkce) pair in the spec. */
+/** The choices of the Flow type select; each one is a (flow, pkce) pair in the spec. */
 export type FlowType = "code_pkce" | "code" | "implicit" | "client_credentials" | "device_code";
 
 export const FLOW_TYPES: { value: FlowType; label: string }[] = [
@@ -8,6 +8,7 @@ export const FLOW_TYPES: { value: FlowType; label: string }[] = [
   { value: "code", label: "Authorization code" },
   { value: "implicit", label: "Implicit — legacy" },
   { value: "client_credentials", label: "Client credentials" },
+  { value: "device_code", label: "Device code — sign in on another device" },
 ];
 
 export function flowTypeOf(flow: Flow, pkce: Pkce): FlowType {
@@ -55,7 +56,7 @@ export function flowLabel(flow: Flow, pkce: Pkce): string {
   }
 }
 
-// The device code flow (set up with the CLI for now) has no redirect and no authorize URL.
+// The device code flow (RFC 8628) has no redirect and no authorize URL: the user enters a code on the provider's page.
 export const usesBrowser = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
 export const needsAuthorizeUrl = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
 export const needsTokenUrl = (flow: Flow) => flow !== "implicit";

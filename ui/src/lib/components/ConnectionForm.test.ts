@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { ConnectionDraft } from "$lib/ipc";
@@ -134,5 +134,111 @@ describe("the connection form", () => {
     render(ConnectionForm, { onsaved: noop, oncancel });
     await fireEvent.keyDown(screen.getByRole("textbox", { name: "Connection name" }), { key: "Escape" });
     expect(oncancel).toHaveBeenCalled();
+  });
+
+  it("Discover fills the endpoints, chooses PKCE and offers the server's scopes as chips", async () => {
+    const backend = mockBackend({
+      connection_check: () => [],
+      issuer_discover: ({ issuer, spec }) => ({
+        spec: {
+          ...(spec as ConnectionDraft),
+          issuer,
+          pkce: "s256",
+          authorize_url: "https://id.example.com/auth",
+          token_url: "https://id.example.com/token",
+          revoke_url: "https://id.example.com/revoke",
+        },
+        scopes_supported: ["openid", "email", "offline_access"],
+      }),
+    });
+    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "code");
+    await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Lab");
+    await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com{Enter}");
+    expect(await screen.findByTestId("discover-result")).toHaveTextContent(
+      "Found https://id.example.com. Filled in the sign-in, token and revoke addresses and chose PKCE (S256).",
+    );
+    expect(backend.lastArgs("issuer_discover")).toMatchObject({ issuer: "https://id.example.com", spec: { name: "Lab", pkce: "off" } });
+    expect(document.querySelector<HTMLInputElement>('input[name="token_url"]')?.value).toBe("https://id.example.com/token");
+    expect(screen.getByTestId("flow-type")).toHaveValue("code_pkce");
+    const options = screen.getAllByTestId("scope-option");
+    expect(options.map((option) => option.dataset.scope)).toEqual(["openid", "email", "offline_access"]);
+    expect(screen.queryAllByTestId("scope-chip")).toHaveLength(0);
+    await userEvent.click(options[0]);
+    expect(screen.getAllByTestId("scope-chip")).toHaveLength(1);
+    await waitFor(() =>
+      expect(backend.lastArgs("connection_check")).toMatchObject({
+        draft: { issuer: "https://id.example.com", revoke_url: "https://id.example.com/revoke", scopes: ["openid"] },
+      }),
+    );
+  });
+
+  it("shows the engine's message when discovery fails and changes nothing else", async () => {
+    mockBackend({
+      connection_check: () => [],
+      issuer_discover: () => {
+        throw {
+          code: "provider",
+          message: "The metadata at https://id.example.com names another issuer (https://evil.example). Latch refuses it.",
+          fields: [],
+          details: null,
+        };
+      },
+    });
+    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await userEvent.type(document.querySelector<HTMLInputElement>('input[name="token_url"]')!, "https://mine.example/token");
+    await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com");
+    await userEvent.click(screen.getByTestId("discover"));
+    expect(await screen.findByTestId("discover-error")).toHaveTextContent("names another issuer");
+    expect(screen.getByRole("textbox", { name: "Issuer or provider address" })).toHaveAttribute("aria-invalid", "true");
+    expect(document.querySelector<HTMLInputElement>('input[name="token_url"]')?.value).toBe("https://mine.example/token");
+    expect(screen.queryByTestId("scope-picker")).toBeNull();
+  });
+
+  it("asks for the device authorization URI, not an authorize URI, for the device code flow", async () => {
+    const backend = mockBackend({ connection_check: () => [] });
+    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "device_code");
+    expect(document.querySelector('input[name="authorize_url"]')).toBeNull();
+    expect(screen.getByText(/Latch shows a short code that you enter/)).toBeInTheDocument();
+    await userEvent.type(screen.getByRole("textbox", { name: "Device authorization URI" }), "https://id.example.com/device");
+    await waitFor(() =>
+      expect(backend.lastArgs("connection_check")).toMatchObject({
+        draft: { flow: "device_code", pkce: "off", device_url: "https://id.example.com/device" },
+      }),
+    );
+  });
+
+  it("offers the token endpoint's quirks in Advanced, each with a one-line explanation", async () => {
+    const backend = mockBackend({ connection_check: () => [] });
+    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    for (const [group, explanation] of [
+      ["Token request format", /Almost every service wants a form/],
+      ["Token lifetime unit", /expire 60 times too early/],
+      ["How to revoke", /cancel the sign-in when you disconnect/],
+    ] as const) {
+      expect(within(screen.getByRole("group", { name: group })).getByText(explanation)).toBeInTheDocument();
+    }
+    await userEvent.click(screen.getByRole("radio", { name: "JSON" }));
+    await userEvent.click(screen.getByRole("radio", { name: "Minutes" }));
+    await userEvent.click(screen.getByRole("radio", { name: "Visit the Revoke URI with the token" }));
+    const path = screen.getByRole("textbox", { name: "Redirect path" });
+    await userEvent.clear(path);
+    await userEvent.type(path, "/oauth/done");
+    expect(screen.getByTestId("redirect-uri")).toHaveTextContent("http://127.0.0.1/oauth/done");
+    await userEvent.type(screen.getByRole("textbox", { name: "Hosted redirect URI" }), "https://example.com/cb");
+    expect(screen.getByTestId("redirect-uri")).toHaveTextContent("https://example.com/cb");
+    await waitFor(() =>
+      expect(backend.lastArgs("connection_check")).toMatchObject({
+        draft: {
+          token_request_format: "json",
+          expires_in_unit: "minutes",
+          revoke_style: "bearer_get",
+          redirect_path: "/oauth/done",
+          redirect_uri_override: "https://example.com/cb",
+        },
+      }),
+    );
   });
 });

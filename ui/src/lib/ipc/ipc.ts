@@ -7,8 +7,15 @@ import type {
   ApiResponseDto,
   ConnectionDraft,
   ConnectionDto,
+  ConnectionSpec,
+  DeviceCodeShown,
   DisconnectOutcome,
+  Discovered,
   FieldError,
+  ImportChoice,
+  ImportedDto,
+  ImportFileDto,
+  PresetDto,
   RequestPreview,
   SignInStarted,
 } from "./types";
@@ -98,6 +105,23 @@ export const requestPreview = (id: string, request: ApiRequestDto) =>
   call<RequestPreview>("request_preview", { id, request });
 export const requestCurl = (id: string, request: ApiRequestDto, includeToken: boolean) =>
   call<string>("request_curl", { id, request, includeToken });
+/** For the paste sign-in: the address the browser ended on after the user approved. */
+export const connectionPasteSubmit = (id: string, address: string) =>
+  call<null>("connection_paste_submit", { id, address });
+export const presetsList = () => call<PresetDto[]>("presets_list");
+/** A new connection's settings from a preset; only client ID, secret and scopes are left to choose. */
+export const presetSpec = (id: string) => call<ConnectionSpec>("preset_spec", { id });
+/** Fills `spec` from the issuer's metadata (OpenID Connect Discovery / RFC 8414); rejects with the reason. */
+export const issuerDiscover = (issuer: string, spec: ConnectionSpec) =>
+  call<Discovered>("issuer_discover", { issuer, spec });
+/** Asks where to save, then writes the settings of `ids` (every connection when empty). Null when cancelled. */
+export const connectionsExport = (ids: string[]) => call<string | null>("connections_export", { ids });
+/** Asks for an export file and previews it; nothing is imported yet. Null when cancelled. */
+export const importChoose = () => call<ImportFileDto | null>("import_choose");
+export const connectionsImport = (path: string, choices: ImportChoice[]) =>
+  call<ImportedDto>("connections_import", { path, choices });
+/** Opens a web page (a provider's page) in the system browser. */
+export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });
 
 async function subscribe<T>(event: string, callback: (payload: T) => void): Promise<UnlistenFn> {
   let unlisten: UnlistenFn;
@@ -121,6 +145,9 @@ async function subscribe<T>(event: string, callback: (payload: T) => void): Prom
 export const onConnectionsChanged = (callback: () => void) => subscribe<null>("connections-changed", () => callback());
 export const onSignInStarted = (callback: (started: SignInStarted) => void) =>
   subscribe<SignInStarted>("sign-in-started", callback);
+/** A device sign-in (RFC 8628) is waiting for the user to enter this code on the provider's page. */
+export const onDeviceCodeShown = (callback: (shown: DeviceCodeShown) => void) =>
+  subscribe<DeviceCodeShown>("device-code-shown", callback);
 /** The user clicked Reconnect on a notification: the payload is the connection's id. */
 export const onReconnectRequested = (callback: (id: string) => void) =>
   subscribe<string>("reconnect-requested", callback);

@@ -3,14 +3,17 @@ import {
   connectionCheck,
   connectionCreate,
   connectionUpdate,
+  issuerDiscover,
   type ConnectionDraft,
   type ConnectionDto,
   type ConnectionSpec,
   type FieldError,
+  type PresetDto,
   type SecretInput,
 } from "$lib/ipc";
 import { draftForSending, newConnectionSpec, specOfConnection } from "$lib/connection-draft";
 import { specForFlowType, flowTypeOf, needsAuthorizeUrl, needsTokenUrl, type FlowType } from "$lib/flow-type";
+import { listInWords } from "$lib/list-in-words";
 import { redirectUri } from "$lib/redirect-uri";
 
 /** How long typing must pause before the engine checks the draft. */
@@ -38,9 +41,19 @@ export const ADVANCED_FIELDS = [
   "info_url",
   "redirect_port",
   "redirect_path",
+  "redirect_uri_override",
+  "token_request_format",
+  "expires_in_unit",
+  "revoke_style",
 ];
 
-const MAIN_FIELDS = ["name", "flow", "pkce", "authorize_url", "token_url", "scopes", "client_id", "client_secret"];
+/** The provider's endpoints: in the main section for a custom provider, inside Advanced when a preset filled them. */
+export const ENDPOINT_FIELDS = ["issuer", "flow", "pkce", "authorize_url", "token_url", "device_url"];
+
+const MAIN_FIELDS = ["name", "scopes", "client_id", "client_secret"];
+
+/** A scope the user can pick with one click: a preset's (with what it allows) or one the server lists. */
+export type ScopeOption = { name: string; description: string | null; required: boolean };
 
 /** An engine error for `field` itself or for an item inside it, such as "authorize_params[0].key". */
 export function errorBelongsTo(error: FieldError, field: string): boolean {
@@ -63,19 +76,115 @@ export class ConnectionFormState {
   saving = $state(false);
   failure = $state<IpcFailure | null>(null);
 
+  /** The issuer typed in the "Issuer or provider address" field. */
+  issuerText = $state("");
+  discovering = $state(false);
+  discoverFailure = $state<IpcFailure | null>(null);
+  /** After a successful Discover: what it filled in, as a sentence. */
+  discovered = $state<string | null>(null);
+  /** Scopes the server lists (`scopes_supported`), offered as chips. */
+  discoveredScopes = $state<string[]>([]);
+
   #clientAuthChosen: boolean;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #checkNumber = 0;
 
-  constructor(readonly existing: ConnectionDto | null) {
+  /**
+   * `preset` and `start` are for a new connection picked from a preset: `start` is the engine's
+   * spec for it (`preset_spec`), so the endpoints and quirks are already right.
+   */
+  constructor(
+    readonly existing: ConnectionDto | null,
+    readonly preset: PresetDto | null = null,
+    start: ConnectionSpec | null = null,
+  ) {
     this.#clientAuthChosen = existing !== null;
-    if (existing) {
-      this.spec = specOfConnection(existing);
-      this.secretMode = existing.has_client_secret ? "saved" : "enter";
-      if (existing.redirect_port) {
+    const spec = existing ? specOfConnection(existing) : start;
+    if (spec) {
+      this.spec = spec;
+      this.issuerText = spec.issuer ?? "";
+      if (spec.redirect_port) {
         this.portMode = "fixed";
-        this.portText = String(existing.redirect_port);
+        this.portText = String(spec.redirect_port);
       }
+    }
+    if (existing) this.secretMode = existing.has_client_secret ? "saved" : "enter";
+  }
+
+  /** Where the endpoint fields are shown: inside Advanced once a preset has filled them. */
+  get endpointsInAdvanced() {
+    return this.preset !== null;
+  }
+
+  get advancedFields(): string[] {
+    return this.endpointsInAdvanced ? [...ADVANCED_FIELDS, ...ENDPOINT_FIELDS] : ADVANCED_FIELDS;
+  }
+
+  get showsDeviceUrl() {
+    return this.spec.flow === "device_code";
+  }
+
+  /** The scopes to offer as chips: the preset's with descriptions, then any the server listed. */
+  scopeOptions = $derived.by((): ScopeOption[] => {
+    const options: ScopeOption[] = (this.preset?.scopes ?? []).map((scope) => ({
+      name: scope.name,
+      description: scope.description,
+      required: scope.required,
+    }));
+    for (const name of this.discoveredScopes) {
+      if (!options.some((option) => option.name === name)) options.push({ name, description: null, required: false });
+    }
+    return options;
+  });
+
+  toggleScope(name: string) {
+    const option = this.scopeOptions.find((candidate) => candidate.name === name);
+    if (this.spec.scopes.includes(name)) {
+      if (!option?.required) this.spec.scopes = this.spec.scopes.filter((scope) => scope !== name);
+    } else {
+      this.spec.scopes = [...this.spec.scopes, name];
+    }
+  }
+
+  /**
+   * Fills the endpoints from the issuer's metadata (the engine checks that the document names
+   * exactly this issuer). On failure nothing in the form changes; the reason is shown.
+   */
+  async discover(): Promise<void> {
+    const issuer = this.issuerText.trim();
+    this.discoverFailure = null;
+    this.discovered = null;
+    if (issuer === "") {
+      this.discoverFailure = new IpcFailure(
+        "validation",
+        "Enter the provider's address first, e.g. https://accounts.example.com.",
+      );
+      return;
+    }
+    this.discovering = true;
+    try {
+      const found = await issuerDiscover(issuer, $state.snapshot(this.spec) as ConnectionSpec);
+      this.spec = found.spec;
+      this.issuerText = found.spec.issuer ?? issuer;
+      this.discoveredScopes = found.scopes_supported;
+      const filled = [
+        found.spec.authorize_url && "sign-in",
+        found.spec.token_url && "token",
+        found.spec.revoke_url && "revoke",
+        found.spec.info_url && "account info",
+        found.spec.device_url && "device",
+      ].filter((part): part is string => typeof part === "string");
+      const pkce = found.spec.pkce === "s256" && this.spec.flow === "authorization_code" ? " and chose PKCE (S256)" : "";
+      const addresses = filled.length === 1 ? "address" : "addresses";
+      this.discovered =
+        (filled.length > 0
+          ? `Found ${found.spec.issuer}. Filled in the ${listInWords(filled)} ${addresses}${pkce}.`
+          : `Found ${found.spec.issuer}, but it lists none of the addresses Latch needs. Enter them below.`) +
+        (found.scopes_supported.length > 0 ? " Pick the scopes you need below." : "");
+    } catch (rejection) {
+      this.discoverFailure = IpcFailure.from(rejection);
+    } finally {
+      this.discovering = false;
     }
   }
 
@@ -97,8 +206,9 @@ export class ConnectionFormState {
 
   setSecret(value: string) {
     this.secretValue = value;
-    // A confidential client usually sends its secret in the body (RFC 6749 §2.3.1) — unless the user chose.
-    if (!this.#clientAuthChosen) this.spec.client_auth = value === "" ? "none" : "body";
+    // A confidential client usually sends its secret in the body (RFC 6749 §2.3.1) — unless the user chose,
+    // or the preset knows how this provider wants it.
+    if (!this.#clientAuthChosen) this.spec.client_auth = value === "" ? "none" : (this.preset?.client_auth ?? "body");
   }
 
   chooseClientAuth(value: ConnectionSpec["client_auth"]) {
@@ -113,7 +223,7 @@ export class ConnectionFormState {
   });
 
   redirectPort = $derived(this.portMode === "fixed" ? Number.parseInt(this.portText, 10) || 0 : 0);
-  redirectUri = $derived(redirectUri(this.redirectPort, this.spec.redirect_path));
+  redirectUri = $derived(this.spec.redirect_uri_override ?? redirectUri(this.redirectPort, this.spec.redirect_path));
 
   draft = $derived.by((): ConnectionDraft => {
     const draft = draftForSending($state.snapshot(this.spec) as ConnectionSpec, this.secretInput);
@@ -123,12 +233,21 @@ export class ConnectionFormState {
 
   /** Problems the form can see before the engine does (an unreadable port number). */
   localErrors = $derived.by((): FieldError[] => {
-    if (this.portMode !== "fixed") return [];
-    const port = Number(this.portText);
-    if (this.portText.trim() === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return [{ field: "redirect_port", message: "Enter a port number from 1 to 65535, or choose Automatic." }];
+    const errors: FieldError[] = [];
+    if (this.portMode === "fixed") {
+      const port = Number(this.portText);
+      if (this.portText.trim() === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
+        errors.push({ field: "redirect_port", message: "Enter a port number from 1 to 65535, or choose Automatic." });
+      }
     }
-    return [];
+    // The engine cannot know the provider insists on a secret; the preset does.
+    if (this.preset?.client_secret_required && this.secretInput.kind === "keep" && this.secretMode === "enter") {
+      errors.push({
+        field: "client_secret",
+        message: `${this.preset.name} needs your app's client secret. Copy it from the page where you registered the app.`,
+      });
+    }
+    return errors;
   });
 
   errors = $derived([
@@ -147,16 +266,17 @@ export class ConnectionFormState {
   /** Errors for fields this form has no place for (or that the chosen flow hides): shown as a list. */
   unplacedErrors = $derived(
     this.visibleErrors.filter((error) => {
-      const placed = [...MAIN_FIELDS, ...ADVANCED_FIELDS].find((field) => errorBelongsTo(error, field));
+      const placed = [...MAIN_FIELDS, ...ENDPOINT_FIELDS, ...ADVANCED_FIELDS].find((field) => errorBelongsTo(error, field));
       if (!placed) return true;
       if (placed === "authorize_url") return !this.showsAuthorizeUrl;
       if (placed === "token_url") return !this.showsTokenUrl;
+      if (placed === "device_url") return !this.showsDeviceUrl;
       return false;
     }),
   );
 
   hasAdvancedErrors = $derived(
-    this.visibleErrors.some((error) => ADVANCED_FIELDS.some((field) => errorBelongsTo(error, field))),
+    this.visibleErrors.some((error) => this.advancedFields.some((field) => errorBelongsTo(error, field))),
   );
 
   /** Asks the engine about the current draft once typing pauses; older answers are ignored. */

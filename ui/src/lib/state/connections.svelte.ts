@@ -2,14 +2,17 @@ import {
   IpcFailure,
   connectionConnect,
   connectionConnectCancel,
+  connectionPasteSubmit,
   connectionDisconnect,
   connectionRefresh,
   connectionRemove,
   connectionsList,
   onConnectionsChanged,
+  onDeviceCodeShown,
   onSignInStarted,
   onReconnectRequested,
   type ConnectionDto,
+  type DeviceCodeShown,
   type DisconnectOutcome,
   type SignInStarted,
 } from "$lib/ipc";
@@ -21,8 +24,18 @@ export type View =
   | { kind: "create" }
   | { kind: "edit"; id: string };
 
-/** A sign-in in progress. `started` arrives with the `sign-in-started` event (never for client credentials). */
-export type SignInProgress = { started: SignInStarted | null; startedHere: boolean; receivedAt: number };
+/**
+ * A sign-in in progress. `started` arrives with the `sign-in-started` event (never for client credentials),
+ * `device` with `device-code-shown` (device code flow only). `pasted` is set once the user submitted the
+ * address in the paste flow.
+ */
+export type SignInProgress = {
+  started: SignInStarted | null;
+  device: DeviceCodeShown | null;
+  startedHere: boolean;
+  receivedAt: number;
+  pasted?: boolean;
+};
 
 /** The connection list, what is selected, and the long-running actions on connections. */
 export class ConnectionsState {
@@ -43,6 +56,7 @@ export class ConnectionsState {
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
       onSignInStarted((started) => this.#signInStarted(started)),
+      onDeviceCodeShown((shown) => this.#deviceCodeShown(shown)),
       onReconnectRequested((id) => {
         this.show(id);
         void this.connect(id);
@@ -67,7 +81,9 @@ export class ConnectionsState {
         if (progress.startedHere) continue;
         const connection = connections.find((candidate) => candidate.id === id);
         const issuedAt = connection?.access_issued_at ? Date.parse(connection.access_issued_at) : 0;
-        const deadline = progress.started ? Date.parse(progress.started.deadline) : 0;
+        const until = progress.device?.deadline ?? progress.started?.deadline;
+        // A paste sign-in has no deadline: it waits for the user.
+        const deadline = until ? Date.parse(until) : progress.started?.paste ? Infinity : 0;
         if (!connection || issuedAt >= progress.receivedAt || Date.now() > deadline) delete this.signIns[id];
       }
       if (this.view.kind === "detail" || this.view.kind === "edit") {
@@ -93,7 +109,7 @@ export class ConnectionsState {
   }
 
   async connect(id: string): Promise<void> {
-    this.signIns[id] = { started: null, startedHere: true, receivedAt: Date.now() };
+    this.signIns[id] = { started: null, device: null, startedHere: true, receivedAt: Date.now() };
     delete this.connectFailures[id];
     try {
       this.upsert(await connectionConnect(id));
@@ -109,6 +125,13 @@ export class ConnectionsState {
   async cancelConnect(id: string): Promise<void> {
     await connectionConnectCancel(id);
     if (this.signIns[id] && !this.signIns[id].startedHere) delete this.signIns[id];
+  }
+
+  /** The paste flow: hands over the address the browser ended on; `connect` then finishes (or fails with why). */
+  async submitPaste(id: string, address: string): Promise<void> {
+    await connectionPasteSubmit(id, address.trim());
+    const progress = this.signIns[id];
+    if (progress) progress.pasted = true;
   }
 
   async refresh(id: string): Promise<void> {
@@ -131,6 +154,11 @@ export class ConnectionsState {
 
   #signInStarted(started: SignInStarted) {
     const existing = this.signIns[started.id];
-    this.signIns[started.id] = { started, startedHere: existing?.startedHere ?? false, receivedAt: Date.now() };
+    this.signIns[started.id] = { started, device: null, startedHere: existing?.startedHere ?? false, receivedAt: Date.now() };
+  }
+
+  #deviceCodeShown(device: DeviceCodeShown) {
+    const existing = this.signIns[device.id];
+    this.signIns[device.id] = { started: null, device, startedHere: existing?.startedHere ?? false, receivedAt: Date.now() };
   }
 }

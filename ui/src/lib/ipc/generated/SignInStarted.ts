@@ -5,6 +5,12 @@
  */
 export type SignInStarted = { id: string, authorize_url: string, redirect_uri: string, 
 /**
- * RFC 3339 UTC: when Latch stops waiting.
+ * RFC 3339 UTC: when Latch stops waiting. None while Latch waits for
+ * the user to paste the address (no time limit of its own).
  */
-deadline: string, browser_error: string | null, };
+deadline: string | null, browser_error: string | null, 
+/**
+ * The provider redirects to a hosted page: the user pastes the address
+ * the browser ends on (`connection_paste_submit`).
+ */
+paste: boolean, };

@@ -1,0 +1,89 @@
+//! Export and import of connection settings through native file dialogs.
+//! The file format and every rule live in `latch_core::transfer`.
+
+use std::path::PathBuf;
+
+use latch_core::Error;
+use tauri::AppHandle;
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use tokio::sync::oneshot;
+
+use crate::dto::{ImportChoice, ImportFileDto, ImportedDto};
+use crate::error::IpcResult;
+use crate::watch::announce_change;
+use crate::AppState;
+
+const FILTER_NAME: &str = "Latch export (JSON)";
+
+/// Waits for a file dialog without blocking a runtime thread; None when the
+/// user closed it.
+async fn chosen(pick: impl FnOnce(oneshot::Sender<Option<tauri_plugin_dialog::FilePath>>)) -> Option<PathBuf> {
+    let (tx, rx) = oneshot::channel();
+    pick(tx);
+    rx.await.ok().flatten().and_then(|path| path.into_path().ok())
+}
+
+fn read(path: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|err| {
+        Error::validation("import", format!("Latch could not read '{path}': {err}. Nothing was imported."))
+    })
+}
+
+/// Saves the settings of `ids` (all connections when empty) to a file the
+/// user chooses. Resolves with the file's path, or None if they cancelled.
+#[tauri::command]
+pub async fn connections_export(app: AppHandle, state: State<'_, AppState>, ids: Vec<String>) -> IpcResult<Option<String>> {
+    let file = state.engine.export(&ids)?;
+    let suggested = match file.connections.as_slice() {
+        [one] => format!("{}.latch.json", one.name.replace(['/', '\\', ':'], "-")),
+        _ => "latch-connections.json".to_owned(),
+    };
+    let Some(path) = chosen(|tx| {
+        app.dialog().file().set_title("Export connections").add_filter(FILTER_NAME, &["json"]).set_file_name(suggested).save_file(
+            move |path| {
+                let _ = tx.send(path);
+            },
+        )
+    })
+    .await
+    else {
+        return Ok(None);
+    };
+    let text = format!("{}\n", serde_json::to_string_pretty(&file).expect("an export serialises"));
+    std::fs::write(&path, text)
+        .map_err(|err| Error::storage(format!("Latch could not write '{}': {err}. Choose another place.", path.display())))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Asks for an export file and says what importing it would do, so the UI
+/// can ask about names that are taken. Nothing is imported yet.
+#[tauri::command]
+pub async fn import_choose(app: AppHandle, state: State<'_, AppState>) -> IpcResult<Option<ImportFileDto>> {
+    let Some(path) = chosen(|tx| {
+        app.dialog().file().set_title("Import connections").add_filter(FILTER_NAME, &["json"]).pick_file(move |path| {
+            let _ = tx.send(path);
+        })
+    })
+    .await
+    else {
+        return Ok(None);
+    };
+    let path = path.display().to_string();
+    let connections = state.engine.import_preview(&read(&path)?)?;
+    Ok(Some(ImportFileDto { path, connections }))
+}
+
+/// Imports the file with the user's answer for each taken name.
+#[tauri::command]
+pub async fn connections_import(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+    choices: Vec<ImportChoice>,
+) -> IpcResult<ImportedDto> {
+    let choices: Vec<_> = choices.into_iter().map(|c| (c.name, c.resolution)).collect();
+    let imported = state.engine.import_resolving(&read(&path)?, &choices)?;
+    announce_change(&app);
+    Ok(imported.into())
+}

@@ -1,0 +1,180 @@
+import { render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import type { ConnectionDraft, ConnectionSpec, PresetDto } from "$lib/ipc";
+import { newConnectionSpec } from "$lib/connection-draft";
+import NewConnection from "./NewConnection.svelte";
+import { mockBackend } from "../../test-fixtures";
+
+const noop = () => {};
+
+function preset(overrides: Partial<PresetDto>): PresetDto {
+  return {
+    id: "github",
+    name: "GitHub",
+    register_url: "https://github.com/settings/applications/new",
+    docs_url: null,
+    flow: "authorization_code",
+    pkce: "s256",
+    authorize_url: "https://github.com/login/oauth/authorize",
+    token_url: "https://github.com/login/oauth/access_token",
+    refresh_url: null,
+    revoke_url: null,
+    info_url: "https://api.github.com/user",
+    issuer: null,
+    device_url: null,
+    scope_separator: "space",
+    client_auth: "basic",
+    client_secret_required: true,
+    token_request_format: "form",
+    expires_in_unit: "seconds",
+    revoke_style: "rfc7009",
+    authorize_params: [],
+    token_params: [],
+    refresh_params: [],
+    redirect_port: 0,
+    redirect_uri_override: null,
+    redirect_uri: "http://127.0.0.1/callback",
+    scopes: [
+      { name: "read:user", description: "Read your profile.", default: true, required: false },
+      { name: "repo", description: "Read and write your repositories.", default: false, required: false },
+    ],
+    notes: ["GitHub returns errors with HTTP 200."],
+    ...overrides,
+  };
+}
+
+const GITHUB = preset({});
+const MAKE = preset({
+  id: "make",
+  name: "Make",
+  register_url: "https://www.make.com/en/help/apps",
+  authorize_url: "https://www.make.com/oauth/v2/authorize",
+  token_url: "https://www.make.com/oauth/v2/token",
+  client_auth: "body",
+  client_secret_required: false,
+  redirect_uri_override: "https://www.make.com/oauth/cb/app",
+  redirect_uri: "https://www.make.com/oauth/cb/app",
+  scopes: [{ name: "openid", description: "Know who you are.", default: true, required: true }],
+  notes: [],
+});
+
+/** The engine's spec for a preset, as `preset_spec` returns it. */
+function specOf(p: PresetDto): ConnectionSpec {
+  return {
+    ...newConnectionSpec(),
+    name: p.name,
+    authorize_url: p.authorize_url,
+    token_url: p.token_url,
+    info_url: p.info_url,
+    redirect_uri_override: p.redirect_uri_override,
+    scopes: p.scopes.filter((scope) => scope.default || scope.required).map((scope) => scope.name),
+  };
+}
+
+function backend(extra: Parameters<typeof mockBackend>[0] = {}) {
+  return mockBackend({
+    presets_list: () => [GITHUB, MAKE],
+    preset_spec: ({ id }) => specOf(id === "make" ? MAKE : GITHUB),
+    connection_check: () => [],
+    ...extra,
+  });
+}
+
+describe("adding a connection", () => {
+  it("starts with the providers, Custom / other provider last, and filters them as you type", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await screen.findAllByTestId("preset-card");
+    const names = [...screen.getByRole("list", { name: "Services" }).querySelectorAll(".name")].map((name) => name.textContent);
+    expect(names).toEqual(["GitHub", "Make", "Custom / other provider"]);
+    await userEvent.type(screen.getByTestId("preset-search"), "make.com");
+    expect(screen.getAllByTestId("preset-card").map((card) => card.dataset.preset)).toEqual(["make"]);
+    expect(screen.getByTestId("preset-custom")).toBeInTheDocument();
+  });
+
+  it("picking a preset leaves only client ID, secret and scopes to fill", async () => {
+    const calls = backend({
+      connection_create: ({ draft }) => ({ ...(draft as ConnectionDraft), id: "cn_new" }),
+    });
+    const onsaved = vi.fn();
+    render(NewConnection, { onsaved, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+
+    expect(await screen.findByRole("heading", { name: "Add GitHub" })).toBeInTheDocument();
+    expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveValue("GitHub");
+    // The endpoints are filled in and out of the way.
+    expect(document.querySelector('input[name="authorize_url"]')).toBeNull();
+    expect(document.querySelector('input[name="token_url"]')).toBeNull();
+    expect(screen.queryByTestId("flow-type")).toBeNull();
+    // What to register at the provider.
+    const guide = screen.getByTestId("preset-guide");
+    expect(within(guide).getByTestId("preset-redirect-uri")).toHaveTextContent("http://127.0.0.1/callback");
+    expect(within(guide).getByTestId("copy-preset-redirect")).toBeInTheDocument();
+    expect(guide).toHaveTextContent("GitHub returns errors with HTTP 200.");
+    // The known scopes, each with its one-line description; the default one is already chosen.
+    const options = screen.getAllByTestId("scope-option");
+    expect(options.map((option) => option.dataset.scope)).toEqual(["read:user", "repo"]);
+    expect(options[1]).toHaveTextContent("Read and write your repositories.");
+    expect(options[0]).toHaveAttribute("aria-pressed", "true");
+    await userEvent.click(options[1]);
+    expect(options[1]).toHaveAttribute("aria-pressed", "true");
+    expect(screen.getAllByTestId("scope-chip").map((chip) => chip.textContent?.match(/read:user|repo/)?.[0])).toEqual(["read:user", "repo"]);
+
+    await userEvent.type(screen.getByRole("textbox", { name: "Client ID" }), "Iv1.abc");
+    await userEvent.type(document.querySelector<HTMLInputElement>('input[name="client_secret"]')!, "s3cret");
+    await waitFor(() => expect(screen.getByTestId("save")).toBeEnabled());
+    await userEvent.click(screen.getByTestId("save"));
+    await waitFor(() => expect(onsaved).toHaveBeenCalled());
+    const draft = calls.lastArgs("connection_create")!.draft as ConnectionDraft;
+    expect(draft).toMatchObject({
+      name: "GitHub",
+      client_id: "Iv1.abc",
+      token_url: "https://github.com/login/oauth/access_token",
+      scopes: ["read:user", "repo"],
+      // The preset knows GitHub wants the secret in a Basic header.
+      client_auth: "basic",
+      client_secret: { kind: "set", value: "s3cret" },
+    });
+  });
+
+  it("keeps Save disabled and says so while a provider that needs a secret has none", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    await userEvent.type(await screen.findByRole("textbox", { name: "Client ID" }), "Iv1.abc");
+    expect(await screen.findByTestId("error-client_secret")).toHaveTextContent("GitHub needs your app's client secret.");
+    expect(screen.getByTestId("save")).toBeDisabled();
+  });
+
+  it("opens the provider's registration page in the browser", async () => {
+    const calls = backend({ "plugin:opener|open_url": () => null });
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    await userEvent.click(await screen.findByTestId("open-registration"));
+    expect(calls.lastArgs("plugin:opener|open_url")).toMatchObject({ url: "https://github.com/settings/applications/new" });
+  });
+
+  it("shows a hosted redirect to register as is, and keeps a required scope chosen", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /Make/ }));
+    expect(await screen.findByTestId("preset-redirect-uri")).toHaveTextContent("https://www.make.com/oauth/cb/app");
+    const [required] = screen.getAllByTestId("scope-option");
+    expect(required.dataset.scope).toBe("openid");
+    expect(required).toHaveTextContent("always requested");
+    expect(required).toBeDisabled();
+  });
+
+  it("goes back to the providers, and Custom gives the full form with Discover", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    await userEvent.click(await screen.findByTestId("back-to-providers"));
+    await userEvent.click(await screen.findByTestId("preset-custom"));
+    expect(await screen.findByRole("heading", { name: "Add connection" })).toBeInTheDocument();
+    expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveValue("");
+    expect(screen.getByTestId("discover")).toBeInTheDocument();
+    expect(document.querySelector('input[name="token_url"]')).not.toBeNull();
+  });
+});
