@@ -146,4 +146,84 @@ describe("the connection detail", () => {
     expect(screen.getByTestId("refresh")).toBeDisabled();
     expect(screen.getByTestId("refresh-token-issued")).toHaveTextContent("Refresh token: not issued");
   });
+
+  it("shows the device code large with Copy and Open verification page, and ends with the engine's message", async () => {
+    const writeText = vi.fn().mockResolvedValue(undefined);
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    let rejectConnect: (reason: unknown) => void = () => {};
+    const backend = await openDetail(connectionDto({ flow: "device_code", pkce: "off", name: "TV" }), {
+      connection_connect: () => new Promise((_, reject) => (rejectConnect = reject)),
+      "plugin:opener|open_url": () => null,
+    });
+    await userEvent.click(screen.getByTestId("connect"));
+    await emit("device-code-shown", {
+      id: "cn_01",
+      user_code: "WDJB-MJHT",
+      verification_uri: "https://id.example.com/device",
+      verification_uri_complete: "https://id.example.com/device?user_code=WDJB-MJHT",
+      deadline: minutesFromNow(10),
+      browser_error: null,
+    });
+    const code = await screen.findByTestId("user-code");
+    expect(code).toHaveTextContent("WDJB-MJHT");
+    expect(screen.getByTestId("waiting")).toHaveTextContent("To sign in, open https://id.example.com/device on any device");
+    expect(screen.getByTestId("time-left").textContent).toMatch(/^(9|10):\d\d$/);
+    await userEvent.click(screen.getByTestId("copy-user-code"));
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith("WDJB-MJHT"));
+    await userEvent.click(screen.getByTestId("open-verification"));
+    expect(backend.lastArgs("plugin:opener|open_url")).toMatchObject({ url: "https://id.example.com/device?user_code=WDJB-MJHT" });
+
+    rejectConnect({
+      code: "needs_authorization",
+      message: "Nobody entered the code before it expired. Click Connect to get a new one.",
+      fields: [],
+      details: null,
+    });
+    expect(await screen.findByTestId("error-message")).toHaveTextContent("Nobody entered the code before it expired.");
+    expect(screen.queryByTestId("user-code")).not.toBeInTheDocument();
+  });
+
+  it("the paste sign-in sends the address from the browser and refuses one from elsewhere", async () => {
+    let resolveConnect: (value: unknown) => void = () => {};
+    const backend = await openDetail(connectionDto({ name: "Make", redirect_uri_override: "https://www.make.com/oauth/cb/app" }), {
+      connection_connect: () => new Promise((resolve) => (resolveConnect = resolve)),
+      connection_paste_submit: ({ id }) => {
+        resolveConnect(connectionDto({ id: id as string, name: "Make", status: "connected", access_issued_at: new Date().toISOString() }));
+        return null;
+      },
+    });
+    await userEvent.click(screen.getByTestId("connect"));
+    await emit("sign-in-started", {
+      id: "cn_01",
+      authorize_url: "https://www.make.com/oauth/v2/authorize?client_id=c",
+      redirect_uri: "https://www.make.com/oauth/cb/app",
+      deadline: null,
+      browser_error: null,
+      paste: true,
+    });
+    const field = await screen.findByRole("textbox", { name: "Paste the address from your browser's address bar after you approve" });
+    expect(screen.queryByTestId("time-left")).not.toBeInTheDocument();
+    await userEvent.type(field, "https://evil.example/cb?code=x");
+    await userEvent.click(screen.getByTestId("paste-submit"));
+    expect(screen.getByTestId("paste-error")).toHaveTextContent("it should start with https://www.make.com/oauth/cb/app");
+    expect(backend.called("connection_paste_submit")).toHaveLength(0);
+
+    await userEvent.clear(field);
+    await userEvent.type(field, "https://www.make.com/oauth/cb/app?code=abc&state=s1");
+    await userEvent.click(screen.getByTestId("paste-submit"));
+    expect(backend.lastArgs("connection_paste_submit")).toEqual({ id: "cn_01", address: "https://www.make.com/oauth/cb/app?code=abc&state=s1" });
+    await waitFor(() => expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected"));
+    expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
+  });
+
+  it("exports the connection's settings to the chosen file and says where", async () => {
+    const backend = await openDetail(connectionDto({ name: "Work Drive" }), {
+      connections_export: () => "/home/ann/Work Drive.latch.json",
+    });
+    await userEvent.click(screen.getByTestId("export"));
+    expect(await screen.findByTestId("export-result")).toHaveTextContent(
+      "Saved “Work Drive”'s settings (no secrets) to /home/ann/Work Drive.latch.json.",
+    );
+    expect(backend.lastArgs("connections_export")).toEqual({ ids: ["cn_01"] });
+  });
 });
