@@ -203,3 +203,153 @@ async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
     })
     .await;
 }
+
+// --- issue 5 in the window: discovery, device code ----------------------------
+
+/// Clicks the element matching `css` like a person: scrolled into view first.
+async fn click_css(window: &Window, css: &str) {
+    let element = window.wait_for(css).await;
+    window
+        .client
+        .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element).unwrap()])
+        .await
+        .unwrap();
+    if let Err(err) = element.click().await {
+        window.fail(&format!("click {css}: {err:?}")).await;
+    }
+}
+
+async fn value_of(window: &Window, name: &str) -> String {
+    let input = window.wait_for(&format!("[name='{name}']")).await;
+    input.prop("value").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_typed_in_the_form_is_discovered_and_the_connection_signs_in_through_the_browser() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let op = Provider::oidc(&[]);
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+
+        // The providers come first; a provider that is not listed is "Custom / other provider".
+        window.click("add-connection").await;
+        window.testid("preset-picker").await;
+        assert!(window.exists("[data-testid='preset-card'][data-preset='make']").await, "the Make preset is listed");
+        window.screenshot("preset-picker").await;
+        window.click("preset-custom").await;
+        window.testid("connection-form").await;
+
+        window.fill("name", "Discovered").await;
+        window.fill("issuer", &op.url("")).await;
+        window.click("discover").await;
+        window
+            .until("the discovery result", || async {
+                window.text_of("[data-testid='discover-result']").await.contains("Found")
+            })
+            .await;
+        assert_eq!(value_of(&window, "authorize_url").await, op.url("/auth"));
+        assert_eq!(value_of(&window, "token_url").await, op.url("/token"));
+        let flow = window.testid("flow-type").await.prop("value").await.unwrap().unwrap_or_default();
+        assert_eq!(flow, "code_pkce", "PKCE S256, which the server supports");
+
+        // The server's scopes are offered as chips to pick.
+        for scope in ["openid", "offline_access", "profile", "api:read"] {
+            click_css(&window, &format!("[data-testid='scope-option'][data-scope='{scope}']")).await;
+        }
+        window.fill("client_id", "public-pkce").await;
+        window.screenshot("form-discovered").await;
+        let save = window.testid("save").await;
+        window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
+        save.click().await.unwrap();
+
+        // Connect: the scripted browser signs in as alice.
+        window.click("connect").await;
+        window
+            .until("Connected", || async {
+                window.text_of("[data-testid='detail-status']").await.contains("Connected")
+            })
+            .await;
+        window
+            .until("the account from the discovered userinfo endpoint", || async {
+                window.text_of("[data-testid='account']").await.contains("Alice Example")
+            })
+            .await;
+        let shown = latch.show("Discovered");
+        assert_eq!(shown["issuer"], op.url(""), "the issuer is kept, so later responses' iss is checked");
+        assert_eq!(shown["revoke_url"], op.url("/token/revocation"), "the discovered revocation endpoint");
+        assert_eq!(shown["scopes"], serde_json::json!(["openid", "offline_access", "profile", "api:read"]));
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mismatched_issuer_is_refused_in_the_form_with_the_reason_and_fills_nothing() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let op = Provider::oidc(&[]);
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.click("add-connection").await;
+        window.click("preset-custom").await;
+        // The metadata names the issuer without the trailing slash: not exactly this one (RFC 8414 §3.3).
+        window.fill("issuer", &op.url("/")).await;
+        window.click("discover").await;
+        window
+            .until("the reason", || async { !window.text_of("[data-testid='discover-error']").await.is_empty() })
+            .await;
+        let reason = window.text_of("[data-testid='discover-error']").await;
+        assert!(reason.contains(&format!("names the issuer '{}'", op.url(""))) && reason.contains("Latch refuses it"), "{reason}");
+        assert_eq!(value_of(&window, "token_url").await, "", "nothing was filled in");
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_code_shown_in_the_window_is_the_one_that_signs_in() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let op = Provider::oidc(&["--device"]);
+        let latch = Latch::new();
+        latch.ok(&[
+            "add", "--name", "TV", "--flow", "device_code", "--client-id", "device-public",
+            "--device-url", &op.url("/device/auth"), "--token-url", &op.url("/token"), "--info-url", &op.url("/me"),
+            "--scope", "openid", "--scope", "offline_access", "--scope", "profile",
+        ]);
+        // The app's own browser does nothing: the person reads the code off the window.
+        latch.set_browser_mode("ignore");
+        let window = Window::open(&latch).await;
+        click_css(&window, "[data-testid='connection-row'][data-name='TV']").await;
+        window.click("connect").await;
+        let code = window.testid("user-code").await;
+        window.until("the user code", || async { !code.text().await.unwrap_or_default().trim().is_empty() }).await;
+        let user_code = code.text().await.unwrap().trim().to_owned();
+        assert!(user_code.len() == 9 && user_code.as_bytes()[4] == b'-', "a code like ABCD-EFGH: {user_code}");
+        let page = window.text_of("[data-testid='verification-uri']").await;
+        assert_eq!(page, op.url("/device"));
+        assert!(window.text_of("[data-testid='time-left']").await.contains(':'), "the time left is shown");
+        assert!(window.exists("[data-testid='open-verification']").await);
+        window.screenshot("device-code").await;
+
+        // Another device: the scripted browser types the code shown in the window.
+        let status = std::process::Command::new(latch_e2e::repo_root().join("tests/providers/browser.mjs"))
+            .arg(format!("{page}?user_code={user_code}"))
+            .env("LATCH_TEST_BROWSER_MODE", "login")
+            .env("LATCH_TEST_BROWSER_LOG", latch.data_dir.path().with_extension("device-browser.log"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "the browser entered the code");
+        window
+            .until("Connected", || async {
+                window.text_of("[data-testid='detail-status']").await.contains("Connected")
+            })
+            .await;
+        assert!(!window.exists("[data-testid='user-code']").await, "the code panel is gone");
+        window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("Alice Example") }).await;
+        assert_eq!(latch.show("TV")["status"], "connected");
+        window.close().await;
+    })
+    .await;
+}
