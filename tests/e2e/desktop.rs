@@ -21,6 +21,8 @@ async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
         window.testid("add-connection").await;
         window.screenshot("list-empty").await;
         window.click("add-connection").await;
+        window.screenshot("preset-picker").await;
+        window.click("preset-custom").await;
         window.testid("connection-form").await;
 
         window.fill("name", "Team Drive").await;
@@ -94,6 +96,7 @@ async fn a_bad_url_shows_the_engines_message_and_save_stays_disabled() {
         let latch = Latch::new();
         let window = Window::open(&latch).await;
         window.click("add-connection").await;
+        window.click("preset-custom").await;
         window.fill("name", "Broken").await;
         window.fill("client_id", "x").await;
         window.fill("authorize_url", "https://example.com/auth").await;
@@ -204,6 +207,92 @@ async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_answers_503_twice_is_retried_with_backoff_until_the_refresh_succeeds() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        // 6-second tokens; the first two refresh requests get 503 with Retry-After: 1.
+        let quirks = Provider::quirks();
+        let latch = Latch::new();
+        latch.ok(&[
+            "add",
+            "--name",
+            "Flaky",
+            "--flow",
+            "authorization_code",
+            "--client-id",
+            "quirky",
+            "--authorize-url",
+            &quirks.url("/authorize"),
+            "--token-url",
+            &quirks.url("/token/flaky-503"),
+            "--scope",
+            "read",
+        ]);
+        latch.ok(&["connect", "Flaky"]);
+        let first_access = latch.access_token("Flaky");
+        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let state = || format!("latch show: {}\nprovider: {}", latch.show("Flaky"), quirks.stats());
+
+        // The first failure is recorded with a time to try again.
+        let waiting = poll(
+            40,
+            || {
+                let shown = latch.show("Flaky");
+                shown["retry_at"].is_string().then_some(shown)
+            },
+            &state,
+        )
+        .await;
+        let reason = waiting["last_error"].as_str().unwrap_or_default().to_owned();
+        assert!(reason.contains("503") || reason.contains("unavailable"), "a reason the user can read: {reason}");
+
+        // Then the refresher tries again by itself, later each time, until it works.
+        let refreshes = poll(
+            90,
+            || {
+                let times = quirks.stats()["refresh_times"].as_array().cloned().unwrap_or_default();
+                let shown = latch.show("Flaky");
+                (times.len() >= 3 && shown["retry_at"].is_null() && shown["status"] == "connected").then_some(times)
+            },
+            &state,
+        )
+        .await;
+        let at: Vec<i64> = refreshes.iter().map(|t| t.as_i64().unwrap()).collect();
+        let (first_wait, second_wait) = (at[1] - at[0], at[2] - at[1]);
+        assert!(first_wait >= 5_000, "backed off after the first 503, not straight back: {first_wait} ms");
+        assert!(second_wait > first_wait, "waited longer after the second 503: {first_wait} then {second_wait} ms");
+
+        let access = latch.access_token("Flaky");
+        assert_ne!(access, first_access, "a new access token was stored");
+        let (status, _) =
+            latch_e2e::http("GET", &quirks.url("/api/echo"), &[("Authorization", &format!("Bearer {access}"))], "");
+        assert_eq!(status, 200, "the refreshed token works");
+        let received: Vec<String> = notifications_received().into_iter().filter(|s| s.contains("Flaky")).collect();
+        assert!(received.is_empty(), "a passing failure is not worth a notification: {received:?}");
+        drop(app);
+        let mut secrets = latch.stored_secrets("Flaky");
+        secrets.push(first_access);
+        latch.assert_no_secret_leaks(&secrets);
+    })
+    .await;
+}
+
+/// Polls `probe` every 250 ms until it returns something (at most
+/// `seconds`); on giving up, says what `state` shows then.
+async fn poll<T>(seconds: u64, probe: impl Fn() -> Option<T>, state: impl Fn() -> String) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(seconds) {
+            panic!("gave up after {seconds} s; then:\n{}", state());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 // --- issue 5 in the window: discovery, device code ----------------------------
 
 /// Clicks the element matching `css` like a person: scrolled into view first.
@@ -296,7 +385,10 @@ async fn a_mismatched_issuer_is_refused_in_the_form_with_the_reason_and_fills_no
             .until("the reason", || async { !window.text_of("[data-testid='discover-error']").await.is_empty() })
             .await;
         let reason = window.text_of("[data-testid='discover-error']").await;
-        assert!(reason.contains(&format!("names the issuer '{}'", op.url(""))) && reason.contains("Latch refuses it"), "{reason}");
+        assert!(
+            reason.contains(&format!("names the issuer '{}'", op.url(""))) && reason.contains("Latch refuses it"),
+            "{reason}"
+        );
         assert_eq!(value_of(&window, "token_url").await, "", "nothing was filled in");
         window.close().await;
     })
@@ -310,9 +402,25 @@ async fn the_device_code_shown_in_the_window_is_the_one_that_signs_in() {
         let op = Provider::oidc(&["--device"]);
         let latch = Latch::new();
         latch.ok(&[
-            "add", "--name", "TV", "--flow", "device_code", "--client-id", "device-public",
-            "--device-url", &op.url("/device/auth"), "--token-url", &op.url("/token"), "--info-url", &op.url("/me"),
-            "--scope", "openid", "--scope", "offline_access", "--scope", "profile",
+            "add",
+            "--name",
+            "TV",
+            "--flow",
+            "device_code",
+            "--client-id",
+            "device-public",
+            "--device-url",
+            &op.url("/device/auth"),
+            "--token-url",
+            &op.url("/token"),
+            "--info-url",
+            &op.url("/me"),
+            "--scope",
+            "openid",
+            "--scope",
+            "offline_access",
+            "--scope",
+            "profile",
         ]);
         // The app's own browser does nothing: the person reads the code off the window.
         latch.set_browser_mode("ignore");
@@ -337,7 +445,11 @@ async fn the_device_code_shown_in_the_window_is_the_one_that_signs_in() {
             .status()
             .unwrap();
         assert!(status.success(), "the browser entered the code");
-        window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("Alice Example") }).await;
+        window
+            .until("the account", || async {
+                window.text_of("[data-testid='account']").await.contains("Alice Example")
+            })
+            .await;
         assert!(!window.exists("[data-testid='user-code']").await, "the code panel is gone");
         assert_eq!(latch.show("TV")["status"], "connected");
         window.close().await;
@@ -355,10 +467,26 @@ async fn the_paste_sign_in_takes_the_address_from_the_browsers_address_bar_and_c
         let hosted = academy.url("/oauth/cb/app");
         latch.ok_with_stdin(
             &[
-                "add", "--preset", "app-academy", "--name", "Academy", "--client-id", "academy-client",
-                "--client-secret-stdin", "--authorize-url", &academy.url("/authorize"), "--token-url",
-                &academy.url("/token"), "--refresh-url", &academy.url("/refresh"), "--info-url", &academy.url("/info"),
-                "--revoke-url", &academy.url("/invalidate"), "--redirect-uri", &hosted,
+                "add",
+                "--preset",
+                "app-academy",
+                "--name",
+                "Academy",
+                "--client-id",
+                "academy-client",
+                "--client-secret-stdin",
+                "--authorize-url",
+                &academy.url("/authorize"),
+                "--token-url",
+                &academy.url("/token"),
+                "--refresh-url",
+                &academy.url("/refresh"),
+                "--info-url",
+                &academy.url("/info"),
+                "--revoke-url",
+                &academy.url("/invalidate"),
+                "--redirect-uri",
+                &hosted,
             ],
             "academy-secret\n",
         );
@@ -372,17 +500,25 @@ async fn the_paste_sign_in_takes_the_address_from_the_browsers_address_bar_and_c
         let started = std::time::Instant::now();
         let address = loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let hop = text.lines().filter_map(|line| line.split(" -> GET ").nth(1)).find(|url| url.starts_with(&format!("{hosted}?")));
+            let hop = text
+                .lines()
+                .filter_map(|line| line.split(" -> GET ").nth(1))
+                .find(|url| url.starts_with(&format!("{hosted}?")));
             if let Some(url) = hop {
                 break url.split_whitespace().next().unwrap().to_owned();
             }
-            assert!(started.elapsed() < std::time::Duration::from_secs(30), "the browser never reached {hosted}:\n{text}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the browser never reached {hosted}:\n{text}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         };
         window.screenshot("paste-waiting").await;
         field.send_keys(&address).await.unwrap();
         window.click("paste-submit").await;
-        window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("Jane Doe") }).await;
+        window
+            .until("the account", || async { window.text_of("[data-testid='account']").await.contains("Jane Doe") })
+            .await;
         assert_eq!(latch.show("Academy")["status"], "connected");
         window.close().await;
     })

@@ -98,6 +98,10 @@ impl Drop for Processes {
     }
 }
 
+fn is_stale(err: &fantoccini::error::CmdError) -> bool {
+    matches!(err, fantoccini::error::CmdError::Standard(e) if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
+}
+
 /// Every process whose environment names `data_dir` as LATCH_DATA_DIR.
 fn processes_over(data_dir: &Path) -> Vec<u32> {
     let needle = format!("LATCH_DATA_DIR={}", data_dir.display()).into_bytes();
@@ -177,23 +181,43 @@ impl Window {
         self.wait_for(&format!("[data-testid='{id}']")).await
     }
 
-    /// Clicks like a person: scrolled into view first.
+    /// Clicks like a person: scrolled into view first. An element replaced
+    /// by a re-render in between is looked up again.
     pub async fn click(&self, id: &str) {
-        let element = self.testid(id).await;
-        self.client
-            .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element).unwrap()])
-            .await
-            .unwrap();
-        if let Err(err) = element.click().await {
-            self.fail(&format!("click {id}: {err:?}")).await;
+        let started = Instant::now();
+        loop {
+            let element = self.testid(id).await;
+            let outcome = async {
+                self.client
+                    .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element)?])
+                    .await?;
+                element.click().await
+            }
+            .await;
+            match outcome {
+                Ok(()) => return,
+                Err(err) if is_stale(&err) && started.elapsed() < Duration::from_secs(20) => {}
+                Err(err) => self.fail(&format!("click {id}: {err:?}")).await,
+            }
         }
     }
 
     /// Types into the form input named `name`, replacing its content.
     pub async fn fill(&self, name: &str, text: &str) {
-        let input = self.wait_for(&format!("[name='{name}']")).await;
-        input.clear().await.unwrap();
-        input.send_keys(text).await.unwrap();
+        let started = Instant::now();
+        loop {
+            let input = self.wait_for(&format!("[name='{name}']")).await;
+            let outcome = async {
+                input.clear().await?;
+                input.send_keys(text).await
+            }
+            .await;
+            match outcome {
+                Ok(()) => return,
+                Err(err) if is_stale(&err) && started.elapsed() < Duration::from_secs(20) => {}
+                Err(err) => self.fail(&format!("typing into {name}: {err:?}")).await,
+            }
+        }
     }
 
     /// Waits until `condition` holds, polling (20 s at most).

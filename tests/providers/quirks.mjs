@@ -24,8 +24,9 @@ const QUIRKS = new Set([
 const codes = new Map(); // code -> { client_id, redirect_uri, scope, code_challenge, code_challenge_method, used }
 const refreshTokens = new Map(); // token -> { client_id, scope, used, revoked }
 const accessTokens = new Map(); // token -> { client_id, scope, expiresAt, revoked }
-const flakyCounts = new Map(); // quirk path -> requests seen
+const flakyCounts = new Map(); // quirk path -> refresh requests seen
 const stats = {
+  refresh_times: [], // ms since the epoch of every refresh_token request, oldest first
   token_requests: {},
   total: 0,
   by_grant: {},
@@ -133,6 +134,7 @@ async function handleToken(req, res, quirk) {
   stats.total += 1;
   stats.token_requests[quirk] = (stats.token_requests[quirk] || 0) + 1;
   stats.by_grant[grantType] = (stats.by_grant[grantType] || 0) + 1;
+  if (grantType === 'refresh_token') stats.refresh_times.push(Date.now());
   stats.last_token_request = {
     quirk,
     content_type: req.headers['content-type'] ?? null,
@@ -157,6 +159,7 @@ async function handleToken(req, res, quirk) {
       oauthError(res, 200, 'bad_verification_code', 'The code passed is incorrect or expired.');
       return;
     case 'flaky-503': {
+      if (grantType !== 'refresh_token') break;
       const n = (flakyCounts.get(quirk) || 0) + 1;
       flakyCounts.set(quirk, n);
       if (n <= 2) {
@@ -238,8 +241,9 @@ async function handleToken(req, res, quirk) {
   }
 
   const scopes = scope.split(/[\s,]+/).filter(Boolean);
-  const expiresIn = quirk === 'minutes' ? 5 : 3600;
-  const accessTtl = quirk === 'minutes' ? 5 * 60 : 3600;
+  // flaky-503 hands out 6-second tokens so that a refresher meets the 503s at once.
+  const expiresIn = quirk === 'minutes' ? 5 : quirk === 'flaky-503' ? 6 : 3600;
+  const accessTtl = quirk === 'minutes' ? 5 * 60 : quirk === 'flaky-503' ? 6 : 3600;
   const accessToken = issueAccess(clientId, scopes.join(' '), accessTtl);
   const refreshToken = withRefresh ? issueRefresh(clientId, scopes.join(' ')) : undefined;
 

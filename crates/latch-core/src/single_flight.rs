@@ -71,11 +71,15 @@ impl Engine {
         let shown_status = connection.status;
         connection.status = Status::Refreshing;
         self.db().connection_update_state(&connection)?;
-        let outcome = self.refresh_with(connection.clone(), &tokens).await;
-        if outcome.is_err() && self.get(id.as_str())?.status == Status::Refreshing {
-            // record_failure did not change it: put back what was shown.
-            connection.status = shown_status;
-            self.db().connection_update_state(&connection)?;
+        let outcome = self.refresh_with(connection, &tokens).await;
+        if outcome.is_err() {
+            // record_failure kept the status (a passing failure): put back
+            // what was shown, keeping the error and the retry time it saved.
+            let mut recorded = self.get(id.as_str())?;
+            if recorded.status == Status::Refreshing {
+                recorded.status = shown_status;
+                self.db().connection_update_state(&recorded)?;
+            }
         }
         outcome
     }

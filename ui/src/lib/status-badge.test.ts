@@ -31,4 +31,18 @@ describe("statusBadge", () => {
     expect(text("error")).toBe("Error");
     expect(text("new")).toBe("Not connected");
   });
+  it("says when a failed refresh is tried again", () => {
+    expect(
+      statusBadge({ status: "error", access_expires_at: at(-1_000), retry_at: at(2 * 60_000) }, now),
+    ).toEqual({ text: "Retrying in 2 min", tone: "warning" });
+    expect(statusBadge({ status: "connected", access_expires_at: at(60 * 60_000), retry_at: at(30_000) }, now).text).toBe(
+      "Retrying in less than a minute",
+    );
+  });
+  it("forgets the retry once its time has passed or only a sign-in helps", () => {
+    expect(statusBadge({ status: "error", access_expires_at: null, retry_at: at(-1_000) }, now).text).toBe("Error");
+    expect(statusBadge({ status: "needs_reauth", access_expires_at: null, retry_at: at(60_000) }, now).text).toBe(
+      "Needs sign-in",
+    );
+  });
 });

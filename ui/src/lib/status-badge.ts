@@ -10,9 +10,15 @@ export type Badge = { text: string; tone: BadgeTone };
 export const EXPIRY_WARNING_MS = 15 * 60_000;
 
 export function statusBadge(
-  connection: Pick<ConnectionDto, "status" | "access_expires_at">,
+  connection: Pick<ConnectionDto, "status" | "access_expires_at"> & { retry_at?: string | null },
   now: number,
 ): Badge {
+  // A refresh that failed for a passing reason is tried again by itself:
+  // say when, rather than "Error", unless only the user can fix it.
+  if (connection.retry_at && connection.status !== "needs_reauth" && connection.status !== "new") {
+    const wait = Date.parse(connection.retry_at) - now;
+    if (wait > 0) return { text: `Retrying in ${durationInWords(wait)}`, tone: "warning" };
+  }
   switch (connection.status) {
     case "connected": {
       if (connection.access_expires_at) {
