@@ -536,3 +536,19 @@ impl Engine {
         Ok(outcome)
     }
 }
+
+/// An engine over a temporary data directory, an in-memory keyring and no
+/// browser, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_engine() -> (tempfile::TempDir, Engine) {
+    struct NoBrowser;
+    impl Browser for NoBrowser {
+        fn open(&self, _url: &str) -> std::result::Result<(), String> {
+            Err("no browser in unit tests".into())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Box::new(crate::store::keyring::MemorySecrets::default()), Box::new(NoBrowser))
+        .unwrap();
+    (dir, engine)
+}

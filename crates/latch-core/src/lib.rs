@@ -17,6 +17,7 @@ pub mod refresh_policy;
 pub mod refresher;
 pub mod request;
 pub mod secret;
+pub mod settings;
 mod sign_in;
 mod single_flight;
 pub mod store;

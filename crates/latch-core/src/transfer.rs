@@ -277,18 +277,8 @@ mod tests {
         assert!(err.message.starts_with("Connection 1 ('A') in the file could not be read (missing field"), "{}", err.message);
     }
 
-    struct NoBrowser;
-    impl crate::Browser for NoBrowser {
-        fn open(&self, _url: &str) -> std::result::Result<(), String> {
-            Err("no browser in unit tests".into())
-        }
-    }
-
     fn engine() -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let engine =
-            Engine::open(dir.path(), Box::new(crate::store::keyring::MemorySecrets::default()), Box::new(NoBrowser)).unwrap();
-        (dir, engine)
+        crate::engine::test_engine()
     }
 
     fn spec(name: &str, token_url: &str) -> ConnectionSpec {
