@@ -176,6 +176,15 @@ impl From<latch_core::transfer::Imported> for ImportedDto {
     }
 }
 
+/// The Settings screen.
+#[derive(Debug, Serialize, Deserialize, TS)]
+pub struct SettingsDto {
+    /// Latch starts, in the tray, when the user logs in.
+    pub start_at_login: bool,
+    #[serde(flatten)]
+    pub settings: latch_core::settings::Settings,
+}
+
 /// Every declaration the UI imports, as (file name, TypeScript source).
 pub fn typescript_declarations() -> Vec<(String, String)> {
     fn decl<T: TS + 'static>(out: &mut Vec<(String, String)>) {
@@ -216,5 +225,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<ImportFileDto>(&mut out);
     decl::<ImportChoice>(&mut out);
     decl::<ImportedDto>(&mut out);
+    decl::<latch_core::settings::Settings>(&mut out);
+    decl::<SettingsDto>(&mut out);
     out
 }

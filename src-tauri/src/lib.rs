@@ -15,6 +15,9 @@ use tauri::Manager;
 
 pub use dto::typescript_declarations;
 
+/// The argument the login item starts Latch with: keep the window hidden.
+const STARTED_AT_LOGIN: &str = "--hidden";
+
 /// Shared state: the engine, its refresher, the sign-ins under way (for
 /// Cancel) and the tray (absent where the desktop has none).
 pub struct AppState {
@@ -43,6 +46,11 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_opener::init())
+        // Started at login: straight to the tray, no window.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![STARTED_AT_LOGIN]),
+        ))
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let engine = match latch_core::Engine::open_default() {
@@ -55,7 +63,7 @@ pub fn run() {
             let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
             let refresher = {
                 let _runtime = tauri::async_runtime::handle().inner().enter();
-                latch_core::refresher::Refresher::spawn(engine.clone(), Default::default(), events)
+                latch_core::refresher::Refresher::spawn(engine.clone(), events)
             };
             let tray = match tray::Tray::build(app.handle()) {
                 Ok(tray) => Some(tray),
@@ -74,6 +82,11 @@ pub fn run() {
                 }
             });
             watch::announce_change(app.handle());
+            if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.hide();
+                }
+            }
             Ok(())
         })
         // Closing the window hides it: the app keeps connections alive from
@@ -109,6 +122,8 @@ pub fn run() {
             commands::transfer::connections_export,
             commands::transfer::import_choose,
             commands::transfer::connections_import,
+            commands::settings::settings_get,
+            commands::settings::settings_save,
         ])
         .run(tauri::generate_context!())
         .expect("the Latch window starts");

@@ -1,13 +1,16 @@
 //! The tray icon: the app keeps refreshing with its window closed. On
 //! Linux's AppIndicator backend only menu events arrive, so everything is
-//! in the menu: the state line, Open Latch, Refresh all, Quit.
+//! in the menu: the state line, Open Latch, Refresh all, Settings, Quit.
 
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Wry};
+use tauri::{AppHandle, Emitter, Manager, Wry};
 
 use crate::notifications::show_main_window;
 use crate::AppState;
+
+/// Asks the UI to show the Settings screen.
+pub const OPEN_SETTINGS: &str = "open-settings";
 
 pub struct Tray {
     state_line: MenuItem<Wry>,
@@ -18,11 +21,16 @@ impl Tray {
         let state_line = MenuItem::with_id(app, "state", "All connections are working", false, None::<&str>)?;
         let open = MenuItem::with_id(app, "open", "Open Latch", true, None::<&str>)?;
         let refresh_all = MenuItem::with_id(app, "refresh_all", "Refresh all", true, None::<&str>)?;
+        let settings = MenuItem::with_id(app, "settings", "Settings…", true, None::<&str>)?;
         let quit = MenuItem::with_id(app, "quit", "Quit Latch", true, None::<&str>)?;
-        let menu = Menu::with_items(app, &[&state_line, &open, &refresh_all, &quit])?;
+        let menu = Menu::with_items(app, &[&state_line, &open, &refresh_all, &settings, &quit])?;
         let mut builder = TrayIconBuilder::with_id("latch").menu(&menu).tooltip("Latch").on_menu_event(|app, event| {
             match event.id.as_ref() {
                 "open" => show_main_window(app),
+                "settings" => {
+                    show_main_window(app);
+                    let _ = app.emit(OPEN_SETTINGS, ());
+                }
                 "refresh_all" => {
                     let engine = app.state::<AppState>().engine.clone();
                     tauri::async_runtime::spawn(async move {

@@ -278,6 +278,58 @@ async fn a_provider_that_answers_503_twice_is_retried_with_backoff_until_the_ref
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_add_a_login_item_and_keep_the_notification_choices_across_restarts() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let latch = Latch::new();
+        // A private home: the login item goes to ~/.config/autostart.
+        let home = latch.data_dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let autostart = home.join(".config/autostart");
+        let login_items = || -> Vec<String> {
+            std::fs::read_dir(&autostart)
+                .map(|dir| dir.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+                .unwrap_or_default()
+        };
+
+        let window = Window::open_with(&latch, &[("HOME", &home)]).await;
+        window.click("open-settings").await;
+        window.testid("settings").await;
+        window.click("start-at-login").await;
+        window.click("notify-reauth").await;
+        window.click("settings-save").await;
+        window
+            .until("Saved", || async { window.text_of("[data-testid='settings-status']").await.contains("Saved") })
+            .await;
+        window.screenshot("settings").await;
+        let items = login_items();
+        assert_eq!(items.len(), 1, "one login item: {items:?}");
+        assert!(
+            items[0].contains(latch_e2e::window::app_bin().to_str().unwrap()) && items[0].contains("--hidden"),
+            "it starts this Latch, hidden in the tray:\n{}",
+            items[0]
+        );
+        window.close().await;
+
+        // A new start shows what was saved; turning the login item off removes it.
+        let window = Window::open_with(&latch, &[("HOME", &home)]).await;
+        window.click("open-settings").await;
+        let reauth = window.testid("notify-reauth").await;
+        assert_eq!(reauth.prop("checked").await.unwrap().as_deref(), Some("false"), "the notification choice was kept");
+        let login = window.testid("start-at-login").await;
+        assert_eq!(login.prop("checked").await.unwrap().as_deref(), Some("true"));
+        window.click("start-at-login").await;
+        window.click("settings-save").await;
+        window
+            .until("Saved", || async { window.text_of("[data-testid='settings-status']").await.contains("Saved") })
+            .await;
+        assert!(login_items().is_empty(), "the login item is gone");
+        window.close().await;
+    })
+    .await;
+}
+
 /// Polls `probe` every 250 ms until it returns something (at most
 /// `seconds`); on giving up, says what `state` shows then.
 async fn poll<T>(seconds: u64, probe: impl Fn() -> Option<T>, state: impl Fn() -> String) -> T {

@@ -128,10 +128,16 @@ pub struct Window {
 
 impl Window {
     pub async fn open(latch: &Latch) -> Window {
+        Self::open_with(latch, &[]).await
+    }
+
+    /// Opens the window with extra environment, e.g. a private HOME.
+    pub async fn open_with(latch: &Latch, env: &[(&str, &Path)]) -> Window {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(tauri_driver());
         cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
+        cmd.envs(env.iter().copied());
         let processes = Processes::spawn(cmd, latch);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("tauri:options".into(), json!({ "application": app_bin().to_str().unwrap() }));

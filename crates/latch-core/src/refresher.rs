@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use crate::engine::Engine;
 use crate::model::{Connection, ConnectionId, Flow, Status};
 use crate::refresh_policy;
+use crate::settings::Settings;
 use crate::single_flight::RefreshNeed;
 use crate::store::refresh_state::Notified;
 
@@ -106,10 +107,12 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    /// Starts the refresher on the current tokio runtime. Events go to `events`.
-    pub fn spawn(engine: Arc<Engine>, settings: RefresherSettings, events: mpsc::UnboundedSender<EngineEvent>) -> Refresher {
+    /// Starts the refresher on the current tokio runtime. Events go to
+    /// `events`; it follows the engine's saved settings (wake it after
+    /// saving them).
+    pub fn spawn(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>) -> Refresher {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(run(engine, settings, events, wake.clone()));
+        tokio::spawn(run(engine, events, wake.clone()));
         Refresher { wake }
     }
 
@@ -120,9 +123,14 @@ impl Refresher {
     }
 }
 
-async fn run(engine: Arc<Engine>, settings: RefresherSettings, events: mpsc::UnboundedSender<EngineEvent>, wake: Arc<Notify>) {
+async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wake: Arc<Notify>) {
     let permits = Arc::new(Semaphore::new(PARALLEL_REFRESHES));
     loop {
+        let chosen = engine.settings().unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "the refresher could not read the settings; using the defaults");
+            Settings::default()
+        });
+        let settings = chosen.refresher();
         let now = Utc::now();
         let connections = match engine.list() {
             Ok(list) => list,
@@ -135,13 +143,15 @@ async fn run(engine: Arc<Engine>, settings: RefresherSettings, events: mpsc::Unb
         let name_of = |id: &ConnectionId| connections.iter().find(|c| &c.id == id).map(|c| c.spec.name.clone()).unwrap_or_default();
 
         for id in &plan.notify_reauth {
-            if engine.db().mark_notified(id, Notified::Reauth).unwrap_or(false) {
+            // Marked even when notifications are off: turning them on later
+            // does not bring back old episodes.
+            if engine.db().mark_notified(id, Notified::Reauth).unwrap_or(false) && chosen.notify_reauth {
                 let reason = connections.iter().find(|c| &c.id == id).and_then(|c| c.last_error.clone()).unwrap_or_default();
                 let _ = events.send(EngineEvent::NeedsReauth { id: id.clone(), name: name_of(id), reason });
             }
         }
         for id in &plan.warn_expiry {
-            if engine.db().mark_notified(id, Notified::ExpiryWarning).unwrap_or(false) {
+            if engine.db().mark_notified(id, Notified::ExpiryWarning).unwrap_or(false) && chosen.notify_expiry {
                 if let Some(at) = connections.iter().find(|c| &c.id == id).and_then(|c| c.refresh_expires_at) {
                     let _ = events.send(EngineEvent::ExpiresSoon { id: id.clone(), name: name_of(id), at });
                 }
@@ -210,7 +220,7 @@ mod tests {
         let issued = Utc::now();
         let c = connected("a", issued, Duration::hours(1));
         let due = issued + Duration::minutes(54);
-        let before = plan(&[c.clone()], due - Duration::milliseconds(1), &RefresherSettings::default());
+        let before = plan(std::slice::from_ref(&c), due - Duration::milliseconds(1), &RefresherSettings::default());
         assert!(before.refresh_now.is_empty());
         assert_eq!(before.next_wake, Some(due), "sleeps exactly until the due time");
         let at = plan(&[c], due, &RefresherSettings::default());
@@ -221,7 +231,7 @@ mod tests {
     fn an_eight_second_token_is_refreshed_every_four_seconds_not_in_a_loop() {
         let issued = Utc::now();
         let c = connected("short", issued, Duration::seconds(8));
-        let p = plan(&[c.clone()], issued, &RefresherSettings::default());
+        let p = plan(std::slice::from_ref(&c), issued, &RefresherSettings::default());
         assert!(p.refresh_now.is_empty());
         assert_eq!(p.next_wake, Some(issued + Duration::seconds(4)));
         // After a refresh at t=4 s the next one is due at t=8 s: two per
@@ -257,7 +267,7 @@ mod tests {
         let now = Utc::now();
         let mut c = connected("soon", now, Duration::hours(1));
         c.refresh_expires_at = Some(now + Duration::hours(30));
-        let p = plan(&[c.clone()], now, &RefresherSettings::default());
+        let p = plan(std::slice::from_ref(&c), now, &RefresherSettings::default());
         assert!(p.warn_expiry.is_empty());
         assert_eq!(p.next_wake, Some(now + Duration::minutes(54)), "the refresh comes first");
         let p = plan(&[c], now + Duration::hours(6), &RefresherSettings::default());
@@ -281,5 +291,57 @@ mod tests {
         assert!(!db.mark_notified(&c.id, Notified::Reauth).unwrap(), "no repeat in the same episode");
         db.reset_episode(&c.id).unwrap();
         assert!(db.mark_notified(&c.id, Notified::Reauth).unwrap(), "a new sign-in starts a new episode");
+    }
+
+    /// A connection only the user can fix, in a fresh test engine.
+    fn engine_with_one_needing_sign_in(name: &str) -> (tempfile::TempDir, Arc<Engine>, ConnectionId) {
+        let (dir, engine) = crate::engine::test_engine();
+        let mut spec = ConnectionSpec::new(name, Flow::ClientCredentials, "client");
+        spec.token_url = Some("https://example.com/token".into());
+        spec.client_auth = crate::model::ClientAuth::Body;
+        let secret = crate::secret::ClientSecret::new("s3cret-value".into());
+        let mut connection = engine.create(crate::model::ConnectionPatch::from(spec), Some(secret)).unwrap();
+        connection.status = Status::NeedsReauth;
+        engine.db().connection_update_state(&connection).unwrap();
+        (dir, Arc::new(engine), connection.id)
+    }
+
+    async fn events_within(rx: &mut mpsc::UnboundedReceiver<EngineEvent>, ms: u64) -> Vec<EngineEvent> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            seen.push(event);
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_connection_needing_sign_in_is_announced_once_however_often_the_refresher_looks() {
+        let (_dir, engine, id) = engine_with_one_needing_sign_in("Team Drive");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let refresher = Refresher::spawn(engine, tx);
+        for _ in 0..3 {
+            refresher.wake();
+            tokio::task::yield_now().await;
+        }
+        let seen = events_within(&mut rx, 300).await;
+        let announced: Vec<_> = seen.iter().filter(|e| matches!(e, EngineEvent::NeedsReauth { .. })).collect();
+        assert_eq!(announced.len(), 1, "{seen:?}");
+        assert!(matches!(announced[0], EngineEvent::NeedsReauth { id: i, name, .. } if *i == id && name == "Team Drive"));
+    }
+
+    #[tokio::test]
+    async fn with_sign_in_notifications_off_nothing_is_announced_and_the_episode_still_counts() {
+        let (_dir, engine, id) = engine_with_one_needing_sign_in("Quiet");
+        engine.save_settings(&Settings { notify_reauth: false, ..Settings::default() }).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let refresher = Refresher::spawn(engine.clone(), tx);
+        let seen = events_within(&mut rx, 300).await;
+        assert!(seen.iter().all(|e| !matches!(e, EngineEvent::NeedsReauth { .. })), "{seen:?}");
+        assert!(engine.db().was_notified(&id, Notified::Reauth).unwrap(), "turning them on later brings no old episode");
+        // Turned back on: still nothing for this episode.
+        engine.save_settings(&Settings::default()).unwrap();
+        refresher.wake();
+        assert!(events_within(&mut rx, 300).await.iter().all(|e| !matches!(e, EngineEvent::NeedsReauth { .. })));
     }
 }

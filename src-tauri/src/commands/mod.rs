@@ -5,5 +5,6 @@ pub mod connections;
 pub mod flows;
 pub mod providers;
 pub mod requests;
+pub mod settings;
 pub mod tokens;
 pub mod transfer;

@@ -123,7 +123,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
             id: ConnectionId(row.get("id")?),
             kind: row.get("kind")?,
             spec: serde_json::from_str::<ConnectionSpec>(&spec).map_err(corrupt)?,
-            status: status.parse::<Status>().map_err(|e| corrupt(e))?,
+            status: status.parse::<Status>().map_err(corrupt)?,
             access_expires_at: parse_time(row.get("access_expires_at")?)?,
             refresh_expires_at: parse_time(row.get("refresh_expires_at")?)?,
             access_issued_at: parse_time(row.get("access_issued_at")?)?,

@@ -17,6 +17,7 @@ import type {
   ImportFileDto,
   PresetDto,
   RequestPreview,
+  SettingsDto,
   SignInStarted,
 } from "./types";
 
@@ -121,6 +122,10 @@ export const importChoose = () => call<ImportFileDto | null>("import_choose");
 export const connectionsImport = (path: string, choices: ImportChoice[]) =>
   call<ImportedDto>("connections_import", { path, choices });
 /** Opens a web page (a provider's page) in the system browser. */
+export const settingsGet = () => call<SettingsDto>("settings_get");
+/** Saves every setting at once; resolves with what is now in effect. */
+export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });
+
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });
 
 async function subscribe<T>(event: string, callback: (payload: T) => void): Promise<UnlistenFn> {
@@ -148,6 +153,8 @@ export const onSignInStarted = (callback: (started: SignInStarted) => void) =>
 /** A device sign-in (RFC 8628) is waiting for the user to enter this code on the provider's page. */
 export const onDeviceCodeShown = (callback: (shown: DeviceCodeShown) => void) =>
   subscribe<DeviceCodeShown>("device-code-shown", callback);
+/** The user chose Settings… in the tray menu. */
+export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
 /** The user clicked Reconnect on a notification: the payload is the connection's id. */
 export const onReconnectRequested = (callback: (id: string) => void) =>
   subscribe<string>("reconnect-requested", callback);

@@ -27,6 +27,8 @@ export type { RequestPreview } from "./generated/RequestPreview";
 export type { RevokeStyle } from "./generated/RevokeStyle";
 export type { ScopeSeparator } from "./generated/ScopeSeparator";
 export type { SecretInput } from "./generated/SecretInput";
+export type { Settings } from "./generated/Settings";
+export type { SettingsDto } from "./generated/SettingsDto";
 export type { SignInStarted } from "./generated/SignInStarted";
 export type { Status } from "./generated/Status";
 export type { TokenPlacement } from "./generated/TokenPlacement";

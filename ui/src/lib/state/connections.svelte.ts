@@ -11,6 +11,7 @@ import {
   onDeviceCodeShown,
   onSignInStarted,
   onReconnectRequested,
+  onOpenSettings,
   type ConnectionDto,
   type DeviceCodeShown,
   type DisconnectOutcome,
@@ -22,7 +23,8 @@ export type View =
   | { kind: "nothing" }
   | { kind: "detail"; id: string }
   | { kind: "create" }
-  | { kind: "edit"; id: string };
+  | { kind: "edit"; id: string }
+  | { kind: "settings" };
 
 /**
  * A sign-in in progress. `started` arrives with the `sign-in-started` event (never for client credentials),
@@ -61,6 +63,7 @@ export class ConnectionsState {
         this.show(id);
         void this.connect(id);
       }),
+      onOpenSettings(() => (this.view = { kind: "settings" })),
     ];
     void this.load();
     return () => {
