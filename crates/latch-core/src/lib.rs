@@ -23,6 +23,7 @@ mod single_flight;
 pub mod store;
 pub mod transfer;
 pub mod validate;
+pub mod wall_clock;
 
 mod engine;
 

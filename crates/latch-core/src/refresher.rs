@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::model::{Connection, ConnectionId, Flow, Status};
 use crate::refresh_policy;
 use crate::settings::Settings;
+use crate::wall_clock::{self, Woke};
 use crate::single_flight::RefreshNeed;
 use crate::store::refresh_state::Notified;
 
@@ -178,9 +179,12 @@ async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wa
 
         match plan.next_wake {
             Some(at) => {
-                let wait = (at - Utc::now()).to_std().unwrap_or_default();
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    woke = wall_clock::sleep_until(at) => {
+                        if woke == Woke::ClockChanged {
+                            tracing::info!("the wall clock changed; looking at due times again");
+                        }
+                    }
                     _ = wake.notified() => {}
                 }
             }
