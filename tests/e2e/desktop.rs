@@ -330,6 +330,63 @@ async fn settings_add_a_login_item_and_keep_the_notification_choices_across_rest
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_app_runs_several_connections_are_refreshed_before_they_expire_and_rotation_is_stored() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        // 10-second tokens: each is due after 5 s.
+        let op = Provider::oidc(&["--access-ttl", "10"]);
+        let latch = Latch::new();
+        let names = ["Drive", "Mail", "Calendar"];
+        for name in names {
+            latch.ok(&[
+                "add", "--name", name, "--flow", "authorization_code", "--client-id", "public-pkce",
+                "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
+                "--scope", "openid", "--scope", "offline_access",
+            ]);
+            latch.ok(&["connect", name]);
+        }
+        let before: Vec<(serde_json::Value, serde_json::Value)> = names
+            .iter()
+            .map(|name| (latch.show(name), latch.keyring_tokens(name).unwrap()))
+            .collect();
+        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+
+        // Every one gets a new token from the app's refresher, no command needed.
+        let state = || names.iter().map(|n| latch.show(n).to_string()).collect::<Vec<_>>().join("\n");
+        for (name, (shown, tokens)) in names.iter().zip(&before) {
+            let renewed = poll(
+                40,
+                || {
+                    let now = latch.show(name);
+                    (now["access_issued_at"] != shown["access_issued_at"]).then_some(now)
+                },
+                &state,
+            )
+            .await;
+            let issued = renewed["access_issued_at"].as_str().unwrap();
+            let old_expiry = shown["access_expires_at"].as_str().unwrap();
+            assert!(issued < old_expiry, "{name}: renewed at {issued}, before the old token's expiry {old_expiry}");
+            assert_eq!(renewed["status"], "connected", "{name}");
+            let stored = latch.keyring_tokens(name).unwrap();
+            assert_ne!(stored["refresh_token"], tokens["refresh_token"], "{name}: the rotated refresh token is stored");
+            assert_ne!(stored["access_token"], tokens["access_token"], "{name}");
+        }
+        drop(app);
+        // The CLI takes over where the app stopped: the stored tokens work.
+        for name in names {
+            let token = latch.ok(&["token", name]);
+            assert!(!token.trim().is_empty());
+        }
+        let mut secrets: Vec<String> = names.iter().flat_map(|n| latch.stored_secrets(n)).collect();
+        for (_, tokens) in &before {
+            secrets.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+        }
+        latch.assert_no_secret_leaks(&secrets);
+    })
+    .await;
+}
+
 /// Polls `probe` every 250 ms until it returns something (at most
 /// `seconds`); on giving up, says what `state` shows then.
 async fn poll<T>(seconds: u64, probe: impl Fn() -> Option<T>, state: impl Fn() -> String) -> T {

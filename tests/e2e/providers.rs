@@ -428,3 +428,22 @@ fn an_expired_device_code_ends_the_wait_with_what_to_do() {
     assert!(started.elapsed() < Duration::from_secs(20), "ended soon after the code expired");
     assert_eq!(latch.show("TV")["status"], "error");
 }
+
+#[test]
+fn device_polling_waits_five_seconds_longer_after_slow_down() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    latch.set_browser_mode("ignore");
+    latch.ok(&[
+        "add", "--name", "Slow TV", "--flow", "device_code", "--client-id", "tv",
+        "--device-url", &quirks.url("/device/authorize"), "--token-url", &quirks.url("/token/ok"), "--scope", "read",
+    ]);
+    latch.ok(&["connect", "Slow TV"]);
+    let polls: Vec<i64> =
+        quirks.stats()["device_polls"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+    assert_eq!(polls.len(), 2, "slowed down once, then connected: {polls:?}");
+    // The interval was 1 s; slow_down adds 5 (RFC 8628 §3.5).
+    assert!(polls[1] - polls[0] >= 5_500, "waited {} ms after slow_down", polls[1] - polls[0]);
+    assert_eq!(latch.show("Slow TV")["status"], "connected");
+    latch.assert_no_secret_leaks(&latch.stored_secrets("Slow TV"));
+}

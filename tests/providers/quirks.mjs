@@ -25,8 +25,10 @@ const codes = new Map(); // code -> { client_id, redirect_uri, scope, code_chall
 const refreshTokens = new Map(); // token -> { client_id, scope, used, revoked }
 const accessTokens = new Map(); // token -> { client_id, scope, expiresAt, revoked }
 const flakyCounts = new Map(); // quirk path -> refresh requests seen
+const deviceCodes = new Map(); // device_code -> { client_id, scope, polls }
 const stats = {
   refresh_times: [], // ms since the epoch of every refresh_token request, oldest first
+  device_polls: [], // ms since the epoch of every device_code token request, oldest first
   token_requests: {},
   total: 0,
   by_grant: {},
@@ -232,6 +234,22 @@ async function handleToken(req, res, quirk) {
     } else {
       record.used = true; // rotation
     }
+  } else if (grantType === 'urn:ietf:params:oauth:grant-type:device_code') {
+    // The first poll is told to slow down (RFC 8628 §3.5); the next succeeds,
+    // as if the user had entered the code in between.
+    const record = deviceCodes.get(body.device_code);
+    if (!record || record.client_id !== clientId) {
+      oauthError(res, 400, 'invalid_grant', 'Unknown device code.');
+      return;
+    }
+    stats.device_polls.push(Date.now());
+    record.polls += 1;
+    if (record.polls === 1) {
+      oauthError(res, 400, 'slow_down', 'Polling too fast.');
+      return;
+    }
+    deviceCodes.delete(body.device_code);
+    scope = record.scope;
   } else if (grantType === 'client_credentials') {
     scope = body.scope || '';
     withRefresh = false;
@@ -370,6 +388,18 @@ const server = http.createServer(async (req, res) => {
       return await handleToken(req, res, quirk);
     }
     if (req.method === 'POST' && path === '/revoke') return await handleRevoke(req, res);
+    if (req.method === 'POST' && path === '/device/authorize') {
+      const body = parseBody(req, await readRaw(req)) || {};
+      const deviceCode = rand();
+      deviceCodes.set(deviceCode, { client_id: body.client_id, scope: body.scope || '', polls: 0 });
+      return sendJson(res, 200, {
+        device_code: deviceCode,
+        user_code: 'QUIRK-CODE',
+        verification_uri: `http://127.0.0.1:${server.address().port}/device`,
+        expires_in: 60,
+        interval: 1,
+      });
+    }
     if (req.method === 'GET' && path === '/__test/stats') return sendJson(res, 200, stats);
     if (path === '/api/echo') {
       const echo = await echoResponse(req, url, await readRaw(req), isActive);
