@@ -1,24 +1,23 @@
 //! Notices changes made by other processes (the `latch` CLI, a script) and
-//! tells the UI, so both front ends show the same store within a second.
+//! tells the UI, so both front ends show the same store at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tauri::{AppHandle, Emitter, Manager};
 
 pub const CONNECTIONS_CHANGED: &str = "connections-changed";
 
-/// Compares SQLite's `data_version` once a second: a pragma on the open
-/// connection, no disk access. Changes by this app are announced by the
-/// commands themselves. A change also wakes the refresher: due times may
-/// have moved.
+/// Waits for a write in the data directory (inotify on Linux: no wake-up
+/// while nothing happens), then compares SQLite's `data_version`: it moves
+/// only for commits by other processes. Changes by this app are announced
+/// by the commands themselves. A change also wakes the refresher: due times
+/// may have moved.
 pub fn spawn_store_watch(app: AppHandle, engine: Arc<latch_core::Engine>) {
     tauri::async_runtime::spawn(async move {
+        let mut watch = latch_core::dir_watch::DirWatch::new(engine.data_dir());
         let mut last = engine.store_version().ok();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            watch.changed().await;
             let now = engine.store_version().ok();
             if now != last {
                 last = now;

@@ -6,6 +6,7 @@
 //! and tokens live only in the OS keyring and in memory, in types that print
 //! as `[redacted]`.
 
+pub mod dir_watch;
 pub mod discover;
 pub mod error;
 pub mod flows;
