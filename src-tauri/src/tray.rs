@@ -52,8 +52,7 @@ impl Tray {
 
     /// "All connections are working" or "2 connections need attention".
     pub fn show_state(&self, connections: &[latch_core::model::Connection]) {
-        use latch_core::model::Status;
-        let attention = connections.iter().filter(|c| matches!(c.status, Status::NeedsReauth | Status::Error)).count();
+        let attention = connections.iter().filter(|c| c.needs_attention()).count();
         let text = match attention {
             0 => "All connections are working".to_owned(),
             1 => "1 connection needs attention".to_owned(),

@@ -258,10 +258,7 @@ pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> 
 /// any connection needs the user to sign in again.
 pub fn print_status(connections: &[Connection], json: bool) -> ExitCode {
     use latch_core::model::Status;
-    let attention: Vec<&Connection> = connections
-        .iter()
-        .filter(|c| matches!(c.status, Status::NeedsReauth | Status::Error) || c.retry_at.is_some())
-        .collect();
+    let attention: Vec<&Connection> = connections.iter().filter(|c| c.needs_attention()).collect();
     if json {
         let items: Vec<serde_json::Value> = attention
             .iter()

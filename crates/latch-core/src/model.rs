@@ -370,6 +370,13 @@ impl Connection {
         }
     }
 
+    /// Whether the user should look at it: it needs a sign-in, it failed,
+    /// or a failed refresh is waiting to be tried again. The tray's count
+    /// and `latch status` use this one rule.
+    pub fn needs_attention(&self) -> bool {
+        matches!(self.status, Status::NeedsReauth | Status::Error) || self.retry_at.is_some()
+    }
+
     /// Scopes asked for but not granted, when the provider said what it granted.
     pub fn missing_scopes(&self) -> Vec<String> {
         match &self.granted_scopes {
@@ -495,6 +502,20 @@ impl ConnectionPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_needs_attention_when_it_needs_sign_in_failed_or_waits_to_retry() {
+        let mut c = Connection::new(ConnectionSpec::new("a", Flow::ClientCredentials, "c"), true, Utc::now());
+        c.status = Status::Connected;
+        assert!(!c.needs_attention());
+        for status in [Status::NeedsReauth, Status::Error] {
+            c.status = status;
+            assert!(c.needs_attention(), "{status:?}");
+        }
+        c.status = Status::Connected;
+        c.retry_at = Some(Utc::now());
+        assert!(c.needs_attention(), "a refresh waiting to be tried again");
+    }
 
     #[test]
     fn scopes_join_with_the_chosen_separator() {
