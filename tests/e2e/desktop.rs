@@ -387,6 +387,41 @@ async fn while_the_app_runs_several_connections_are_refreshed_before_they_expire
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_that_runs_out_within_a_day_is_announced_once_ahead() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        // The `minutes` quirk dates the refresh token: it runs out in 60 minutes.
+        let quirks = Provider::quirks();
+        let latch = Latch::new();
+        latch.ok(&[
+            "add", "--name", "Short Lease", "--flow", "authorization_code", "--client-id", "quirky",
+            "--authorize-url", &quirks.url("/authorize"), "--token-url", &quirks.url("/token/minutes"),
+            "--expires-in-unit", "minutes", "--scope", "read",
+        ]);
+        latch.ok(&["connect", "Short Lease"]);
+        assert!(latch.show("Short Lease")["refresh_expires_at"].is_string(), "the provider dated the sign-in");
+        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let warned = poll(
+            30,
+            || {
+                let received: Vec<String> =
+                    notifications_received().into_iter().filter(|s| s.contains("Short Lease")).collect();
+                (!received.is_empty()).then_some(received)
+            },
+            || "no notification for Short Lease".to_owned(),
+        )
+        .await;
+        // Time for a duplicate to arrive, had there been one.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let received: Vec<String> =
+            notifications_received().into_iter().filter(|s| s.contains("Short Lease")).collect();
+        assert_eq!(received, vec!["Short Lease will need you to sign in soon".to_owned()], "first seen: {warned:?}");
+        drop(app);
+    })
+    .await;
+}
+
 /// Polls `probe` every 250 ms until it returns something (at most
 /// `seconds`); on giving up, says what `state` shows then.
 async fn poll<T>(seconds: u64, probe: impl Fn() -> Option<T>, state: impl Fn() -> String) -> T {
