@@ -20,9 +20,14 @@ pub const DEVICE_CODE_SHOWN: &str = "device-code-shown";
 /// A sign-in under way: sending on `cancel` cancels it; `paste` takes the
 /// address the user pastes (used by the paste sign-in only).
 pub struct SignIn {
+    /// Which Connect this is: a second Connect replaces the first, and the
+    /// first must not remove the second's entry when it ends.
+    serial: u64,
     cancel: oneshot::Sender<()>,
     paste: Option<oneshot::Sender<String>>,
 }
+
+static SIGN_IN_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Sign-ins under way, by connection id.
 pub type SignIns = Mutex<HashMap<String, SignIn>>;
@@ -41,7 +46,8 @@ pub async fn connection_connect(app: AppHandle, state: State<'_, AppState>, id: 
     let spec = state.engine.get(&id)?.spec;
     let (cancel, cancelled) = oneshot::channel();
     let (paste, pasted) = oneshot::channel::<String>();
-    let sign_in = SignIn { cancel, paste: Some(paste) };
+    let serial = SIGN_IN_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sign_in = SignIn { serial, cancel, paste: Some(paste) };
     if let Some(previous) = state.sign_ins.lock().unwrap().insert(id.clone(), sign_in) {
         // A second Connect replaces the first sign-in.
         let _ = previous.cancel.send(());
@@ -90,7 +96,12 @@ pub async fn connection_connect(app: AppHandle, state: State<'_, AppState>, id: 
         outcome = sign_in => outcome.map_err(IpcError::from),
         _ = cancelled => Err(IpcError::from(Error::cancelled("Sign-in cancelled."))),
     };
-    state.sign_ins.lock().unwrap().remove(&id);
+    {
+        let mut sign_ins = state.sign_ins.lock().unwrap();
+        if sign_ins.get(&id).is_some_and(|sign_in| sign_in.serial == serial) {
+            sign_ins.remove(&id);
+        }
+    }
     announce_change(&app);
     Ok(outcome?.into())
 }
