@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { statusBadge } from "./status-badge";
+import { changesWithTime, statusBadge } from "./status-badge";
 
 const now = Date.parse("2025-01-01T12:00:00Z");
 const at = (offsetMs: number) => new Date(now + offsetMs).toISOString();
@@ -44,5 +44,17 @@ describe("statusBadge", () => {
     expect(statusBadge({ status: "needs_reauth", access_expires_at: null, retry_at: at(60_000) }, now).text).toBe(
       "Needs sign-in",
     );
+  });
+});
+
+describe("changesWithTime", () => {
+  it("is true for a token that counts down and for a pending retry", () => {
+    expect(changesWithTime({ status: "connected", access_expires_at: at(60 * 60_000) })).toBe(true);
+    expect(changesWithTime({ status: "error", access_expires_at: null, retry_at: at(60_000) })).toBe(true);
+  });
+  it("is false for badges only a new state can change", () => {
+    expect(changesWithTime({ status: "connected", access_expires_at: null })).toBe(false);
+    expect(changesWithTime({ status: "new", access_expires_at: null })).toBe(false);
+    expect(changesWithTime({ status: "needs_reauth", access_expires_at: null, retry_at: at(60_000) })).toBe(false);
   });
 });

@@ -9,10 +9,18 @@ export type Badge = { text: string; tone: BadgeTone };
 /** Within this window the badge counts down instead of saying "Connected". */
 export const EXPIRY_WARNING_MS = 15 * 60_000;
 
-export function statusBadge(
-  connection: Pick<ConnectionDto, "status" | "access_expires_at"> & { retry_at?: string | null },
-  now: number,
-): Badge {
+type BadgeInput = Pick<ConnectionDto, "status" | "access_expires_at"> & { retry_at?: string | null };
+
+/**
+ * Whether the badge's words can change with the time alone: a retry is pending, or a token with an expiry
+ * counts down. Only such badges follow the clock, so a list of badges that cannot change wakes nothing up.
+ */
+export function changesWithTime(connection: BadgeInput): boolean {
+  const retrying = !!connection.retry_at && connection.status !== "needs_reauth" && connection.status !== "new";
+  return retrying || (connection.status === "connected" && !!connection.access_expires_at);
+}
+
+export function statusBadge(connection: BadgeInput, now: number): Badge {
   // A refresh that failed for a passing reason is tried again by itself:
   // say when, rather than "Error", unless only the user can fix it.
   if (connection.retry_at && connection.status !== "needs_reauth" && connection.status !== "new") {
