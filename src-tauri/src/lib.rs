@@ -8,6 +8,7 @@ mod error;
 mod notifications;
 mod tray;
 mod watch;
+mod webview;
 
 use std::sync::Arc;
 
@@ -36,6 +37,11 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .init();
 
+    // Opened on another thread while GTK starts and the window is built
+    // (SQLite, the TLS roots: 15–25 ms), so setup finds it ready instead of
+    // holding up the main thread that serves the page to WebKit.
+    let opening = std::thread::spawn(latch_core::Engine::open_default);
+
     tauri::Builder::default()
         // First, so a second launch hands over to the running app and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -52,8 +58,12 @@ pub fn run() {
             Some(vec![STARTED_AT_LOGIN]),
         ))
         .plugin(tauri_plugin_dialog::init())
-        .setup(|app| {
-            let engine = match latch_core::Engine::open_default() {
+        .setup(move |app| {
+            if let Some(window) = app.get_webview_window("main") {
+                webview::lighten(&window);
+            }
+            let opened = opening.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let engine = match opened {
                 Ok(engine) => Arc::new(engine),
                 Err(err) => {
                     eprintln!("latch-app: {err}");
