@@ -3,7 +3,7 @@
 # the same run (bench/bare-window: same tauri, same window size, one line of
 # HTML), under Xvfb. Prints figures, not pass/fail. `make bench` runs it.
 #
-# What is measured, per app and per WebKitGTK setting (environment variable):
+# What is measured, per app and per WebKitGTK setting (see CONFIGS):
 #
 #   cold start to first paint  From the spawn of the process until a
 #       screenshot of its window shows rendered content. bench/probe.py polls
@@ -42,13 +42,27 @@ LATCH_APP=$PWD/target/release/latch-app
 LATCH_CLI=$PWD/target/release/latch
 BARE_APP=$OUT/release/bare-window
 
-# The WebKitGTK settings compared: "label|VAR=value ..." (first = as shipped).
+# The WebKitGTK settings compared: "label|VAR=value ...|VAR=value ..." — the
+# environment of both apps, then of the bare window alone. The first row is
+# each app as shipped: Latch turns hardware acceleration off in code
+# (src-tauri/src/webview.rs), the bare window is Tauri's default; the targets
+# are claimed on it. The second gives the bare window the same setting, the
+# same way (bench/bare-window/src/main.rs), to compare like with like.
 CONFIGS=(
-  "default|"
-  "no compositing|WEBKIT_DISABLE_COMPOSITING_MODE=1"
-  "no DMA-BUF renderer|WEBKIT_DISABLE_DMABUF_RENDERER=1"
-  "Skia CPU rendering|WEBKIT_SKIA_ENABLE_CPU_RENDERING=1"
+  "as shipped||"
+  "same setting on both||BARE_HARDWARE_ACCELERATION=never"
+  "no compositing|WEBKIT_DISABLE_COMPOSITING_MODE=1|"
 )
+
+# BENCH_SETTINGS="as shipped,no compositing" measures only those rows.
+if [[ -n ${BENCH_SETTINGS:-} ]]; then
+  chosen=()
+  for config in "${CONFIGS[@]}"; do
+    [[ ",$BENCH_SETTINGS," == *",${config%%|*},"* ]] && chosen+=("$config")
+  done
+  ((${#chosen[@]})) || { echo "bench: BENCH_SETTINGS matches none of the settings" >&2; exit 1; }
+  CONFIGS=("${chosen[@]}")
+fi
 
 lock_version() { # crate, Cargo.lock
   awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$2"
@@ -108,7 +122,7 @@ Xvfb -displayfd 3 -screen 0 1920x1200x24 -br -nolisten tcp 3>"$scratch/display" 
 for _ in $(seq 50); do [[ -s $scratch/display ]] && break; sleep 0.1; done
 [[ -s $scratch/display ]] || { echo "bench: Xvfb did not start" >&2; exit 1; }
 export DISPLAY=":$(cat "$scratch/display")"
-unset WEBKIT_DISABLE_COMPOSITING_MODE WEBKIT_DISABLE_DMABUF_RENDERER WEBKIT_SKIA_ENABLE_CPU_RENDERING
+unset WEBKIT_DISABLE_COMPOSITING_MODE WEBKIT_DISABLE_DMABUF_RENDERER WEBKIT_SKIA_ENABLE_CPU_RENDERING BARE_HARDWARE_ACCELERATION
 
 echo "== 100 connections in a throwaway data directory (latch add)"
 export LATCH_DATA_DIR=$scratch/latch-data
@@ -127,6 +141,7 @@ mkdir -p "$OUT/logs" "$OUT/screens"
 
 run() { # config-label env app-label binary warmup round
   local label=$1 envs=$2 app=$3 bin=$4 warmup=$5 round=$6 slug idle=$IDLE shot=()
+  [[ $app != "bare window" ]] || envs="$envs $bare_envs"
   slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$app")
   [[ $warmup == false ]] || idle=0
   [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png")
@@ -149,7 +164,7 @@ else:
 
 echo "== $RUNS launches of each app per setting, ${IDLE} s idle before reading memory"
 for config in "${CONFIGS[@]}"; do
-  label=${config%%|*} envs=${config#*|}
+  IFS='|' read -r label envs bare_envs <<<"$config"
   run "$label" "$envs" latch-app "$LATCH_APP" true 0
   run "$label" "$envs" "bare window" "$BARE_APP" true 0
   for round in $(seq "$RUNS"); do
