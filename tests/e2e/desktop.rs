@@ -37,9 +37,7 @@ async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
         window.click("advanced-toggle").await;
         window.fill("revoke_url", &op.url("/token/revocation")).await;
         window.fill("info_url", &op.url("/me")).await;
-        let save = window.testid("save").await;
-        window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
-        save.click().await.unwrap();
+        window.save_form().await;
 
         // Connect: the scripted browser signs in as alice.
         window.click("connect").await;
@@ -148,8 +146,8 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
     .await;
 }
 
-/// Summaries of the notifications dunst received, oldest first.
-fn notifications_received() -> Vec<String> {
+/// Summaries of the notifications dunst received that name `name`, oldest first.
+fn notifications_about(name: &str) -> Vec<String> {
     let _ = std::process::Command::new("dunstctl").arg("close-all").status();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let out =
@@ -157,7 +155,14 @@ fn notifications_received() -> Vec<String> {
     let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     history["data"][0]
         .as_array()
-        .map(|items| items.iter().filter_map(|n| n["summary"]["data"].as_str().map(str::to_owned)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|n| n["summary"]["data"].as_str())
+                .filter(|summary| summary.contains(name))
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -190,7 +195,7 @@ async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
         assert_eq!(status, 204);
 
         // The app alone, window and tray, as a person runs it.
-        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let app = Processes::app(&latch);
         let started = std::time::Instant::now();
         while latch.show("Forgetful")["status"] != "needs_reauth" {
             assert!(started.elapsed() < std::time::Duration::from_secs(30), "the refresher never hit invalid_grant");
@@ -198,7 +203,7 @@ async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
         }
         // Time for any duplicate to arrive, including the refresher's next passes.
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        let received: Vec<String> = notifications_received().into_iter().filter(|s| s.contains("Forgetful")).collect();
+        let received = notifications_about("Forgetful");
         assert_eq!(received, vec!["Forgetful needs you to sign in again".to_owned()]);
         let stderr = latch.fails(&["token", "Forgetful"], 3);
         assert!(stderr.contains("needs you to sign in again"), "{stderr}");
@@ -231,7 +236,7 @@ async fn a_provider_that_answers_503_twice_is_retried_with_backoff_until_the_ref
         ]);
         latch.ok(&["connect", "Flaky"]);
         let first_access = latch.access_token("Flaky");
-        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let app = Processes::app(&latch);
         let state = || format!("latch show: {}\nprovider: {}", latch.show("Flaky"), quirks.stats());
 
         // The first failure is recorded with a time to try again.
@@ -268,7 +273,7 @@ async fn a_provider_that_answers_503_twice_is_retried_with_backoff_until_the_ref
         let (status, _) =
             latch_e2e::http("GET", &quirks.url("/api/echo"), &[("Authorization", &format!("Bearer {access}"))], "");
         assert_eq!(status, 200, "the refreshed token works");
-        let received: Vec<String> = notifications_received().into_iter().filter(|s| s.contains("Flaky")).collect();
+        let received = notifications_about("Flaky");
         assert!(received.is_empty(), "a passing failure is not worth a notification: {received:?}");
         drop(app);
         let mut secrets = latch.stored_secrets("Flaky");
@@ -340,17 +345,27 @@ async fn while_the_app_runs_several_connections_are_refreshed_before_they_expire
         let names = ["Drive", "Mail", "Calendar"];
         for name in names {
             latch.ok(&[
-                "add", "--name", name, "--flow", "authorization_code", "--client-id", "public-pkce",
-                "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
-                "--scope", "openid", "--scope", "offline_access",
+                "add",
+                "--name",
+                name,
+                "--flow",
+                "authorization_code",
+                "--client-id",
+                "public-pkce",
+                "--authorize-url",
+                &op.url("/auth"),
+                "--token-url",
+                &op.url("/token"),
+                "--scope",
+                "openid",
+                "--scope",
+                "offline_access",
             ]);
             latch.ok(&["connect", name]);
         }
-        let before: Vec<(serde_json::Value, serde_json::Value)> = names
-            .iter()
-            .map(|name| (latch.show(name), latch.keyring_tokens(name).unwrap()))
-            .collect();
-        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let before: Vec<(serde_json::Value, serde_json::Value)> =
+            names.iter().map(|name| (latch.show(name), latch.keyring_tokens(name).unwrap())).collect();
+        let app = Processes::app(&latch);
 
         // Every one gets a new token from the app's refresher, no command needed.
         let state = || names.iter().map(|n| latch.show(n).to_string()).collect::<Vec<_>>().join("\n");
@@ -395,18 +410,29 @@ async fn a_sign_in_that_runs_out_within_a_day_is_announced_once_ahead() {
         let quirks = Provider::quirks();
         let latch = Latch::new();
         latch.ok(&[
-            "add", "--name", "Short Lease", "--flow", "authorization_code", "--client-id", "quirky",
-            "--authorize-url", &quirks.url("/authorize"), "--token-url", &quirks.url("/token/minutes"),
-            "--expires-in-unit", "minutes", "--scope", "read",
+            "add",
+            "--name",
+            "Short Lease",
+            "--flow",
+            "authorization_code",
+            "--client-id",
+            "quirky",
+            "--authorize-url",
+            &quirks.url("/authorize"),
+            "--token-url",
+            &quirks.url("/token/minutes"),
+            "--expires-in-unit",
+            "minutes",
+            "--scope",
+            "read",
         ]);
         latch.ok(&["connect", "Short Lease"]);
         assert!(latch.show("Short Lease")["refresh_expires_at"].is_string(), "the provider dated the sign-in");
-        let app = Processes::spawn(std::process::Command::new(latch_e2e::window::app_bin()), &latch);
+        let app = Processes::app(&latch);
         let warned = poll(
             30,
             || {
-                let received: Vec<String> =
-                    notifications_received().into_iter().filter(|s| s.contains("Short Lease")).collect();
+                let received = notifications_about("Short Lease");
                 (!received.is_empty()).then_some(received)
             },
             || "no notification for Short Lease".to_owned(),
@@ -414,8 +440,7 @@ async fn a_sign_in_that_runs_out_within_a_day_is_announced_once_ahead() {
         .await;
         // Time for a duplicate to arrive, had there been one.
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        let received: Vec<String> =
-            notifications_received().into_iter().filter(|s| s.contains("Short Lease")).collect();
+        let received = notifications_about("Short Lease");
         assert_eq!(received, vec!["Short Lease will need you to sign in soon".to_owned()], "first seen: {warned:?}");
         drop(app);
     })
@@ -492,9 +517,7 @@ async fn an_issuer_typed_in_the_form_is_discovered_and_the_connection_signs_in_t
         }
         window.fill("client_id", "public-pkce").await;
         window.screenshot("form-discovered").await;
-        let save = window.testid("save").await;
-        window.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
-        save.click().await.unwrap();
+        window.save_form().await;
 
         // Connect: the scripted browser signs in as alice.
         window.click("connect").await;

@@ -59,6 +59,11 @@ pub struct Processes {
 impl Processes {
     /// Spawns `cmd` in a new process group with `latch`'s environment (same
     /// data dir and scripted browser as the CLI in the test).
+    /// The desktop app alone, window and tray, as a person runs it.
+    pub fn app(latch: &Latch) -> Processes {
+        Self::spawn(Command::new(app_bin()), latch)
+    }
+
     pub fn spawn(mut cmd: Command, latch: &Latch) -> Processes {
         for (key, value) in latch.command(&[]).get_envs() {
             if let Some(value) = value {
@@ -206,6 +211,13 @@ impl Window {
                 Err(err) => self.fail(&format!("click {id}: {err:?}")).await,
             }
         }
+    }
+
+    /// Saves the connection form once the engine has found it valid.
+    pub async fn save_form(&self) {
+        let save = self.testid("save").await;
+        self.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
+        save.click().await.unwrap();
     }
 
     /// Types into the form input named `name`, replacing its content.

@@ -16,15 +16,22 @@ type BadgeInput = Pick<ConnectionDto, "status" | "access_expires_at"> & { retry_
  * counts down. Only such badges follow the clock, so a list of badges that cannot change wakes nothing up.
  */
 export function changesWithTime(connection: BadgeInput): boolean {
-  const retrying = !!connection.retry_at && connection.status !== "needs_reauth" && connection.status !== "new";
-  return retrying || (connection.status === "connected" && !!connection.access_expires_at);
+  return retryPending(connection) !== null || (connection.status === "connected" && !!connection.access_expires_at);
+}
+
+/**
+ * When a refresh that failed for a passing reason is tried again by itself, or null: the badge says when,
+ * rather than "Error", unless only the user can fix it.
+ */
+function retryPending(connection: BadgeInput): string | null {
+  const userMustAct = connection.status === "needs_reauth" || connection.status === "new";
+  return connection.retry_at && !userMustAct ? connection.retry_at : null;
 }
 
 export function statusBadge(connection: BadgeInput, now: number): Badge {
-  // A refresh that failed for a passing reason is tried again by itself:
-  // say when, rather than "Error", unless only the user can fix it.
-  if (connection.retry_at && connection.status !== "needs_reauth" && connection.status !== "new") {
-    const wait = Date.parse(connection.retry_at) - now;
+  const retryAt = retryPending(connection);
+  if (retryAt) {
+    const wait = Date.parse(retryAt) - now;
     if (wait > 0) return { text: `Retrying in ${durationInWords(wait)}`, tone: "warning" };
   }
   switch (connection.status) {
