@@ -2,7 +2,7 @@
 //! `ui/src/lib/ipc/generated/`. No secret is ever part of these types; the
 //! access token crosses only through `access_token_reveal`.
 
-use latch_core::model::{Connection, ConnectionSpec, KeyValue};
+use latch_core::model::{Connection, Draft, KeyValue};
 use latch_core::request::{ApiRequest, ApiResponse};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -14,24 +14,26 @@ pub struct ConnectionDto {
     #[serde(flatten)]
     pub connection: Connection,
     pub provider_host: Option<String>,
-    /// The exact redirect URI to register with the provider.
-    pub redirect_uri: String,
+    /// The exact redirect URI to register with the provider, when the
+    /// connection signs in through the browser.
+    pub redirect_uri: Option<String>,
     pub missing_scopes: Vec<String>,
 }
 
 impl From<Connection> for ConnectionDto {
     fn from(connection: Connection) -> Self {
         ConnectionDto {
-            provider_host: connection.spec.provider_host(),
-            redirect_uri: connection.spec.redirect_uri_to_register(),
+            provider_host: connection.settings.provider_host(),
+            redirect_uri: connection.settings.redirect_uri_to_register(),
             missing_scopes: connection.missing_scopes(),
             connection,
         }
     }
 }
 
-/// What to do with the client secret when saving the form.
-#[derive(Debug, Deserialize, TS)]
+/// What to do with the client secret when saving the form. The value is a
+/// secret on its way to the secret store: never printed.
+#[derive(Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SecretInput {
     Keep,
@@ -39,11 +41,11 @@ pub enum SecretInput {
     Remove,
 }
 
-/// The form's content.
-#[derive(Debug, Deserialize, TS)]
+/// The form's content: name, kind and settings, and the client secret.
+#[derive(Deserialize, TS)]
 pub struct ConnectionDraft {
     #[serde(flatten)]
-    pub spec: ConnectionSpec,
+    pub draft: Draft,
     pub client_secret: SecretInput,
 }
 
@@ -97,33 +99,20 @@ impl From<ApiResponse> for ApiResponseDto {
     }
 }
 
-/// Sent as the `sign-in-started` event when the browser has been opened.
+/// Sent as the `sign-in` event: how a sign-in session is going. The UI
+/// follows each session by these alone.
 #[derive(Debug, Clone, Serialize, TS)]
-pub struct SignInStarted {
+pub struct SignInEventDto {
+    pub session: latch_core::SessionId,
+    /// The connection's id.
     pub id: String,
-    pub authorize_url: String,
-    pub redirect_uri: String,
-    /// RFC 3339 UTC: when Latch stops waiting. None while Latch waits for
-    /// the user to paste the address (no time limit of its own).
-    pub deadline: Option<String>,
-    pub browser_error: Option<String>,
-    /// The provider redirects to a hosted page: the user pastes the address
-    /// the browser ends on (`connection_paste_submit`).
-    pub paste: bool,
+    pub event: latch_core::SignInEvent,
 }
 
-/// Sent as the `device-code-shown` event when a device sign-in (RFC 8628)
-/// waits for the user to enter the code. The user code is meant to be read
-/// by the user; it is not a token.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct DeviceCodeShown {
-    pub id: String,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub verification_uri_complete: Option<String>,
-    /// RFC 3339 UTC: when the code expires.
-    pub deadline: String,
-    pub browser_error: Option<String>,
+/// A sign-in just started: its session, for Cancel and for the paste field.
+#[derive(Debug, Serialize, TS)]
+pub struct SignInStartedDto {
+    pub session: latch_core::SessionId,
 }
 
 /// A provider preset as the picker shows it.
@@ -204,9 +193,16 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<Status>(&mut out);
     decl::<KeyValue>(&mut out);
     decl::<ConnectionId>(&mut out);
-    decl::<ConnectionSpec>(&mut out);
+    decl::<OAuth2Settings>(&mut out);
+    decl::<KindSettings>(&mut out);
+    decl::<Draft>(&mut out);
+    decl::<FlowFields>(&mut out);
+    decl::<latch_core::ConnectionTemplate>(&mut out);
     decl::<Connection>(&mut out);
     decl::<latch_core::FieldError>(&mut out);
+    decl::<latch_core::ErrorKind>(&mut out);
+    decl::<latch_core::Action>(&mut out);
+    decl::<latch_core::ProviderError>(&mut out);
     decl::<latch_core::request::RequestPreview>(&mut out);
     decl::<crate::error::IpcError>(&mut out);
     decl::<ConnectionDto>(&mut out);
@@ -215,9 +211,13 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<DisconnectOutcome>(&mut out);
     decl::<ApiRequestDto>(&mut out);
     decl::<ApiResponseDto>(&mut out);
-    decl::<SignInStarted>(&mut out);
-    decl::<DeviceCodeShown>(&mut out);
+    decl::<latch_core::SessionId>(&mut out);
+    decl::<latch_core::SignInEvent>(&mut out);
+    decl::<latch_core::SignInOutcome>(&mut out);
+    decl::<SignInEventDto>(&mut out);
+    decl::<SignInStartedDto>(&mut out);
     decl::<latch_core::presets::PresetScope>(&mut out);
+    decl::<latch_core::presets::Preset>(&mut out);
     decl::<PresetDto>(&mut out);
     decl::<latch_core::discover::Discovered>(&mut out);
     decl::<latch_core::transfer::ImportCandidate>(&mut out);

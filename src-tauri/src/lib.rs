@@ -5,9 +5,9 @@
 mod commands;
 mod dto;
 mod error;
+mod events;
 mod notifications;
 mod tray;
-mod watch;
 mod webview;
 
 use std::sync::Arc;
@@ -19,12 +19,11 @@ pub use dto::typescript_declarations;
 /// The argument the login item starts Latch with: keep the window hidden.
 const STARTED_AT_LOGIN: &str = "--hidden";
 
-/// Shared state: the engine, its refresher, the sign-ins under way (for
-/// Cancel) and the tray (absent where the desktop has none).
+/// Shared state: the engine, its refresher and the tray (absent where the
+/// desktop has none). Sign-ins under way are the engine's.
 pub struct AppState {
     pub engine: Arc<latch_core::Engine>,
     pub refresher: latch_core::refresher::Refresher,
-    pub sign_ins: commands::flows::SignIns,
     tray: Option<tray::Tray>,
 }
 
@@ -70,10 +69,12 @@ pub fn run() {
                     return Err(Box::new(err));
                 }
             };
-            let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+            // Subscribed before the refresher starts: its first look may
+            // already have something to announce.
+            events::forward_engine_events(app.handle().clone(), &engine);
             let refresher = {
                 let _runtime = tauri::async_runtime::handle().inner().enter();
-                latch_core::refresher::Refresher::spawn(engine.clone(), events)
+                latch_core::refresher::Refresher::spawn(engine.clone())
             };
             let tray = match tray::Tray::build(app.handle()) {
                 Ok(tray) => Some(tray),
@@ -82,16 +83,9 @@ pub fn run() {
                     None
                 }
             };
-            app.manage(AppState { engine: engine.clone(), refresher, sign_ins: Default::default(), tray });
-            watch::spawn_store_watch(app.handle().clone(), engine);
-            let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move {
-                while let Some(event) = incoming.recv().await {
-                    notifications::notify(&handle, &event);
-                    watch::announce_change(&handle);
-                }
-            });
-            watch::announce_change(app.handle());
+            app.manage(AppState { engine: engine.clone(), refresher, tray });
+            events::watch_other_processes(app.handle().clone(), engine);
+            events::show_change(app.handle());
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {
                 if let Some(window) = app.get_webview_window("main") {
                     let _ = window.hide();
@@ -113,21 +107,23 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::connections::connections_list,
             commands::connections::connection_get,
+            commands::connections::connection_template,
+            commands::connections::connection_draft,
             commands::connections::connection_check,
             commands::connections::connection_create,
             commands::connections::connection_update,
             commands::connections::connection_remove,
-            commands::flows::connection_connect,
-            commands::flows::connection_connect_cancel,
+            commands::flows::sign_in_start,
+            commands::flows::sign_in_cancel,
+            commands::flows::sign_in_submit_address,
             commands::flows::connection_refresh,
             commands::flows::connection_disconnect,
             commands::tokens::access_token_reveal,
             commands::requests::request_send,
             commands::requests::request_preview,
             commands::requests::request_curl,
-            commands::flows::connection_paste_submit,
             commands::providers::presets_list,
-            commands::providers::preset_spec,
+            commands::providers::preset_draft,
             commands::providers::issuer_discover,
             commands::transfer::connections_export,
             commands::transfer::import_choose,

@@ -3,20 +3,20 @@
 //! crate on macOS and Windows). The Reconnect button opens the app on the
 //! connection and starts its sign-in.
 
-use latch_core::refresher::EngineEvent;
+use latch_core::Notice;
 use tauri::{AppHandle, Emitter, Manager};
 
 /// Asks the UI to open `id` and start its sign-in.
 pub const RECONNECT_REQUESTED: &str = "reconnect-requested";
 
-pub fn notify(app: &AppHandle, event: &EngineEvent) {
-    let (id, summary, body) = match event {
-        EngineEvent::NeedsReauth { id, name, reason } => (
+pub fn notify(app: &AppHandle, notice: &Notice) {
+    let (id, summary, body) = match notice {
+        Notice::NeedsReauth { id, name, reason, .. } => (
             id.clone(),
             format!("{name} needs you to sign in again"),
             if reason.is_empty() { "Latch can no longer renew this connection by itself.".to_owned() } else { reason.clone() },
         ),
-        EngineEvent::ExpiresSoon { id, name, at } => (
+        Notice::ExpiresSoon { id, name, at, .. } => (
             id.clone(),
             format!("{name} will need you to sign in soon"),
             format!(
@@ -24,7 +24,6 @@ pub fn notify(app: &AppHandle, event: &EngineEvent) {
                 at.with_timezone(&chrono::Local).format("%A %-d %B at %H:%M")
             ),
         ),
-        EngineEvent::Changed => return,
     };
     let app = app.clone();
     // Waiting for the button blocks: one thread per notification.

@@ -185,7 +185,7 @@ fn latch_token_refreshes_only_when_the_token_is_due() {
     assert_eq!(latch.ok(&["token", "Short"]), first, "not due yet: same token, no refresh");
     assert_eq!(op.stats()["by_grant"]["refresh_token"].as_u64().unwrap_or(0), 0);
 
-    std::thread::sleep(std::time::Duration::from_millis(4500));
+    latch.step_clock(4500);
     let second = latch.ok(&["token", "Short"]);
     assert_ne!(second, first, "due: refreshed first");
     assert_eq!(op.stats()["by_grant"]["refresh_token"], 1);
@@ -449,7 +449,7 @@ fn twenty_concurrent_token_requests_at_expiry_cause_exactly_one_refresh() {
     add_oidc(&latch, &op, "Busy", "public-pkce", &[]);
     latch.ok(&["connect", "Busy"]);
     let before = latch.access_token("Busy");
-    std::thread::sleep(std::time::Duration::from_millis(4500));
+    latch.step_clock(4500);
 
     let children: Vec<_> = (0..20)
         .map(|_| latch.command(&["token", "Busy"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap())
@@ -492,4 +492,90 @@ fn a_refresh_killed_midway_leaves_the_connection_usable() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(out.starts_with("Refreshed 'Sturdy'."), "{out}");
     assert_eq!(latch.show("Sturdy")["status"], "connected");
+}
+
+#[test]
+fn resource_indicators_go_with_every_request_and_the_token_is_for_that_api() {
+    let api = "https://api.example.test/";
+    let op = Provider::oidc(&["--resource-server", api]);
+    let latch = Latch::new();
+    latch.ok(&[
+        "add", "--name", "Api", "--flow", "authorization_code", "--client-id", "public-pkce",
+        "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
+        "--scope", "openid", "--scope", "offline_access", "--scope", "api:read", "--auth-param", "prompt=consent",
+        "--resource", api,
+    ]);
+    assert_eq!(latch.show("Api")["resource"], serde_json::json!([api]));
+    latch.ok(&["connect", "Api"]);
+    let audience = |token: &str| {
+        let seen = introspect(&op, token);
+        assert_eq!(seen["active"], true, "{seen}");
+        seen["aud"].clone()
+    };
+    let first = latch.access_token("Api");
+    assert_eq!(audience(&first), api, "the access token is issued for the API named as resource");
+
+    latch.ok(&["refresh", "Api"]);
+    let second = latch.access_token("Api");
+    assert_ne!(second, first);
+    assert_eq!(audience(&second), api, "a refresh asks for the same resource");
+
+    // A resource the provider does not serve: refused, with the setting to change.
+    latch.ok(&["edit", "Api", "--resource", "https://elsewhere.example.test/"]);
+    let stderr = latch.fails(&["connect", "Api"], 4);
+    assert!(stderr.contains("invalid_target"), "{stderr}");
+    assert!(stderr.contains("latch edit \"Api\" --resource URI"), "{stderr}");
+    latch.ok(&["edit", "Api", "--clear", "resources"]);
+    assert_eq!(latch.show("Api")["resource"], serde_json::json!([]));
+    latch.assert_no_secret_leaks(&[first, second]);
+}
+
+#[test]
+fn ctrl_c_during_a_sign_in_stops_it_closes_the_listener_and_changes_nothing() {
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    add_oidc(&latch, &op, "Patient", "public-pkce", &[]);
+    // The browser opens the page and nobody signs in.
+    latch.set_browser_mode("ignore");
+    let mut child = latch
+        .command(&["connect", "Patient", "--timeout", "120"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (with a deadline) until it prints where the browser went: the listener is up.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let redirect = loop {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "latch ended early:\n{seen}");
+        seen.push_str(&line);
+        if let Some(at) = line.find("redirect_uri=") {
+            let encoded = line[at + 13..].split('&').next().unwrap().trim().to_owned();
+            break serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("r={encoded}")).unwrap()[0].1.clone();
+        }
+    };
+    let port: u16 = redirect.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "the listener waits for the browser");
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "Ctrl-C did not stop the sign-in");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert!(rest.contains("Sign-in cancelled."), "{rest}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "no listener is left");
+    let shown = latch.show("Patient");
+    assert_eq!(shown["status"], "new");
+    assert_eq!(shown["last_error"], serde_json::Value::Null, "a cancel is not a failure");
+    assert!(latch.keyring_tokens("Patient").is_none());
+    assert_eq!(op.stats()["token_requests"], 0);
 }

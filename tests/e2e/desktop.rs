@@ -691,3 +691,55 @@ async fn the_paste_sign_in_takes_the_address_from_the_browsers_address_bar_and_c
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_cancelled_in_the_window_closes_the_listener_and_changes_nothing() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let op = Provider::oidc(&[]);
+        let latch = Latch::new();
+        latch.ok(&[
+            "add", "--name", "Patient", "--flow", "authorization_code", "--client-id", "public-pkce",
+            "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"), "--scope", "openid",
+        ]);
+        // The browser opens the page and nobody signs in.
+        latch.set_browser_mode("ignore");
+        let window = Window::open(&latch).await;
+        click_css(&window, "[data-testid='connection-row'][data-name='Patient']").await;
+        window.click("connect").await;
+
+        // The waiting panel shows the link the browser was sent to; its
+        // redirect URI names the loopback listener's port.
+        let link = window.wait_for("input[aria-label='Sign-in link']").await;
+        let address = link.prop("value").await.unwrap().unwrap_or_default();
+        let authorize = url_pairs(&address);
+        let redirect = authorize.iter().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.clone()).unwrap();
+        let port: u16 = redirect.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().parse().unwrap();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "the listener waits for the browser");
+        window.screenshot("sign-in-waiting").await;
+
+        window.click("cancel-connect").await;
+        window.until("the waiting panel to go", || async { !window.exists("[data-testid='waiting']").await }).await;
+        let closed = poll(
+            10,
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_err().then_some(()),
+            || format!("port {port} still listens"),
+        )
+        .await;
+        let () = closed;
+        assert!(!window.exists("[data-testid='error-message']").await, "a cancel is not reported as a failure");
+        let shown = latch.show("Patient");
+        assert_eq!(shown["status"], "new");
+        assert_eq!(shown["last_error"], serde_json::Value::Null);
+        assert!(latch.keyring_tokens("Patient").is_none());
+        assert_eq!(op.stats()["token_requests"], 0);
+        window.close().await;
+    })
+    .await;
+}
+
+/// The query of an address, decoded.
+fn url_pairs(address: &str) -> Vec<(String, String)> {
+    let query = address.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    serde_urlencoded::from_str(query).unwrap()
+}

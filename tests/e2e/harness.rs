@@ -25,8 +25,14 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// The `latch` binary built by `cargo build` (scripts/test.sh builds it first).
+/// The `latch` binary built by `cargo build` (scripts/test.sh builds it first),
+/// or the one `LATCH_BIN` names (e.g. a previous release, to check a test itself).
 pub fn latch_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LATCH_BIN").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(path.exists(), "LATCH_BIN={} does not exist", path.display());
+        return path;
+    }
     let path = target_dir().join("debug").join("latch");
     assert!(path.exists(), "{} is missing: run `cargo build -p latch-cli` (make test does)", path.display());
     path
@@ -93,6 +99,7 @@ pub struct Latch {
     pub data_dir: tempfile::TempDir,
     transcript: Mutex<String>,
     browser_mode: Mutex<String>,
+    clock_skew_ms: Mutex<i64>,
 }
 
 impl Default for Latch {
@@ -107,12 +114,20 @@ impl Latch {
             data_dir: tempfile::tempdir().unwrap(),
             transcript: Mutex::new(String::new()),
             browser_mode: Mutex::new("login".into()),
+            clock_skew_ms: Mutex::new(0),
         }
     }
 
     /// How the scripted browser behaves on the next connects (see tests/providers/README.md).
     pub fn set_browser_mode(&self, mode: &str) {
         *self.browser_mode.lock().unwrap() = mode.into();
+    }
+
+    /// Moves the clock of the `latch` processes started from now on forward
+    /// by `ms` milliseconds (debug builds honour LATCH_TEST_CLOCK_SKEW_MS):
+    /// a step in time instead of a sleep.
+    pub fn step_clock(&self, ms: i64) {
+        *self.clock_skew_ms.lock().unwrap() += ms;
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -122,6 +137,7 @@ impl Latch {
             .env("BROWSER", repo_root().join("tests/providers/browser.mjs"))
             .env("LATCH_TEST_BROWSER_MODE", &*self.browser_mode.lock().unwrap())
             .env("LATCH_TEST_BROWSER_LOG", self.data_dir.path().with_extension("browser.log"))
+            .env("LATCH_TEST_CLOCK_SKEW_MS", self.clock_skew_ms.lock().unwrap().to_string())
             // The most verbose logs: the secret scan covers them too.
             .env("LATCH_LOG", "trace");
         cmd

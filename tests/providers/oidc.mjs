@@ -2,6 +2,12 @@
 // Local OpenID Connect / OAuth 2.0 provider for Latch integration tests.
 //
 //   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device] [--device-ttl SECONDS]
+//                 [--resource-server URI]...
+//
+// --resource-server registers an API for RFC 8707 resource indicators: a
+// `resource=URI` on the authorization and token requests yields an opaque
+// access token whose audience (introspection's `aud`) is URI, with the API's
+// scopes (api:read api:write). Any other resource is refused (invalid_target).
 //
 // stdout carries exactly one line of JSON once the server listens:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT}
@@ -15,7 +21,7 @@ import * as crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { echoResponse } from './echo.mjs';
 
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 const { values: args } = parseArgs({
   options: {
@@ -24,8 +30,10 @@ const { values: args } = parseArgs({
     'refresh-ttl': { type: 'string', default: String(14 * 24 * 60 * 60) },
     device: { type: 'boolean', default: false },
     'device-ttl': { type: 'string', default: '600' },
+    'resource-server': { type: 'string', multiple: true, default: [] },
   },
 });
+const RESOURCE_SERVERS = args['resource-server'];
 
 const PORT = Number(args.port) || 0;
 const ACCESS_TTL = Number(args['access-ttl']);
@@ -212,6 +220,17 @@ const configuration = {
     clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     deviceFlow: { enabled: DEVICE },
+    resourceIndicators: {
+      enabled: true,
+      // A refresh without `resource` keeps the audience it was granted.
+      useGrantedResource: async () => true,
+      async getResourceServerInfo(ctx, resourceIndicator) {
+        if (!RESOURCE_SERVERS.includes(resourceIndicator)) {
+          throw new errors.InvalidTarget(`${resourceIndicator} is not a resource server here`);
+        }
+        return { scope: 'api:read api:write', audience: resourceIndicator, accessTokenTTL: ACCESS_TTL, accessTokenFormat: 'opaque' };
+      },
+    },
   },
   pkce: {
     required: (ctx, client) => client.clientAuthMethod === 'none',

@@ -61,4 +61,34 @@ describe("the connection list", () => {
     await emit("connections-changed", null);
     await waitFor(() => expect(screen.getAllByTestId("connection-row")).toHaveLength(2));
   });
+
+  it("opens the connection and starts its sign-in when Reconnect is clicked on a notification", async () => {
+    const backend = mockBackend({
+      connections_list: () => [connectionDto({ id: "cn_1", name: "Slack", status: "needs_reauth" })],
+      sign_in_start: () => ({ session: "si_1" }),
+    });
+    render(App);
+    await screen.findByTestId("connection-row");
+    await emit("reconnect-requested", "cn_1");
+    expect(await screen.findByTestId("detail-name")).toHaveTextContent("Slack");
+    await waitFor(() => expect(backend.lastArgs("sign_in_start")).toEqual({ id: "cn_1" }));
+    expect(screen.getByTestId("waiting")).toBeInTheDocument();
+  });
+
+  it("shows a load failure with no button for waiting, and clears it once the list loads", async () => {
+    let fail = true;
+    mockBackend({
+      connections_list: () => {
+        if (fail) throw { code: "storage", message: "Latch could not read its list.", fields: [], action: { action: "retry_later", at: null }, provider: null, details: null };
+        return [];
+      },
+    });
+    render(App);
+    expect(await screen.findByTestId("error-message")).toHaveTextContent("Latch could not read its list.");
+    // Waiting is not a button.
+    expect(screen.queryByTestId("error-action")).not.toBeInTheDocument();
+    fail = false;
+    await emit("connections-changed", null);
+    await waitFor(() => expect(screen.queryByTestId("error-message")).not.toBeInTheDocument());
+  });
 });

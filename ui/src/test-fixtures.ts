@@ -1,11 +1,65 @@
-// Test-only: connections as the Rust side would send them.
-import type { ConnectionDto } from "$lib/ipc";
+// Test-only: what the Rust side would send.
+import type { ConnectionDto, ConnectionTemplate, Draft, OAuth2Settings, PresetDto } from "$lib/ipc";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { newConnectionSpec } from "$lib/connection-draft";
+
+/** The engine's defaults for a new OAuth 2.0 connection, as `connection_template` sends them. */
+export function oauth2Defaults(): OAuth2Settings {
+  return {
+    flow: "authorization_code",
+    pkce: "s256",
+    authorize_url: null,
+    token_url: null,
+    refresh_url: null,
+    revoke_url: null,
+    info_url: null,
+    issuer: null,
+    scopes: [],
+    scope_separator: "space",
+    client_id: "",
+    client_auth: "none",
+    authorize_params: [],
+    token_params: [],
+    refresh_params: [],
+    custom_headers: [],
+    token_placement: "header",
+    token_name: "Bearer",
+    query_param: "access_token",
+    redirect_port: 0,
+    redirect_path: "/callback",
+    token_request_format: "form",
+    expires_in_unit: "seconds",
+    revoke_style: "rfc7009",
+    require_iss: false,
+    redirect_uri_override: null,
+    device_url: null,
+    resource: [],
+  };
+}
+
+/** `connection_template("oauth2")`: the defaults, and each flow's required and unused fields (as the engine has them). */
+export function template(): ConnectionTemplate {
+  return {
+    draft: { name: "", kind: "oauth2", ...oauth2Defaults() },
+    flows: [
+      { flow: "authorization_code", required: ["authorize_url", "token_url"], unused: ["device_url"] },
+      { flow: "implicit", required: ["authorize_url"], unused: ["token_url", "device_url"] },
+      {
+        flow: "client_credentials",
+        required: ["token_url"],
+        unused: ["authorize_url", "device_url", "redirect_port", "redirect_path", "redirect_uri_override"],
+      },
+      {
+        flow: "device_code",
+        required: ["token_url", "device_url"],
+        unused: ["authorize_url", "redirect_port", "redirect_path", "redirect_uri_override"],
+      },
+    ],
+  };
+}
 
 export function connectionDto(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
   return {
-    ...newConnectionSpec(),
+    ...oauth2Defaults(),
     name: "Google Drive",
     authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
     token_url: "https://oauth2.googleapis.com/token",
@@ -23,6 +77,7 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
     has_refresh_token: false,
     last_error: null,
     last_error_details: null,
+    last_error_action: null,
     retry_at: null,
     created_at: "2025-01-01T00:00:00Z",
     updated_at: "2025-01-01T00:00:00Z",
@@ -33,17 +88,53 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
   };
 }
 
+/** `connection_draft(id)`: a connection's name, kind and settings, as its edit form starts them. */
+export function draftOf(connection: ConnectionDto): Draft {
+  const settings = Object.fromEntries(
+    Object.keys(oauth2Defaults()).map((key) => [key, JSON.parse(JSON.stringify(connection[key as keyof OAuth2Settings]))]),
+  ) as OAuth2Settings;
+  return { name: connection.name, kind: "oauth2", ...settings };
+}
+
+export function presetDto(overrides: Partial<PresetDto> = {}, settings: Partial<OAuth2Settings> = {}): PresetDto {
+  return {
+    id: "github",
+    name: "GitHub",
+    register_url: "https://github.com/settings/applications/new",
+    docs_url: null,
+    client_secret_required: true,
+    settings: {
+      ...oauth2Defaults(),
+      authorize_url: "https://github.com/login/oauth/authorize",
+      token_url: "https://github.com/login/oauth/access_token",
+      info_url: "https://api.github.com/user",
+      client_auth: "basic",
+      ...settings,
+    },
+    redirect_uri: "http://127.0.0.1/callback",
+    scopes: [
+      { name: "read:user", description: "Read your profile.", default: true, required: false },
+      { name: "repo", description: "Read and write your repositories.", default: false, required: false },
+    ],
+    notes: ["GitHub returns errors with HTTP 200."],
+    ...overrides,
+  };
+}
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
-/** Fakes the Rust side: each command answers with its handler; any other command fails the test loudly. */
+/**
+ * Fakes the Rust side: each command answers with its handler; any other command fails the test loudly.
+ * `connection_template` answers with the engine's template unless a test gives its own.
+ */
 export function mockBackend(handlers: Record<string, Handler>) {
+  const all: Record<string, Handler> = { connection_template: () => template(), ...handlers };
   const calls: { command: string; args: Record<string, unknown> }[] = [];
   mockIPC(
     (command, args) => {
       const payload = (args ?? {}) as Record<string, unknown>;
       calls.push({ command, args: payload });
-      const handler = handlers[command];
+      const handler = all[command];
       if (!handler) throw { code: "internal", message: `No mock for ${command}`, fields: [], details: null };
       return handler(payload);
     },

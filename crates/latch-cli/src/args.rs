@@ -2,9 +2,10 @@
 
 use clap::{Args, Parser, Subcommand};
 use latch_core::model::{
-    ClientAuth, ConnectionPatch, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
+    ClientAuth, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator, SettingsPatch, TokenPlacement,
     TokenRequestFormat,
 };
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -147,123 +148,152 @@ pub struct EditArgs {
     /// Delete the stored client secret (a public client).
     #[arg(long, conflicts_with = "client_secret_stdin")]
     pub remove_client_secret: bool,
-    /// Empty a list: scopes, auth-params, token-params, refresh-params or headers. Repeatable.
-    #[arg(long, value_name = "LIST", value_parser = ["scopes", "auth-params", "token-params", "refresh-params", "headers"])]
-    pub clear: Vec<String>,
+    /// Empty a list: scopes, resources, auth-params, token-params, refresh-params or headers. Repeatable.
+    #[arg(long, value_name = "LIST", value_parser = parse_list_name)]
+    pub clear: Vec<&'static str>,
     #[command(flatten)]
     pub fields: SpecFlags,
 }
 
-/// The fields `add` and `edit` share. Repeated flags build lists; giving a
-/// list flag to `edit` replaces that list.
-#[derive(Args)]
+/// The settings `add` and `edit` share, one flag per field of the OAuth 2.0
+/// settings. Serialised (by the fields' serde names) they are the patch the
+/// engine applies: a flag left out is a field left alone. Repeated flags
+/// build lists; giving a list flag to `edit` replaces that list.
+#[derive(Args, Serialize)]
 pub struct SpecFlags {
     /// Read the client secret from standard input (never from the command line).
     #[arg(long)]
+    #[serde(skip)]
     pub client_secret_stdin: bool,
     #[arg(long, value_parser = parse_enum::<ClientAuth>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
-    #[arg(long, value_name = "URL")]
-    pub authorize_url: Option<String>,
-    #[arg(long, value_name = "URL")]
-    pub token_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<UrlFlag>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<UrlFlag>,
     /// Where refresh requests go; defaults to the token URL.
-    #[arg(long, value_name = "URL")]
-    pub refresh_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<UrlFlag>,
     /// RFC 7009 revocation endpoint, used by disconnect.
-    #[arg(long, value_name = "URL")]
-    pub revoke_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_url: Option<UrlFlag>,
     /// Called after connecting to learn the account's name (e.g. OIDC userinfo).
-    #[arg(long, value_name = "URL")]
-    pub info_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_url: Option<UrlFlag>,
     /// The authorization server's issuer; sign-in responses must name it (RFC 9207).
     /// With 'add', Latch reads the server's metadata there to fill the addresses.
-    #[arg(long, value_name = "URL")]
-    pub issuer: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<UrlFlag>,
     /// RFC 8628 device authorization endpoint.
-    #[arg(long, value_name = "URL")]
-    pub device_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_url: Option<UrlFlag>,
     /// How disconnect revokes: rfc7009 (POST the token) or bearer_get (GET with the token).
     #[arg(long, value_parser = parse_enum::<RevokeStyle>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_style: Option<RevokeStyle>,
     /// A fixed https redirect URI hosted by the provider; sign in with 'connect --paste'.
     /// An empty value goes back to the loopback redirect.
-    #[arg(long, value_name = "URL")]
-    pub redirect_uri: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(rename = "redirect_uri_override", skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<UrlFlag>,
     /// A scope to request. Repeatable, in order.
     #[arg(long = "scope", value_name = "SCOPE")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
     #[arg(long, value_parser = parse_enum::<ScopeSeparator>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope_separator: Option<ScopeSeparator>,
     #[arg(long, value_parser = parse_enum::<Pkce>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pkce: Option<Pkce>,
+    /// An API the token is for (RFC 8707 resource indicator, an absolute URI),
+    /// sent with the sign-in and token requests. Repeatable.
+    #[arg(long = "resource", value_name = "URI")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<String>,
     /// Extra authorize parameter. Repeatable.
     #[arg(long = "auth-param", value_name = "K=V", value_parser = parse_param)]
+    #[serde(rename = "authorize_params", skip_serializing_if = "Vec::is_empty")]
     pub auth_params: Vec<KeyValue>,
     /// Extra access token request parameter. Repeatable.
     #[arg(long = "token-param", value_name = "K=V", value_parser = parse_param)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_params: Vec<KeyValue>,
     /// Extra refresh token request parameter. Repeatable.
     #[arg(long = "refresh-param", value_name = "K=V", value_parser = parse_param)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refresh_params: Vec<KeyValue>,
     /// Header sent with every request of this connection. Repeatable.
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    #[serde(rename = "custom_headers", skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<KeyValue>,
     #[arg(long, value_parser = parse_enum::<TokenPlacement>)]
+    #[serde(rename = "token_placement", skip_serializing_if = "Option::is_none")]
     pub placement: Option<TokenPlacement>,
     /// The word before the token in the Authorization header.
     #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
     /// The query parameter for query placement.
     #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_param: Option<String>,
     /// Fixed loopback port, when the provider needs an exact redirect URI (0 = automatic).
     #[arg(long, value_name = "PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_port: Option<u16>,
     #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_path: Option<String>,
     /// Token request body format; 'json' for providers that do not read forms.
     #[arg(long, value_parser = parse_enum::<TokenRequestFormat>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_request_format: Option<TokenRequestFormat>,
     /// Unit of the provider's expires_in.
     #[arg(long, value_parser = parse_enum::<ExpiresInUnit>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_unit: Option<ExpiresInUnit>,
 }
 
+/// An address flag: an empty value (`--info-url ''`) clears the address.
+#[derive(Clone, Serialize)]
+#[serde(transparent)]
+pub struct UrlFlag(Option<String>);
+
+
 impl SpecFlags {
-    /// The patch these flags describe. An empty URL flag (`--info-url ''`)
-    /// clears that URL.
-    pub fn into_patch(self) -> ConnectionPatch {
-        let url = |v: Option<String>| v.map(|v| Some(v.trim().to_owned()).filter(|v| !v.is_empty()));
-        let list = |v: Vec<KeyValue>| (!v.is_empty()).then_some(v);
-        ConnectionPatch {
-            authorize_url: url(self.authorize_url),
-            token_url: url(self.token_url),
-            refresh_url: url(self.refresh_url),
-            revoke_url: url(self.revoke_url),
-            info_url: url(self.info_url),
-            issuer: url(self.issuer),
-            device_url: url(self.device_url),
-            revoke_style: self.revoke_style,
-            redirect_uri_override: url(self.redirect_uri),
-            scopes: (!self.scopes.is_empty()).then_some(self.scopes),
-            scope_separator: self.scope_separator,
-            pkce: self.pkce,
-            client_auth: self.client_auth,
-            authorize_params: list(self.auth_params),
-            token_params: list(self.token_params),
-            refresh_params: list(self.refresh_params),
-            custom_headers: list(self.headers),
-            token_placement: self.placement,
-            token_name: self.token_name,
-            query_param: self.query_param,
-            redirect_port: self.redirect_port,
-            redirect_path: self.redirect_path,
-            token_request_format: self.token_request_format,
-            expires_in_unit: self.expires_in_unit,
-            ..ConnectionPatch::default()
-        }
+    /// The patch these flags describe.
+    pub fn into_patch(self) -> SettingsPatch {
+        SettingsPatch::from_value(serde_json::to_value(&self).expect("flags serialise"))
     }
+}
+
+/// The lists `edit --clear` empties: the name people type, the setting it is.
+const LISTS: &[(&str, &str)] = &[
+    ("scopes", "scopes"),
+    ("resources", "resource"),
+    ("auth-params", "authorize_params"),
+    ("token-params", "token_params"),
+    ("refresh-params", "refresh_params"),
+    ("headers", "custom_headers"),
+];
+
+fn parse_list_name(text: &str) -> Result<&'static str, String> {
+    LISTS.iter().find(|(name, _)| *name == text).map(|(_, field)| *field).ok_or_else(|| {
+        format!("'{text}' is not one of: {}", LISTS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "))
+    })
+}
+
+fn parse_url(text: &str) -> Result<UrlFlag, String> {
+    Ok(UrlFlag(Some(text.trim().to_owned()).filter(|t| !t.is_empty())))
 }
 
 fn parse_enum<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, String> {

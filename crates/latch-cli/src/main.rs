@@ -6,13 +6,14 @@ mod output;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use latch_core::model::{ConnectionPatch, Flow};
+use latch_core::model::Connection;
 use latch_core::request::ApiRequest;
 use latch_core::secret::ClientSecret;
-use latch_core::{presets, ConnectOptions, Engine, Error, ErrorKind, SecretChange};
+use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions};
 use zeroize::Zeroizing;
 
 use args::{Cli, Command};
@@ -58,21 +59,20 @@ fn init_logging() {
 }
 
 async fn run(command: Command) -> Result<ExitCode, Error> {
-    let engine = Engine::open_default()?;
+    let engine = Arc::new(Engine::open_default()?);
     match command {
         Command::Add(args) => {
             let secret = read_secret(args.fields.client_secret_stdin)?;
-            let overrides = ConnectionPatch {
-                name: Some(args.name),
-                flow: args.flow,
-                client_id: Some(args.client_id),
-                ..args.fields.into_patch()
-            };
-            let issuer = overrides.issuer.clone().flatten();
+            let overrides = args.fields.into_patch().set_some("flow", args.flow).set("client_id", args.client_id);
+            let issuer = overrides.get("issuer").and_then(|v| v.as_str()).map(str::to_owned);
             let (connection, preset) = match (&args.preset, issuer) {
-                (Some(id), _) => (engine.create_from_preset(id, overrides, secret)?, Some(presets::find(id)?)),
-                (None, Some(issuer)) if !args.no_discover => (engine.create_discovered(&issuer, overrides, secret).await?, None),
-                (None, _) => (engine.create(overrides, secret)?, None),
+                (Some(id), _) => {
+                    (engine.create_from_preset(id, args.name, overrides, secret).await?, Some(presets::find(id)?))
+                }
+                (None, Some(issuer)) if !args.no_discover => {
+                    (engine.create_discovered(&issuer, args.name, overrides, secret).await?, None)
+                }
+                (None, _) => (engine.create_from_patch(args.name, "oauth2", overrides, secret).await?, None),
             };
             output::print_added(&connection, preset.as_ref());
         }
@@ -82,43 +82,21 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 (None, true) => SecretChange::Remove,
                 (None, false) => SecretChange::Keep,
             };
-            let mut patch = ConnectionPatch {
-                name: args.new_name,
-                flow: args.flow,
-                client_id: args.client_id,
-                ..args.fields.into_patch()
-            };
-            for list in &args.clear {
-                match list.as_str() {
-                    "scopes" => patch.scopes = Some(Vec::new()),
-                    "auth-params" => patch.authorize_params = Some(Vec::new()),
-                    "token-params" => patch.token_params = Some(Vec::new()),
-                    "refresh-params" => patch.refresh_params = Some(Vec::new()),
-                    _ => patch.custom_headers = Some(Vec::new()),
-                }
+            let mut patch = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
+            for field in args.clear {
+                patch = patch.set(field, Vec::<()>::new());
             }
-            let connection = engine.update(&args.name, patch, secret)?;
-            output::warn_if_implicit(connection.spec.flow);
-            println!("Saved '{}'.", connection.spec.name);
+            let connection = engine.edit(&args.name, args.new_name, patch, secret).await?;
+            output::warn_if_implicit(&connection);
+            println!("Saved '{}'.", connection.name);
         }
         Command::List(args) => output::print_list(&engine.list()?, args.json),
         Command::Show(args) => output::print_show(&engine.get(&args.name)?, args.json),
         Command::Status(args) => return Ok(output::print_status(&engine.list()?, args.json)),
         Command::Connect(args) => {
-            let flow = engine.get(&args.name)?.spec.flow;
-            if flow == Flow::Implicit {
-                output::warn_if_implicit(flow);
-            }
-            let spec = engine.get(&args.name)?.spec;
-            let paste = args.paste || spec.redirect_uri_override.is_some();
-            let connection = if spec.flow == Flow::DeviceCode {
-                engine.connect_device(&args.name, output::print_device_code).await?
-            } else if paste {
-                engine.connect_paste(&args.name, output::print_paste_started, read_pasted_address).await?
-            } else {
-                let options = ConnectOptions { timeout: Duration::from_secs(args.timeout.max(1)) };
-                engine.connect(&args.name, options, output::print_sign_in_started).await?
-            };
+            output::warn_if_implicit(&engine.get(&args.name)?);
+            let options = SignInOptions { timeout: Duration::from_secs(args.timeout.max(1)), paste: args.paste };
+            let connection = sign_in(&engine, &args.name, options).await?;
             output::print_connected(&connection);
         }
         Command::Token(args) => {
@@ -129,7 +107,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         }
         Command::Refresh(args) => {
             let connection = engine.refresh(&args.name).await?;
-            println!("Refreshed '{}'. {}", connection.spec.name, output::expiry_sentence(&connection));
+            println!("Refreshed '{}'. {}", connection.name, output::expiry_sentence(&connection));
         }
         Command::Request(args) => {
             let body = match args.data.as_deref() {
@@ -182,10 +160,49 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                     Error::validation("import", format!("Could not read '{path}': {err}. Nothing was imported."))
                 })?,
             };
-            output::print_imported(&engine.import(&bytes)?);
+            output::print_imported(&engine.import(&bytes).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a sign-in session, printing its events. Ctrl-C cancels it: the
+/// loopback listener closes and the connection is left as it was.
+async fn sign_in(engine: &Arc<Engine>, name: &str, options: SignInOptions) -> Result<Connection, Error> {
+    let mut handle = engine.sign_in(name, options)?;
+    let control = handle.control();
+    loop {
+        tokio::select! {
+            event = handle.next() => match event {
+                Some(SignInEvent::Started { authorize_url, redirect_uri, deadline, browser_error, paste }) => {
+                    output::print_sign_in_started(&authorize_url, &redirect_uri, deadline, browser_error.as_deref(), paste);
+                    if paste {
+                        let control = control.clone();
+                        // Standard input blocks: read it on its own thread.
+                        tokio::task::spawn_blocking(move || match read_pasted_address() {
+                            Some(address) => {
+                                let _ = control.submit_address(&address);
+                            }
+                            None => {
+                                eprintln!("Nothing was pasted, so Latch stopped. Connect again when you have the address.");
+                                control.cancel();
+                            }
+                        });
+                    }
+                }
+                Some(SignInEvent::DeviceCode { user_code, verification_uri, deadline, browser_error, .. }) => {
+                    output::print_device_code(&user_code, &verification_uri, deadline, browser_error.as_deref());
+                }
+                Some(SignInEvent::Finished { .. }) | None => break,
+                Some(SignInEvent::AddressReceived | SignInEvent::Requesting) => {}
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("Stopping the sign-in…");
+                control.cancel();
+            }
+        }
+    }
+    handle.outcome().await
 }
 
 fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
@@ -198,15 +215,12 @@ fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {
 
 /// One line from standard input: the address the browser ended on. It holds
 /// the sign-in code, so it is kept in zeroized memory and never printed.
-fn read_pasted_address() -> Result<String, Error> {
+/// None when nothing was pasted.
+fn read_pasted_address() -> Option<Zeroizing<String>> {
     let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|err| Error::validation("paste", format!("Could not read standard input: {err}.")))?;
-    if line.trim().is_empty() {
-        return Err(Error::cancelled("Nothing was pasted, so Latch stopped. Connect again when you have the address."));
-    }
-    Ok(line.trim().to_owned())
+    std::io::stdin().read_line(&mut line).ok()?;
+    let address = Zeroizing::new(line.trim().to_owned());
+    (!address.is_empty()).then_some(address)
 }
 
 /// The client secret from standard input, without its trailing newline.

@@ -3,14 +3,17 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use latch_core::model::{Connection, Flow, TokenPlacement};
+use latch_core::model::{Connection, Flow, KindSettings, OAuth2Settings, TokenPlacement};
 use latch_core::presets::Preset;
 use latch_core::transfer::Imported;
-use latch_core::{DeviceCodeShown, Disconnected, Error, SignInStarted};
+use latch_core::{Action, Disconnected, Error};
 
 pub fn print_error(err: &Error) {
     for line in err.message.lines() {
         eprintln!("latch: {line}");
+    }
+    if let Some(next) = err.action.as_ref().and_then(action_as_command) {
+        eprintln!("latch: {next}");
     }
     if let Some(details) = &err.details {
         eprintln!("What the provider said (secrets removed):");
@@ -20,8 +23,51 @@ pub fn print_error(err: &Error) {
     }
 }
 
-pub fn warn_if_implicit(flow: Flow) {
-    if flow == Flow::Implicit {
+/// The engine's next step, as this front end words it: a command to run.
+pub fn action_as_command(action: &Action) -> Option<String> {
+    Some(match action {
+        Action::SignInAgain { connection, paste } => {
+            format!("Run 'latch connect \"{connection}\"{}' to sign in again.", if *paste { " --paste" } else { "" })
+        }
+        Action::SignIn { connection } => format!("Run 'latch connect \"{connection}\"' first."),
+        Action::EditFields { connection, fields } => {
+            let flags: Vec<&str> = fields.iter().map(|field| flag_for(field)).collect();
+            format!("Change it with 'latch edit \"{connection}\" {}'.", flags.join(" "))
+        }
+        Action::ShowConnections => "Run 'latch list' to see your connections.".into(),
+        Action::ShowPresets => "Run 'latch presets' to see them.".into(),
+        // The message says it all; there is no command to offer.
+        Action::CheckNetwork | Action::RetryLater { .. } | Action::UnlockKeyring => return None,
+    })
+}
+
+/// The `edit` flag (with a placeholder value) that changes a setting.
+fn flag_for(field: &str) -> &'static str {
+    match field {
+        "name" => "--name NEW",
+        "client_id" => "--client-id ID",
+        "client_secret" => "--client-secret-stdin",
+        "scopes" => "--scope ...",
+        "resource" => "--resource URI",
+        "issuer" => "--issuer URL",
+        "redirect_uri_override" => "--redirect-uri URL",
+        "redirect_port" => "--redirect-port PORT",
+        "token_url" => "--token-url URL",
+        "authorize_url" => "--authorize-url URL",
+        "device_url" => "--device-url URL",
+        _ => "...",
+    }
+}
+
+/// The OAuth 2.0 settings, for the sentences below that are about them.
+fn oauth2(connection: &Connection) -> &OAuth2Settings {
+    match &connection.settings {
+        KindSettings::OAuth2(settings) => settings,
+    }
+}
+
+pub fn warn_if_implicit(connection: &Connection) {
+    if oauth2(connection).flow == Flow::Implicit {
         eprintln!(
             "latch: warning: the implicit flow is legacy (RFC 9700): the token travels in the browser's address bar and \
              cannot be refreshed. Use --flow authorization_code (with PKCE) if the provider supports it."
@@ -30,15 +76,15 @@ pub fn warn_if_implicit(flow: Flow) {
 }
 
 pub fn print_added(connection: &Connection, preset: Option<&Preset>) {
-    let spec = &connection.spec;
-    warn_if_implicit(spec.flow);
-    let connect = if spec.redirect_uri_override.is_some() { " --paste" } else { "" };
-    println!("Added '{}'. Next: latch connect \"{}\"{connect}", spec.name, spec.name);
+    let name = &connection.name;
+    warn_if_implicit(connection);
+    let connect = if connection.settings.signs_in_by_paste() { " --paste" } else { "" };
+    println!("Added '{name}'. Next: latch connect \"{name}\"{connect}");
     if let Some(preset) = preset {
         println!("Register your app at: {}", preset.register_url);
     }
-    if spec.flow.uses_browser() {
-        println!("Register this redirect URI with the provider: {}", spec.redirect_uri_to_register());
+    if let Some(redirect_uri) = connection.settings.redirect_uri_to_register() {
+        println!("Register this redirect URI with the provider: {redirect_uri}");
     }
     if let Some(preset) = preset {
         for note in &preset.notes {
@@ -62,7 +108,7 @@ pub fn print_presets(presets: &[Preset], json: bool) {
 }
 
 pub fn print_imported(imported: &Imported) {
-    let names: Vec<&str> = imported.connections.iter().map(|c| c.spec.name.as_str()).collect();
+    let names: Vec<&str> = imported.connections.iter().map(|c| c.name.as_str()).collect();
     println!("Imported {} connection(s): {}.", names.len(), names.join(", "));
     for name in &imported.need_secret {
         println!(
@@ -80,13 +126,13 @@ pub fn print_list(connections: &[Connection], json: bool) {
         println!("No connections yet. Add one with 'latch add --name NAME --flow authorization_code ...'.");
         return;
     }
-    let width = connections.iter().map(|c| c.spec.name.chars().count()).max().unwrap_or(4).max(4);
+    let width = connections.iter().map(|c| c.name.chars().count()).max().unwrap_or(4).max(4);
     println!("{:width$}  {:18}  {:12}  ACCESS EXPIRES", "NAME", "FLOW", "STATUS");
     for c in connections {
         println!(
             "{:width$}  {:18}  {:12}  {}",
-            c.spec.name,
-            c.spec.flow.as_str(),
+            c.name,
+            oauth2(c).flow.as_str(),
             c.status.as_str(),
             c.access_expires_at.map(relative).unwrap_or_else(|| "-".into())
         );
@@ -98,10 +144,10 @@ pub fn print_show(c: &Connection, json: bool) {
         println!("{}", serde_json::to_string_pretty(c).expect("a connection serialises"));
         return;
     }
-    let spec = &c.spec;
+    let spec = oauth2(c);
     let none = || "-".to_string();
     let row = |label: &str, value: String| println!("  {label:<22}{value}");
-    println!("{} ({})", spec.name, c.id);
+    println!("{} ({})", c.name, c.id);
     row("Status", format!("{} — {}", c.status, expiry_sentence(c)));
     if let Some(account) = &c.account {
         row("Account", account.clone());
@@ -123,6 +169,9 @@ pub fn print_show(c: &Connection, json: bool) {
         row("Issuer", issuer.clone());
     }
     row("Scopes", format!("{} ({}-separated)", if spec.scopes.is_empty() { "-".into() } else { spec.scopes.join(" ") }, spec.scope_separator));
+    if !spec.resource.is_empty() {
+        row("Resources", spec.resource.join(" "));
+    }
     if let Some(granted) = &c.granted_scopes {
         let missing = c.missing_scopes();
         let note = if missing.is_empty() { String::new() } else { format!("  (not granted: {})", missing.join(" ")) };
@@ -162,43 +211,46 @@ pub fn print_show(c: &Connection, json: bool) {
     }
 }
 
-pub fn print_sign_in_started(started: &SignInStarted<'_>) {
-    match &started.browser_error {
+/// How long from now until `deadline`, as people say it.
+fn until(deadline: DateTime<Utc>) -> String {
+    latch_core::flows::loopback::human_duration((deadline - Utc::now()).to_std().unwrap_or_default())
+}
+
+pub fn print_sign_in_started(
+    authorize_url: &str,
+    redirect_uri: &str,
+    deadline: Option<DateTime<Utc>>,
+    browser_error: Option<&str>,
+    paste: bool,
+) {
+    match browser_error {
         None => eprintln!("Opened your browser to sign in. If nothing appeared, open this address:"),
         Some(err) => eprintln!("Latch could not open your browser ({err}). Open this address to sign in:"),
     }
-    eprintln!("  {}", started.authorize_url);
-    eprintln!("Waiting up to {} for you to finish…", latch_core::flows::loopback::human_duration(started.timeout));
+    eprintln!("  {authorize_url}");
+    if paste {
+        eprintln!("After signing in, the provider sends you to {redirect_uri}.");
+        eprintln!("Copy the whole address from the browser's address bar, paste it here and press Enter:");
+    } else if let Some(deadline) = deadline {
+        eprintln!("Waiting up to {} for you to finish…", until(deadline));
+    }
 }
 
-pub fn print_device_code(shown: &DeviceCodeShown<'_>) {
-    eprintln!("To sign in, open {} and enter this code:", shown.verification_uri);
+pub fn print_device_code(user_code: &str, verification_uri: &str, deadline: DateTime<Utc>, browser_error: Option<&str>) {
+    eprintln!("To sign in, open {verification_uri} and enter this code:");
     eprintln!();
-    eprintln!("    {}", shown.user_code);
+    eprintln!("    {user_code}");
     eprintln!();
-    match &shown.browser_error {
+    match browser_error {
         None => eprintln!("Latch opened your browser there."),
         Some(err) => eprintln!("Latch could not open your browser ({err}); open the address yourself, on any device."),
     }
-    eprintln!(
-        "Waiting up to {} for you to finish…",
-        latch_core::flows::loopback::human_duration(shown.expires_in)
-    );
-}
-
-pub fn print_paste_started(started: &SignInStarted<'_>) {
-    match &started.browser_error {
-        None => eprintln!("Opened your browser to sign in. If nothing appeared, open this address:"),
-        Some(err) => eprintln!("Latch could not open your browser ({err}). Open this address to sign in:"),
-    }
-    eprintln!("  {}", started.authorize_url);
-    eprintln!("After signing in, the provider sends you to {}.", started.redirect_uri);
-    eprintln!("Copy the whole address from the browser's address bar, paste it here and press Enter:");
+    eprintln!("Waiting up to {} for you to finish…", until(deadline));
 }
 
 pub fn print_connected(c: &Connection) {
     let account = c.account.as_ref().map(|a| format!(" as {a}")).unwrap_or_default();
-    println!("Connected '{}'{account}. {}", c.spec.name, expiry_sentence(c));
+    println!("Connected '{}'{account}. {}", c.name, expiry_sentence(c));
     if let Some(granted) = &c.granted_scopes {
         println!("Granted scopes: {}", if granted.is_empty() { "(none)".into() } else { granted.join(" ") });
         let missing = c.missing_scopes();
@@ -264,7 +316,7 @@ pub fn print_status(connections: &[Connection], json: bool) -> ExitCode {
             .iter()
             .map(|c| {
                 serde_json::json!({
-                    "name": c.spec.name, "status": c.status, "reason": c.last_error, "retry_at": c.retry_at
+                    "name": c.name, "status": c.status, "reason": c.last_error, "retry_at": c.retry_at
                 })
             })
             .collect();
@@ -274,12 +326,12 @@ pub fn print_status(connections: &[Connection], json: bool) -> ExitCode {
     } else {
         for c in &attention {
             let what = match (c.status, c.retry_at) {
-                (Status::NeedsReauth, _) => format!("needs you to sign in again: latch connect \"{}\"", c.spec.name),
+                (Status::NeedsReauth, _) => format!("needs you to sign in again: latch connect \"{}\"", c.name),
                 (_, Some(at)) => format!("retrying {}", relative(at)),
                 _ => "error".into(),
             };
             let reason = c.last_error.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
-            println!("{}: {what}{reason}", c.spec.name);
+            println!("{}: {what}{reason}", c.name);
         }
     }
     if attention.iter().any(|c| c.status == Status::NeedsReauth) {

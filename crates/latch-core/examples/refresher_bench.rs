@@ -21,29 +21,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use latch_core::model::{ClientAuth, Connection, ConnectionId, ConnectionSpec, Flow, Status};
-use latch_core::refresher::{EngineEvent, Refresher};
+use latch_core::model::{ClientAuth, Connection, ConnectionId, Draft, Flow, KindSettings, OAuth2Settings, SecretSlot, Status};
+use latch_core::refresher::Refresher;
 use latch_core::secret::{AccessToken, RefreshToken, TokenSet};
 use latch_core::store::db::Db;
-use latch_core::store::keyring::{SecretKind, SecretStore, Secrets};
-use latch_core::{Browser, Engine};
+use latch_core::store::{SecretFuture, SecretStore, Secrets};
+use latch_core::{Browser, Engine, EngineEvent};
 use zeroize::Zeroizing;
 
 /// Secrets in memory, shared between the engine and the set-up code.
 #[derive(Clone, Default)]
-struct InMemory(Arc<Mutex<HashMap<(String, bool), Zeroizing<String>>>>);
+struct InMemory(Arc<Mutex<HashMap<(String, &'static str), Zeroizing<String>>>>);
 
 impl SecretStore for InMemory {
-    fn get(&self, id: &ConnectionId, kind: SecretKind) -> latch_core::Result<Option<Zeroizing<String>>> {
-        Ok(self.0.lock().unwrap().get(&(id.to_string(), kind == SecretKind::TokenSet)).cloned())
+    fn get<'a>(&'a self, id: &'a ConnectionId, slot: SecretSlot) -> SecretFuture<'a, Option<Zeroizing<String>>> {
+        let value = self.0.lock().unwrap().get(&(id.to_string(), slot.name())).cloned();
+        Box::pin(async move { Ok(value) })
     }
-    fn set(&self, id: &ConnectionId, kind: SecretKind, value: &str) -> latch_core::Result<()> {
-        self.0.lock().unwrap().insert((id.to_string(), kind == SecretKind::TokenSet), Zeroizing::new(value.to_owned()));
-        Ok(())
+    fn set<'a>(&'a self, id: &'a ConnectionId, slot: SecretSlot, value: &'a str) -> SecretFuture<'a, ()> {
+        self.0.lock().unwrap().insert((id.to_string(), slot.name()), Zeroizing::new(value.to_owned()));
+        Box::pin(async { Ok(()) })
     }
-    fn delete(&self, id: &ConnectionId, kind: SecretKind) -> latch_core::Result<()> {
-        self.0.lock().unwrap().remove(&(id.to_string(), kind == SecretKind::TokenSet));
-        Ok(())
+    fn delete<'a>(&'a self, id: &'a ConnectionId, slot: SecretSlot) -> SecretFuture<'a, ()> {
+        self.0.lock().unwrap().remove(&(id.to_string(), slot.name()));
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -56,18 +57,19 @@ impl Browser for NoBrowser {
 
 /// Inserts `n` connected connections whose tokens were issued `age` ago and
 /// expire `left` from now.
-fn seed(dir: &std::path::Path, base: &str, n: usize, age: chrono::Duration, left: impl Fn(usize) -> chrono::Duration) -> InMemory {
+async fn seed(dir: &std::path::Path, base: &str, n: usize, age: chrono::Duration, left: impl Fn(usize) -> chrono::Duration) -> InMemory {
     let secrets = InMemory::default();
     let typed = Secrets::new(Box::new(secrets.clone()));
     let db = Db::open(&dir.join("latch.db")).expect("the database opens");
     let now = Utc::now();
     for i in 0..n {
-        let mut spec = ConnectionSpec::new(format!("bench {i:05}"), Flow::AuthorizationCode, "bench-client");
-        spec.authorize_url = Some(format!("{base}/authorize"));
-        spec.token_url = Some(format!("{base}/token"));
-        spec.client_auth = ClientAuth::None;
-        spec.scopes = vec!["api".into()];
-        let mut c = Connection::new(spec, false, now);
+        let mut settings = OAuth2Settings::new(Flow::AuthorizationCode, "bench-client");
+        settings.authorize_url = Some(format!("{base}/authorize"));
+        settings.token_url = Some(format!("{base}/token"));
+        settings.client_auth = ClientAuth::None;
+        settings.scopes = vec!["api".into()];
+        let draft = Draft { name: format!("bench {i:05}"), settings: KindSettings::OAuth2(settings) };
+        let mut c = Connection::new(draft, false, now);
         c.status = Status::Connected;
         c.access_issued_at = Some(now - age);
         c.access_expires_at = Some(now + left(i));
@@ -83,6 +85,7 @@ fn seed(dir: &std::path::Path, base: &str, n: usize, age: chrono::Duration, left
                     token_type: "Bearer".into(),
                 },
             )
+            .await
             .unwrap();
         db.connection_insert(&c).expect("the connection is stored");
     }
@@ -131,11 +134,12 @@ async fn schedule(n: usize, seconds: u64) {
     // Due between one and eleven hours from now: nothing within the watch.
     let secrets = seed(dir.path(), "https://bench.invalid", n, chrono::Duration::minutes(5), |i| {
         chrono::Duration::minutes(125 + (i % 600) as i64)
-    });
+    })
+    .await;
     let (_, rss_before) = usage();
     let engine = open(dir.path(), secrets);
-    let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
-    let _refresher = Refresher::spawn(engine.clone(), events);
+    let mut incoming = engine.subscribe();
+    let _refresher = Refresher::spawn(engine.clone());
     // Let the first pass plan everything and go to sleep.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, rss_scheduled) = usage();
@@ -164,23 +168,26 @@ async fn schedule(n: usize, seconds: u64) {
 async fn refresh(base: &str, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     // Issued 58 minutes ago, two minutes left: every one is due now.
-    let secrets = seed(dir.path(), base, n, chrono::Duration::minutes(58), |_| chrono::Duration::minutes(2));
+    let secrets = seed(dir.path(), base, n, chrono::Duration::minutes(58), |_| chrono::Duration::minutes(2)).await;
     let deadline = Utc::now() + chrono::Duration::minutes(2);
     let engine = open(dir.path(), secrets);
-    let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+    let mut incoming = engine.subscribe();
     let started_at = Utc::now();
     let (cpu_before, _) = usage();
     let started = Instant::now();
-    let _refresher = Refresher::spawn(engine.clone(), events);
+    let _refresher = Refresher::spawn(engine.clone());
+    // One `Refreshed` event per connection refreshed (counted from the store
+    // if this loop fell behind the events).
     let mut refreshed = 0;
-    while let Some(event) = incoming.recv().await {
-        if event != EngineEvent::Changed {
-            continue;
-        }
-        let list = engine.list().unwrap();
-        refreshed = list.iter().filter(|c| c.access_issued_at.is_some_and(|at| at >= started_at)).count();
-        if refreshed == n || started.elapsed() > Duration::from_secs(120) {
-            break;
+    while refreshed < n && started.elapsed() < Duration::from_secs(120) {
+        match tokio::time::timeout(Duration::from_secs(120), incoming.recv()).await {
+            Ok(Ok(EngineEvent::Refreshed { .. })) => refreshed += 1,
+            Ok(Ok(_)) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                let list = engine.list().unwrap();
+                refreshed = list.iter().filter(|c| c.access_issued_at.is_some_and(|at| at >= started_at)).count();
+            }
+            Ok(Err(_)) | Err(_) => break,
         }
     }
     let wall = started.elapsed();

@@ -1,13 +1,18 @@
 //! One error type for the engine. Every error carries a stable `kind` (front
-//! ends switch on it: exit codes, IPC codes) and a message written for the
-//! person in front of the screen: what happened and what to do next.
+//! ends switch on it: exit codes, IPC codes), a message written for the
+//! person in front of the screen, and — when there is one — the next step as
+//! an [`Action`]. The engine names no front end's commands or buttons: the
+//! CLI words an action as a command (`latch connect "Team Drive"`), the
+//! desktop app as a button ("Sign in again").
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// What went wrong, coarsely. The string codes are part of the CLI and IPC
 /// contract; do not rename them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ErrorKind {
     /// The input breaks a rule; `Error::fields` says which.
     Validation,
@@ -28,6 +33,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Validation,
+        ErrorKind::NotFound,
+        ErrorKind::NeedsAuthorization,
+        ErrorKind::Provider,
+        ErrorKind::Network,
+        ErrorKind::KeyringUnavailable,
+        ErrorKind::Storage,
+        ErrorKind::Cancelled,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::Validation => "validation",
@@ -42,11 +58,66 @@ impl ErrorKind {
     }
 }
 
+/// The next step that fixes an error, for a front end to offer in its own
+/// words. `connection` is the connection's name as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum Action {
+    /// Sign in (again) in the browser. `paste`: this connection signs in by
+    /// pasting the address the browser ends on.
+    SignInAgain { connection: String, paste: bool },
+    /// The connection has never been signed in.
+    SignIn { connection: String },
+    /// Change these settings of the connection (field names as in its settings).
+    EditFields { connection: String, fields: Vec<String> },
+    /// The network or the provider's address is the problem.
+    CheckNetwork,
+    /// Nothing to fix: try again later (at this time, when known).
+    RetryLater { at: Option<DateTime<Utc>> },
+    /// Unlock or start the system keyring.
+    UnlockKeyring,
+    /// The name was not found: look at the list of connections.
+    ShowConnections,
+    /// The preset was not found: look at the list of presets.
+    ShowPresets,
+}
+
+/// What the provider said in an RFC 6749 §5.2 error response (or an
+/// authorization error response, §4.1.2.1), kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProviderError {
+    pub error: String,
+    pub error_description: Option<String>,
+    pub error_uri: Option<String>,
+}
+
+impl std::fmt::Display for ProviderError {
+    /// `invalid_grant: grant request is invalid`, on one short line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error_description {
+            Some(description) => write!(f, "{}: {}", self.error, one_line(description)),
+            None => f.write_str(&self.error),
+        }
+    }
+}
+
+/// Provider-supplied text, kept to one short line.
+pub(crate) fn one_line(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 300 {
+        format!("{}…", line.chars().take(300).collect::<String>())
+    } else {
+        line
+    }
+}
+
 /// A rule broken by one field of a connection form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
-    /// The field's name in [`crate::model::ConnectionSpec`], e.g. `token_url`.
+    /// The field's name in the connection's settings, e.g. `token_url`.
     pub field: &'static str,
     /// A sentence that says how to fix it.
     pub message: String,
@@ -59,6 +130,10 @@ pub struct Error {
     pub message: String,
     /// For validation errors: every broken rule, in form order.
     pub fields: Vec<FieldError>,
+    /// The next step, when there is one the user can take.
+    pub action: Option<Action>,
+    /// The provider's own error code and description, when it sent them.
+    pub provider: Option<ProviderError>,
     /// What the provider actually said, with secrets removed, for a details pane.
     pub details: Option<String>,
     /// The provider's `Retry-After`, when it sent one (429, 503).
@@ -69,7 +144,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), fields: Vec::new(), details: None, retry_after: None }
+        Error {
+            kind,
+            message: message.into(),
+            fields: Vec::new(),
+            action: None,
+            provider: None,
+            details: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
@@ -78,9 +161,19 @@ impl Error {
         self
     }
 
+    pub fn with_action(mut self, action: Action) -> Self {
+        self.action = Some(action);
+        self
+    }
+
+    pub fn with_provider(mut self, provider: ProviderError) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
     pub fn invalid(fields: Vec<FieldError>) -> Self {
         let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("\n");
-        Error { kind: ErrorKind::Validation, message, fields, details: None, retry_after: None }
+        Error { fields, ..Error::new(ErrorKind::Validation, message) }
     }
 
     pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
@@ -88,10 +181,8 @@ impl Error {
     }
 
     pub fn not_found(name: &str) -> Self {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("There is no connection named '{name}'. Run 'latch list' to see your connections."),
-        )
+        Error::new(ErrorKind::NotFound, format!("There is no connection named '{name}'."))
+            .with_action(Action::ShowConnections)
     }
 
     pub fn needs_authorization(message: impl Into<String>) -> Self {
@@ -130,5 +221,36 @@ impl From<rusqlite::Error> for Error {
         Error::storage(format!(
             "Latch could not read or write its database: {err}. Check that the data directory is writable."
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_serialises_with_its_name_as_a_tag() {
+        let action = Action::SignInAgain { connection: "Team Drive".into(), paste: false };
+        assert_eq!(
+            serde_json::to_value(&action).unwrap(),
+            serde_json::json!({"action": "sign_in_again", "connection": "Team Drive", "paste": false})
+        );
+    }
+
+    #[test]
+    fn the_provider_error_reads_as_code_and_description_on_one_line() {
+        let said = ProviderError {
+            error: "invalid_grant".into(),
+            error_description: Some("grant request\n  is invalid".into()),
+            error_uri: None,
+        };
+        assert_eq!(said.to_string(), "invalid_grant: grant request is invalid");
+    }
+
+    #[test]
+    fn every_error_kind_has_its_code_as_its_serde_name() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.code());
+        }
     }
 }

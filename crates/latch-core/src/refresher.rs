@@ -1,49 +1,27 @@
 //! The refresher: one tokio task that keeps every connection alive. It
 //! keeps the due times in a min-heap and sleeps until the earliest — no
-//! polling loop. It wakes early when told the store changed (another
-//! process, the user), or the machine resumed or the clock jumped.
+//! polling loop — on the engine's clock (the wall clock, across suspend and
+//! clock changes; a manual clock in tests). It wakes early when the engine
+//! announces a change, when told the store changed elsewhere (another
+//! process), or when the clock was set.
 //!
-//! What only the user can fix goes out as an [`EngineEvent`] once per
-//! episode; the desktop shell turns those into notifications.
+//! What only the user can fix goes out as an [`EngineEvent::Notice`] once
+//! per episode; the desktop shell turns those into notifications.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, Notify, Semaphore};
 
 use crate::engine::Engine;
-use crate::model::{Connection, ConnectionId, Flow, Status};
+use crate::events::{EngineEvent, Notice};
+use crate::model::{Connection, ConnectionId, Status};
 use crate::refresh_policy;
-use crate::settings::Settings;
-use crate::wall_clock::{self, Woke};
-use crate::single_flight::RefreshNeed;
+use crate::settings::{RefresherSettings, Settings};
 use crate::store::refresh_state::Notified;
-
-/// What the engine tells front ends without being asked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineEvent {
-    /// Something in the store changed (a refresh finished or failed).
-    Changed,
-    /// Only the user can fix this connection: sign in again. Sent once per episode.
-    NeedsReauth { id: ConnectionId, name: String, reason: String },
-    /// The refresh token runs out soon (the provider said when). Sent once per sign-in.
-    ExpiresSoon { id: ConnectionId, name: String, at: DateTime<Utc> },
-}
-
-/// Settings the refresher honours.
-#[derive(Debug, Clone)]
-pub struct RefresherSettings {
-    /// How long before `refresh_expires_at` the early warning goes out.
-    pub warn_ahead: Duration,
-}
-
-impl Default for RefresherSettings {
-    fn default() -> Self {
-        RefresherSettings { warn_ahead: Duration::hours(24) }
-    }
-}
+use crate::wall_clock::Woke;
 
 /// At most this many refreshes run at once.
 const PARALLEL_REFRESHES: usize = 16;
@@ -60,8 +38,7 @@ pub struct Plan {
 
 /// The due times of `connection`: refresh, and the early warning.
 fn due_times(c: &Connection, settings: &RefresherSettings) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    let renewable = c.has_refresh_token || c.spec.flow == Flow::ClientCredentials;
-    let refresh = match (c.status, renewable) {
+    let refresh = match (c.status, c.can_renew()) {
         (Status::Connected | Status::Refreshing | Status::Error, true) => match c.retry_at {
             Some(retry) => Some(retry),
             None => c.access_expires_at.map(|exp| refresh_policy::due_at(c.access_issued_at, exp)),
@@ -108,23 +85,37 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    /// Starts the refresher on the current tokio runtime. Events go to
-    /// `events`; it follows the engine's saved settings (wake it after
-    /// saving them).
-    pub fn spawn(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>) -> Refresher {
+    /// Starts the refresher on the current tokio runtime. It announces
+    /// through the engine's events and follows the engine's saved settings.
+    pub fn spawn(engine: Arc<Engine>) -> Refresher {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(run(engine, events, wake.clone()));
+        let changes = engine.subscribe();
+        tokio::spawn(run(engine, changes, wake.clone()));
         Refresher { wake }
     }
 
-    /// Look again now: the store changed elsewhere, the machine resumed from
-    /// sleep, or the wall clock jumped.
+    /// Look again now: the store changed in another process, or the machine
+    /// resumed from sleep.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
 }
 
-async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wake: Arc<Notify>) {
+/// Waits for an engine event that changes connections, then takes every
+/// other one already queued: one look for a burst of changes.
+async fn next_change(changes: &mut broadcast::Receiver<EngineEvent>) {
+    loop {
+        match changes.recv().await {
+            Ok(event) if event.changed_connection().is_none() => continue,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+            // The engine is gone; the refresher stops with the runtime.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
+}
+
+async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>, wake: Arc<Notify>) {
     let permits = Arc::new(Semaphore::new(PARALLEL_REFRESHES));
     loop {
         let chosen = engine.settings().unwrap_or_else(|err| {
@@ -132,7 +123,7 @@ async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wa
             Settings::default()
         });
         let settings = chosen.refresher();
-        let now = Utc::now();
+        let now = engine.now();
         let connections = match engine.list() {
             Ok(list) => list,
             Err(err) => {
@@ -141,20 +132,24 @@ async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wa
             }
         };
         let plan = plan(&connections, now, &settings);
-        let name_of = |id: &ConnectionId| connections.iter().find(|c| &c.id == id).map(|c| c.spec.name.clone()).unwrap_or_default();
+        let find = |id: &ConnectionId| connections.iter().find(|c| &c.id == id);
 
         for id in &plan.notify_reauth {
             // Marked even when notifications are off: turning them on later
             // does not bring back old episodes.
             if engine.db().mark_notified(id, Notified::Reauth).unwrap_or(false) && chosen.notify_reauth {
-                let reason = connections.iter().find(|c| &c.id == id).and_then(|c| c.last_error.clone()).unwrap_or_default();
-                let _ = events.send(EngineEvent::NeedsReauth { id: id.clone(), name: name_of(id), reason });
+                if let Some(c) = find(id) {
+                    let reason = c.last_error.clone().unwrap_or_default();
+                    let action = c.sign_in_again();
+                    engine.announce(EngineEvent::Notice(Notice::NeedsReauth { id: id.clone(), name: c.name.clone(), reason, action }));
+                }
             }
         }
         for id in &plan.warn_expiry {
             if engine.db().mark_notified(id, Notified::ExpiryWarning).unwrap_or(false) && chosen.notify_expiry {
-                if let Some(at) = connections.iter().find(|c| &c.id == id).and_then(|c| c.refresh_expires_at) {
-                    let _ = events.send(EngineEvent::ExpiresSoon { id: id.clone(), name: name_of(id), at });
+                if let Some((c, at)) = find(id).and_then(|c| Some((c, c.refresh_expires_at?))) {
+                    let action = c.sign_in_again();
+                    engine.announce(EngineEvent::Notice(Notice::ExpiresSoon { id: id.clone(), name: c.name.clone(), at, action }));
                 }
             }
         }
@@ -166,29 +161,33 @@ async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wa
                 let permits = permits.clone();
                 tasks.spawn(async move {
                     let _permit = permits.acquire_owned().await;
-                    if let Err(err) = engine.refresh_single_flight(&id, RefreshNeed::IfDue).await {
+                    if let Err(err) = engine.refresh_if_due(&id).await {
                         tracing::info!(connection = %id, error = %err, "background refresh failed");
                     }
                 });
             }
             while tasks.join_next().await.is_some() {}
-            let _ = events.send(EngineEvent::Changed);
-            // Outcomes changed due times (or needs_reauth): plan again now.
+            // Outcomes changed due times (or needs_reauth): plan again now,
+            // without an extra look for the changes these refreshes announced.
+            while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
             continue;
         }
 
-        match plan.next_wake {
-            Some(at) => {
-                tokio::select! {
-                    woke = wall_clock::sleep_until(at) => {
-                        if woke == Woke::ClockChanged {
-                            tracing::info!("the wall clock changed; looking at due times again");
-                        }
+        let clock = engine.clock().clone();
+        let sleep = async {
+            match plan.next_wake {
+                Some(at) => {
+                    if clock.sleep_until(at).await == Woke::ClockChanged {
+                        tracing::info!("the wall clock changed; looking at due times again");
                     }
-                    _ = wake.notified() => {}
                 }
+                None => std::future::pending().await,
             }
-            None => wake.notified().await,
+        };
+        tokio::select! {
+            () = sleep => {}
+            () = wake.notified() => {}
+            () = next_change(&mut changes) => {}
         }
     }
 }
@@ -196,27 +195,18 @@ async fn run(engine: Arc<Engine>, events: mpsc::UnboundedSender<EngineEvent>, wa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ConnectionSpec, Flow};
+    use crate::clock::Clock;
+    use crate::model::{Draft, Flow, KindSettings, OAuth2Settings};
+    use chrono::Duration;
 
     fn connected(name: &str, issued: DateTime<Utc>, lifetime: Duration) -> Connection {
-        Connection {
-            id: ConnectionId(format!("cn_{name}")),
-            kind: "oauth2".into(),
-            spec: ConnectionSpec::new(name, Flow::AuthorizationCode, "c"),
-            status: Status::Connected,
-            access_expires_at: Some(issued + lifetime),
-            refresh_expires_at: None,
-            access_issued_at: Some(issued),
-            granted_scopes: None,
-            account: None,
-            has_client_secret: false,
-            has_refresh_token: true,
-            last_error: None,
-            last_error_details: None,
-            retry_at: None,
-            created_at: issued,
-            updated_at: issued,
-        }
+        let mut c = crate::model::sample_connection(name, Flow::AuthorizationCode);
+        c.id = ConnectionId(format!("cn_{name}"));
+        c.status = Status::Connected;
+        c.access_expires_at = Some(issued + lifetime);
+        c.access_issued_at = Some(issued);
+        c.has_refresh_token = true;
+        c
     }
 
     #[test]
@@ -297,55 +287,112 @@ mod tests {
         assert!(db.mark_notified(&c.id, Notified::Reauth).unwrap(), "a new sign-in starts a new episode");
     }
 
-    /// A connection only the user can fix, in a fresh test engine.
-    fn engine_with_one_needing_sign_in(name: &str) -> (tempfile::TempDir, Arc<Engine>, ConnectionId) {
-        let (dir, engine) = crate::engine::test_engine();
-        let mut spec = ConnectionSpec::new(name, Flow::ClientCredentials, "client");
-        spec.token_url = Some("https://example.com/token".into());
-        spec.client_auth = crate::model::ClientAuth::Body;
+    /// A client credentials connection whose provider cannot be reached, in
+    /// a fresh test engine on a manual clock.
+    async fn engine_with_one(
+        name: &str,
+        status: Status,
+    ) -> (tempfile::TempDir, Arc<Engine>, ConnectionId, Arc<crate::clock::ManualClock>) {
+        let (dir, engine, clock) = crate::engine::test_engine_with_clock();
+        let mut settings = OAuth2Settings::new(Flow::ClientCredentials, "client");
+        // Nothing listens on port 9 of the loopback interface.
+        settings.token_url = Some("http://127.0.0.1:9/token".into());
+        settings.client_auth = crate::model::ClientAuth::Body;
         let secret = crate::secret::ClientSecret::new("s3cret-value".into());
-        let mut connection = engine.create(crate::model::ConnectionPatch::from(spec), Some(secret)).unwrap();
-        connection.status = Status::NeedsReauth;
+        let draft = Draft { name: name.into(), settings: KindSettings::OAuth2(settings) };
+        let connection = engine.create(draft, Some(secret)).await.unwrap();
+        // Signed in an hour's token ago, as a sign-in would store it.
+        let grant = crate::flows::token_response::TokenGrant {
+            tokens: crate::secret::TokenSet {
+                access_token: crate::secret::AccessToken::new("at-1".into()),
+                refresh_token: None,
+                id_token: None,
+                token_type: "Bearer".into(),
+            },
+            expires_in: Some(std::time::Duration::from_secs(3600)),
+            refresh_expires_in: None,
+            scopes: None,
+        };
+        let (mut connection, _) = engine.store_grant(&connection.id, grant, None).await.unwrap();
+        connection.status = status;
         engine.db().connection_update_state(&connection).unwrap();
-        (dir, Arc::new(engine), connection.id)
+        (dir, Arc::new(engine), connection.id, clock)
     }
 
-    async fn events_within(rx: &mut mpsc::UnboundedReceiver<EngineEvent>, ms: u64) -> Vec<EngineEvent> {
+    /// Every event within `ms` milliseconds of real time.
+    async fn events_within(rx: &mut broadcast::Receiver<EngineEvent>, ms: u64) -> Vec<EngineEvent> {
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
             seen.push(event);
         }
         seen
     }
 
+    fn reauth_notices(seen: &[EngineEvent]) -> Vec<&Notice> {
+        seen.iter()
+            .filter_map(|e| match e {
+                EngineEvent::Notice(notice @ Notice::NeedsReauth { .. }) => Some(notice),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_connection_needing_sign_in_is_announced_once_however_often_the_refresher_looks() {
-        let (_dir, engine, id) = engine_with_one_needing_sign_in("Team Drive");
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let refresher = Refresher::spawn(engine, tx);
+        let (_dir, engine, id, _clock) = engine_with_one("Team Drive", Status::NeedsReauth).await;
+        let mut rx = engine.subscribe();
+        let refresher = Refresher::spawn(engine);
         for _ in 0..3 {
             refresher.wake();
             tokio::task::yield_now().await;
         }
         let seen = events_within(&mut rx, 300).await;
-        let announced: Vec<_> = seen.iter().filter(|e| matches!(e, EngineEvent::NeedsReauth { .. })).collect();
+        let announced = reauth_notices(&seen);
         assert_eq!(announced.len(), 1, "{seen:?}");
-        assert!(matches!(announced[0], EngineEvent::NeedsReauth { id: i, name, .. } if *i == id && name == "Team Drive"));
+        assert!(matches!(
+            announced[0],
+            Notice::NeedsReauth { id: i, name, action: crate::error::Action::SignInAgain { .. }, .. } if *i == id && name == "Team Drive"
+        ));
     }
 
     #[tokio::test]
     async fn with_sign_in_notifications_off_nothing_is_announced_and_the_episode_still_counts() {
-        let (_dir, engine, id) = engine_with_one_needing_sign_in("Quiet");
+        let (_dir, engine, id, _clock) = engine_with_one("Quiet", Status::NeedsReauth).await;
         engine.save_settings(&Settings { notify_reauth: false, ..Settings::default() }).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let refresher = Refresher::spawn(engine.clone(), tx);
+        let mut rx = engine.subscribe();
+        let refresher = Refresher::spawn(engine.clone());
         let seen = events_within(&mut rx, 300).await;
-        assert!(seen.iter().all(|e| !matches!(e, EngineEvent::NeedsReauth { .. })), "{seen:?}");
+        assert!(reauth_notices(&seen).is_empty(), "{seen:?}");
         assert!(engine.db().was_notified(&id, Notified::Reauth).unwrap(), "turning them on later brings no old episode");
         // Turned back on: still nothing for this episode.
         engine.save_settings(&Settings::default()).unwrap();
         refresher.wake();
-        assert!(events_within(&mut rx, 300).await.iter().all(|e| !matches!(e, EngineEvent::NeedsReauth { .. })));
+        assert!(reauth_notices(&events_within(&mut rx, 300).await).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_refresher_acts_when_the_clock_reaches_the_due_time_and_backs_off_after_a_failure() {
+        let (_dir, engine, id, clock) = engine_with_one("Service", Status::Connected).await;
+        let mut rx = engine.subscribe();
+        let _refresher = Refresher::spawn(engine.clone());
+        assert!(events_within(&mut rx, 200).await.is_empty(), "nothing due for 54 minutes");
+        // Just before the due time (issued + 54 min): still nothing.
+        clock.advance(Duration::minutes(54) - Duration::milliseconds(1));
+        assert!(events_within(&mut rx, 200).await.is_empty());
+        clock.advance(Duration::milliseconds(1));
+        let seen = events_within(&mut rx, 2000).await;
+        assert!(seen.contains(&EngineEvent::NeedsAttention { id: id.clone() }), "{seen:?}");
+        let failed = engine.get("Service").unwrap();
+        let retry = failed.retry_at.expect("a passing failure waits to retry");
+        let wait = retry - clock.now();
+        assert!(wait >= Duration::seconds(8) && wait <= Duration::seconds(12), "the first backoff is 10 s ± 20 %: {wait}");
+        assert!(matches!(failed.last_error_action, Some(crate::error::Action::CheckNetwork)), "{:?}", failed.last_error_action);
+        // No second attempt before the retry time…
+        assert!(events_within(&mut rx, 200).await.is_empty());
+        // …and one once the clock gets there.
+        clock.set(retry);
+        let seen = events_within(&mut rx, 2000).await;
+        assert!(seen.contains(&EngineEvent::NeedsAttention { id }), "{seen:?}");
     }
 }

@@ -6,7 +6,7 @@ use oauth2::http::{self, header, HeaderName, HeaderValue, Method};
 use crate::error::{Error, Result};
 use crate::flows::oauth::http_error;
 use crate::http::{ProviderHttp, API_RESPONSE_LIMIT};
-use crate::model::{ConnectionSpec, TokenPlacement};
+use crate::model::{KindSettings, OAuth2Settings, TokenPlacement};
 use crate::secret::AccessToken;
 
 /// A request as the user describes it.
@@ -33,9 +33,17 @@ pub struct ApiResponse {
     pub body: Vec<u8>,
 }
 
-/// Builds the HTTP request: custom headers, then the caller's, then the
-/// token in the header (`<token name> <token>`), the query, or both.
-pub fn build(spec: &ConnectionSpec, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
+/// Builds the HTTP request with the credential placed the way the
+/// connection's kind authenticates requests.
+pub fn build(settings: &KindSettings, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
+    match settings {
+        KindSettings::OAuth2(settings) => build_oauth2(settings, api, token),
+    }
+}
+
+/// OAuth 2.0 (Make's "token placement"): custom headers, then the caller's,
+/// then the token in the header (`<token name> <token>`), the query, or both.
+fn build_oauth2(spec: &OAuth2Settings, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
     let method = Method::from_bytes(api.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| Error::validation("method", format!("'{}' is not an HTTP method, e.g. GET or POST.", api.method)))?;
     let mut url = url::Url::parse(&api.url)
@@ -85,7 +93,7 @@ pub struct RequestPreview {
 /// What stands in for the token wherever it is shown without being revealed.
 pub const TOKEN_MASK: &str = "••••••";
 
-pub fn preview(spec: &ConnectionSpec, api: &ApiRequest) -> Result<RequestPreview> {
+pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> {
     let request = build(spec, api, &AccessToken::new(TOKEN_MASK.into()))?;
     Ok(RequestPreview {
         method: request.method().to_string(),
@@ -100,7 +108,7 @@ pub fn preview(spec: &ConnectionSpec, api: &ApiRequest) -> Result<RequestPreview
 
 /// The request as a `curl` command line. The token is included only when
 /// given; otherwise `$TOKEN` stands in for it.
-pub fn curl(spec: &ConnectionSpec, api: &ApiRequest, token: Option<&AccessToken>) -> Result<zeroize::Zeroizing<String>> {
+pub fn curl(spec: &KindSettings, api: &ApiRequest, token: Option<&AccessToken>) -> Result<zeroize::Zeroizing<String>> {
     let placeholder = AccessToken::new("$TOKEN".into());
     let request = build(spec, api, token.unwrap_or(&placeholder))?;
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
@@ -159,13 +167,13 @@ mod tests {
     use super::*;
     use crate::model::{Flow, KeyValue};
 
-    fn spec(placement: TokenPlacement) -> ConnectionSpec {
-        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "c");
+    fn spec(placement: TokenPlacement) -> KindSettings {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "c");
         spec.token_placement = placement;
         spec.token_name = "MyToken".into();
         spec.query_param = "key".into();
         spec.custom_headers = vec![KeyValue::new("X-Version", "1"), KeyValue::new("Accept", "text/plain")];
-        spec
+        KindSettings::OAuth2(spec)
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! The user's preferences that the engine honours: which notifications go
 //! out and how early the refresh-token warning comes. Kept in the SQLite
-//! `settings` table, so every front end and the refresher see the same.
-//! (Starting at login is the desktop shell's business: the OS keeps it.)
+//! `settings` table (`engine/settings.rs` reads and writes them), so every
+//! front end and the refresher see the same. (Starting at login is the
+//! desktop shell's business: the OS keeps it.)
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::refresher::RefresherSettings;
 
 /// The choices on the Settings screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,16 +30,29 @@ impl Default for Settings {
 /// The warning can come at most 30 days ahead.
 pub const MAX_WARN_AHEAD_HOURS: u32 = 30 * 24;
 
-const NOTIFY_REAUTH: &str = "notify_reauth";
-const NOTIFY_EXPIRY: &str = "notify_expiry";
-const WARN_AHEAD_HOURS: &str = "warn_ahead_hours";
+pub(crate) const NOTIFY_REAUTH: &str = "notify_reauth";
+pub(crate) const NOTIFY_EXPIRY: &str = "notify_expiry";
+pub(crate) const WARN_AHEAD_HOURS: &str = "warn_ahead_hours";
+
+/// Settings the refresher honours.
+#[derive(Debug, Clone)]
+pub struct RefresherSettings {
+    /// How long before `refresh_expires_at` the early warning goes out.
+    pub warn_ahead: Duration,
+}
+
+impl Default for RefresherSettings {
+    fn default() -> Self {
+        RefresherSettings { warn_ahead: Duration::hours(24) }
+    }
+}
 
 impl Settings {
     pub fn refresher(&self) -> RefresherSettings {
         RefresherSettings { warn_ahead: Duration::hours(i64::from(self.warn_ahead_hours)) }
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if !(1..=MAX_WARN_AHEAD_HOURS).contains(&self.warn_ahead_hours) {
             return Err(Error::validation(
                 "warn_ahead_hours",
@@ -51,68 +63,25 @@ impl Settings {
     }
 }
 
-impl Engine {
-    /// The saved settings; defaults for what was never saved (or what a
-    /// hand-edited database spoiled).
-    pub fn settings(&self) -> Result<Settings> {
-        let db = self.db();
-        let defaults = Settings::default();
-        let flag = |key: &str, default: bool| -> Result<bool> {
-            Ok(db.setting(key)?.map_or(default, |v| v != "false"))
-        };
-        let hours = db
-            .setting(WARN_AHEAD_HOURS)?
-            .and_then(|v| v.parse().ok())
-            .filter(|h| (1..=MAX_WARN_AHEAD_HOURS).contains(h))
-            .unwrap_or(defaults.warn_ahead_hours);
-        Ok(Settings {
-            notify_reauth: flag(NOTIFY_REAUTH, defaults.notify_reauth)?,
-            notify_expiry: flag(NOTIFY_EXPIRY, defaults.notify_expiry)?,
-            warn_ahead_hours: hours,
-        })
-    }
-
-    /// Saves all settings at once, or none when one is out of range.
-    pub fn save_settings(&self, settings: &Settings) -> Result<Settings> {
-        settings.check()?;
-        self.db().set_settings(&[
-            (NOTIFY_REAUTH, settings.notify_reauth.to_string()),
-            (NOTIFY_EXPIRY, settings.notify_expiry.to_string()),
-            (WARN_AHEAD_HOURS, settings.warn_ahead_hours.to_string()),
-        ])?;
-        self.settings()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::test_engine;
 
     #[test]
-    fn a_fresh_store_has_both_notifications_on_and_warns_a_day_ahead() {
-        let (_dir, engine) = test_engine();
-        assert_eq!(engine.settings().unwrap(), Settings::default());
-        assert_eq!(Settings::default().refresher().warn_ahead, Duration::hours(24));
+    fn the_defaults_have_both_notifications_on_and_warn_a_day_ahead() {
+        let defaults = Settings::default();
+        assert!(defaults.notify_reauth && defaults.notify_expiry);
+        assert_eq!(defaults.refresher().warn_ahead, Duration::hours(24));
     }
 
     #[test]
-    fn saved_settings_are_read_back() {
-        let (_dir, engine) = test_engine();
-        let chosen = Settings { notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72 };
-        assert_eq!(engine.save_settings(&chosen).unwrap(), chosen);
-        assert_eq!(engine.settings().unwrap(), chosen);
-    }
-
-    #[test]
-    fn an_out_of_range_warning_is_refused_and_nothing_changes() {
-        let (_dir, engine) = test_engine();
+    fn the_warning_comes_between_one_hour_and_thirty_days_ahead() {
         for hours in [0, MAX_WARN_AHEAD_HOURS + 1] {
-            let err = engine
-                .save_settings(&Settings { notify_reauth: false, notify_expiry: false, warn_ahead_hours: hours })
-                .unwrap_err();
+            let err = Settings { warn_ahead_hours: hours, ..Settings::default() }.check().unwrap_err();
             assert!(err.message.contains("between 1 hour and 30 days"), "{}", err.message);
         }
-        assert_eq!(engine.settings().unwrap(), Settings::default());
+        for hours in [1, MAX_WARN_AHEAD_HOURS] {
+            assert!(Settings { warn_ahead_hours: hours, ..Settings::default() }.check().is_ok());
+        }
     }
 }

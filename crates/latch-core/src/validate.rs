@@ -3,7 +3,7 @@
 //! Each message names the field and says how to fix it.
 
 use crate::error::FieldError;
-use crate::model::{ClientAuth, ConnectionSpec, Flow, KeyValue, Pkce, TokenPlacement};
+use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth2Settings, Pkce, TokenPlacement};
 
 pub const NAME_MAX_CHARS: usize = 100;
 
@@ -21,29 +21,33 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
 const RESERVED_TOKEN_PARAMS: &[&str] =
     &["grant_type", "code", "code_verifier", "redirect_uri", "refresh_token", "client_id", "client_secret", "scope"];
 
-/// Every rule `spec` breaks, in form order. `has_client_secret` is whether a
-/// client secret will be stored with it.
-pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldError> {
+/// Every rule `settings` break, in form order, by kind. `has_client_secret`
+/// is whether a client secret will be stored with them.
+pub fn settings(settings: &KindSettings, has_client_secret: bool) -> Vec<FieldError> {
+    match settings {
+        KindSettings::OAuth2(settings) => oauth2(settings, has_client_secret),
+    }
+}
+
+/// Every rule the settings of an OAuth 2.0 connection break, in form
+/// order. `has_client_secret` is whether a client secret will be stored
+/// with them.
+pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut fail = |field: &'static str, message: String| errors.push(FieldError { field, message });
 
-    if let Err(message) = check_name(&spec.name) {
-        fail("name", message);
-    }
-
-    let needs_authorize = spec.flow.uses_browser();
-    let needs_token = matches!(spec.flow, Flow::AuthorizationCode | Flow::ClientCredentials | Flow::DeviceCode);
-    let needs_device = spec.flow == Flow::DeviceCode;
-    let flow_label = flow_label(spec.flow);
-    for (field, label, value, required) in [
-        ("authorize_url", "Authorize URI", &spec.authorize_url, needs_authorize),
-        ("token_url", "Token URI", &spec.token_url, needs_token),
-        ("refresh_url", "Refresh URI", &spec.refresh_url, false),
-        ("revoke_url", "Revoke URI", &spec.revoke_url, false),
-        ("info_url", "Info URI", &spec.info_url, false),
-        ("issuer", "Issuer", &spec.issuer, false),
-        ("device_url", "Device authorization URI", &spec.device_url, needs_device),
+    let needs = spec.flow.fields();
+    let flow_label = spec.flow.label();
+    for (field, label, value) in [
+        ("authorize_url", "Authorize URI", &spec.authorize_url),
+        ("token_url", "Token URI", &spec.token_url),
+        ("refresh_url", "Refresh URI", &spec.refresh_url),
+        ("revoke_url", "Revoke URI", &spec.revoke_url),
+        ("info_url", "Info URI", &spec.info_url),
+        ("issuer", "Issuer", &spec.issuer),
+        ("device_url", "Device authorization URI", &spec.device_url),
     ] {
+        let required = needs.requires(field);
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(url) => {
                 if let Err(message) = check_endpoint_url(label, url) {
@@ -157,7 +161,29 @@ pub fn validate(spec: &ConnectionSpec, has_client_secret: bool) -> Vec<FieldErro
         );
     }
 
+    let mut seen = Vec::new();
+    for resource in &spec.resource {
+        if let Err(message) = check_resource(resource) {
+            fail("resource", message);
+        } else if seen.contains(&resource) {
+            fail("resource", format!("Resources: '{resource}' is listed twice. Remove one."));
+        }
+        seen.push(resource);
+    }
+
     errors
+}
+
+/// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
+/// It names an API; Latch never fetches it, so any scheme is allowed.
+fn check_resource(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|_| {
+        format!("Resources: '{text}' is not an absolute URI. Enter the API's address, e.g. https://api.example.com/.")
+    })?;
+    if url.fragment().is_some() {
+        return Err(format!("Resources: '{text}' must not contain a '#' fragment (RFC 8707)."));
+    }
+    Ok(())
 }
 
 /// Connection names are shown everywhere and typed in terminals.
@@ -227,34 +253,26 @@ fn is_header_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-pub fn flow_label(flow: Flow) -> &'static str {
-    match flow {
-        Flow::AuthorizationCode => "authorization code",
-        Flow::Implicit => "implicit",
-        Flow::ClientCredentials => "client credentials",
-        Flow::DeviceCode => "device code",
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ScopeSeparator;
 
-    fn valid_code_spec() -> ConnectionSpec {
-        let mut spec = ConnectionSpec::new("GitHub", Flow::AuthorizationCode, "client-1");
+    fn valid_code_spec() -> OAuth2Settings {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "client-1");
         spec.authorize_url = Some("https://github.com/login/oauth/authorize".into());
         spec.token_url = Some("https://github.com/login/oauth/access_token".into());
         spec
     }
 
-    fn messages(spec: &ConnectionSpec, has_secret: bool) -> Vec<(&'static str, String)> {
-        validate(spec, has_secret).into_iter().map(|e| (e.field, e.message)).collect()
+    fn messages(spec: &OAuth2Settings, has_secret: bool) -> Vec<(&'static str, String)> {
+        oauth2(spec, has_secret).into_iter().map(|e| (e.field, e.message)).collect()
     }
 
     #[test]
     fn a_complete_spec_is_valid() {
-        assert!(validate(&valid_code_spec(), false).is_empty());
+        assert!(oauth2(&valid_code_spec(), false).is_empty());
     }
 
     #[test]
@@ -281,7 +299,7 @@ mod tests {
         );
         for host in ["127.0.0.1:8080", "localhost", "[::1]:9000"] {
             spec.authorize_url = Some(format!("http://{host}/auth"));
-            assert!(validate(&spec, false).is_empty(), "{host}");
+            assert!(oauth2(&spec, false).is_empty(), "{host}");
         }
     }
 
@@ -309,20 +327,28 @@ mod tests {
 
     #[test]
     fn names_are_required_and_at_most_100_characters() {
-        let mut spec = valid_code_spec();
-        spec.name = String::new();
-        assert_eq!(messages(&spec, false)[0].1, "Connection name is required, e.g. 'GitHub' or 'Team Drive'.");
-        spec.name = "é".repeat(100);
-        assert!(validate(&spec, false).is_empty());
-        spec.name = "é".repeat(101);
+        assert_eq!(check_name("").unwrap_err(), "Connection name is required, e.g. 'GitHub' or 'Team Drive'.");
+        assert!(check_name(&"é".repeat(100)).is_ok());
         assert_eq!(
-            messages(&spec, false)[0].1,
+            check_name(&"é".repeat(101)).unwrap_err(),
             "Connection name is 101 characters long; shorten it to 100 or fewer."
         );
-        spec.name = "two\nlines".into();
-        assert!(messages(&spec, false)[0].1.contains("control characters"));
-        spec.name = " padded".into();
-        assert_eq!(messages(&spec, false)[0].1, "Connection name must not start or end with a space.");
+        assert!(check_name("two\nlines").unwrap_err().contains("control characters"));
+        assert_eq!(check_name(" padded").unwrap_err(), "Connection name must not start or end with a space.");
+    }
+
+    #[test]
+    fn resources_must_be_absolute_uris_without_fragments_and_listed_once() {
+        let mut spec = valid_code_spec();
+        spec.resource = vec!["https://api.example.com/".into(), "urn:example:calendar".into()];
+        assert!(oauth2(&spec, false).is_empty());
+        spec.resource = vec!["api.example.com".into(), "https://a.example/#x".into(), "urn:x".into(), "urn:x".into()];
+        let errors = messages(&spec, false);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors.iter().all(|(field, _)| *field == "resource"));
+        assert!(errors[0].1.contains("'api.example.com' is not an absolute URI"));
+        assert!(errors[1].1.contains("must not contain a '#' fragment"));
+        assert!(errors[2].1.contains("listed twice"));
     }
 
     #[test]
@@ -341,7 +367,7 @@ mod tests {
         );
         // A comma is an ordinary character when the separator is a space.
         spec.scope_separator = ScopeSeparator::Space;
-        assert!(validate(&spec, false).is_empty());
+        assert!(oauth2(&spec, false).is_empty());
         spec.scopes = vec!["a".into(), "a".into()];
         assert_eq!(messages(&spec, false)[0].1, "Scopes: 'a' is listed twice. Remove one.");
         spec.scopes = vec![String::new()];
@@ -350,27 +376,27 @@ mod tests {
 
     #[test]
     fn required_urls_depend_on_the_flow() {
-        let spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "c");
-        let fields: Vec<_> = validate(&spec, false).into_iter().map(|e| e.field).collect();
+        let spec = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        let fields: Vec<_> = oauth2(&spec, false).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["authorize_url", "token_url"]);
         assert_eq!(
             messages(&spec, false)[0].1,
             "Authorize URI is required for the authorization code flow. Copy it from the provider's API documentation."
         );
 
-        let implicit = ConnectionSpec::new("x", Flow::Implicit, "c");
-        let fields: Vec<_> = validate(&implicit, false).into_iter().map(|e| e.field).collect();
+        let implicit = OAuth2Settings::new(Flow::Implicit, "c");
+        let fields: Vec<_> = oauth2(&implicit, false).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["authorize_url"]);
 
-        let mut cc = ConnectionSpec::new("x", Flow::ClientCredentials, "c");
+        let mut cc = OAuth2Settings::new(Flow::ClientCredentials, "c");
         cc.client_auth = ClientAuth::Body;
-        let fields: Vec<_> = validate(&cc, true).into_iter().map(|e| e.field).collect();
+        let fields: Vec<_> = oauth2(&cc, true).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["token_url"]);
     }
 
     #[test]
     fn client_credentials_needs_a_secret() {
-        let mut spec = ConnectionSpec::new("x", Flow::ClientCredentials, "c");
+        let mut spec = OAuth2Settings::new(Flow::ClientCredentials, "c");
         spec.token_url = Some("https://example.com/token".into());
         assert_eq!(
             messages(&spec, false),
@@ -392,12 +418,12 @@ mod tests {
                 "Client authentication 'basic' needs a client secret. Enter the client secret, or choose 'none' for a public client.".into()
             )]
         );
-        assert!(validate(&spec, true).is_empty());
+        assert!(oauth2(&spec, true).is_empty());
     }
 
     #[test]
     fn pkce_is_refused_outside_the_code_flow() {
-        let mut spec = ConnectionSpec::new("x", Flow::Implicit, "c");
+        let mut spec = OAuth2Settings::new(Flow::Implicit, "c");
         spec.authorize_url = Some("https://example.com/a".into());
         spec.pkce = Pkce::S256;
         assert_eq!(
@@ -432,7 +458,7 @@ mod tests {
         spec.custom_headers = vec![KeyValue::new("Authorization", "x")];
         assert!(messages(&spec, false)[0].1.contains("Latch sets the Authorization header"));
         spec.token_placement = TokenPlacement::Query;
-        assert!(validate(&spec, false).is_empty());
+        assert!(oauth2(&spec, false).is_empty());
     }
 
     #[test]
@@ -442,7 +468,7 @@ mod tests {
         spec.query_param = "a=b".into();
         spec.redirect_port = 80;
         spec.redirect_path = "callback".into();
-        let fields: Vec<_> = validate(&spec, false).into_iter().map(|e| e.field).collect();
+        let fields: Vec<_> = oauth2(&spec, false).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["token_name", "query_param", "redirect_port", "redirect_path"]);
         assert_eq!(
             messages(&spec, false)[2].1,
@@ -454,7 +480,7 @@ mod tests {
     fn a_fixed_redirect_uri_must_be_https() {
         let mut spec = valid_code_spec();
         spec.redirect_uri_override = Some("https://www.make.com/oauth/cb/app".into());
-        assert!(validate(&spec, false).is_empty());
+        assert!(oauth2(&spec, false).is_empty());
         spec.redirect_uri_override = Some("http://example.com/cb".into());
         assert_eq!(
             messages(&spec, false),

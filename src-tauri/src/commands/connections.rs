@@ -1,13 +1,11 @@
 //! Listing, checking, saving and deleting connections.
 
-use latch_core::model::ConnectionPatch;
 use latch_core::secret::ClientSecret;
-use latch_core::{FieldError, SecretChange};
-use tauri::{AppHandle, State};
+use latch_core::{ConnectionTemplate, FieldError, SecretChange};
+use tauri::State;
 
 use crate::dto::{ConnectionDraft, ConnectionDto, DisconnectOutcome, SecretInput};
 use crate::error::IpcResult;
-use crate::watch::announce_change;
 use crate::AppState;
 
 fn secret_change(input: SecretInput) -> SecretChange {
@@ -28,6 +26,19 @@ pub async fn connection_get(state: State<'_, AppState>, id: String) -> IpcResult
     Ok(state.engine.get(&id)?.into())
 }
 
+/// An existing connection's name and settings, as its edit form starts them.
+#[tauri::command]
+pub async fn connection_draft(state: State<'_, AppState>, id: String) -> IpcResult<latch_core::model::Draft> {
+    Ok(state.engine.get(&id)?.draft())
+}
+
+/// What a new connection's form starts from: the engine's defaults and the
+/// fields each flow needs.
+#[tauri::command]
+pub async fn connection_template(state: State<'_, AppState>, kind: String) -> IpcResult<ConnectionTemplate> {
+    Ok(state.engine.template(&kind)?)
+}
+
 /// The engine's validation, as the user types.
 #[tauri::command]
 pub async fn connection_check(
@@ -41,36 +52,25 @@ pub async fn connection_check(
         SecretInput::Set { ref value } => !value.is_empty(),
         SecretInput::Remove => false,
     };
-    Ok(state.engine.check(&draft.spec, existing.as_ref().map(|c| &c.id), has_secret)?)
+    Ok(state.engine.check(&draft.draft, existing.as_ref().map(|c| &c.id), has_secret)?)
 }
 
 #[tauri::command]
-pub async fn connection_create(app: AppHandle, state: State<'_, AppState>, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
+pub async fn connection_create(state: State<'_, AppState>, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
     let secret = match secret_change(draft.client_secret) {
         SecretChange::Set(secret) => Some(secret),
         _ => None,
     };
-    let created = state.engine.create(ConnectionPatch::from(draft.spec), secret)?;
-    announce_change(&app);
-    Ok(created.into())
+    Ok(state.engine.create(draft.draft, secret).await?.into())
 }
 
 #[tauri::command]
-pub async fn connection_update(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    id: String,
-    draft: ConnectionDraft,
-) -> IpcResult<ConnectionDto> {
-    let updated = state.engine.update(&id, ConnectionPatch::from(draft.spec), secret_change(draft.client_secret))?;
-    announce_change(&app);
-    Ok(updated.into())
+pub async fn connection_update(state: State<'_, AppState>, id: String, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
+    Ok(state.engine.update(&id, draft.draft, secret_change(draft.client_secret)).await?.into())
 }
 
 /// Disconnects (revoking at the provider when it can), then deletes.
 #[tauri::command]
-pub async fn connection_remove(app: AppHandle, state: State<'_, AppState>, id: String) -> IpcResult<DisconnectOutcome> {
-    let outcome = state.engine.remove(&id).await;
-    announce_change(&app);
-    Ok(outcome?.into())
+pub async fn connection_remove(state: State<'_, AppState>, id: String) -> IpcResult<DisconnectOutcome> {
+    Ok(state.engine.remove(&id).await?.into())
 }

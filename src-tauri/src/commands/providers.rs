@@ -2,7 +2,7 @@
 //! and the authorization server's own metadata (discovery).
 
 use latch_core::discover::Discovered;
-use latch_core::model::ConnectionSpec;
+use latch_core::model::Draft;
 use latch_core::presets;
 use tauri::State;
 
@@ -17,13 +17,13 @@ pub async fn presets_list() -> IpcResult<Vec<PresetDto>> {
 
 /// The form's starting point for a preset.
 #[tauri::command]
-pub async fn preset_spec(id: String) -> IpcResult<ConnectionSpec> {
-    Ok(presets::find(&id)?.new_spec())
+pub async fn preset_draft(id: String) -> IpcResult<Draft> {
+    Ok(presets::find(&id)?.new_draft())
 }
 
-/// Fills the form's `spec` from `issuer`'s metadata; on failure the form is
+/// Fills the form's `draft` from `issuer`'s metadata; on failure the form is
 /// left as it was and the message says why.
 #[tauri::command]
-pub async fn issuer_discover(state: State<'_, AppState>, issuer: String, spec: ConnectionSpec) -> IpcResult<Discovered> {
-    Ok(state.engine.discover_into(&issuer, spec).await?)
+pub async fn issuer_discover(state: State<'_, AppState>, issuer: String, draft: Draft) -> IpcResult<Discovered> {
+    Ok(state.engine.discover_into(&issuer, draft).await?)
 }

@@ -1,19 +1,15 @@
 //! The detail view's Test request.
 
 use latch_core::request::{ApiRequest, RequestPreview};
-use tauri::{AppHandle, State};
+use tauri::State;
 
 use crate::dto::{ApiRequestDto, ApiResponseDto};
 use crate::error::IpcResult;
-use crate::watch::announce_change;
 use crate::AppState;
 
 #[tauri::command]
-pub async fn request_send(app: AppHandle, state: State<'_, AppState>, id: String, request: ApiRequestDto) -> IpcResult<ApiResponseDto> {
-    let outcome = state.engine.request(&id, ApiRequest::from(request)).await;
-    // A 401 may have refreshed the token.
-    announce_change(&app);
-    Ok(outcome?.into())
+pub async fn request_send(state: State<'_, AppState>, id: String, request: ApiRequestDto) -> IpcResult<ApiResponseDto> {
+    Ok(state.engine.request(&id, ApiRequest::from(request)).await?.into())
 }
 
 #[tauri::command]

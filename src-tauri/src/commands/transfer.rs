@@ -11,7 +11,6 @@ use tokio::sync::oneshot;
 
 use crate::dto::{ImportChoice, ImportFileDto, ImportedDto};
 use crate::error::IpcResult;
-use crate::watch::announce_change;
 use crate::AppState;
 
 const FILTER_NAME: &str = "Latch export (JSON)";
@@ -76,14 +75,7 @@ pub async fn import_choose(app: AppHandle, state: State<'_, AppState>) -> IpcRes
 
 /// Imports the file with the user's answer for each taken name.
 #[tauri::command]
-pub async fn connections_import(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    path: String,
-    choices: Vec<ImportChoice>,
-) -> IpcResult<ImportedDto> {
+pub async fn connections_import(state: State<'_, AppState>, path: String, choices: Vec<ImportChoice>) -> IpcResult<ImportedDto> {
     let choices: Vec<_> = choices.into_iter().map(|c| (c.name, c.resolution)).collect();
-    let imported = state.engine.import_resolving(&read(&path)?, &choices)?;
-    announce_change(&app);
-    Ok(imported.into())
+    Ok(state.engine.import_resolving(&read(&path)?, &choices).await?.into())
 }

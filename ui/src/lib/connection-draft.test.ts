@@ -1,25 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { draftForSending, newConnectionSpec } from "./connection-draft";
+import { draftForSending } from "./connection-draft";
+import { template } from "../test-fixtures";
 
 describe("draftForSending", () => {
-  it("sends empty addresses as null", () => {
-    const spec = { ...newConnectionSpec(), authorize_url: "", token_url: "  https://x.test/token " };
-    const draft = draftForSending(spec, { kind: "keep" });
-    expect(draft.authorize_url).toBeNull();
-    expect(draft.token_url).toBe("https://x.test/token");
+  it("sends addresses as typed: the engine tidies blank ones", () => {
+    const draft = { ...template().draft, authorize_url: "", token_url: "  https://x.test/token " };
+    const sent = draftForSending(draft, { kind: "keep" });
+    expect(sent.authorize_url).toBe("");
+    expect(sent.token_url).toBe("  https://x.test/token ");
   });
-  it("drops key–value rows left completely blank", () => {
-    const spec = { ...newConnectionSpec(), authorize_params: [{ key: "", value: "" }, { key: "prompt", value: "consent" }] };
-    expect(draftForSending(spec, { kind: "keep" }).authorize_params).toEqual([{ key: "prompt", value: "consent" }]);
+  it("sends key–value rows as typed: the engine drops blank ones", () => {
+    const rows = [{ key: "", value: "" }, { key: "prompt", value: "consent" }];
+    const sent = draftForSending({ ...template().draft, authorize_params: rows }, { kind: "keep" });
+    expect(sent.authorize_params).toEqual(rows);
   });
-  it("starts new connections with PKCE, the space separator and the Bearer header", () => {
-    const spec = newConnectionSpec();
-    expect([spec.flow, spec.pkce, spec.scope_separator, spec.token_placement, spec.token_name]).toEqual([
-      "authorization_code",
-      "s256",
-      "space",
-      "header",
-      "Bearer",
-    ]);
+  it("attaches what to do with the client secret and keeps every setting of the draft", () => {
+    const draft = { ...template().draft, name: "Lab", resource: ["https://api.x.test/"] };
+    const sent = draftForSending(draft, { kind: "set", value: "s3cret" });
+    expect(sent).toEqual({ ...draft, client_secret: { kind: "set", value: "s3cret" } });
   });
 });

@@ -55,8 +55,3 @@ export function flowLabel(flow: Flow, pkce: Pkce): string {
       return "Device code";
   }
 }
-
-// The device code flow (RFC 8628) has no redirect and no authorize URL: the user enters a code on the provider's page.
-export const usesBrowser = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
-export const needsAuthorizeUrl = (flow: Flow) => flow === "authorization_code" || flow === "implicit";
-export const needsTokenUrl = (flow: Flow) => flow !== "implicit";

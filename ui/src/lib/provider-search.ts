@@ -2,7 +2,7 @@ import type { PresetDto } from "$lib/ipc";
 
 /** The host a person recognises a provider by: its sign-in page's, or its token endpoint's. */
 export function presetHost(preset: PresetDto): string | null {
-  const url = preset.authorize_url ?? preset.token_url;
+  const url = preset.settings.authorize_url ?? preset.settings.token_url;
   if (!url) return null;
   try {
     return new URL(url).host;

@@ -8,11 +8,12 @@ use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeV
 
 use super::discovery;
 use super::loopback::{check_state, LoopbackListener, RedirectParams, ResponseMode};
-use super::oauth::{self, invalid_url, one_line, Step, TokenCall};
+use super::oauth::{self, invalid_url, Step, TokenCall};
 use super::token_response::{normalize, token_type_as_sent, LatchTokenResponse, TokenGrant};
-use crate::error::{Error, Result};
+use crate::error::{Error, ProviderError, Result};
 use crate::http::ProviderHttp;
-use crate::model::{ConnectionSpec, Flow, Pkce};
+use super::Target;
+use crate::model::{Flow, Pkce};
 use crate::secret::ClientSecret;
 
 /// A sign-in waiting for the browser. Holds the PKCE verifier and `state` in
@@ -36,16 +37,17 @@ pub struct SignedIn {
 }
 
 /// Binds the listener and builds the authorization URL.
-pub async fn begin(spec: &ConnectionSpec) -> Result<PendingSignIn> {
+pub async fn begin(spec: &Target<'_>) -> Result<PendingSignIn> {
     if let Some(fixed) = &spec.redirect_uri_override {
         return Err(Error::validation(
             "redirect_uri_override",
             format!(
-                "'{}' redirects to the hosted page {fixed}, which Latch cannot listen on. Sign in with \
-                 'latch connect \"{}\" --paste' and paste the address the browser ends on.",
-                spec.name, spec.name
+                "'{}' redirects to the hosted page {fixed}, which Latch cannot listen on. Sign in by pasting the \
+                 address the browser ends on.",
+                spec.name
             ),
-        ));
+        )
+        .with_action(spec.sign_in_again()));
     }
     let listener = LoopbackListener::bind(spec.redirect_port, &spec.redirect_path).await?;
     let redirect_uri = spec.redirect_uri(listener.port());
@@ -55,25 +57,26 @@ pub async fn begin(spec: &ConnectionSpec) -> Result<PendingSignIn> {
 /// Builds the authorization URL for the paste flow: the provider redirects
 /// to a hosted page (or a fixed loopback port nobody listens on) and the
 /// user pastes the address the browser ends on.
-pub fn begin_paste(spec: &ConnectionSpec) -> Result<PendingSignIn> {
+pub fn begin_paste(spec: &Target<'_>) -> Result<PendingSignIn> {
     let redirect_uri = match (&spec.redirect_uri_override, spec.redirect_port) {
         (Some(fixed), _) => fixed.clone(),
         (None, 0) => {
             return Err(Error::validation(
                 "redirect_uri_override",
                 format!(
-                    "To paste the sign-in response, '{0}' needs a fixed redirect URI. Set the one registered with the \
-                     provider: 'latch edit \"{0}\" --redirect-uri URL' (or a fixed --redirect-port).",
+                    "To paste the sign-in response, '{}' needs a fixed redirect URI: set the one registered with the \
+                     provider (or a fixed redirect port).",
                     spec.name
                 ),
-            ))
+            )
+            .with_action(spec.edit(&["redirect_uri_override"])))
         }
         (None, port) => spec.redirect_uri(port),
     };
     build(spec, redirect_uri, None)
 }
 
-fn build(spec: &ConnectionSpec, redirect_uri: String, listener: Option<LoopbackListener>) -> Result<PendingSignIn> {
+fn build(spec: &Target<'_>, redirect_uri: String, listener: Option<LoopbackListener>) -> Result<PendingSignIn> {
     let authorize_url = spec.authorize_url.as_deref().ok_or_else(|| {
         Error::validation("authorize_url", "Authorize URI is required to sign in in the browser.")
     })?;
@@ -111,6 +114,9 @@ fn build(spec: &ConnectionSpec, redirect_uri: String, listener: Option<LoopbackL
     for kv in &spec.authorize_params {
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
+    for resource in &spec.resource {
+        request = request.add_extra_param("resource", resource.clone());
+    }
     let (authorize_url, state) = request.url();
     Ok(PendingSignIn { authorize_url, redirect_uri, listener, state, verifier, mode })
 }
@@ -119,7 +125,7 @@ fn build(spec: &ConnectionSpec, redirect_uri: String, listener: Option<LoopbackL
 /// exchanges the code.
 pub async fn finish(
     pending: PendingSignIn,
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     http: &ProviderHttp,
     timeout: Duration,
@@ -139,7 +145,7 @@ pub async fn finish(
 pub async fn finish_pasted(
     pending: PendingSignIn,
     pasted: &str,
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     http: &ProviderHttp,
 ) -> Result<SignedIn> {
@@ -156,12 +162,12 @@ async fn complete(
     redirect_uri: String,
     verifier: Option<PkceCodeVerifier>,
     mode: ResponseMode,
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     http: &ProviderHttp,
 ) -> Result<SignedIn> {
     if let Some(code) = params.get("error") {
-        return Err(authorization_error(code, params.get("error_description"), &spec.name));
+        return Err(authorization_error(code, params.get("error_description"), params.get("error_uri"), spec));
     }
     // Mix-up defence (RFC 9207): check who answered before the code goes anywhere.
     let learned_issuer = verify_issuer(http, spec, params.get("iss")).await?;
@@ -186,7 +192,10 @@ async fn complete(
             for kv in &spec.token_params {
                 request = request.add_extra_param(kv.key.clone(), kv.value.clone());
             }
-            let call = TokenCall::new(http, spec);
+            for resource in &spec.resource {
+                request = request.add_extra_param("resource", resource.clone());
+            }
+            let call = TokenCall::new(http, *spec);
             let outcome = request.request_async(&call).await;
             call.finish(outcome, Step::Exchange)?
         }
@@ -196,7 +205,7 @@ async fn complete(
 
 /// The implicit flow's token arrives in the fragment; it is read with the
 /// same lenient rules as a token endpoint response.
-fn implicit_grant(params: &RedirectParams, spec: &ConnectionSpec) -> Result<TokenGrant> {
+fn implicit_grant(params: &RedirectParams, spec: &Target<'_>) -> Result<TokenGrant> {
     if params.get("access_token").is_none() {
         return Err(Error::provider("The provider's sign-in response had no access token. Connect again."));
     }
@@ -219,7 +228,7 @@ fn implicit_grant(params: &RedirectParams, spec: &ConnectionSpec) -> Result<Toke
 /// RFC 9207: when the response names its issuer, it must be the one this
 /// connection talks to. With no issuer on record, the named issuer's own
 /// metadata must list this connection's authorize endpoint.
-pub(crate) async fn verify_issuer(http: &ProviderHttp, spec: &ConnectionSpec, iss: Option<&str>) -> Result<Option<String>> {
+pub(crate) async fn verify_issuer(http: &ProviderHttp, spec: &Target<'_>, iss: Option<&str>) -> Result<Option<String>> {
     let Some(iss) = iss else {
         if spec.require_iss {
             return Err(Error::provider(
@@ -243,10 +252,10 @@ pub(crate) async fn verify_issuer(http: &ProviderHttp, spec: &ConnectionSpec, is
     let metadata = discovery::fetch(http, iss).await.map_err(|err| {
         Error::provider(format!(
             "The sign-in response named issuer '{iss}', and Latch could not confirm it ({}). If that issuer is right, set it \
-             with 'latch edit \"{}\" --issuer {iss}' and connect again.",
+             as the connection's issuer and connect again.",
             err.message.trim_end_matches('.'),
-            spec.name
         ))
+        .with_action(spec.edit(&["issuer"]))
     })?;
     let ours = spec.authorize_url.as_deref().unwrap_or_default();
     if metadata.authorization_endpoint.as_deref().map(without_query) == Some(without_query(ours)) {
@@ -263,38 +272,42 @@ fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
-fn authorization_error(code: &str, description: Option<&str>, name: &str) -> Error {
-    let said = match description {
-        Some(d) => format!("{code}: {}", one_line(d)),
-        None => code.to_owned(),
+fn authorization_error(code: &str, description: Option<&str>, uri: Option<&str>, spec: &Target<'_>) -> Error {
+    let said = ProviderError {
+        error: code.to_owned(),
+        error_description: description.map(str::to_owned),
+        error_uri: uri.map(str::to_owned),
     };
-    match code {
-        "access_denied" => Error::needs_authorization(format!(
-            "Sign-in was declined in the browser ({said}). Run 'latch connect \"{name}\"' and choose Allow to connect."
-        )),
-        "invalid_scope" => Error::provider(format!(
-            "The provider refused the requested scopes ({said}). Check the scopes with 'latch edit \"{name}\" --scope ...'."
-        )),
+    let err = match code {
+        "access_denied" => {
+            Error::needs_authorization(format!("Sign-in was declined in the browser ({said}). Choose Allow to connect."))
+                .with_action(spec.sign_in_again())
+        }
+        "invalid_scope" => Error::provider(format!("The provider refused the requested scopes ({said}).")).with_action(spec.edit(&["scopes"])),
+        "invalid_target" => Error::provider(format!("The provider refused the requested resources ({said}) (RFC 8707)."))
+            .with_action(spec.edit(&["resource"])),
         "unauthorized_client" | "unsupported_response_type" => Error::provider(format!(
             "The provider does not allow this app to sign in this way ({said}). Check the flow type and the app's settings at the provider."
         )),
         _ => Error::provider(format!("The provider refused the sign-in ({said}).")),
-    }
+    };
+    err.with_provider(said)
 }
 
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::OAuth2Settings;
 
     #[tokio::test]
     async fn the_authorize_url_carries_state_pkce_scopes_and_extra_params_in_order() {
-        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "client-1");
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "client-1");
         spec.authorize_url = Some("https://example.com/authorize?tenant=a".into());
         spec.scopes = vec!["read".into(), "write".into()];
         spec.scope_separator = crate::model::ScopeSeparator::Comma;
         spec.authorize_params = vec![crate::model::KeyValue::new("prompt", "consent")];
-        let pending = begin(&spec).await.unwrap();
+        let pending = begin(&Target::new("x", &spec)).await.unwrap();
         let pairs: Vec<(String, String)> = pending.authorize_url.query_pairs().into_owned().collect();
         let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         assert_eq!(get("tenant").as_deref(), Some("a"));
@@ -311,9 +324,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_implicit_flow_asks_for_a_token_without_pkce() {
-        let mut spec = ConnectionSpec::new("x", Flow::Implicit, "client-1");
+        let mut spec = OAuth2Settings::new(Flow::Implicit, "client-1");
         spec.authorize_url = Some("https://example.com/authorize".into());
-        let pending = begin(&spec).await.unwrap();
+        let pending = begin(&Target::new("x", &spec)).await.unwrap();
         let query = pending.authorize_url.query().unwrap().to_owned();
         assert!(query.contains("response_type=token"));
         assert!(!query.contains("code_challenge"));
@@ -328,24 +341,24 @@ mod tests {
     }
 
     #[test]
-    fn a_declined_sign_in_says_how_to_retry() {
-        let err = authorization_error("access_denied", Some("The user said no"), "GitHub");
+    fn a_declined_sign_in_offers_to_sign_in_again_and_keeps_what_the_provider_said() {
+        let settings = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        let err = authorization_error("access_denied", Some("The user said no"), None, &Target::new("GitHub", &settings));
         assert_eq!(err.kind, crate::error::ErrorKind::NeedsAuthorization);
-        assert_eq!(
-            err.message,
-            "Sign-in was declined in the browser (access_denied: The user said no). Run 'latch connect \"GitHub\"' and choose Allow to connect."
-        );
+        assert_eq!(err.message, "Sign-in was declined in the browser (access_denied: The user said no). Choose Allow to connect.");
+        assert_eq!(err.action, Some(crate::error::Action::SignInAgain { connection: "GitHub".into(), paste: false }));
+        assert_eq!(err.provider.unwrap().error_description.as_deref(), Some("The user said no"));
     }
 
     #[tokio::test]
     async fn a_missing_iss_is_refused_when_the_server_promised_one() {
-        let mut spec = ConnectionSpec::new("x", Flow::AuthorizationCode, "client-1");
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "client-1");
         spec.issuer = Some("https://id.example.com".into());
         let http = ProviderHttp::new();
-        assert_eq!(verify_issuer(&http, &spec, None).await.unwrap(), None);
+        assert_eq!(verify_issuer(&http, &Target::new("x", &spec), None).await.unwrap(), None);
         spec.require_iss = true;
-        let err = verify_issuer(&http, &spec, None).await.unwrap_err();
+        let err = verify_issuer(&http, &Target::new("x", &spec), None).await.unwrap_err();
         assert!(err.message.contains("'iss' is missing"), "{}", err.message);
-        assert_eq!(verify_issuer(&http, &spec, Some("https://id.example.com")).await.unwrap(), None);
+        assert_eq!(verify_issuer(&http, &Target::new("x", &spec), Some("https://id.example.com")).await.unwrap(), None);
     }
 }

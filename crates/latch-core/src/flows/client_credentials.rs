@@ -6,10 +6,10 @@ use super::oauth::{self, invalid_url, Step, TokenCall};
 use super::token_response::TokenGrant;
 use crate::error::{Error, Result};
 use crate::http::ProviderHttp;
-use crate::model::ConnectionSpec;
+use super::Target;
 use crate::secret::ClientSecret;
 
-pub async fn request(spec: &ConnectionSpec, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<TokenGrant> {
+pub async fn request(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<TokenGrant> {
     let token_url = spec
         .token_url
         .as_deref()
@@ -23,7 +23,10 @@ pub async fn request(spec: &ConnectionSpec, secret: Option<&ClientSecret>, http:
     for kv in &spec.token_params {
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
-    let call = TokenCall::new(http, spec);
+    for resource in &spec.resource {
+        request = request.add_extra_param("resource", resource.clone());
+    }
+    let call = TokenCall::new(http, *spec);
     let outcome = request.request_async(&call).await;
     call.finish(outcome, Step::ClientCredentials)
 }

@@ -6,11 +6,11 @@
 
 use oauth2::{DeviceAuthorizationUrl, DeviceCodeErrorResponseType, RequestTokenError, StandardDeviceAuthorizationResponse, TokenUrl};
 
-use super::oauth::{self, http_error, invalid_url, one_line, TokenCall};
+use super::oauth::{self, http_error, invalid_url, TokenCall};
 use super::token_response::TokenGrant;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProviderError, Result};
 use crate::http::ProviderHttp;
-use crate::model::ConnectionSpec;
+use super::Target;
 use crate::secret::ClientSecret;
 
 /// What the provider answered to the device authorization request. The
@@ -18,7 +18,7 @@ use crate::secret::ClientSecret;
 pub type DeviceAuthorization = StandardDeviceAuthorizationResponse;
 
 /// Asks the device authorization endpoint for a user code (RFC 8628 §3.1).
-pub async fn start(spec: &ConnectionSpec, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<DeviceAuthorization> {
+pub async fn start(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<DeviceAuthorization> {
     let url = spec.device_url.as_deref().ok_or_else(|| {
         Error::validation("device_url", "Device authorization URI is required for the device code flow.")
     })?;
@@ -29,20 +29,26 @@ pub async fn start(spec: &ConnectionSpec, secret: Option<&ClientSecret>, http: &
     if !spec.scopes.is_empty() {
         request = request.add_extra_param("scope", spec.scope_separator.join(&spec.scopes));
     }
-    let call = TokenCall::new(http, spec);
+    for resource in &spec.resource {
+        request = request.add_extra_param("resource", resource.clone());
+    }
+    let call = TokenCall::new(http, *spec);
     let outcome = request.request_async(&call).await;
     outcome.map_err(|err| {
         let details = call.details();
         match err {
             RequestTokenError::ServerResponse(response) => {
-                let said = match response.error_description() {
-                    Some(d) => format!("{}: {}", response.error().as_ref(), one_line(d)),
-                    None => response.error().as_ref().to_owned(),
+                let said = ProviderError {
+                    error: response.error().as_ref().to_owned(),
+                    error_description: response.error_description().cloned(),
+                    error_uri: response.error_uri().cloned(),
                 };
                 Error::provider(format!(
                     "The provider refused to start the device sign-in ({said}). Check the client ID and that the app may \
                      use the device flow."
                 ))
+                .with_action(spec.edit(&["client_id"]))
+                .with_provider(said)
             }
             RequestTokenError::Request(err) => http_error(err),
             RequestTokenError::Parse(..) | RequestTokenError::Other(_) => Error::provider(
@@ -56,7 +62,7 @@ pub async fn start(spec: &ConnectionSpec, secret: Option<&ClientSecret>, http: &
 /// Polls the token endpoint until the user has entered the code, declined,
 /// or the code expired (RFC 8628 §3.4–3.5).
 pub async fn poll(
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     http: &ProviderHttp,
     authorization: &DeviceAuthorization,
@@ -70,28 +76,31 @@ pub async fn poll(
     for kv in &spec.token_params {
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
-    let call = TokenCall::new(http, spec);
+    let call = TokenCall::new(http, *spec);
     // No timeout of our own: the code's own `expires_in` ends the wait.
     let outcome = request.request_async(&call, tokio::time::sleep, None).await;
-    let name = &spec.name;
     match outcome {
         Ok(response) => Ok(call.grant(response)),
         Err(RequestTokenError::ServerResponse(response)) => Err(match response.error() {
-            DeviceCodeErrorResponseType::ExpiredToken => Error::needs_authorization(format!(
-                "Nobody entered the code before it expired, so Latch stopped waiting. Run 'latch connect \"{name}\"' \
-                 for a new code."
-            )),
-            DeviceCodeErrorResponseType::AccessDenied => Error::needs_authorization(format!(
-                "Sign-in was declined on the verification page. Run 'latch connect \"{name}\"' and choose Allow to connect."
-            )),
-            other => {
-                let said = match response.error_description() {
-                    Some(d) => format!("{}: {}", other.as_ref(), one_line(d)),
-                    None => other.as_ref().to_owned(),
-                };
-                Error::provider(format!("The provider refused the device sign-in ({said})."))
+            DeviceCodeErrorResponseType::ExpiredToken => Error::needs_authorization(
+                "Nobody entered the code before it expired, so Latch stopped waiting. Sign in again for a new code.",
+            )
+            .with_action(spec.sign_in_again()),
+            DeviceCodeErrorResponseType::AccessDenied => {
+                Error::needs_authorization("Sign-in was declined on the verification page. Choose Allow to connect.")
+                    .with_action(spec.sign_in_again())
             }
+            other => Error::provider(format!("The provider refused the device sign-in ({}).", ProviderError {
+                error: other.as_ref().to_owned(),
+                error_description: response.error_description().cloned(),
+                error_uri: None,
+            })),
         }
+        .with_provider(ProviderError {
+            error: response.error().as_ref().to_owned(),
+            error_description: response.error_description().cloned(),
+            error_uri: response.error_uri().cloned(),
+        })
         .with_details(call.details())),
         Err(RequestTokenError::Request(err)) => Err(http_error(err)),
         Err(RequestTokenError::Parse(..) | RequestTokenError::Other(_)) => Err(Error::provider(

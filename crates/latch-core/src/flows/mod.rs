@@ -1,4 +1,6 @@
-//! The OAuth 2.0 flows, one file per grant, over oauth2-rs (`oauth.rs`).
+//! How each kind talks to its provider: the OAuth 2.0 flows, one file per
+//! grant, over oauth2-rs (`oauth.rs`). Functions over a [`Target`] and the
+//! HTTP client; the engine decides when to run them and records the outcome.
 
 pub mod authorization;
 pub mod client_credentials;
@@ -9,3 +11,38 @@ pub mod oauth;
 pub mod refresh;
 pub mod revoke;
 pub mod token_response;
+
+use crate::error::Action;
+use crate::model::OAuth2Settings;
+
+/// The OAuth 2.0 connection a flow runs for: its settings, and its name for
+/// the sentences and actions errors carry. Reads as the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub settings: &'a OAuth2Settings,
+}
+
+impl<'a> Target<'a> {
+    pub fn new(name: &'a str, settings: &'a OAuth2Settings) -> Self {
+        Target { name, settings }
+    }
+
+    /// Sign in again (by pasting, when this connection signs in that way).
+    pub fn sign_in_again(&self) -> Action {
+        Action::SignInAgain { connection: self.name.to_owned(), paste: self.settings.signs_in_by_paste() }
+    }
+
+    /// Change these settings of this connection.
+    pub fn edit(&self, fields: &[&str]) -> Action {
+        Action::EditFields { connection: self.name.to_owned(), fields: fields.iter().map(|f| f.to_string()).collect() }
+    }
+}
+
+impl std::ops::Deref for Target<'_> {
+    type Target = OAuth2Settings;
+
+    fn deref(&self) -> &OAuth2Settings {
+        self.settings
+    }
+}

@@ -12,11 +12,11 @@ use oauth2::{AuthType, ClientId, EndpointNotSet, RequestTokenError, StandardRevo
 use serde_json::{Map, Value};
 
 use super::token_response::{normalize, redact_body, token_type_as_sent, LatchTokenResponse, TokenGrant};
-use crate::error::Error;
+use crate::error::{Action, Error, ProviderError};
 use crate::http::{media_type, HttpError, HttpRequest, HttpResponse, ProviderHttp, OAUTH_RESPONSE_LIMIT};
-use crate::model::{ClientAuth, ConnectionSpec, TokenRequestFormat};
+use super::Target;
+use crate::model::{ClientAuth, TokenRequestFormat};
 use crate::secret::ClientSecret;
-use crate::validate::flow_label;
 
 pub(crate) type OAuthClient<HasAuthUrl = EndpointNotSet, HasTokenUrl = EndpointNotSet> = oauth2::Client<
     BasicErrorResponse,
@@ -32,7 +32,7 @@ pub(crate) type OAuthClient<HasAuthUrl = EndpointNotSet, HasTokenUrl = EndpointN
 >;
 
 /// A client with the connection's id, secret and authentication method.
-pub(crate) fn client(spec: &ConnectionSpec, secret: Option<&ClientSecret>) -> OAuthClient {
+pub(crate) fn client(spec: &Target<'_>, secret: Option<&ClientSecret>) -> OAuthClient {
     let client = OAuthClient::new(ClientId::new(spec.client_id.clone()));
     match (spec.client_auth, secret) {
         (ClientAuth::Basic, Some(secret)) => client
@@ -66,13 +66,13 @@ pub(crate) struct Seen {
 /// out (JSON bodies) and back (`token_response::normalize`).
 pub(crate) struct TokenCall<'a> {
     http: &'a ProviderHttp,
-    spec: &'a ConnectionSpec,
+    spec: Target<'a>,
     seen: Mutex<Option<Seen>>,
     token_type: Mutex<Option<String>>,
 }
 
 impl<'a> TokenCall<'a> {
-    pub fn new(http: &'a ProviderHttp, spec: &'a ConnectionSpec) -> Self {
+    pub fn new(http: &'a ProviderHttp, spec: Target<'a>) -> Self {
         TokenCall { http, spec, seen: Mutex::new(None), token_type: Mutex::new(None) }
     }
 
@@ -121,7 +121,7 @@ impl<'a> TokenCall<'a> {
             Err(err) => {
                 let seen = self.seen.lock().unwrap().take();
                 let details = seen.as_ref().map(describe).unwrap_or_default();
-                let mut err = token_error(err, step, self.spec, seen.as_ref()).with_details(details);
+                let mut err = token_error(err, step, &self.spec, seen.as_ref()).with_details(details);
                 err.retry_after = seen.and_then(|s| s.retry_after);
                 Err(err)
             }
@@ -159,44 +159,47 @@ fn form_to_json(request: HttpRequest) -> HttpRequest {
 fn token_error(
     err: RequestTokenError<HttpError, BasicErrorResponse>,
     step: Step,
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     seen: Option<&Seen>,
 ) -> Error {
-    let name = &spec.name;
-    let reconnect = format!("Run 'latch connect \"{name}\"' to sign in again.");
+    let name = spec.name;
     match err {
         RequestTokenError::ServerResponse(response) => {
-            let code = response.error().as_ref().to_owned();
-            let said = match response.error_description() {
-                Some(description) => format!("{code}: {}", one_line(description)),
-                None => code.clone(),
+            let said = ProviderError {
+                error: response.error().as_ref().to_owned(),
+                error_description: response.error_description().cloned(),
+                error_uri: response.error_uri().cloned(),
             };
-            match (response.error(), step) {
+            let err = match (response.error(), step) {
                 (BasicErrorResponseType::InvalidGrant, Step::Exchange) => Error::needs_authorization(format!(
-                    "The provider refused the sign-in code ({said}). It may have expired or been used already. {reconnect}"
-                )),
+                    "The provider refused the sign-in code ({said}). It may have expired or been used already."
+                ))
+                .with_action(spec.sign_in_again()),
                 (BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient, Step::Refresh) => {
                     Error::needs_authorization(format!(
-                        "The provider no longer accepts the saved sign-in for '{name}' ({said}). {reconnect}"
+                        "The provider no longer accepts the saved sign-in for '{name}' ({said})."
                     ))
+                    .with_action(spec.sign_in_again())
                 }
-                (BasicErrorResponseType::InvalidClient, _) => Error::provider(format!(
-                    "The provider rejected the client ID or secret ({said}). Check them with \
-                     'latch edit \"{name}\" --client-id ID --client-secret-stdin'."
-                )),
+                (BasicErrorResponseType::InvalidClient, _) => {
+                    Error::provider(format!("The provider rejected the client ID or secret ({said})."))
+                        .with_action(spec.edit(&["client_id", "client_secret"]))
+                }
                 (BasicErrorResponseType::UnauthorizedClient, _) => Error::provider(format!(
                     "The provider does not allow this app to use the {} flow ({said}). Check the app's settings at the provider.",
-                    flow_label(spec.flow)
+                    spec.flow.label()
                 )),
-                (BasicErrorResponseType::InvalidScope, _) => Error::provider(format!(
-                    "The provider refused the requested scopes ({said}). Check the scopes with 'latch edit \"{name}\" --scope ...'."
-                )),
+                (BasicErrorResponseType::InvalidScope, _) => {
+                    Error::provider(format!("The provider refused the requested scopes ({said})."))
+                        .with_action(spec.edit(&["scopes"]))
+                }
                 (BasicErrorResponseType::UnsupportedGrantType, _) => Error::provider(format!(
                     "The provider does not support the {} flow at this token URI ({said}).",
-                    flow_label(spec.flow)
+                    spec.flow.label()
                 )),
                 _ => Error::provider(format!("The provider returned an error ({said}).")),
-            }
+            };
+            err.with_provider(said)
         }
         RequestTokenError::Request(http) => http_error(http),
         RequestTokenError::Parse(err, _) => match seen {
@@ -240,6 +243,7 @@ pub(crate) fn http_error(err: HttpError) -> Error {
         HttpError::Timeout { .. } => Error::network(format!("{err}. The provider may be overloaded; try again later.")),
         HttpError::Connect { .. } => {
             Error::network(format!("Latch {err}. Check your network connection and the provider's address."))
+                .with_action(Action::CheckNetwork)
         }
         HttpError::TooLarge { .. } => Error::provider(format!("{}. Check the provider's address.", capitalise(&err.to_string()))),
         HttpError::Other { .. } => Error::network(format!("{}.", capitalise(&err.to_string()))),
@@ -249,16 +253,6 @@ pub(crate) fn http_error(err: HttpError) -> Error {
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
-/// Provider-supplied text, kept to one short line.
-pub(crate) fn one_line(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > 300 {
-        format!("{}…", line.chars().take(300).collect::<String>())
-    } else {
-        line
-    }
 }
 
 pub(crate) fn invalid_url(field: &'static str, err: url::ParseError) -> Error {

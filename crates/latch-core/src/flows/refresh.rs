@@ -7,11 +7,11 @@ use super::oauth::{self, invalid_url, Step, TokenCall};
 use super::token_response::TokenGrant;
 use crate::error::{Error, Result};
 use crate::http::ProviderHttp;
-use crate::model::ConnectionSpec;
+use super::Target;
 use crate::secret::{ClientSecret, RefreshToken};
 
 pub async fn request(
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     refresh_token: &RefreshToken,
     http: &ProviderHttp,
@@ -26,7 +26,10 @@ pub async fn request(
     for kv in &spec.refresh_params {
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
-    let call = TokenCall::new(http, spec);
+    for resource in &spec.resource {
+        request = request.add_extra_param("resource", resource.clone());
+    }
+    let call = TokenCall::new(http, *spec);
     let outcome = request.request_async(&call).await;
     call.finish(outcome, Step::Refresh)
 }

@@ -5,11 +5,13 @@
 use base64::Engine as _;
 use oauth2::http::{header, Request};
 
-use super::oauth::{http_error, one_line};
+use super::oauth::http_error;
+use crate::error::one_line;
 use super::token_response::redact_body;
 use crate::error::{Error, Result};
 use crate::http::{media_type, ProviderHttp, OAUTH_RESPONSE_LIMIT};
-use crate::model::{ClientAuth, ConnectionSpec, RevokeStyle};
+use super::Target;
+use crate::model::{ClientAuth, RevokeStyle};
 use crate::secret::ClientSecret;
 
 /// Which token is revoked, sent as `token_type_hint`.
@@ -20,7 +22,7 @@ pub enum TokenHint {
 }
 
 pub async fn revoke(
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     url: &str,
     token: &str,
@@ -56,7 +58,7 @@ pub async fn revoke(
 
 /// `GET <revoke URL>` with the access token in `Authorization`, as
 /// `latch request` would send it.
-fn bearer_get_request(spec: &ConnectionSpec, url: &str, token: &str) -> Result<Request<Vec<u8>>> {
+fn bearer_get_request(spec: &Target<'_>, url: &str, token: &str) -> Result<Request<Vec<u8>>> {
     let value = zeroize::Zeroizing::new(format!("{} {token}", spec.token_name));
     Request::get(url)
         .header(header::AUTHORIZATION, value.as_str())
@@ -68,7 +70,7 @@ fn bearer_get_request(spec: &ConnectionSpec, url: &str, token: &str) -> Result<R
 /// An RFC 7009 revocation request: the token in a form POST, with the same
 /// client authentication as at the token endpoint.
 fn rfc7009_request(
-    spec: &ConnectionSpec,
+    spec: &Target<'_>,
     secret: Option<&ClientSecret>,
     url: &str,
     token: &str,

@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::db::Db;
-use crate::error::{Error, Result};
-use crate::model::{Connection, ConnectionId, ConnectionSpec, Status};
+use crate::error::{Action, Error, Result};
+use crate::model::{Connection, ConnectionId, KindSettings, Status};
 
-const COLUMNS: &str = "id, kind, spec, status, access_expires_at, refresh_expires_at, access_issued_at, \
-     granted_scopes, account, has_client_secret, has_refresh_token, last_error, last_error_details, \
-     created_at, updated_at, retry_at";
+const COLUMNS: &str = "id, name, kind, settings, settings_version, status, access_expires_at, refresh_expires_at, \
+     access_issued_at, granted_scopes, account, has_client_secret, has_refresh_token, last_error, last_error_details, \
+     last_error_action, created_at, updated_at, retry_at";
 
 impl Db {
     pub fn connections_list(&self) -> Result<Vec<Connection>> {
@@ -41,12 +41,16 @@ impl Db {
 
     pub fn connection_insert(&self, c: &Connection) -> Result<()> {
         self.conn.execute(
-            &format!("INSERT INTO connections (name, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!(
+                "INSERT INTO connections ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+            ),
             params![
-                c.spec.name,
                 c.id.as_str(),
-                c.kind,
-                spec_json(&c.spec)?,
+                c.name,
+                c.settings.kind(),
+                settings_json(&c.settings)?,
+                crate::model::SETTINGS_VERSION,
                 c.status.as_str(),
                 time(c.access_expires_at),
                 time(c.refresh_expires_at),
@@ -57,6 +61,7 @@ impl Db {
                 c.has_refresh_token,
                 c.last_error,
                 c.last_error_details,
+                action_json(&c.last_error_action)?,
                 c.created_at.to_rfc3339(),
                 c.updated_at.to_rfc3339(),
                 time(c.retry_at),
@@ -65,23 +70,33 @@ impl Db {
         Ok(())
     }
 
-    /// Writes what the user edits: name, spec and whether a secret is stored.
-    pub fn connection_update_spec(&self, c: &Connection) -> Result<()> {
+    /// Writes what the user edits: name, settings and whether a secret is stored.
+    pub fn connection_update_settings(&self, c: &Connection) -> Result<()> {
         let changed = self.conn.execute(
-            "UPDATE connections SET name = ?2, spec = ?3, has_client_secret = ?4, updated_at = ?5 WHERE id = ?1",
-            params![c.id.as_str(), c.spec.name, spec_json(&c.spec)?, c.has_client_secret, c.updated_at.to_rfc3339()],
+            "UPDATE connections SET name = ?2, kind = ?3, settings = ?4, settings_version = ?5, has_client_secret = ?6,
+                 updated_at = ?7
+             WHERE id = ?1",
+            params![
+                c.id.as_str(),
+                c.name,
+                c.settings.kind(),
+                settings_json(&c.settings)?,
+                crate::model::SETTINGS_VERSION,
+                c.has_client_secret,
+                c.updated_at.to_rfc3339()
+            ],
         )?;
         found(changed, c)
     }
 
     /// Writes what Latch learns: status, expiry, scopes, account, errors. The
-    /// spec is left alone, so an edit made meanwhile (in another window or
-    /// process) survives a sign-in or refresh that finishes later.
+    /// settings are left alone, so an edit made meanwhile (in another window
+    /// or process) survives a sign-in or refresh that finishes later.
     pub fn connection_update_state(&self, c: &Connection) -> Result<()> {
         let changed = self.conn.execute(
             "UPDATE connections SET status = ?2, access_expires_at = ?3, refresh_expires_at = ?4,
                  access_issued_at = ?5, granted_scopes = ?6, account = ?7, has_refresh_token = ?8,
-                 last_error = ?9, last_error_details = ?10, updated_at = ?11, retry_at = ?12
+                 last_error = ?9, last_error_details = ?10, updated_at = ?11, retry_at = ?12, last_error_action = ?13
              WHERE id = ?1",
             params![
                 c.id.as_str(),
@@ -96,6 +111,7 @@ impl Db {
                 c.last_error_details,
                 c.updated_at.to_rfc3339(),
                 time(c.retry_at),
+                action_json(&c.last_error_action)?,
             ],
         )?;
         found(changed, c)
@@ -109,20 +125,28 @@ impl Db {
 
 fn found(changed: usize, c: &Connection) -> Result<()> {
     if changed == 0 {
-        return Err(Error::not_found(&c.spec.name));
+        return Err(Error::not_found(&c.name));
     }
     Ok(())
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
-    let spec: String = row.get("spec")?;
+    let kind: String = row.get("kind")?;
+    let settings: String = row.get("settings")?;
+    let version: u32 = row.get("settings_version")?;
     let status: String = row.get("status")?;
     let granted: Option<String> = row.get("granted_scopes")?;
+    let action: Option<String> = row.get("last_error_action")?;
+    let name: String = row.get("name")?;
     let parse = || -> Result<Connection> {
+        let document = serde_json::from_str(&settings).map_err(corrupt)?;
+        let settings = KindSettings::from_document(&kind, version, document).map_err(|reason| {
+            Error::storage(format!("The connection '{name}' could not be read: {reason}."))
+        })?;
         Ok(Connection {
             id: ConnectionId(row.get("id")?),
-            kind: row.get("kind")?,
-            spec: serde_json::from_str::<ConnectionSpec>(&spec).map_err(corrupt)?,
+            name: name.clone(),
+            settings,
             status: status.parse::<Status>().map_err(corrupt)?,
             access_expires_at: parse_time(row.get("access_expires_at")?)?,
             refresh_expires_at: parse_time(row.get("refresh_expires_at")?)?,
@@ -133,6 +157,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
             has_refresh_token: row.get("has_refresh_token")?,
             last_error: row.get("last_error")?,
             last_error_details: row.get("last_error_details")?,
+            // An action this Latch does not know (written by a newer one) is no action.
+            last_error_action: action.and_then(|a| serde_json::from_str::<Action>(&a).ok()),
             created_at: parse_time(row.get("created_at")?)?.unwrap_or_default(),
             updated_at: parse_time(row.get("updated_at")?)?.unwrap_or_default(),
             retry_at: parse_time(row.get("retry_at")?)?,
@@ -145,8 +171,12 @@ fn corrupt(err: impl std::fmt::Display) -> Error {
     Error::storage(format!("A stored connection could not be read ({err}). The database may be damaged."))
 }
 
-fn spec_json(spec: &ConnectionSpec) -> Result<String> {
-    serde_json::to_string(spec).map_err(corrupt)
+fn settings_json(settings: &KindSettings) -> Result<String> {
+    serde_json::to_string(&settings.document()).map_err(corrupt)
+}
+
+fn action_json(action: &Option<Action>) -> Result<Option<String>> {
+    action.as_ref().map(|a| serde_json::to_string(a).map_err(corrupt)).transpose()
 }
 
 fn scopes_json(scopes: &Option<Vec<String>>) -> Result<Option<String>> {
@@ -167,25 +197,7 @@ mod tests {
     use crate::model::Flow;
 
     fn sample(name: &str) -> Connection {
-        let now = Utc::now();
-        Connection {
-            id: ConnectionId::generate(),
-            kind: "oauth2".into(),
-            spec: ConnectionSpec::new(name, Flow::AuthorizationCode, "client"),
-            status: Status::New,
-            access_expires_at: None,
-            refresh_expires_at: None,
-            access_issued_at: None,
-            granted_scopes: None,
-            account: None,
-            has_client_secret: false,
-            has_refresh_token: false,
-            last_error: None,
-            last_error_details: None,
-            retry_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        crate::model::sample_connection(name, Flow::AuthorizationCode)
     }
 
     #[test]
@@ -198,7 +210,8 @@ mod tests {
         let found = db.connection_find("github").unwrap().unwrap();
         assert_eq!(found.id, c.id);
         assert_eq!(found.granted_scopes, c.granted_scopes);
-        assert_eq!(db.connection_find(c.id.as_str()).unwrap().unwrap().spec.name, "GitHub");
+        assert_eq!(db.connection_find(c.id.as_str()).unwrap().unwrap().name, "GitHub");
+        assert_eq!(found.settings, c.settings);
         assert!(db.connection_find("nope").unwrap().is_none());
     }
 

@@ -3,10 +3,13 @@ import userEvent from "@testing-library/user-event";
 import { emit } from "@tauri-apps/api/event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import App from "../../App.svelte";
-import type { ConnectionDto } from "$lib/ipc";
-import { connectionDto, mockBackend } from "../../test-fixtures";
+import type { ConnectionDto, SignInEvent } from "$lib/ipc";
+import { connectionDto, draftOf, mockBackend } from "../../test-fixtures";
 
 const minutesFromNow = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+
+/** The engine's news of a sign-in session of the connection `id`. */
+const signIn = (session: string, event: SignInEvent, id = "cn_01") => emit("sign-in", { session, id, event });
 
 async function openDetail(connection: ConnectionDto, handlers: Parameters<typeof mockBackend>[0] = {}) {
   const backend = mockBackend({ connections_list: () => [connection], ...handlers });
@@ -59,22 +62,20 @@ describe("the connection detail", () => {
     await waitFor(() => expect(screen.queryByTestId("detail")).not.toBeInTheDocument());
   });
 
-  it("shows the waiting panel on sign-in-started and cancels through connection_connect_cancel", async () => {
-    let rejectConnect: (reason: unknown) => void = () => {};
+  it("shows the waiting panel from the session's started event and cancels that session", async () => {
     const backend = await openDetail(connectionDto(), {
-      connection_connect: () => new Promise((_, reject) => (rejectConnect = reject)),
-      connection_connect_cancel: () => {
-        rejectConnect({ code: "cancelled", message: "Sign-in cancelled.", fields: [], details: null });
-        return null;
-      },
+      sign_in_start: () => ({ session: "si_1" }),
+      sign_in_cancel: () => true,
     });
     await userEvent.click(screen.getByTestId("connect"));
-    await emit("sign-in-started", {
-      id: "cn_01",
+    expect(backend.lastArgs("sign_in_start")).toEqual({ id: "cn_01" });
+    await signIn("si_1", {
+      stage: "started",
       authorize_url: "https://accounts.google.com/o/oauth2/v2/auth?client_id=client-123",
       redirect_uri: "http://127.0.0.1:49152/callback",
       deadline: new Date(Date.now() + 5 * 60_000).toISOString(),
       browser_error: null,
+      paste: false,
     });
     const waiting = await screen.findByTestId("waiting");
     expect(waiting).toHaveTextContent("Waiting for you to sign in in your browser…");
@@ -84,38 +85,103 @@ describe("the connection detail", () => {
     );
 
     await userEvent.click(screen.getByTestId("cancel-connect"));
-    expect(backend.called("connection_connect_cancel")).toEqual([{ command: "connection_connect_cancel", args: { id: "cn_01" } }]);
+    expect(backend.called("sign_in_cancel")).toEqual([{ command: "sign_in_cancel", args: { session: "si_1" } }]);
+    // The waiting ends when the engine says the session ended.
+    expect(screen.getByTestId("waiting")).toBeInTheDocument();
+    await signIn("si_1", { stage: "finished", outcome: { result: "cancelled" } });
     await waitFor(() => expect(screen.queryByTestId("waiting")).not.toBeInTheDocument());
     expect(screen.queryByTestId("error-message")).not.toBeInTheDocument();
   });
 
   it("shows a failed sign-in as a sentence with the provider's answer behind Details", async () => {
-    await openDetail(connectionDto(), {
-      connection_connect: () => {
-        throw {
-          code: "provider",
-          message: "Google said the sign-in code was already used. Click Connect to try again.",
-          fields: [],
-          details: '{"error":"invalid_grant"}',
-        };
+    await openDetail(connectionDto(), { sign_in_start: () => ({ session: "si_1" }) });
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", {
+      stage: "finished",
+      outcome: {
+        result: "failed",
+        code: "provider",
+        message: "Google said the sign-in code was already used. Click Connect to try again.",
+        action: null,
+        provider: { error: "invalid_grant", error_description: null, error_uri: null },
+        details: '{"error":"invalid_grant"}',
       },
     });
-    await userEvent.click(screen.getByTestId("connect"));
     expect(await screen.findByTestId("error-message")).toHaveTextContent("already used");
+    expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
     expect(screen.queryByTestId("error-details")).not.toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Details" }));
     expect(screen.getByTestId("error-details")).toHaveTextContent('{"error":"invalid_grant"}');
   });
 
-  it("shows the connected detail after a successful connect", async () => {
+  it("says why a sign-in could not start", async () => {
     await openDetail(connectionDto(), {
-      connection_connect: () =>
-        connectionDto({ status: "connected", access_expires_at: minutesFromNow(60), access_issued_at: new Date().toISOString(), granted_scopes: ["openid", "email"] }),
+      sign_in_start: () => {
+        throw { code: "keyring_unavailable", message: "Latch could not reach your system keyring.", fields: [], action: null, provider: null, details: null };
+      },
     });
     await userEvent.click(screen.getByTestId("connect"));
+    expect(await screen.findByTestId("error-message")).toHaveTextContent("could not reach your system keyring");
+    expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
+    expect(screen.getByTestId("connect")).toBeEnabled();
+  });
+
+  it("shows the connected detail after a successful connect", async () => {
+    let connection = connectionDto();
+    await openDetail(connection, {
+      connections_list: () => [connection],
+      sign_in_start: () => ({ session: "si_1" }),
+    });
+    await userEvent.click(screen.getByTestId("connect"));
+    expect(await screen.findByTestId("waiting")).toHaveTextContent("Opening your browser…");
+    // The engine records the outcome itself; the list reloads through connections-changed.
+    connection = connectionDto({ status: "connected", access_expires_at: minutesFromNow(60), access_issued_at: new Date().toISOString(), granted_scopes: ["openid", "email"] });
+    await signIn("si_1", { stage: "finished", outcome: { result: "connected", account: null } });
+    await emit("connections-changed", null);
     await waitFor(() => expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected"));
+    expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
     expect(screen.getByTestId("refresh-token-issued")).toHaveTextContent("Refresh token: not issued");
     expect(screen.getByTestId("refresh")).toBeEnabled();
+  });
+
+  it("keeps the link of a session whose started event comes before sign_in_start answers", async () => {
+    let answer: (value: unknown) => void = () => {};
+    const backend = await openDetail(connectionDto(), {
+      sign_in_start: () => new Promise((resolve) => (answer = resolve)),
+      sign_in_cancel: () => true,
+    });
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", {
+      stage: "started",
+      authorize_url: "https://accounts.google.com/auth?state=early",
+      redirect_uri: "http://127.0.0.1:49152/callback",
+      deadline: minutesFromNow(5),
+      browser_error: null,
+      paste: false,
+    });
+    expect(await screen.findByRole("textbox", { name: "Sign-in link" })).toHaveValue("https://accounts.google.com/auth?state=early");
+    answer({ session: "si_1" });
+    await waitFor(() => expect(backend.called("sign_in_start")).toHaveLength(1));
+    expect(screen.getByRole("textbox", { name: "Sign-in link" })).toHaveValue("https://accounts.google.com/auth?state=early");
+    await userEvent.click(screen.getByTestId("cancel-connect"));
+    expect(backend.lastArgs("sign_in_cancel")).toEqual({ session: "si_1" });
+  });
+
+  it("follows a sign-in started elsewhere, such as a notification's Reconnect", async () => {
+    await openDetail(connectionDto({ status: "needs_reauth", access_issued_at: minutesFromNow(-90) }));
+    await signIn("si_tray", {
+      stage: "started",
+      authorize_url: "https://accounts.google.com/auth?from=tray",
+      redirect_uri: "http://127.0.0.1:49152/callback",
+      deadline: minutesFromNow(5),
+      browser_error: "No browser is set.",
+      paste: false,
+    });
+    expect(await screen.findByTestId("waiting")).toHaveTextContent("Latch could not open your browser: No browser is set.");
+    expect(screen.getByTestId("connect")).toBeDisabled();
+    await signIn("si_tray", { stage: "finished", outcome: { result: "connected", account: "ann@example.com" } });
+    await waitFor(() => expect(screen.queryByTestId("waiting")).not.toBeInTheDocument());
+    expect(screen.getByTestId("connect")).toBeEnabled();
   });
 
   it("copies the access token only when Copy is clicked", async () => {
@@ -150,14 +216,14 @@ describe("the connection detail", () => {
   it("shows the device code large with Copy and Open verification page, and ends with the engine's message", async () => {
     const writeText = vi.fn().mockResolvedValue(undefined);
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
-    let rejectConnect: (reason: unknown) => void = () => {};
-    const backend = await openDetail(connectionDto({ flow: "device_code", pkce: "off", name: "TV" }), {
-      connection_connect: () => new Promise((_, reject) => (rejectConnect = reject)),
+    const backend = await openDetail(connectionDto({ flow: "device_code", pkce: "off", name: "TV", redirect_uri: null, device_url: "https://id.example.com/device/auth" }), {
+      sign_in_start: () => ({ session: "si_tv" }),
       "plugin:opener|open_url": () => null,
     });
     await userEvent.click(screen.getByTestId("connect"));
-    await emit("device-code-shown", {
-      id: "cn_01",
+    expect(await screen.findByTestId("waiting")).toHaveTextContent("Connecting…");
+    await signIn("si_tv", {
+      stage: "device_code",
       user_code: "WDJB-MJHT",
       verification_uri: "https://id.example.com/device",
       verification_uri_complete: "https://id.example.com/device?user_code=WDJB-MJHT",
@@ -173,28 +239,31 @@ describe("the connection detail", () => {
     await userEvent.click(screen.getByTestId("open-verification"));
     expect(backend.lastArgs("plugin:opener|open_url")).toMatchObject({ url: "https://id.example.com/device?user_code=WDJB-MJHT" });
 
-    rejectConnect({
-      code: "needs_authorization",
-      message: "Nobody entered the code before it expired. Click Connect to get a new one.",
-      fields: [],
-      details: null,
+    await signIn("si_tv", {
+      stage: "finished",
+      outcome: {
+        result: "failed",
+        code: "needs_authorization",
+        message: "Nobody entered the code before it expired. Click Connect to get a new one.",
+        action: null,
+        provider: null,
+        details: null,
+      },
     });
     expect(await screen.findByTestId("error-message")).toHaveTextContent("Nobody entered the code before it expired.");
     expect(screen.queryByTestId("user-code")).not.toBeInTheDocument();
   });
 
   it("the paste sign-in sends the address from the browser and refuses one from elsewhere", async () => {
-    let resolveConnect: (value: unknown) => void = () => {};
-    const backend = await openDetail(connectionDto({ name: "Make", redirect_uri_override: "https://www.make.com/oauth/cb/app" }), {
-      connection_connect: () => new Promise((resolve) => (resolveConnect = resolve)),
-      connection_paste_submit: ({ id }) => {
-        resolveConnect(connectionDto({ id: id as string, name: "Make", status: "connected", access_issued_at: new Date().toISOString() }));
-        return null;
-      },
+    let connection = connectionDto({ name: "Make", redirect_uri_override: "https://www.make.com/oauth/cb/app", redirect_uri: "https://www.make.com/oauth/cb/app" });
+    const backend = await openDetail(connection, {
+      connections_list: () => [connection],
+      sign_in_start: () => ({ session: "si_make" }),
+      sign_in_submit_address: () => null,
     });
     await userEvent.click(screen.getByTestId("connect"));
-    await emit("sign-in-started", {
-      id: "cn_01",
+    await signIn("si_make", {
+      stage: "started",
       authorize_url: "https://www.make.com/oauth/v2/authorize?client_id=c",
       redirect_uri: "https://www.make.com/oauth/cb/app",
       deadline: null,
@@ -206,14 +275,89 @@ describe("the connection detail", () => {
     await userEvent.type(field, "https://evil.example/cb?code=x");
     await userEvent.click(screen.getByTestId("paste-submit"));
     expect(screen.getByTestId("paste-error")).toHaveTextContent("it should start with https://www.make.com/oauth/cb/app");
-    expect(backend.called("connection_paste_submit")).toHaveLength(0);
+    expect(backend.called("sign_in_submit_address")).toHaveLength(0);
 
     await userEvent.clear(field);
     await userEvent.type(field, "https://www.make.com/oauth/cb/app?code=abc&state=s1");
     await userEvent.click(screen.getByTestId("paste-submit"));
-    expect(backend.lastArgs("connection_paste_submit")).toEqual({ id: "cn_01", address: "https://www.make.com/oauth/cb/app?code=abc&state=s1" });
+    expect(backend.lastArgs("sign_in_submit_address")).toEqual({ session: "si_make", address: "https://www.make.com/oauth/cb/app?code=abc&state=s1" });
+    expect(await screen.findByTestId("paste-submit")).toHaveTextContent("Checking…");
+    connection = { ...connection, status: "connected", access_issued_at: new Date().toISOString() };
+    await signIn("si_make", { stage: "requesting" });
+    await signIn("si_make", { stage: "finished", outcome: { result: "connected", account: null } });
+    await emit("connections-changed", null);
     await waitFor(() => expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected"));
     expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
+  });
+
+  it("offers Sign in again for a last error whose action says so, and starts that sign-in", async () => {
+    const backend = await openDetail(
+      connectionDto({
+        status: "needs_reauth",
+        access_issued_at: minutesFromNow(-90),
+        last_error: "Google no longer accepts this sign-in.",
+        last_error_action: { action: "sign_in_again", connection: "Google Drive", paste: false },
+      }),
+      { sign_in_start: () => ({ session: "si_1" }) },
+    );
+    expect(screen.getByTestId("error-message")).toHaveTextContent("Google no longer accepts this sign-in.");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in again" }));
+    expect(backend.lastArgs("sign_in_start")).toEqual({ id: "cn_01" });
+    expect(await screen.findByTestId("waiting")).toBeInTheDocument();
+  });
+
+  it("offers Edit settings for an error in the settings, and opens the connection's edit form", async () => {
+    const connection = connectionDto({
+      status: "error",
+      last_error: "Google does not know this client ID. Check it.",
+      last_error_action: { action: "edit_fields", connection: "Google Drive", fields: ["client_id"] },
+    });
+    await openDetail(connection, { connection_draft: () => draftOf(connection), connection_check: () => [] });
+    await userEvent.click(screen.getByRole("button", { name: "Edit settings" }));
+    expect(await screen.findByRole("heading", { name: "Edit Google Drive" })).toBeInTheDocument();
+  });
+
+  it("words a failed sign-in's next step as a button", async () => {
+    await openDetail(connectionDto(), { sign_in_start: () => ({ session: "si_1" }) });
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", {
+      stage: "finished",
+      outcome: {
+        result: "failed",
+        code: "validation",
+        message: "Google says the redirect URI is not registered.",
+        action: { action: "edit_fields", connection: "Google Drive", fields: ["redirect_port"] },
+        provider: null,
+        details: null,
+      },
+    });
+    expect(await screen.findByTestId("error-action")).toHaveTextContent("Edit settings");
+  });
+
+  it("offers no button for a step the person takes outside Latch", async () => {
+    await openDetail(
+      connectionDto({
+        status: "error",
+        last_error: "Latch could not reach accounts.google.com. Check your network.",
+        last_error_action: { action: "check_network" },
+      }),
+    );
+    expect(screen.getByTestId("error-message")).toHaveTextContent("Check your network.");
+    expect(screen.queryByTestId("error-action")).not.toBeInTheDocument();
+  });
+
+  it("lists the resources the tokens are for, only when there are some", async () => {
+    await openDetail(connectionDto({ resource: ["https://api.example.com/", "https://files.example.com/"] }));
+    expect(screen.getAllByTestId("detail-resource").map((item) => item.textContent)).toEqual([
+      "https://api.example.com/",
+      "https://files.example.com/",
+    ]);
+  });
+
+  it("shows no resources for a connection without any", async () => {
+    await openDetail(connectionDto());
+    expect(screen.queryByTestId("detail-resources")).not.toBeInTheDocument();
+    expect(screen.getByTestId("detail-redirect-uri")).toHaveTextContent("http://127.0.0.1/callback");
   });
 
   it("exports the connection's settings to the chosen file and says where", async () => {

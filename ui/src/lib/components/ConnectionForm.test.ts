@@ -1,16 +1,27 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import type { ConnectionDraft } from "$lib/ipc";
+import type { ConnectionDraft, ConnectionDto, Draft } from "$lib/ipc";
 import ConnectionForm from "./ConnectionForm.svelte";
-import { connectionDto, mockBackend } from "../../test-fixtures";
+import { connectionDto, draftOf, mockBackend, template } from "../../test-fixtures";
 
 const noop = () => {};
+
+/** Renders the form and waits until it has the engine's start. */
+async function renderForm(props: { connection?: ConnectionDto; onsaved?: (saved: ConnectionDto) => void; oncancel?: () => void } = {}) {
+  render(ConnectionForm, { onsaved: noop, oncancel: noop, ...props });
+  await screen.findByTestId("connection-form");
+}
+
+/** The engine for editing `connection`: its draft as `connection_draft` gives it, plus `handlers`. */
+function editing(connection: ConnectionDto, handlers: Parameters<typeof mockBackend>[0] = {}) {
+  return mockBackend({ connection_draft: () => draftOf(connection), connection_check: () => [], ...handlers });
+}
 
 describe("the connection form", () => {
   it("shows the engine's error under its field and keeps Save disabled", async () => {
     mockBackend({ connection_check: () => [{ field: "token_url", message: "Enter the Token URI from the service's API documentation." }] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Google");
     expect(await screen.findByTestId("error-token_url")).toHaveTextContent("Enter the Token URI");
     expect(screen.getByTestId("save")).toBeDisabled();
@@ -22,7 +33,7 @@ describe("the connection form", () => {
       connection_create: ({ draft }) => connectionDto({ ...(draft as ConnectionDraft), id: "cn_new" }),
     });
     const onsaved = vi.fn();
-    render(ConnectionForm, { onsaved, oncancel: noop });
+    await renderForm({ onsaved });
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Google");
     await waitFor(() => expect(screen.getByTestId("save")).toBeEnabled());
     await userEvent.click(screen.getByTestId("save"));
@@ -34,14 +45,14 @@ describe("the connection form", () => {
 
   it("checks the draft as the user types and sends it with a null id for a new connection", async () => {
     const backend = mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Go");
     await waitFor(() => expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { name: "Go" }, id: null }));
   });
 
   it("turns pasted 'a b,c' into three scope chips", async () => {
     mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.click(screen.getByTestId("scope-input"));
     await userEvent.paste("a b,c");
     expect(screen.getAllByTestId("scope-chip").map((chip) => chip.textContent?.match(/[abc]/)?.[0])).toEqual(["a", "b", "c"]);
@@ -49,7 +60,7 @@ describe("the connection form", () => {
 
   it("adds a typed scope on Enter, space or comma, and reorders and removes chips", async () => {
     mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     const input = screen.getByTestId("scope-input");
     await userEvent.type(input, "read{Enter}write,profile ");
     expect(screen.getAllByTestId("scope-chip")).toHaveLength(3);
@@ -60,21 +71,23 @@ describe("the connection form", () => {
   });
 
   it("shows a saved secret as kept in the keyring and never asks for it", async () => {
-    const backend = mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { connection: connectionDto({ has_client_secret: true, client_auth: "basic" }), onsaved: noop, oncancel: noop });
+    const connection = connectionDto({ has_client_secret: true, client_auth: "basic" });
+    const backend = editing(connection);
+    await renderForm({ connection });
     expect(screen.getByText("Saved in your system keyring")).toBeInTheDocument();
     expect(document.querySelector('input[name="client_secret"]')).toBeNull();
     await userEvent.click(screen.getByRole("button", { name: "Replace" }));
     expect(document.querySelector<HTMLInputElement>('input[name="client_secret"]')?.value).toBe("");
-    await waitFor(() => expect(backend.calls.length).toBeGreaterThan(0));
+    await waitFor(() => expect(backend.called("connection_check").length).toBeGreaterThan(0));
+    // Only the form's start and the checks: nothing that could carry the secret.
     const commands = new Set(backend.calls.map((call) => call.command));
-    expect([...commands]).toEqual(["connection_check"]);
+    expect([...commands]).toEqual(["connection_template", "connection_draft", "connection_check"]);
     expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { client_secret: { kind: "keep" } }, id: "cn_01" });
   });
 
   it("sends the secret and switches client authentication to body when one is typed", async () => {
     const backend = mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(document.querySelector<HTMLInputElement>('input[name="client_secret"]')!, "s3cret");
     await waitFor(() =>
       expect(backend.lastArgs("connection_check")).toMatchObject({
@@ -85,7 +98,7 @@ describe("the connection form", () => {
 
   it("hides the Token URI for implicit and warns that the flow is legacy", async () => {
     mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.selectOptions(screen.getByTestId("flow-type"), "implicit");
     expect(document.querySelector('input[name="token_url"]')).toBeNull();
     expect(screen.getByText(/RFC 9700/)).toBeInTheDocument();
@@ -96,15 +109,16 @@ describe("the connection form", () => {
 
   it("opens Advanced when the engine reports a problem inside it", async () => {
     mockBackend({ connection_check: () => [{ field: "revoke_url", message: "The Revoke URI must start with https://." }] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "x");
     expect(await screen.findByTestId("error-revoke_url")).toBeVisible();
     expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "true");
   });
 
   it("previews the scope query and the redirect URI in Advanced", async () => {
-    mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { connection: connectionDto({ scopes: ["read", "write"] }), onsaved: noop, oncancel: noop });
+    const connection = connectionDto({ scopes: ["read", "write"] });
+    editing(connection);
+    await renderForm({ connection });
     await userEvent.click(screen.getByTestId("advanced-toggle"));
     expect(screen.getByTestId("scope-preview")).toHaveTextContent("scope=read%20write");
     await userEvent.click(screen.getByRole("radio", { name: "Comma" }));
@@ -121,7 +135,7 @@ describe("the connection form", () => {
         throw { code: "keyring_unavailable", message: "Latch could not reach your system keyring.", fields: [], details: null };
       },
     });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "x");
     await waitFor(() => expect(screen.getByTestId("save")).toBeEnabled());
     await userEvent.click(screen.getByTestId("save"));
@@ -131,7 +145,7 @@ describe("the connection form", () => {
   it("cancels on Escape", async () => {
     mockBackend({ connection_check: () => [] });
     const oncancel = vi.fn();
-    render(ConnectionForm, { onsaved: noop, oncancel });
+    await renderForm({ oncancel });
     await fireEvent.keyDown(screen.getByRole("textbox", { name: "Connection name" }), { key: "Escape" });
     expect(oncancel).toHaveBeenCalled();
   });
@@ -139,9 +153,9 @@ describe("the connection form", () => {
   it("Discover fills the endpoints, chooses PKCE and offers the server's scopes as chips", async () => {
     const backend = mockBackend({
       connection_check: () => [],
-      issuer_discover: ({ issuer, spec }) => ({
-        spec: {
-          ...(spec as ConnectionDraft),
+      issuer_discover: ({ issuer, draft }) => ({
+        draft: {
+          ...(draft as Draft),
           issuer,
           pkce: "s256",
           authorize_url: "https://id.example.com/auth",
@@ -151,14 +165,14 @@ describe("the connection form", () => {
         scopes_supported: ["openid", "email", "offline_access"],
       }),
     });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.selectOptions(screen.getByTestId("flow-type"), "code");
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Lab");
     await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com{Enter}");
     expect(await screen.findByTestId("discover-result")).toHaveTextContent(
       "Found https://id.example.com. Filled in the sign-in, token and revoke addresses and chose PKCE (S256).",
     );
-    expect(backend.lastArgs("issuer_discover")).toMatchObject({ issuer: "https://id.example.com", spec: { name: "Lab", pkce: "off" } });
+    expect(backend.lastArgs("issuer_discover")).toMatchObject({ issuer: "https://id.example.com", draft: { name: "Lab", pkce: "off" } });
     expect(document.querySelector<HTMLInputElement>('input[name="token_url"]')?.value).toBe("https://id.example.com/token");
     expect(screen.getByTestId("flow-type")).toHaveValue("code_pkce");
     const options = screen.getAllByTestId("scope-option");
@@ -185,7 +199,7 @@ describe("the connection form", () => {
         };
       },
     });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.type(document.querySelector<HTMLInputElement>('input[name="token_url"]')!, "https://mine.example/token");
     await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com");
     await userEvent.click(screen.getByTestId("discover"));
@@ -197,7 +211,7 @@ describe("the connection form", () => {
 
   it("asks for the device authorization URI, not an authorize URI, for the device code flow", async () => {
     const backend = mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.selectOptions(screen.getByTestId("flow-type"), "device_code");
     expect(document.querySelector('input[name="authorize_url"]')).toBeNull();
     expect(screen.getByText(/Latch shows a short code that you enter/)).toBeInTheDocument();
@@ -211,7 +225,7 @@ describe("the connection form", () => {
 
   it("offers the token endpoint's quirks in Advanced, each with a one-line explanation", async () => {
     const backend = mockBackend({ connection_check: () => [] });
-    render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await renderForm();
     await userEvent.click(screen.getByTestId("advanced-toggle"));
     for (const [group, explanation] of [
       ["Token request format", /Almost every service wants a form/],
@@ -240,5 +254,121 @@ describe("the connection form", () => {
         },
       }),
     );
+  });
+
+  it("starts a new connection from the engine's template, with PKCE, the space separator and the header the engine chose", async () => {
+    const engine = template();
+    engine.draft.token_name = "Token";
+    engine.draft.query_param = "key";
+    const backend = mockBackend({ connection_template: () => engine, connection_check: () => [] });
+    await renderForm();
+    expect(backend.lastArgs("connection_template")).toEqual({ kind: "oauth2" });
+    expect(screen.getByTestId("flow-type")).toHaveValue("code_pkce");
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    expect(screen.getByRole("radio", { name: "Space" })).toBeChecked();
+    expect(screen.getByRole("radio", { name: "Header" })).toBeChecked();
+    expect(screen.getByRole("textbox", { name: "Token name" })).toHaveValue("Token");
+    expect(screen.getByText("The word before the token in the header. The default is Token.")).toBeInTheDocument();
+    expect(screen.getByRole("textbox", { name: "Query parameter name" })).toHaveValue("key");
+    await waitFor(() =>
+      expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { flow: "authorization_code", pkce: "s256", token_name: "Token" } }),
+    );
+  });
+
+  it("asks the engine for the template once, however many forms open", async () => {
+    const backend = mockBackend({ connection_check: () => [] });
+    const first = render(ConnectionForm, { onsaved: noop, oncancel: noop });
+    await screen.findByTestId("connection-form");
+    first.unmount();
+    await renderForm();
+    expect(backend.called("connection_template")).toHaveLength(1);
+  });
+
+  it("starts an edit from the engine's draft of the connection", async () => {
+    const connection = connectionDto({ client_id: "from-the-list" });
+    const backend = editing(connection, {
+      connection_draft: () => ({ ...draftOf(connection), client_id: "from-the-engine", resource: ["https://api.example.com/"] }),
+    });
+    await renderForm({ connection });
+    expect(backend.lastArgs("connection_draft")).toEqual({ id: "cn_01" });
+    expect(screen.getByRole("textbox", { name: "Client ID" })).toHaveValue("from-the-engine");
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    expect(screen.getByRole("textbox", { name: "Resources (RFC 8707)" })).toHaveValue("https://api.example.com/");
+  });
+
+  it("says Loading… and then why, when the engine cannot give the form its start", async () => {
+    let fail: (reason: unknown) => void = () => {};
+    mockBackend({ connection_template: () => new Promise((_, reject) => (fail = reject)) });
+    const oncancel = vi.fn();
+    render(ConnectionForm, { onsaved: noop, oncancel });
+    expect(await screen.findByTestId("form-loading")).toHaveTextContent("Loading…");
+    fail({ code: "storage", message: "Latch could not read its database.", fields: [], action: null, provider: null, details: "disk I/O error" });
+    expect(await screen.findByTestId("form-error-message")).toHaveTextContent("Latch could not read its database.");
+    expect(screen.queryByTestId("connection-form")).toBeNull();
+    await userEvent.click(screen.getByTestId("cancel"));
+    expect(oncancel).toHaveBeenCalled();
+  });
+
+  it("hides a field the chosen flow does not use, as the engine's template says", async () => {
+    const engine = template();
+    engine.flows[0].unused.push("revoke_url");
+    mockBackend({ connection_template: () => engine, connection_check: () => [] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    expect(document.querySelector('input[name="revoke_url"]')).toBeNull();
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "implicit");
+    expect(document.querySelector('input[name="revoke_url"]')).not.toBeNull();
+  });
+
+  it("marks the addresses the chosen flow requires and names them in its explanation", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    expect(screen.getByRole("textbox", { name: "Authorize URI" })).toHaveAttribute("aria-required", "true");
+    expect(screen.getByRole("textbox", { name: "Token URI" })).toHaveAttribute("aria-required", "true");
+    expect(screen.getByText(/Needs the Authorize URI and the Token URI from the service's API documentation/)).toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "client_credentials");
+    expect(screen.getByRole("textbox", { name: "Token URI" })).toHaveAttribute("aria-required", "true");
+    expect(screen.getByText(/Needs the Token URI from/)).toBeInTheDocument();
+  });
+
+  it("hides the redirect settings for a flow that does not sign in through the browser", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    expect(screen.getByTestId("redirect-uri")).toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "client_credentials");
+    expect(screen.queryByTestId("redirect-uri")).toBeNull();
+    expect(screen.queryByRole("textbox", { name: "Hosted redirect URI" })).toBeNull();
+  });
+
+  it("lists an engine error for a hidden field with the others at the top", async () => {
+    mockBackend({ connection_check: () => [{ field: "authorize_url", message: "Client credentials never use the Authorize URI." }] });
+    await renderForm();
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "client_credentials");
+    expect(await screen.findByTestId("error-authorize_url")).toHaveTextContent("never use the Authorize URI");
+    expect(document.querySelector('input[name="authorize_url"]')).toBeNull();
+  });
+
+  it("sends the resources one per line", async () => {
+    const backend = mockBackend({ connection_check: () => [] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    const resources = screen.getByRole("textbox", { name: "Resources (RFC 8707)" });
+    expect(screen.getByText("The APIs this connection's tokens are for, when the provider asks for them. One address per line.")).toBeInTheDocument();
+    await userEvent.type(resources, "https://api.example.com/{Enter}https://files.example.com/");
+    await waitFor(() =>
+      expect(backend.lastArgs("connection_check")).toMatchObject({
+        draft: { resource: ["https://api.example.com/", "https://files.example.com/"] },
+      }),
+    );
+  });
+
+  it("shows the engine's error about a resource beside the Resources field, opening Advanced", async () => {
+    mockBackend({ connection_check: () => [{ field: "resource[0]", message: "Each resource must be an absolute address, like https://api.example.com/." }] });
+    await renderForm();
+    await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "x");
+    expect(await screen.findByTestId("error-resource")).toHaveTextContent("must be an absolute address");
+    expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "true");
+    expect(screen.getByRole("textbox", { name: "Resources (RFC 8707)" })).toHaveAttribute("aria-invalid", "true");
   });
 });

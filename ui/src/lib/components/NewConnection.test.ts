@@ -1,73 +1,39 @@
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import type { ConnectionDraft, ConnectionSpec, PresetDto } from "$lib/ipc";
-import { newConnectionSpec } from "$lib/connection-draft";
+import type { ConnectionDraft, Draft, PresetDto } from "$lib/ipc";
 import NewConnection from "./NewConnection.svelte";
-import { mockBackend } from "../../test-fixtures";
+import { mockBackend, presetDto, template } from "../../test-fixtures";
 
 const noop = () => {};
 
-function preset(overrides: Partial<PresetDto>): PresetDto {
-  return {
-    id: "github",
-    name: "GitHub",
-    register_url: "https://github.com/settings/applications/new",
-    docs_url: null,
-    flow: "authorization_code",
-    pkce: "s256",
-    authorize_url: "https://github.com/login/oauth/authorize",
-    token_url: "https://github.com/login/oauth/access_token",
-    refresh_url: null,
-    revoke_url: null,
-    info_url: "https://api.github.com/user",
-    issuer: null,
-    device_url: null,
-    scope_separator: "space",
-    client_auth: "basic",
-    client_secret_required: true,
-    token_request_format: "form",
-    expires_in_unit: "seconds",
-    revoke_style: "rfc7009",
-    authorize_params: [],
-    token_params: [],
-    refresh_params: [],
-    redirect_port: 0,
-    redirect_uri_override: null,
-    redirect_uri: "http://127.0.0.1/callback",
-    scopes: [
-      { name: "read:user", description: "Read your profile.", default: true, required: false },
-      { name: "repo", description: "Read and write your repositories.", default: false, required: false },
-    ],
-    notes: ["GitHub returns errors with HTTP 200."],
-    ...overrides,
-  };
-}
+const GITHUB = presetDto();
+const MAKE = presetDto(
+  {
+    id: "make",
+    name: "Make",
+    register_url: "https://www.make.com/en/help/apps",
+    client_secret_required: false,
+    redirect_uri: "https://www.make.com/oauth/cb/app",
+    scopes: [{ name: "openid", description: "Know who you are.", default: true, required: true }],
+    notes: [],
+  },
+  {
+    authorize_url: "https://www.make.com/oauth/v2/authorize",
+    token_url: "https://www.make.com/oauth/v2/token",
+    info_url: null,
+    client_auth: "body",
+    redirect_uri_override: "https://www.make.com/oauth/cb/app",
+  },
+);
 
-const GITHUB = preset({});
-const MAKE = preset({
-  id: "make",
-  name: "Make",
-  register_url: "https://www.make.com/en/help/apps",
-  authorize_url: "https://www.make.com/oauth/v2/authorize",
-  token_url: "https://www.make.com/oauth/v2/token",
-  client_auth: "body",
-  client_secret_required: false,
-  redirect_uri_override: "https://www.make.com/oauth/cb/app",
-  redirect_uri: "https://www.make.com/oauth/cb/app",
-  scopes: [{ name: "openid", description: "Know who you are.", default: true, required: true }],
-  notes: [],
-});
-
-/** The engine's spec for a preset, as `preset_spec` returns it. */
-function specOf(p: PresetDto): ConnectionSpec {
+/** The engine's draft for a preset, as `preset_draft` returns it: no secret yet, so no client authentication. */
+function draftOf(p: PresetDto): Draft {
   return {
-    ...newConnectionSpec(),
+    ...template().draft,
+    ...p.settings,
     name: p.name,
-    authorize_url: p.authorize_url,
-    token_url: p.token_url,
-    info_url: p.info_url,
-    redirect_uri_override: p.redirect_uri_override,
+    client_auth: "none",
     scopes: p.scopes.filter((scope) => scope.default || scope.required).map((scope) => scope.name),
   };
 }
@@ -75,7 +41,7 @@ function specOf(p: PresetDto): ConnectionSpec {
 function backend(extra: Parameters<typeof mockBackend>[0] = {}) {
   return mockBackend({
     presets_list: () => [GITHUB, MAKE],
-    preset_spec: ({ id }) => specOf(id === "make" ? MAKE : GITHUB),
+    preset_draft: ({ id }) => draftOf(id === "make" ? MAKE : GITHUB),
     connection_check: () => [],
     ...extra,
   });
@@ -176,5 +142,38 @@ describe("adding a connection", () => {
     expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveValue("");
     expect(screen.getByTestId("discover")).toBeInTheDocument();
     expect(document.querySelector('input[name="token_url"]')).not.toBeNull();
+  });
+
+  it("starts a preset's form from the engine's draft for it", async () => {
+    const calls = backend({
+      preset_draft: () => ({ ...draftOf(GITHUB), name: "GitHub (engine)", token_url: "https://github.example/engine-token" }),
+    });
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    expect(await screen.findByRole("textbox", { name: "Connection name" })).toHaveValue("GitHub (engine)");
+    expect(calls.lastArgs("preset_draft")).toEqual({ id: "github" });
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    expect(document.querySelector<HTMLInputElement>('input[name="token_url"]')?.value).toBe("https://github.example/engine-token");
+  });
+
+  it("says why a preset's form cannot start and goes back to the providers", async () => {
+    backend({
+      preset_draft: () => {
+        throw { code: "not_found", message: "Latch has no preset called github.", fields: [], action: { action: "show_presets" }, provider: null, details: null };
+      },
+    });
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    expect(await screen.findByTestId("form-error-message")).toHaveTextContent("Latch has no preset called github.");
+    expect(screen.queryByTestId("connection-form")).toBeNull();
+    await userEvent.click(screen.getByTestId("back-to-providers"));
+    expect(await screen.findByTestId("preset-picker")).toBeInTheDocument();
+  });
+
+  it("reads a preset's sign-in host from its settings, for the search", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await screen.findAllByTestId("preset-card");
+    expect(screen.getByRole("button", { name: /GitHub/ })).toHaveTextContent("github.com");
   });
 });

@@ -1,7 +1,21 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it, vi } from "vitest";
-import { IpcFailure, connectionCheck, connectionsList, onSignInStarted, requestCurl } from "$lib/ipc";
+import {
+  IpcFailure,
+  connectionCheck,
+  connectionDraft,
+  connectionTemplate,
+  connectionsList,
+  issuerDiscover,
+  onSignIn,
+  presetDraft,
+  requestCurl,
+  signInCancel,
+  signInStart,
+  signInSubmitAddress,
+  type SignInEventDto,
+} from "$lib/ipc";
 
 describe("the IPC wrapper", () => {
   it("turns the shell's {code, message} rejection into an IpcFailure with that code", async () => {
@@ -43,15 +57,69 @@ describe("the IPC wrapper", () => {
     expect(calls[1][1]).toMatchObject({ id: "cn_1", includeToken: true });
   });
 
-  it("delivers sign-in-started payloads and stops after unlisten", async () => {
+  it("keeps the engine's next step and the provider's own error from the shell's rejection", async () => {
+    const action = { action: "sign_in_again", connection: "GitHub", paste: false } as const;
+    const provider = { error: "invalid_grant", error_description: "The refresh token was revoked.", error_uri: null };
+    mockIPC(() => {
+      throw { code: "needs_authorization", message: "Sign in to GitHub again.", fields: [], action, provider, details: null };
+    });
+    const failure: IpcFailure = await connectionsList().catch((rejection) => rejection);
+    expect(failure.code).toBe("needs_authorization");
+    expect(failure.action).toEqual(action);
+    expect(failure.provider).toEqual(provider);
+  });
+
+  it("has no action and no provider error when the rejection names none", () => {
+    const failure = IpcFailure.from({ code: "storage", message: "The disk is full." });
+    expect(failure.action).toBeNull();
+    expect(failure.provider).toBeNull();
+    expect(IpcFailure.from("boom").action).toBeNull();
+  });
+
+  it("sends the sign-in session, template and draft commands with the argument names Rust expects", async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((command, args) => {
+      calls.push([command, args]);
+      return command === "sign_in_start" ? { session: "si_1" } : command === "sign_in_cancel" ? true : null;
+    });
+    expect(await signInStart("cn_1")).toEqual({ session: "si_1" });
+    expect(await signInCancel("si_1")).toBe(true);
+    await signInSubmitAddress("si_1", "https://x.test/cb?code=c");
+    await connectionTemplate("oauth2");
+    await connectionDraft("cn_1");
+    await presetDraft("github");
+    await issuerDiscover("https://id.x.test", { name: "x" } as never);
+    expect(calls).toEqual([
+      ["sign_in_start", { id: "cn_1" }],
+      ["sign_in_cancel", { session: "si_1" }],
+      ["sign_in_submit_address", { session: "si_1", address: "https://x.test/cb?code=c" }],
+      ["connection_template", { kind: "oauth2" }],
+      ["connection_draft", { id: "cn_1" }],
+      ["preset_draft", { id: "github" }],
+      ["issuer_discover", { issuer: "https://id.x.test", draft: { name: "x" } }],
+    ]);
+  });
+
+  it("delivers sign-in events and stops after unlisten", async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const seen = vi.fn();
-    const unlisten = await onSignInStarted(seen);
-    const payload = { id: "cn_1", authorize_url: "https://x.test/auth", redirect_uri: "http://127.0.0.1/callback", deadline: "2030-01-01T00:00:00Z", browser_error: null };
-    await emit("sign-in-started", payload);
+    const unlisten = await onSignIn(seen);
+    const payload: SignInEventDto = {
+      session: "si_1",
+      id: "cn_1",
+      event: {
+        stage: "started",
+        authorize_url: "https://x.test/auth",
+        redirect_uri: "http://127.0.0.1/callback",
+        deadline: "2030-01-01T00:00:00Z",
+        browser_error: null,
+        paste: false,
+      },
+    };
+    await emit("sign-in", payload);
     expect(seen).toHaveBeenCalledWith(payload);
     unlisten();
-    await emit("sign-in-started", payload);
+    await emit("sign-in", payload);
     expect(seen).toHaveBeenCalledTimes(1);
   });
 });

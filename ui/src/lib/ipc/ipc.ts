@@ -3,46 +3,56 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  Action,
   ApiRequestDto,
   ApiResponseDto,
   ConnectionDraft,
   ConnectionDto,
-  ConnectionSpec,
-  DeviceCodeShown,
+  ConnectionTemplate,
   DisconnectOutcome,
   Discovered,
+  Draft,
+  ErrorKind,
   FieldError,
   ImportChoice,
   ImportedDto,
   ImportFileDto,
+  KindSettings,
   PresetDto,
+  ProviderError,
   RequestPreview,
   SettingsDto,
-  SignInStarted,
+  SignInEventDto,
+  SignInStartedDto,
 } from "./types";
 
-export type IpcErrorCode =
-  | "validation"
-  | "not_found"
-  | "needs_authorization"
-  | "provider"
-  | "network"
-  | "keyring_unavailable"
-  | "storage"
-  | "cancelled"
-  | "internal";
+/** The engine's error codes, plus `internal` for failures that never reached the engine (the IPC bridge itself). */
+export type IpcErrorCode = ErrorKind | "internal";
 
 export class IpcFailure extends Error {
-  readonly code: IpcErrorCode | string;
+  readonly code: IpcErrorCode;
   readonly fields: FieldError[];
   readonly details: string | null;
+  /** The next step that fixes it, for a button (see ErrorAction). */
+  readonly action: Action | null;
+  /** What the provider itself said, when it said something. */
+  readonly provider: ProviderError | null;
 
-  constructor(code: string, message: string, fields: FieldError[] = [], details: string | null = null) {
+  constructor(
+    code: IpcErrorCode,
+    message: string,
+    fields: FieldError[] = [],
+    details: string | null = null,
+    action: Action | null = null,
+    provider: ProviderError | null = null,
+  ) {
     super(message);
     this.name = "IpcFailure";
     this.code = code;
     this.fields = fields;
     this.details = details;
+    this.action = action;
+    this.provider = provider;
   }
 
   /** Builds a failure from whatever `invoke` rejected with: the shell's IpcError, a string, or anything else. */
@@ -50,10 +60,12 @@ export class IpcFailure extends Error {
     if (rejection instanceof IpcFailure) return rejection;
     if (isIpcErrorShape(rejection)) {
       return new IpcFailure(
-        rejection.code,
+        rejection.code as IpcErrorCode,
         rejection.message,
         Array.isArray(rejection.fields) ? rejection.fields : [],
         typeof rejection.details === "string" ? rejection.details : null,
+        isObject(rejection.action) ? (rejection.action as Action) : null,
+        isObject(rejection.provider) ? (rejection.provider as ProviderError) : null,
       );
     }
     if (typeof rejection === "string" && rejection.trim() !== "") {
@@ -66,9 +78,11 @@ export class IpcFailure extends Error {
   }
 }
 
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;
+
 function isIpcErrorShape(
   value: unknown,
-): value is { code: string; message: string; fields?: unknown; details?: unknown } {
+): value is { code: string; message: string; fields?: unknown; details?: unknown; action?: unknown; provider?: unknown } {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -87,15 +101,26 @@ async function call<T>(command: string, args: Record<string, unknown> = {}): Pro
 
 export const connectionsList = () => call<ConnectionDto[]>("connections_list");
 export const connectionGet = (id: string) => call<ConnectionDto>("connection_get", { id });
+/** What a new connection's form starts from: the engine's defaults, and which fields each flow needs or ignores. */
+export const connectionTemplate = (kind: KindSettings["kind"]) => call<ConnectionTemplate>("connection_template", { kind });
+/** An existing connection's name and settings, as its edit form starts them. */
+export const connectionDraft = (id: string) => call<Draft>("connection_draft", { id });
 export const connectionCheck = (draft: ConnectionDraft, id: string | null) =>
   call<FieldError[]>("connection_check", { draft, id });
 export const connectionCreate = (draft: ConnectionDraft) => call<ConnectionDto>("connection_create", { draft });
 export const connectionUpdate = (id: string, draft: ConnectionDraft) =>
   call<ConnectionDto>("connection_update", { id, draft });
 export const connectionRemove = (id: string) => call<DisconnectOutcome>("connection_remove", { id });
-/** Resolves when the browser sign-in finishes; rejects with code "cancelled" after connectionConnectCancel. */
-export const connectionConnect = (id: string) => call<ConnectionDto>("connection_connect", { id });
-export const connectionConnectCancel = (id: string) => call<null>("connection_connect_cancel", { id });
+/**
+ * Starts a sign-in and answers at once with its session; how it goes arrives as `sign-in` events (onSignIn).
+ * A second sign-in of the same connection cancels the first.
+ */
+export const signInStart = (id: string) => call<SignInStartedDto>("sign_in_start", { id });
+/** True when the session was still running and is now cancelled. */
+export const signInCancel = (session: string) => call<boolean>("sign_in_cancel", { session });
+/** For the paste sign-in: the address the browser ended on after the user approved. */
+export const signInSubmitAddress = (session: string, address: string) =>
+  call<null>("sign_in_submit_address", { session, address });
 export const connectionRefresh = (id: string) => call<ConnectionDto>("connection_refresh", { id });
 export const connectionDisconnect = (id: string) => call<DisconnectOutcome>("connection_disconnect", { id });
 /** Only on an explicit Copy or Reveal click: this is the one call that returns a secret. */
@@ -106,26 +131,22 @@ export const requestPreview = (id: string, request: ApiRequestDto) =>
   call<RequestPreview>("request_preview", { id, request });
 export const requestCurl = (id: string, request: ApiRequestDto, includeToken: boolean) =>
   call<string>("request_curl", { id, request, includeToken });
-/** For the paste sign-in: the address the browser ended on after the user approved. */
-export const connectionPasteSubmit = (id: string, address: string) =>
-  call<null>("connection_paste_submit", { id, address });
 export const presetsList = () => call<PresetDto[]>("presets_list");
-/** A new connection's settings from a preset; only client ID, secret and scopes are left to choose. */
-export const presetSpec = (id: string) => call<ConnectionSpec>("preset_spec", { id });
-/** Fills `spec` from the issuer's metadata (OpenID Connect Discovery / RFC 8414); rejects with the reason. */
-export const issuerDiscover = (issuer: string, spec: ConnectionSpec) =>
-  call<Discovered>("issuer_discover", { issuer, spec });
+/** A new connection's name and settings from a preset; only client ID, secret and scopes are left to choose. */
+export const presetDraft = (id: string) => call<Draft>("preset_draft", { id });
+/** Fills `draft` from the issuer's metadata (OpenID Connect Discovery / RFC 8414); rejects with the reason. */
+export const issuerDiscover = (issuer: string, draft: Draft) => call<Discovered>("issuer_discover", { issuer, draft });
 /** Asks where to save, then writes the settings of `ids` (every connection when empty). Null when cancelled. */
 export const connectionsExport = (ids: string[]) => call<string | null>("connections_export", { ids });
 /** Asks for an export file and previews it; nothing is imported yet. Null when cancelled. */
 export const importChoose = () => call<ImportFileDto | null>("import_choose");
 export const connectionsImport = (path: string, choices: ImportChoice[]) =>
   call<ImportedDto>("connections_import", { path, choices });
-/** Opens a web page (a provider's page) in the system browser. */
 export const settingsGet = () => call<SettingsDto>("settings_get");
 /** Saves every setting at once; resolves with what is now in effect. */
 export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });
 
+/** Opens a web page (a provider's page) in the system browser. */
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });
 
 async function subscribe<T>(event: string, callback: (payload: T) => void): Promise<UnlistenFn> {
@@ -148,11 +169,8 @@ async function subscribe<T>(event: string, callback: (payload: T) => void): Prom
 
 /** Fired for changes made by this window, the `latch` CLI or another process: reload what is shown. */
 export const onConnectionsChanged = (callback: () => void) => subscribe<null>("connections-changed", () => callback());
-export const onSignInStarted = (callback: (started: SignInStarted) => void) =>
-  subscribe<SignInStarted>("sign-in-started", callback);
-/** A device sign-in (RFC 8628) is waiting for the user to enter this code on the provider's page. */
-export const onDeviceCodeShown = (callback: (shown: DeviceCodeShown) => void) =>
-  subscribe<DeviceCodeShown>("device-code-shown", callback);
+/** A sign-in session moved on, wherever it was started (this window, a notification's Reconnect, the tray). */
+export const onSignIn = (callback: (event: SignInEventDto) => void) => subscribe<SignInEventDto>("sign-in", callback);
 /** The user chose Settings… in the tray menu. */
 export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
 /** The user clicked Reconnect on a notification: the payload is the connection's id. */

@@ -4,17 +4,20 @@ import {
   connectionCreate,
   connectionUpdate,
   issuerDiscover,
+  type ClientAuth,
   type ConnectionDraft,
   type ConnectionDto,
-  type ConnectionSpec,
+  type ConnectionTemplate,
+  type Draft,
   type FieldError,
   type PresetDto,
   type SecretInput,
 } from "$lib/ipc";
-import { draftForSending, newConnectionSpec, specOfConnection } from "$lib/connection-draft";
-import { specForFlowType, flowTypeOf, needsAuthorizeUrl, needsTokenUrl, type FlowType } from "$lib/flow-type";
+import { draftForSending } from "$lib/connection-draft";
+import { specForFlowType, flowTypeOf, type FlowType } from "$lib/flow-type";
 import { listInWords } from "$lib/list-in-words";
 import { redirectUri } from "$lib/redirect-uri";
+import { flowFields } from "$lib/state/template";
 
 /** How long typing must pause before the engine checks the draft. */
 export const CHECK_DELAY_MS = 150;
@@ -45,12 +48,20 @@ export const ADVANCED_FIELDS = [
   "token_request_format",
   "expires_in_unit",
   "revoke_style",
+  "resource",
 ];
 
 /** The provider's endpoints: in the main section for a custom provider, inside Advanced when a preset filled them. */
 export const ENDPOINT_FIELDS = ["issuer", "flow", "pkce", "authorize_url", "token_url", "device_url"];
 
 const MAIN_FIELDS = ["name", "scopes", "client_id", "client_secret"];
+
+/** The endpoint fields a flow can require, as the form labels them. */
+export const ENDPOINT_LABELS: Record<string, string> = {
+  authorize_url: "Authorize URI",
+  token_url: "Token URI",
+  device_url: "Device authorization URI",
+};
 
 /** A scope the user can pick with one click: a preset's (with what it allows) or one the server lists. */
 export type ScopeOption = { name: string; description: string | null; required: boolean };
@@ -61,7 +72,8 @@ export function errorBelongsTo(error: FieldError, field: string): boolean {
 }
 
 export class ConnectionFormState {
-  spec = $state<ConnectionSpec>(newConnectionSpec());
+  /** The name and settings as the user edits them; starts as the engine's draft. */
+  draft = $state<Draft>() as Draft;
   secretMode = $state<SecretMode>("enter");
   secretValue = $state("");
   portMode = $state<"automatic" | "fixed">("automatic");
@@ -90,25 +102,49 @@ export class ConnectionFormState {
   #checkNumber = 0;
 
   /**
-   * `preset` and `start` are for a new connection picked from a preset: `start` is the engine's
-   * spec for it (`preset_spec`), so the endpoints and quirks are already right.
+   * `template` holds the engine's rules for each flow; `start` is the engine's draft the form starts from:
+   * the connection's own (`connection_draft`), a preset's (`preset_draft`) or the template's defaults.
    */
   constructor(
-    readonly existing: ConnectionDto | null,
+    readonly template: ConnectionTemplate,
+    start: Draft,
+    readonly existing: ConnectionDto | null = null,
     readonly preset: PresetDto | null = null,
-    start: ConnectionSpec | null = null,
   ) {
     this.#clientAuthChosen = existing !== null;
-    const spec = existing ? specOfConnection(existing) : start;
-    if (spec) {
-      this.spec = spec;
-      this.issuerText = spec.issuer ?? "";
-      if (spec.redirect_port) {
-        this.portMode = "fixed";
-        this.portText = String(spec.redirect_port);
-      }
+    this.draft = start;
+    this.issuerText = start.issuer ?? "";
+    if (start.redirect_port) {
+      this.portMode = "fixed";
+      this.portText = String(start.redirect_port);
     }
     if (existing) this.secretMode = existing.has_client_secret ? "saved" : "enter";
+  }
+
+  /** What the chosen flow needs and ignores, as the engine says. */
+  flowFields = $derived(flowFields(this.template.flows, this.draft.flow));
+
+  /** A field is shown unless the chosen flow never uses it. */
+  shows(field: string): boolean {
+    return !this.flowFields.unused.includes(field);
+  }
+
+  requires(field: string): boolean {
+    return this.flowFields.required.includes(field);
+  }
+
+  /** "the Authorize URI and the Token URI": the addresses the chosen flow needs, for its explanation. */
+  neededAddresses = $derived(
+    listInWords(this.flowFields.required.filter((field) => field in ENDPOINT_LABELS).map((field) => `the ${ENDPOINT_LABELS[field]}`)),
+  );
+
+  /** The resource indicators as the textarea shows them: one per line (the engine drops blank lines). */
+  get resourceText(): string {
+    return this.draft.resource.join("\n");
+  }
+
+  set resourceText(text: string) {
+    this.draft.resource = text.split(/\r?\n/);
   }
 
   /** Where the endpoint fields are shown: inside Advanced once a preset has filled them. */
@@ -118,10 +154,6 @@ export class ConnectionFormState {
 
   get advancedFields(): string[] {
     return this.endpointsInAdvanced ? [...ADVANCED_FIELDS, ...ENDPOINT_FIELDS] : ADVANCED_FIELDS;
-  }
-
-  get showsDeviceUrl() {
-    return this.spec.flow === "device_code";
   }
 
   /** The scopes to offer as chips: the preset's with descriptions, then any the server listed. */
@@ -139,10 +171,10 @@ export class ConnectionFormState {
 
   toggleScope(name: string) {
     const option = this.scopeOptions.find((candidate) => candidate.name === name);
-    if (this.spec.scopes.includes(name)) {
-      if (!option?.required) this.spec.scopes = this.spec.scopes.filter((scope) => scope !== name);
+    if (this.draft.scopes.includes(name)) {
+      if (!option?.required) this.draft.scopes = this.draft.scopes.filter((scope) => scope !== name);
     } else {
-      this.spec.scopes = [...this.spec.scopes, name];
+      this.draft.scopes = [...this.draft.scopes, name];
     }
   }
 
@@ -163,23 +195,23 @@ export class ConnectionFormState {
     }
     this.discovering = true;
     try {
-      const found = await issuerDiscover(issuer, $state.snapshot(this.spec) as ConnectionSpec);
-      this.spec = found.spec;
-      this.issuerText = found.spec.issuer ?? issuer;
+      const found = await issuerDiscover(issuer, $state.snapshot(this.draft) as Draft);
+      this.draft = found.draft;
+      this.issuerText = found.draft.issuer ?? issuer;
       this.discoveredScopes = found.scopes_supported;
       const filled = [
-        found.spec.authorize_url && "sign-in",
-        found.spec.token_url && "token",
-        found.spec.revoke_url && "revoke",
-        found.spec.info_url && "account info",
-        found.spec.device_url && "device",
+        found.draft.authorize_url && "sign-in",
+        found.draft.token_url && "token",
+        found.draft.revoke_url && "revoke",
+        found.draft.info_url && "account info",
+        found.draft.device_url && "device",
       ].filter((part): part is string => typeof part === "string");
-      const pkce = found.spec.pkce === "s256" && this.spec.flow === "authorization_code" ? " and chose PKCE (S256)" : "";
+      const pkce = found.draft.pkce === "s256" && this.draft.flow === "authorization_code" ? " and chose PKCE (S256)" : "";
       const addresses = filled.length === 1 ? "address" : "addresses";
       this.discovered =
         (filled.length > 0
-          ? `Found ${found.spec.issuer}. Filled in the ${listInWords(filled)} ${addresses}${pkce}.`
-          : `Found ${found.spec.issuer}, but it lists none of the addresses Latch needs. Enter them below.`) +
+          ? `Found ${found.draft.issuer}. Filled in the ${listInWords(filled)} ${addresses}${pkce}.`
+          : `Found ${found.draft.issuer}, but it lists none of the addresses Latch needs. Enter them below.`) +
         (found.scopes_supported.length > 0 ? " Pick the scopes you need below." : "");
     } catch (rejection) {
       this.discoverFailure = IpcFailure.from(rejection);
@@ -189,31 +221,28 @@ export class ConnectionFormState {
   }
 
   get flowType(): FlowType {
-    return flowTypeOf(this.spec.flow, this.spec.pkce);
+    return flowTypeOf(this.draft.flow, this.draft.pkce);
   }
 
   set flowType(flowType: FlowType) {
-    Object.assign(this.spec, specForFlowType(flowType));
+    Object.assign(this.draft, specForFlowType(flowType));
   }
 
-  get showsAuthorizeUrl() {
-    return needsAuthorizeUrl(this.spec.flow);
-  }
-
-  get showsTokenUrl() {
-    return needsTokenUrl(this.spec.flow);
+  /** The redirect settings: only for flows that sign in through the browser. */
+  get showsRedirect() {
+    return this.shows("redirect_port") || this.shows("redirect_path");
   }
 
   setSecret(value: string) {
     this.secretValue = value;
     // A confidential client usually sends its secret in the body (RFC 6749 §2.3.1) — unless the user chose,
     // or the preset knows how this provider wants it.
-    if (!this.#clientAuthChosen) this.spec.client_auth = value === "" ? "none" : (this.preset?.client_auth ?? "body");
+    if (!this.#clientAuthChosen) this.draft.client_auth = value === "" ? "none" : (this.preset?.settings.client_auth ?? "body");
   }
 
-  chooseClientAuth(value: ConnectionSpec["client_auth"]) {
+  chooseClientAuth(value: ClientAuth) {
     this.#clientAuthChosen = true;
-    this.spec.client_auth = value;
+    this.draft.client_auth = value;
   }
 
   secretInput = $derived.by((): SecretInput => {
@@ -223,10 +252,12 @@ export class ConnectionFormState {
   });
 
   redirectPort = $derived(this.portMode === "fixed" ? Number.parseInt(this.portText, 10) || 0 : 0);
-  redirectUri = $derived(this.spec.redirect_uri_override ?? redirectUri(this.redirectPort, this.spec.redirect_path));
+  // A cleared Hosted redirect URI field holds "": the loopback address then.
+  redirectUri = $derived(this.draft.redirect_uri_override || redirectUri(this.redirectPort, this.draft.redirect_path));
 
-  draft = $derived.by((): ConnectionDraft => {
-    const draft = draftForSending($state.snapshot(this.spec) as ConnectionSpec, this.secretInput);
+  /** The draft as it goes to the engine: with the client secret and the port as chosen. */
+  toSend = $derived.by((): ConnectionDraft => {
+    const draft = draftForSending($state.snapshot(this.draft) as Draft, this.secretInput);
     draft.redirect_port = this.redirectPort;
     return draft;
   });
@@ -267,11 +298,7 @@ export class ConnectionFormState {
   unplacedErrors = $derived(
     this.visibleErrors.filter((error) => {
       const placed = [...MAIN_FIELDS, ...ENDPOINT_FIELDS, ...ADVANCED_FIELDS].find((field) => errorBelongsTo(error, field));
-      if (!placed) return true;
-      if (placed === "authorize_url") return !this.showsAuthorizeUrl;
-      if (placed === "token_url") return !this.showsTokenUrl;
-      if (placed === "device_url") return !this.showsDeviceUrl;
-      return false;
+      return !placed || !this.shows(placed);
     }),
   );
 
@@ -290,7 +317,7 @@ export class ConnectionFormState {
     this.#timer = null;
     const number = ++this.#checkNumber;
     try {
-      const errors = await connectionCheck(this.draft, this.existing?.id ?? null);
+      const errors = await connectionCheck(this.toSend, this.existing?.id ?? null);
       if (number !== this.#checkNumber) return;
       this.engineErrors = errors;
       if (this.failure?.code === "validation") this.failure = null;
@@ -316,8 +343,8 @@ export class ConnectionFormState {
     this.failure = null;
     try {
       return this.existing
-        ? await connectionUpdate(this.existing.id, this.draft)
-        : await connectionCreate(this.draft);
+        ? await connectionUpdate(this.existing.id, this.toSend)
+        : await connectionCreate(this.toSend);
     } catch (rejection) {
       const failure = IpcFailure.from(rejection);
       if (failure.code === "validation" && failure.fields.length > 0) {

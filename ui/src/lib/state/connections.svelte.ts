@@ -1,21 +1,22 @@
+import { getContext, hasContext, setContext } from "svelte";
 import {
   IpcFailure,
-  connectionConnect,
-  connectionConnectCancel,
-  connectionPasteSubmit,
   connectionDisconnect,
   connectionRefresh,
   connectionRemove,
   connectionsList,
   onConnectionsChanged,
-  onDeviceCodeShown,
-  onSignInStarted,
-  onReconnectRequested,
   onOpenSettings,
+  onReconnectRequested,
+  onSignIn,
+  signInCancel,
+  signInStart,
+  signInSubmitAddress,
   type ConnectionDto,
-  type DeviceCodeShown,
   type DisconnectOutcome,
-  type SignInStarted,
+  type SignInEvent,
+  type SignInEventDto,
+  type SignInOutcome,
 } from "$lib/ipc";
 
 /** What the right-hand pane shows. */
@@ -26,18 +27,26 @@ export type View =
   | { kind: "edit"; id: string }
   | { kind: "settings" };
 
+type Stage<S extends SignInEvent["stage"]> = Omit<Extract<SignInEvent, { stage: S }>, "stage">;
+/** A browser sign-in's link, where it returns, and until when it waits (the `started` event). */
+export type SignInStartedStage = Stage<"started">;
+/** A device sign-in's code and the page to enter it on (the `device_code` event). */
+export type DeviceCodeStage = Stage<"device_code">;
+
 /**
- * A sign-in in progress. `started` arrives with the `sign-in-started` event (never for client credentials),
- * `device` with `device-code-shown` (device code flow only). `pasted` is set once the user submitted the
- * address in the paste flow.
+ * A sign-in in progress, followed by its session's events alone. `session` is null only from a click on
+ * Connect until the engine answers with the session (or its first event arrives, whichever is first).
+ * `started` comes with a browser sign-in, `device` with a device sign-in (neither for client credentials);
+ * `pasted` once the address from the browser was handed over in the paste sign-in.
  */
 export type SignInProgress = {
-  started: SignInStarted | null;
-  device: DeviceCodeShown | null;
-  startedHere: boolean;
-  receivedAt: number;
-  pasted?: boolean;
+  session: string | null;
+  started: SignInStartedStage | null;
+  device: DeviceCodeStage | null;
+  pasted: boolean;
 };
+
+const waiting = (session: string | null): SignInProgress => ({ session, started: null, device: null, pasted: false });
 
 /** The connection list, what is selected, and the long-running actions on connections. */
 export class ConnectionsState {
@@ -45,6 +54,7 @@ export class ConnectionsState {
   loaded = $state(false);
   loadFailure = $state<IpcFailure | null>(null);
   view = $state<View>({ kind: "nothing" });
+  /** The current sign-in session of each connection that has one, by connection id. */
   signIns = $state<Record<string, SignInProgress>>({});
   connectFailures = $state<Record<string, IpcFailure>>({});
   lastDisconnect = $state<{ id: string; outcome: DisconnectOutcome } | null>(null);
@@ -52,13 +62,20 @@ export class ConnectionsState {
   selectedId = $derived(this.view.kind === "detail" || this.view.kind === "edit" ? this.view.id : null);
   selected = $derived(this.connections.find((connection) => connection.id === this.selectedId) ?? null);
 
+  /**
+   * Sessions that are over here: finished (with how), or replaced by a newer session of their connection
+   * (null). Their late events change nothing.
+   */
+  #over = new Map<string, SignInOutcome | null>();
+  /** Connect clicks still waiting for the engine's answer, so Cancel can wait for the session. */
+  #starting = new Map<string, Promise<string | null>>();
+
   /** Loads the list and follows changes from this app, the CLI and other processes. Returns a stop function. */
   start(): () => void {
     let stopped = false;
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
-      onSignInStarted((started) => this.#signInStarted(started)),
-      onDeviceCodeShown((shown) => this.#deviceCodeShown(shown)),
+      onSignIn((event) => this.#signInEvent(event)),
       onReconnectRequested((id) => {
         this.show(id);
         void this.connect(id);
@@ -78,17 +95,6 @@ export class ConnectionsState {
       const connections = await connectionsList();
       this.connections = connections;
       this.loadFailure = null;
-      // A sign-in started elsewhere (tray, notification) has no promise to wait for here:
-      // it is over once new tokens arrive or its deadline passes.
-      for (const [id, progress] of Object.entries(this.signIns)) {
-        if (progress.startedHere) continue;
-        const connection = connections.find((candidate) => candidate.id === id);
-        const issuedAt = connection?.access_issued_at ? Date.parse(connection.access_issued_at) : 0;
-        const until = progress.device?.deadline ?? progress.started?.deadline;
-        // A paste sign-in has no deadline: it waits for the user.
-        const deadline = until ? Date.parse(until) : progress.started?.paste ? Infinity : 0;
-        if (!connection || issuedAt >= progress.receivedAt || Date.now() > deadline) delete this.signIns[id];
-      }
       if (this.view.kind === "detail" || this.view.kind === "edit") {
         const id = this.view.id;
         if (!connections.some((connection) => connection.id === id)) this.view = { kind: "nothing" };
@@ -104,6 +110,15 @@ export class ConnectionsState {
     this.view = { kind: "detail", id };
   }
 
+  edit(id: string) {
+    this.view = { kind: "edit", id };
+  }
+
+  /** The connection a person knows by this name (errors' actions name connections as the user sees them). */
+  byName(name: string): ConnectionDto | null {
+    return this.connections.find((connection) => connection.name === name) ?? null;
+  }
+
   /** Puts a fresh copy from a command's answer into the list, without waiting for the change event. */
   upsert(connection: ConnectionDto) {
     const index = this.connections.findIndex((candidate) => candidate.id === connection.id);
@@ -111,30 +126,50 @@ export class ConnectionsState {
     else this.connections[index] = connection;
   }
 
+  /**
+   * Starts a sign-in. The engine answers at once with the session; everything after that (the link, the
+   * device code, the outcome) arrives as events, possibly before the answer itself.
+   */
   async connect(id: string): Promise<void> {
-    this.signIns[id] = { started: null, device: null, startedHere: true, receivedAt: Date.now() };
+    // The engine cancels the connection's running session, if any: its last words change nothing here.
+    const previous = this.signIns[id]?.session;
+    if (previous) this.#over.set(previous, null);
+    this.signIns[id] = waiting(null);
     delete this.connectFailures[id];
+    const starting = signInStart(id).then((started) => started.session);
+    const session = starting.catch(() => null);
+    this.#starting.set(id, session);
     try {
-      this.upsert(await connectionConnect(id));
+      this.#answered(id, await starting);
     } catch (rejection) {
       const failure = IpcFailure.from(rejection);
-      // Cancelling is the user's own choice: nothing to report.
+      if (this.signIns[id]?.session === null) delete this.signIns[id];
       if (failure.code !== "cancelled") this.connectFailures[id] = failure;
     } finally {
-      delete this.signIns[id];
+      if (this.#starting.get(id) === session) this.#starting.delete(id);
     }
   }
 
+  /** Cancels the connection's current session; its `finished` event then ends the waiting. */
   async cancelConnect(id: string): Promise<void> {
-    await connectionConnectCancel(id);
-    if (this.signIns[id] && !this.signIns[id].startedHere) delete this.signIns[id];
+    const entry = this.signIns[id];
+    if (!entry) return;
+    const session = entry.session ?? (await this.#starting.get(id)) ?? null;
+    if (!session) return;
+    const cancelled = await signInCancel(session);
+    // Nothing was running any more: no event will come to end the waiting.
+    if (!cancelled && this.signIns[id]?.session === session) delete this.signIns[id];
   }
 
-  /** The paste flow: hands over the address the browser ended on; `connect` then finishes (or fails with why). */
+  /** The paste sign-in: hands over the address the browser ended on; the session's events say how it went. */
   async submitPaste(id: string, address: string): Promise<void> {
-    await connectionPasteSubmit(id, address.trim());
-    const progress = this.signIns[id];
-    if (progress) progress.pasted = true;
+    const session = this.signIns[id]?.session;
+    if (!session) {
+      throw new IpcFailure("validation", "This sign-in is no longer waiting for an address. Click Connect to start again.");
+    }
+    await signInSubmitAddress(session, address.trim());
+    const entry = this.signIns[id];
+    if (entry?.session === session) entry.pasted = true;
   }
 
   async refresh(id: string): Promise<void> {
@@ -155,13 +190,90 @@ export class ConnectionsState {
     return outcome;
   }
 
-  #signInStarted(started: SignInStarted) {
-    const existing = this.signIns[started.id];
-    this.signIns[started.id] = { started, device: null, startedHere: existing?.startedHere ?? false, receivedAt: Date.now() };
+  /** The engine's answer to Connect: fills in the session, unless the events already tell a newer story. */
+  #answered(id: string, session: string) {
+    const entry = this.signIns[id];
+    if (this.#over.has(session)) {
+      // It ended before its answer arrived.
+      if (entry?.session === null) {
+        delete this.signIns[id];
+        this.#ended(id, this.#over.get(session) ?? null);
+      }
+      return;
+    }
+    if (!entry) this.signIns[id] = waiting(session);
+    else if (entry.session === null) entry.session = session;
+    // Otherwise the events follow another session already: they are the truth.
   }
 
-  #deviceCodeShown(device: DeviceCodeShown) {
-    const existing = this.signIns[device.id];
-    this.signIns[device.id] = { started: null, device, startedHere: existing?.startedHere ?? false, receivedAt: Date.now() };
+  #signInEvent({ session, id, event }: SignInEventDto) {
+    if (this.#over.has(session)) return;
+    const entry = this.signIns[id];
+    if (event.stage === "finished") {
+      this.#over.set(session, event.outcome);
+      // A session waiting for its answer may be this one: the answer settles it (see #answered).
+      if (entry && entry.session !== session) return;
+      delete this.signIns[id];
+      this.#ended(id, event.outcome);
+      return;
+    }
+    let current = entry;
+    if (!current || current.session === null) {
+      // Started elsewhere, or this window's own session whose answer has not arrived yet.
+      if (!current) this.signIns[id] = waiting(session);
+      else current.session = session;
+      current = this.signIns[id];
+    } else if (current.session !== session) {
+      // A newer session of the same connection: the engine cancelled the one shown.
+      this.#over.set(current.session, null);
+      this.signIns[id] = waiting(session);
+      current = this.signIns[id];
+    }
+    switch (event.stage) {
+      case "started": {
+        const { authorize_url, redirect_uri, deadline, browser_error, paste } = event;
+        current.started = { authorize_url, redirect_uri, deadline, browser_error, paste };
+        break;
+      }
+      case "device_code": {
+        const { user_code, verification_uri, verification_uri_complete, deadline, browser_error } = event;
+        current.device = { user_code, verification_uri, verification_uri_complete, deadline, browser_error };
+        break;
+      }
+      case "address_received":
+        current.pasted = true;
+        break;
+      case "requesting":
+        break;
+    }
   }
+
+  /** How a session of `id` ended. The engine records it too; the list reloads through `connections-changed`. */
+  #ended(id: string, outcome: SignInOutcome | null) {
+    if (outcome?.result === "failed") {
+      this.connectFailures[id] = new IpcFailure(
+        outcome.code,
+        outcome.message,
+        [],
+        outcome.details,
+        outcome.action,
+        outcome.provider,
+      );
+    } else if (outcome?.result === "connected") {
+      delete this.connectFailures[id];
+    }
+    // Cancelled (or replaced): the user's own choice, nothing to report.
+  }
+}
+
+const CONTEXT = Symbol("connections");
+
+/** Makes the app's connections reachable from deep inside (an error's action button), without passing it down. */
+export function setConnectionsContext(connections: ConnectionsState) {
+  setContext(CONTEXT, connections);
+}
+
+/** The app's connections, or null where there are none (a component shown on its own). */
+export function connectionsContext(): ConnectionsState | null {
+  return hasContext(CONTEXT) ? getContext<ConnectionsState>(CONTEXT) : null;
 }

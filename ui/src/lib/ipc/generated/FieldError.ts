@@ -5,7 +5,7 @@
  */
 export type FieldError = { 
 /**
- * The field's name in [`crate::model::ConnectionSpec`], e.g. `token_url`.
+ * The field's name in the connection's settings, e.g. `token_url`.
  */
 field: string, 
 /**

@@ -10,9 +10,13 @@ import type { TokenPlacement } from "./TokenPlacement";
 import type { TokenRequestFormat } from "./TokenRequestFormat";
 
 /**
- * Everything the user sets about a connection: the fields of the form.
+ * The settings of an OAuth 2.0 connection: the fields of the form.
+ *
+ * Every field has a default, so a stored document written before a field
+ * existed still loads, and a partial document (a preset, a patch) fills in
+ * the rest.
  */
-export type ConnectionSpec = { name: string, flow: Flow, pkce: Pkce, authorize_url: string | null, token_url: string | null, 
+export type OAuth2Settings = { flow: Flow, pkce: Pkce, authorize_url: string | null, token_url: string | null, 
 /**
  * Defaults to `token_url` when empty.
  */
@@ -60,4 +64,10 @@ redirect_uri_override: string | null,
 /**
  * RFC 8628 device authorization endpoint.
  */
-device_url: string | null, };
+device_url: string | null, 
+/**
+ * RFC 8707 resource indicators: the APIs the token is for, each an
+ * absolute URI, sent as `resource=` with the authorization and token
+ * requests so the provider can limit the token's audience.
+ */
+resource: Array<string>, };

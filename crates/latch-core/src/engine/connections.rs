@@ -1,0 +1,230 @@
+//! Creating, checking, editing and removing connections. Edits load the
+//! settings, change them, validate, save — nothing is saved unless every
+//! rule holds, and a secret is written before the row that claims it.
+
+use serde::Serialize;
+
+use super::tokens::Disconnected;
+use super::Engine;
+use crate::error::{Error, FieldError, Result};
+use crate::events::EngineEvent;
+use crate::model::{Connection, ConnectionId, Draft, Flow, FlowFields, KindSettings, SettingsPatch};
+use crate::secret::ClientSecret;
+use crate::validate;
+
+/// What to do with the client secret in an edit.
+pub enum SecretChange {
+    Keep,
+    Set(ClientSecret),
+    Remove,
+}
+
+impl SecretChange {
+    fn leaves_secret(&self, had: bool) -> bool {
+        match self {
+            SecretChange::Keep => had,
+            SecretChange::Set(_) => true,
+            SecretChange::Remove => false,
+        }
+    }
+}
+
+/// What a form for a new connection of one kind starts from: the engine's
+/// defaults, and which fields each flow needs or ignores — so no front end
+/// restates a default or a rule.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConnectionTemplate {
+    pub draft: Draft,
+    pub flows: Vec<FlowFields>,
+}
+
+impl Engine {
+    /// A new connection of `kind` as a form starts it.
+    pub fn template(&self, kind: &str) -> Result<ConnectionTemplate> {
+        Ok(ConnectionTemplate {
+            draft: Draft { name: String::new(), settings: KindSettings::defaults(kind)? },
+            flows: Flow::ALL.iter().map(|flow| flow.fields()).collect(),
+        })
+    }
+
+    /// Every rule `draft` breaks, including a name already in use by another
+    /// connection. The desktop form calls this as the user types.
+    pub fn check(&self, draft: &Draft, id: Option<&ConnectionId>, has_client_secret: bool) -> Result<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        match validate::check_name(&draft.name) {
+            Err(message) => errors.push(FieldError { field: "name", message }),
+            Ok(()) if self.db().connection_name_taken(&draft.name, id)? => errors.push(FieldError {
+                field: "name",
+                message: format!("A connection named '{}' already exists. Choose another name.", draft.name),
+            }),
+            Ok(()) => {}
+        }
+        let mut settings = draft.settings.clone();
+        settings.normalize();
+        errors.extend(validate::settings(&settings, has_client_secret));
+        Ok(errors)
+    }
+
+    /// Creates a connection from a complete draft (the form, an import).
+    pub async fn create(&self, mut draft: Draft, client_secret: Option<ClientSecret>) -> Result<Connection> {
+        draft.settings.normalize();
+        let errors = self.check(&draft, None, client_secret.is_some())?;
+        if !errors.is_empty() {
+            return Err(Error::invalid(errors));
+        }
+        let connection = Connection::new(draft, client_secret.is_some(), self.now());
+        // The secret goes in first: a row never claims a secret the store lacks.
+        if let Some(secret) = &client_secret {
+            self.secrets.set_client_secret(&connection.id, secret).await?;
+        }
+        let inserted = self.db().connection_insert(&connection);
+        if let Err(err) = inserted {
+            let _ = self.secrets.delete_client_secret(&connection.id).await;
+            return Err(err);
+        }
+        tracing::info!(connection = %connection.id, kind = connection.settings.kind(), "connection created");
+        self.announce(EngineEvent::Changed { id: connection.id.clone() });
+        Ok(connection)
+    }
+
+    /// Creates a connection of `kind` from its defaults plus `patch` (the
+    /// command line's flags, over a preset's or the discovered settings).
+    pub async fn create_from_patch(
+        &self,
+        name: String,
+        kind: &str,
+        patch: SettingsPatch,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<Connection> {
+        let defaults = KindSettings::defaults(kind)?;
+        if matches!(defaults, KindSettings::OAuth2(_)) && !patch.sets("flow") {
+            // No default a person could mean: the flow is the provider's choice.
+            return Err(Error::validation(
+                "flow",
+                "Choose a flow type: authorization_code, implicit, client_credentials or device_code.",
+            ));
+        }
+        let settings = patch.apply(&defaults, false, client_secret.is_some())?;
+        self.create(Draft { name, settings }, client_secret).await
+    }
+
+    /// Replaces name and settings (the desktop form sends them all).
+    pub async fn update(&self, name_or_id: &str, draft: Draft, secret: SecretChange) -> Result<Connection> {
+        let connection = self.get(name_or_id)?;
+        self.save_edit(connection, draft, secret).await
+    }
+
+    /// Changes the settings `patch` names (and the name, when given); the
+    /// rest keep their values.
+    pub async fn edit(
+        &self,
+        name_or_id: &str,
+        new_name: Option<String>,
+        patch: SettingsPatch,
+        secret: SecretChange,
+    ) -> Result<Connection> {
+        let connection = self.get(name_or_id)?;
+        let had = connection.has_client_secret;
+        let settings = patch.apply(&connection.settings, had, secret.leaves_secret(had))?;
+        let draft = Draft { name: new_name.unwrap_or_else(|| connection.name.clone()), settings };
+        self.save_edit(connection, draft, secret).await
+    }
+
+    async fn save_edit(&self, mut connection: Connection, mut draft: Draft, secret: SecretChange) -> Result<Connection> {
+        draft.settings.normalize();
+        let has = secret.leaves_secret(connection.has_client_secret);
+        let errors = self.check(&draft, Some(&connection.id), has)?;
+        if !errors.is_empty() {
+            return Err(Error::invalid(errors));
+        }
+        match &secret {
+            SecretChange::Set(value) => self.secrets.set_client_secret(&connection.id, value).await?,
+            SecretChange::Remove => self.secrets.delete_client_secret(&connection.id).await?,
+            SecretChange::Keep => {}
+        }
+        connection.name = draft.name;
+        connection.settings = draft.settings;
+        connection.has_client_secret = has;
+        connection.updated_at = self.now();
+        self.db().connection_update_settings(&connection)?;
+        tracing::info!(connection = %connection.id, "connection updated");
+        self.announce(EngineEvent::Changed { id: connection.id.clone() });
+        Ok(connection)
+    }
+
+    /// The stored client secret, when the connection has one.
+    pub(crate) async fn client_secret(&self, connection: &Connection) -> Result<Option<ClientSecret>> {
+        if connection.has_client_secret {
+            self.secrets.client_secret(&connection.id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Disconnects (revoking at the provider when it can), then deletes the
+    /// connection and every secret it kept.
+    pub async fn remove(&self, name_or_id: &str) -> Result<Disconnected> {
+        let outcome = self.disconnect(name_or_id).await?;
+        let connection = self.get(name_or_id)?;
+        self.secrets.delete_all(&connection.id, connection.settings.secret_slots()).await?;
+        self.db().connection_delete(&connection.id)?;
+        tracing::info!(connection = %connection.id, "removed");
+        self.announce(EngineEvent::Removed { id: connection.id });
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_engine;
+    use crate::model::{ClientAuth, OAuth2Settings};
+
+    fn client_credentials(name: &str) -> Draft {
+        let mut settings = OAuth2Settings::new(Flow::ClientCredentials, "client");
+        settings.token_url = Some("https://example.com/token".into());
+        settings.client_auth = ClientAuth::Body;
+        Draft { name: name.into(), settings: KindSettings::OAuth2(settings) }
+    }
+
+    #[tokio::test]
+    async fn a_draft_that_breaks_a_rule_saves_nothing() {
+        let (_dir, engine) = test_engine();
+        let err = engine.create(client_credentials("No secret"), None).await.unwrap_err();
+        assert!(err.fields.iter().any(|f| f.field == "client_auth"), "{err:?}");
+        assert!(engine.list().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_edit_by_patch_keeps_every_field_it_does_not_name() {
+        let (_dir, engine) = test_engine();
+        let secret = ClientSecret::new("s3cret".into());
+        let created = engine.create(client_credentials("Service"), Some(secret)).await.unwrap();
+        let patch = SettingsPatch::new().set("scopes", ["read"]);
+        let edited = engine.edit("Service", None, patch, SecretChange::Keep).await.unwrap();
+        let settings = edited.settings.oauth2().unwrap();
+        assert_eq!(settings.scopes, ["read"]);
+        assert_eq!(settings.token_url, created.settings.oauth2().unwrap().token_url);
+        assert_eq!(settings.client_auth, ClientAuth::Body, "the secret stays, so does how it is sent");
+        assert!(engine.client_secret(&edited).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn adding_without_a_flow_asks_for_one() {
+        let (_dir, engine) = test_engine();
+        let err = engine.create_from_patch("X".into(), "oauth2", SettingsPatch::new(), None).await.unwrap_err();
+        assert_eq!(err.fields[0].field, "flow");
+    }
+
+    #[tokio::test]
+    async fn the_template_holds_the_defaults_and_the_rules_of_each_flow() {
+        let (_dir, engine) = test_engine();
+        let template = engine.template("oauth2").unwrap();
+        let settings = template.draft.settings.oauth2().unwrap();
+        assert_eq!(settings.token_name, "Bearer");
+        assert_eq!(settings.redirect_path, "/callback");
+        assert_eq!(template.flows.len(), Flow::ALL.len());
+        assert!(engine.template("carrier-pigeon").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! Connection kinds. Each kind is one variant holding its own settings
+//! struct; everything the rest of Latch asks of a connection that depends on
+//! its kind is a method here, so adding a kind (`oauth1`, `spec`) is one
+//! variant plus one arm in each of these methods — the compiler lists them.
+//! How each kind signs in, renews and authenticates a request lives under
+//! `flows/` and `engine/`, matched on the same variants.
+
+use serde::{Deserialize, Serialize};
+
+use super::oauth2::{ClientAuth, Flow, OAuth2Settings};
+use crate::error::{Error, Result};
+
+/// The settings of a connection, by kind. Serialised with a `kind` tag
+/// beside the kind's own fields (`{"kind": "oauth2", "flow": …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum KindSettings {
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuth2Settings),
+}
+
+/// The secrets a connection may keep in the secret store, one entry each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretSlot {
+    /// The client secret the provider issued to the user's app.
+    ClientSecret,
+    /// Access, refresh and ID token together: one entry, so a rotation
+    /// replaces them atomically.
+    TokenSet,
+    /// A secret only one kind has (an OAuth 1.0a token secret, an RSA
+    /// private key), by a short name unique within the kind.
+    Kind(&'static str),
+}
+
+impl SecretSlot {
+    /// The entry's name under the connection's id: part of the keyring
+    /// layout (`<id>/<name>`), so never renamed.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecretSlot::ClientSecret => "client_secret",
+            SecretSlot::TokenSet => "tokens",
+            SecretSlot::Kind(name) => name,
+        }
+    }
+}
+
+/// The version of each kind's stored settings document. A document from a
+/// newer Latch is refused rather than misread.
+pub const SETTINGS_VERSION: u32 = 1;
+
+impl KindSettings {
+    /// The kind's name as stored and printed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KindSettings::OAuth2(_) => "oauth2",
+        }
+    }
+
+    /// Every kind Latch knows, by name.
+    pub const KINDS: &'static [&'static str] = &["oauth2"];
+
+    /// A new connection's settings of `kind`, with that kind's defaults.
+    pub fn defaults(kind: &str) -> Result<KindSettings> {
+        match kind {
+            "oauth2" => Ok(KindSettings::OAuth2(OAuth2Settings::default())),
+            other => Err(Error::validation(
+                "kind",
+                format!("'{other}' is not a kind of connection this Latch knows. Choose one of: {}.", Self::KINDS.join(", ")),
+            )),
+        }
+    }
+
+    /// The settings from a stored document of `kind`, written at `version`.
+    pub fn from_document(kind: &str, version: u32, document: serde_json::Value) -> Result<KindSettings, String> {
+        if version > SETTINGS_VERSION {
+            return Err(format!(
+                "its settings were written by a newer Latch (version {version}); update Latch to open it"
+            ));
+        }
+        match kind {
+            "oauth2" => serde_json::from_value(document).map(KindSettings::OAuth2).map_err(|err| err.to_string()),
+            other => Err(format!("its kind '{other}' is not one this Latch knows")),
+        }
+    }
+
+    /// The kind's own fields, as stored (without the `kind` tag).
+    pub fn document(&self) -> serde_json::Value {
+        let result = match self {
+            KindSettings::OAuth2(settings) => serde_json::to_value(settings),
+        };
+        result.expect("settings are plain data and always serialise")
+    }
+
+    pub fn oauth2(&self) -> Option<&OAuth2Settings> {
+        match self {
+            KindSettings::OAuth2(settings) => Some(settings),
+        }
+    }
+
+    /// Tidies what a form or a file sent (blank addresses, blank rows).
+    pub fn normalize(&mut self) {
+        match self {
+            KindSettings::OAuth2(settings) => settings.normalize(),
+        }
+    }
+
+    /// After a patch or a form changed these settings: defaults that follow
+    /// other choices (PKCE follows the flow; client authentication follows
+    /// whether there is a secret) unless the change set them itself.
+    pub fn follow_choices(&mut self, before: &KindSettings, set: &dyn Fn(&str) -> bool, had_secret: bool, has_secret: bool) {
+        match (self, before) {
+            (KindSettings::OAuth2(after), KindSettings::OAuth2(before)) => {
+                if after.flow != before.flow && !set("pkce") {
+                    after.pkce = after.flow.default_pkce();
+                }
+                if !set("client_auth") && has_secret != had_secret {
+                    after.client_auth = if has_secret { ClientAuth::Body } else { ClientAuth::None };
+                }
+            }
+        }
+    }
+
+    /// Whether Latch can get a new access token without the user.
+    pub fn can_renew(&self, has_refresh_token: bool) -> bool {
+        match self {
+            KindSettings::OAuth2(settings) => has_refresh_token || settings.flow == Flow::ClientCredentials,
+        }
+    }
+
+    /// The scopes asked for.
+    pub fn scopes(&self) -> &[String] {
+        match self {
+            KindSettings::OAuth2(settings) => &settings.scopes,
+        }
+    }
+
+    /// The host the user will recognise the provider by.
+    pub fn provider_host(&self) -> Option<String> {
+        match self {
+            KindSettings::OAuth2(settings) => settings.provider_host(),
+        }
+    }
+
+    /// The redirect URI to register with the provider, when the kind has one.
+    pub fn redirect_uri_to_register(&self) -> Option<String> {
+        match self {
+            KindSettings::OAuth2(settings) => settings.flow.uses_browser().then(|| settings.redirect_uri_to_register()),
+        }
+    }
+
+    /// Signing in means pasting the address the browser ends on.
+    pub fn signs_in_by_paste(&self) -> bool {
+        match self {
+            KindSettings::OAuth2(settings) => settings.signs_in_by_paste(),
+        }
+    }
+
+    /// Whether a client secret is part of this connection's setup (it says
+    /// how it sends one); an imported file never carries the secret itself.
+    pub fn expects_client_secret(&self) -> bool {
+        match self {
+            KindSettings::OAuth2(settings) => settings.client_auth != ClientAuth::None,
+        }
+    }
+
+    /// Every secret store entry a connection of this kind may hold.
+    pub fn secret_slots(&self) -> &'static [SecretSlot] {
+        match self {
+            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet],
+        }
+    }
+}

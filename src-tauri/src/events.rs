@@ -1,0 +1,71 @@
+//! The window, the tray and notifications follow the engine: its events
+//! (every change this app's engine makes, the refresher's notices, sign-in
+//! progress) are forwarded from one subscription; changes made by other
+//! processes (the `latch` CLI, a script) are noticed through a watch on the
+//! data directory.
+
+use std::sync::Arc;
+
+use latch_core::{Engine, EngineEvent};
+use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::dto::SignInEventDto;
+use crate::AppState;
+
+/// The list changed: reload what is shown.
+pub const CONNECTIONS_CHANGED: &str = "connections-changed";
+/// A sign-in session moved on (`SignInEventDto`).
+pub const SIGN_IN: &str = "sign-in";
+
+/// Forwards every engine event, for as long as the app runs.
+pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
+    let mut events = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(EngineEvent::Notice(notice)) => crate::notifications::notify(&app, &notice),
+                Ok(EngineEvent::SignIn { session, connection, event }) => {
+                    let _ = app.emit(SIGN_IN, SignInEventDto { session, id: connection.to_string(), event });
+                }
+                Ok(event) if event.changed_connection().is_some() => show_change(&app),
+                Ok(_) => {}
+                // Fell behind: everything may have changed.
+                Err(RecvError::Lagged(_)) => show_change(&app),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// Waits for a write in the data directory (inotify on Linux: no wake-up
+/// while nothing happens), then compares SQLite's `data_version`: it moves
+/// only for commits by other processes. A change there also wakes the
+/// refresher: due times may have moved.
+pub fn watch_other_processes(app: AppHandle, engine: Arc<Engine>) {
+    tauri::async_runtime::spawn(async move {
+        let mut watch = latch_core::dir_watch::DirWatch::new(engine.data_dir());
+        let mut last = engine.store_version().ok();
+        loop {
+            watch.changed().await;
+            let now = engine.store_version().ok();
+            if now != last {
+                last = now;
+                if let Some(state) = app.try_state::<AppState>() {
+                    state.refresher.wake();
+                }
+                show_change(&app);
+            }
+        }
+    });
+}
+
+/// Tells the window and the tray that the store changed.
+pub fn show_change(app: &AppHandle) {
+    let _ = app.emit(CONNECTIONS_CHANGED, ());
+    if let Some(state) = app.try_state::<AppState>() {
+        if let (Some(tray), Ok(list)) = (&state.tray, state.engine.list()) {
+            tray.show_state(&list);
+        }
+    }
+}
