@@ -716,6 +716,7 @@ async fn a_sign_in_cancelled_in_the_window_closes_the_listener_and_changes_nothi
         let redirect = authorize.iter().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.clone()).unwrap();
         let port: u16 = redirect.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().parse().unwrap();
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "the listener waits for the browser");
+        window.testid("cancel-connect").await;
         window.screenshot("sign-in-waiting").await;
 
         window.click("cancel-connect").await;

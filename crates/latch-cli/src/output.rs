@@ -15,6 +15,10 @@ pub fn print_error(err: &Error) {
     if let Some(next) = err.action.as_ref().and_then(action_as_command) {
         eprintln!("latch: {next}");
     }
+    // The one setting no flag is named after: say how to give it.
+    if err.fields.iter().any(|f| f.field == "client_secret") {
+        eprintln!("latch: Pipe the client secret in with --client-secret-stdin (never on the command line).");
+    }
     if let Some(details) = &err.details {
         eprintln!("What the provider said (secrets removed):");
         for line in details.lines() {

@@ -83,6 +83,18 @@ pub enum Action {
     ShowPresets,
 }
 
+impl Action {
+    /// Sign `connection` in again (by pasting the address, when it signs in that way).
+    pub fn sign_in_again(connection: &str, paste: bool) -> Action {
+        Action::SignInAgain { connection: connection.to_owned(), paste }
+    }
+
+    /// Change these settings of `connection`.
+    pub fn edit(connection: &str, fields: &[&str]) -> Action {
+        Action::EditFields { connection: connection.to_owned(), fields: fields.iter().map(|f| f.to_string()).collect() }
+    }
+}
+
 /// What the provider said in an RFC 6749 §5.2 error response (or an
 /// authorization error response, §4.1.2.1), kept as it came.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,27 +13,11 @@ use serde::Serialize;
 use crate::error::{Action, ErrorKind, ProviderError};
 use crate::model::ConnectionId;
 
-/// One sign-in session: `si_` + ULID.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SessionId(pub String);
-
-impl SessionId {
-    pub fn generate() -> Self {
-        SessionId(format!("si_{}", ulid::Ulid::new()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::model::prefixed_id!(
+    /// One sign-in session: `si_` + ULID.
+    SessionId,
+    "si_"
+);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {

@@ -104,7 +104,7 @@ impl Preset {
             return Err(Error::validation(
                 "client_secret",
                 format!(
-                    "{} needs your app's client secret. Pipe it in with --client-secret-stdin (register the app at {}).",
+                    "{} needs your app's client secret: the provider shows it where you registered the app ({}).",
                     self.name, self.register_url
                 ),
             ));
@@ -273,7 +273,7 @@ mod tests {
     fn a_preset_that_needs_a_secret_says_so() {
         let err = find("github").unwrap().patch_with(SettingsPatch::new(), false).unwrap_err();
         assert_eq!(err.fields[0].field, "client_secret");
-        assert!(err.message.starts_with("GitHub needs your app's client secret."), "{}", err.message);
+        assert!(err.message.starts_with("GitHub needs your app's client secret:"), "{}", err.message);
     }
 
     #[test]

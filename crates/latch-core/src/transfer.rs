@@ -69,7 +69,7 @@ pub struct ImportCandidate {
 pub fn parse(bytes: &[u8]) -> Result<ExportFile> {
     let refuse = |message: String| Error::validation("import", format!("{message} Nothing was imported."));
     let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|err| refuse(format!("The file is not valid JSON ({err}). Check that it is a file 'latch export' wrote.")))?;
+        .map_err(|err| refuse(format!("The file is not valid JSON ({err}). Check that it is a file Latch exported.")))?;
     let version = match value.get("latch_export") {
         Some(v) => v.as_u64().ok_or_else(|| {
             refuse(format!("The file's 'latch_export' version is {v}, which is not a version number."))

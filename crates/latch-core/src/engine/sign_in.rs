@@ -131,12 +131,17 @@ impl Engine {
         let (cancel, cancelled) = watch::channel(false);
         let (paste_tx, paste_rx) = oneshot::channel();
         let control = SignInControl { cancel: Arc::new(cancel), paste: Arc::new(Mutex::new(Some(paste_tx))) };
-        let replaced = self.sessions.lock().iter().filter(|(_, (c, _))| *c == connection.id).map(|(_, (_, control))| control.clone()).collect::<Vec<_>>();
-        for earlier in replaced {
+        {
+            let mut sessions = self.sessions.lock();
             // A second Connect replaces the first sign-in.
-            earlier.cancel();
+            for (of, earlier) in sessions.values() {
+                if *of == connection.id {
+                    earlier.cancel();
+                }
+            }
+            sessions.insert(session.clone(), (connection.id.clone(), control.clone()));
         }
-        self.sessions.lock().insert(session.clone(), (connection.id.clone(), control.clone()));
+        let connection_id = connection.id.clone();
 
         let (events_tx, events) = mpsc::unbounded_channel();
         let (outcome_tx, outcome) = oneshot::channel();
@@ -159,7 +164,7 @@ impl Engine {
             announcer.emit(&engine, SignInEvent::Finished { outcome });
             let _ = outcome_tx.send(result);
         });
-        Ok(SignInHandle { session: session.clone(), connection: self.get(name_or_id)?.id, events, outcome, control })
+        Ok(SignInHandle { session, connection: connection_id, events, outcome, control })
     }
 
     /// Cancels the session `session`; false when it had already ended.

@@ -30,12 +30,12 @@ impl<'a> Target<'a> {
 
     /// Sign in again (by pasting, when this connection signs in that way).
     pub fn sign_in_again(&self) -> Action {
-        Action::SignInAgain { connection: self.name.to_owned(), paste: self.settings.signs_in_by_paste() }
+        Action::sign_in_again(self.name, self.settings.signs_in_by_paste())
     }
 
     /// Change these settings of this connection.
     pub fn edit(&self, fields: &[&str]) -> Action {
-        Action::EditFields { connection: self.name.to_owned(), fields: fields.iter().map(|f| f.to_string()).collect() }
+        Action::edit(self.name, fields)
     }
 }
 

@@ -94,27 +94,39 @@ impl KeyValue {
     }
 }
 
-/// A unique id: `cn_` + ULID (DESIGN.md).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct ConnectionId(pub String);
+/// A unique id: a short prefix and a ULID, stored and shown as text.
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        pub struct $name(pub String);
 
-impl ConnectionId {
-    pub fn generate() -> Self {
-        ConnectionId(format!("cn_{}", ulid::Ulid::new()))
-    }
+        impl $name {
+            pub fn generate() -> Self {
+                $name(format!(concat!($prefix, "{}"), ulid::Ulid::new()))
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+pub(crate) use prefixed_id;
 
-impl std::fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+prefixed_id!(
+    /// A connection's id: `cn_` + ULID (DESIGN.md).
+    ConnectionId,
+    "cn_"
+);
 
 /// What the user types to make a connection: its name and its kind's
 /// settings. The form's content, `latch add`'s result, an export entry.
@@ -213,12 +225,7 @@ impl Connection {
 
     /// The action that signs this connection in again, as errors offer it.
     pub fn sign_in_again(&self) -> Action {
-        Action::SignInAgain { connection: self.name.clone(), paste: self.settings.signs_in_by_paste() }
-    }
-
-    /// The action that changes these settings of this connection.
-    pub fn edit(&self, fields: &[&str]) -> Action {
-        Action::EditFields { connection: self.name.clone(), fields: fields.iter().map(|f| f.to_string()).collect() }
+        Action::sign_in_again(&self.name, self.settings.signs_in_by_paste())
     }
 }
 
