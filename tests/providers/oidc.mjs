@@ -17,6 +17,7 @@
 console.log = console.info = console.debug = (...args) => console.error(...args);
 
 import * as http from 'node:http';
+import { readFileSync } from 'node:fs';
 import * as crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { echoResponse } from './echo.mjs';
@@ -187,8 +188,10 @@ function displayName(id) {
   return `${s.charAt(0).toUpperCase()}${s.slice(1)} Example`;
 }
 
-const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'latch-test', use: 'sig', alg: 'RS256' };
+// A fixed RSA key for signing ID tokens, made once for these tests and used
+// nowhere else. Generating one at every start cost time and could deadlock
+// Node 20 (a garbage collection during the key's JWK export, seen in CI).
+const signingKey = JSON.parse(readFileSync(new URL('./signing-key.json', import.meta.url), 'utf8'));
 
 const ownToken = (ctx, client, token) => token.clientId === client.clientId;
 
