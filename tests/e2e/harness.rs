@@ -71,8 +71,23 @@ impl Provider {
             .stderr(Stdio::null())
             .spawn()
             .expect("node runs (make test installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the provider prints its address");
+        // Read on a thread, so a provider that never gets ready fails the test
+        // within a deadline instead of hanging it.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{script} did not say it was ready within 30 s");
+            }
+        };
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} printed {line:?}"));
         Provider { child, base: ready[key].as_str().unwrap().to_owned() }
     }
