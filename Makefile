@@ -29,6 +29,9 @@ types:
 # bench/README.md. BENCH_RUNS=5 and BENCH_IDLE=5 (seconds) can be changed.
 # Then the refresher: 10,000 connections scheduled (memory, idle wake-ups)
 # and 1,000 refreshes due at once beside openid-client (bench/refresh.sh).
+# Then the import: `latch import` of a 10,000-connection export file and
+# `latch list --json` over them (bench/import.sh).
 bench: deps
 	@bash bench/desktop.sh
 	@bash bench/refresh.sh
+	@bash bench/import.sh

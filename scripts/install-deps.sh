@@ -58,4 +58,9 @@ if [[ "${1:-}" == "--test" ]]; then
   if ! target/tools/bin/tauri-driver --version 2>/dev/null | grep -q "$TAURI_DRIVER_VERSION"; then
     cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked --root target/tools
   fi
+  # cargo-deny checks the dependency graph (licenses, duplicates, sources).
+  CARGO_DENY_VERSION=0.20.2
+  if ! target/tools/bin/cargo-deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root target/tools
+  fi
 fi

@@ -27,6 +27,8 @@ dunst >/dev/null 2>&1 &
 # Not WEBKIT_DISABLE_COMPOSITING_MODE: with it, WebDriver screenshots hang.
 
 status=0
+echo "== Dependencies: licenses, duplicate versions, sources (cargo deny; deny.toml)"
+target/tools/bin/cargo-deny check --hide-inclusion-graph licenses bans sources || status=1
 echo "== UI unit and component tests (Vitest)"
 npm --prefix ui test --silent || status=1
 echo "== Rust unit and end-to-end tests"

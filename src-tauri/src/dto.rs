@@ -134,6 +134,9 @@ impl From<latch_core::presets::Preset> for PresetDto {
 #[derive(Debug, Serialize, TS)]
 pub struct ImportFileDto {
     pub path: String,
+    /// The identity of the bytes previewed (SHA-256): `connections_import`
+    /// gets it back and refuses the file if it changed since.
+    pub digest: String,
     pub connections: Vec<latch_core::transfer::ImportCandidate>,
 }
 

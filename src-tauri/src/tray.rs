@@ -16,6 +16,25 @@ pub struct Tray {
     state_line: MenuItem<Wry>,
 }
 
+/// Quits once no refresh is writing tokens (at most 15 s): a rotated refresh
+/// token the provider already handed out must reach the keyring first.
+fn quit_when_idle(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let engine = state.engine.clone();
+    if engine.is_busy() {
+        if let Some(tray) = &state.tray {
+            tray.show_finishing();
+        }
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if !engine.wait_idle(std::time::Duration::from_secs(15)).await {
+            tracing::warn!("quitting with a refresh still under way");
+        }
+        app.exit(0);
+    });
+}
+
 impl Tray {
     pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         let state_line = MenuItem::with_id(app, "state", "All connections are working", false, None::<&str>)?;
@@ -39,7 +58,7 @@ impl Tray {
                         }
                     });
                 }
-                "quit" => app.exit(0),
+                "quit" => quit_when_idle(app),
                 _ => {}
             }
         });
@@ -48,6 +67,11 @@ impl Tray {
         }
         builder.build(app)?;
         Ok(Tray { state_line })
+    }
+
+    /// Shown while Quit waits for refreshes to store what they received.
+    fn show_finishing(&self) {
+        let _ = self.state_line.set_text("Finishing… Latch quits when the renewals under way are saved");
     }
 
     /// "All connections are working" or "2 connections need attention".

@@ -2,7 +2,7 @@
 //! Secret Service, the scripted browser. Each test names the behaviour it
 //! proves and ends by checking that no secret leaked.
 
-use latch_e2e::{http, post_form_basic, Latch, Provider};
+use latch_e2e::{http, post_form_basic, Latch, PrivateKeyring, Provider};
 use serde_json::Value;
 
 /// Adds a code-flow connection to oidc-provider with the given client.
@@ -224,7 +224,9 @@ fn a_forged_or_missing_state_is_refused_and_no_token_request_is_sent() {
     add_oidc(&latch, &op, "Forged", "public-pkce", &[]);
     for (mode, expected) in [("forge-state", "wrong 'state'"), ("drop-state", "had no 'state'")] {
         latch.set_browser_mode(mode);
-        let stderr = latch.fails(&["connect", "Forged", "--timeout", "30"], 4);
+        // The forged answer is ignored (the real one may still come); when
+        // nothing else does, the timeout names what was ignored.
+        let stderr = latch.fails(&["connect", "Forged", "--timeout", "3"], 4);
         assert!(stderr.contains(expected), "{mode}: {stderr}");
     }
     assert_eq!(op.stats()["token_requests"], 0, "no code was exchanged");
@@ -375,7 +377,17 @@ fn invalid_grant_on_refresh_needs_reauthorization() {
     assert!(stderr.contains("no longer accepts the saved sign-in for 'Expired' (invalid_grant"), "{stderr}");
     assert!(stderr.contains("latch connect \"Expired\""), "{stderr}");
     assert_eq!(latch.show("Expired")["status"], "needs_reauth");
+    // The access token still works for its hour: it is served, with what to do.
+    let valid = latch.access_token("Expired");
+    let output = latch.run(&["token", "Expired"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), valid);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs you to sign in again; this access token still works until"), "{stderr}");
+    // Once it has expired, only a new sign-in helps.
+    latch.step_clock(3_601_000);
     latch.fails(&["token", "Expired"], 3);
+    latch.step_clock(-3_601_000);
     // `latch status` tells scripts: exit 3 while any connection needs a sign-in.
     let out = latch.run(&["status"]);
     assert_eq!(out.status.code(), Some(3));
@@ -578,4 +590,177 @@ fn ctrl_c_during_a_sign_in_stops_it_closes_the_listener_and_changes_nothing() {
     assert_eq!(shown["last_error"], serde_json::Value::Null, "a cancel is not a failure");
     assert!(latch.keyring_tokens("Patient").is_none());
     assert_eq!(op.stats()["token_requests"], 0);
+}
+
+/// Waits (at most 10 s) until the quirk server has seen `n` token requests
+/// for `quirk`: a `latch` process started earlier has reached it.
+fn wait_for_token_requests(quirks: &Provider, quirk: &str, n: u64) {
+    let started = std::time::Instant::now();
+    while quirks.stats()["token_requests"][quirk].as_u64().unwrap_or(0) < n {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no token request reached {quirk}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn add_revocable_quirk(latch: &Latch, quirks: &Provider, name: &str, quirk: &str) {
+    add_quirk(latch, quirks, name, quirk);
+    latch.ok(&["edit", name, "--revoke-url", &quirks.url("/revoke")]);
+}
+
+#[test]
+fn disconnect_while_a_refresh_is_under_way_waits_for_it_and_leaves_no_live_tokens() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_revocable_quirk(&latch, &quirks, "Racing", "slow-3s");
+    latch.ok(&["connect", "Racing"]);
+    let refresh = latch.command(&["refresh", "Racing"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for_token_requests(&quirks, "slow-3s", 2);
+    let out = latch.ok(&["disconnect", "Racing"]);
+    assert!(out.contains("The provider revoked its tokens."), "{out}");
+    let mut refresh = refresh;
+    refresh.wait().unwrap();
+    let shown = latch.show("Racing");
+    assert_eq!(shown["status"], "new", "the disconnect came last, so it stands");
+    assert!(latch.keyring_tokens("Racing").is_none(), "no tokens are left in the keyring");
+    assert_eq!(latch.fails(&["token", "Racing"], 3).contains("is not connected yet"), true);
+}
+
+#[test]
+fn remove_while_a_refresh_is_under_way_leaves_no_tokens_behind() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_revocable_quirk(&latch, &quirks, "Racing", "slow-3s");
+    latch.ok(&["connect", "Racing"]);
+    let id = latch.show("Racing")["id"].as_str().unwrap().to_owned();
+    let mut refresh = latch.command(&["refresh", "Racing"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for_token_requests(&quirks, "slow-3s", 2);
+    latch.ok(&["remove", "Racing"]);
+    refresh.wait().unwrap();
+    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
+    for slot in ["tokens", "client_secret"] {
+        let entry = keyring::Entry::new("latch", &format!("{id}/{slot}")).unwrap();
+        assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)), "{slot} stayed behind");
+    }
+}
+
+#[test]
+fn sigterm_during_a_refresh_lets_it_store_the_rotated_refresh_token_first() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_quirk(&latch, &quirks, "Rotating", "slow-3s");
+    latch.ok(&["connect", "Rotating"]);
+    let before = latch.keyring_tokens("Rotating").unwrap();
+    let child = latch.command(&["refresh", "Rotating"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_for_token_requests(&quirks, "slow-3s", 2);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("finishing the refresh under way"), "{stderr}");
+    let after = latch.keyring_tokens("Rotating").unwrap();
+    assert_ne!(after["refresh_token"], before["refresh_token"], "the rotated refresh token was stored");
+    // The stored one is the live one: the provider takes it.
+    latch.ok(&["refresh", "Rotating"]);
+}
+
+#[test]
+fn a_locked_keyring_stops_a_refresh_before_the_refresh_token_is_spent() {
+    let keyring = PrivateKeyring::start();
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    keyring.use_for(&latch);
+    add_quirk(&latch, &quirks, "Locked", "ok");
+    latch.ok(&["connect", "Locked"]);
+    let refreshes = quirks.stats()["by_grant"]["refresh_token"].as_u64().unwrap_or(0);
+    keyring.lock();
+    let stderr = latch.fails(&["refresh", "Locked"], 5);
+    assert!(stderr.contains("could not use your system keyring"), "{stderr}");
+    assert_eq!(quirks.stats()["by_grant"]["refresh_token"].as_u64().unwrap_or(0), refreshes, "nothing was sent");
+    let shown = latch.show("Locked");
+    assert_eq!(shown["status"], "connected", "still connected: its refresh token was not spent");
+}
+
+#[test]
+fn a_lifetime_no_clock_can_hold_is_unknown_and_never_crashes_latch() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_quirk(&latch, &quirks, "Forever", "huge-expires");
+    latch.ok(&["connect", "Forever"]);
+    let shown = latch.show("Forever");
+    assert_eq!(shown["status"], "connected");
+    assert_eq!(shown["access_expires_at"], Value::Null, "unknown, not year 285,000");
+    assert_eq!(shown["refresh_expires_at"], Value::Null);
+    latch.ok(&["refresh", "Forever"]);
+    for _ in 0..3 {
+        latch.ok(&["token", "Forever"]);
+    }
+    assert_eq!(latch.show("Forever")["status"], "connected");
+}
+
+#[test]
+fn a_refresh_token_the_provider_echoes_back_is_never_printed_or_stored() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_quirk(&latch, &quirks, "Echo", "echo-secret");
+    latch.ok(&["connect", "Echo"]);
+    let secrets = latch.stored_secrets("Echo");
+    let stderr = latch.fails(&["refresh", "Echo"], 3);
+    assert!(stderr.contains("[redacted] is revoked"), "the description is kept, the token is not: {stderr}");
+    let shown = latch.show("Echo");
+    assert!(shown["last_error"].as_str().unwrap().contains("[redacted]"));
+    latch.assert_no_secret_leaks(&secrets);
+}
+
+#[test]
+fn tokens_nested_in_an_unreadable_answer_are_kept_out_of_the_details() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    add_quirk(&latch, &quirks, "Nested", "nested-tokens");
+    latch.ok(&["connect", "Nested"]);
+    latch.fails(&["refresh", "Nested"], 4);
+    let shown = latch.ok(&["show", "Nested", "--json"]);
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(!shown.contains("at-nested-") && !shown.contains("rt-nested-"), "{shown}");
+    let transcript = latch.transcript();
+    assert!(!transcript.contains("at-nested-") && !transcript.contains("rt-nested-"), "{transcript}");
+}
+
+#[test]
+fn token_for_a_client_credentials_connection_gets_one_without_a_sign_in() {
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    latch.ok_with_stdin(
+        &["add", "--name", "Machine", "--flow", "client_credentials", "--client-id", "conf-post", "--client-secret-stdin",
+          "--token-url", &op.url("/token"), "--scope", "api:read"],
+        "conf-post-secret\n",
+    );
+    let token = latch.ok(&["token", "Machine"]);
+    assert_eq!(introspect(&op, token.trim())["active"], true);
+    assert_eq!(latch.show("Machine")["status"], "connected");
+    assert_eq!(latch.ok(&["token", "Machine"]), token, "the same token the second time");
+    latch.assert_no_secret_leaks(&[token.trim().to_owned(), "conf-post-secret".to_owned()]);
+}
+
+#[test]
+fn while_the_provider_asks_to_wait_the_still_valid_token_is_served_without_asking_again() {
+    let quirks = Provider::quirks();
+    let latch = Latch::new();
+    // Tokens live 6 s; the first two refreshes get 503 with Retry-After.
+    add_quirk(&latch, &quirks, "Busy", "flaky-503");
+    latch.ok(&["connect", "Busy"]);
+    let first = latch.ok(&["token", "Busy"]);
+    latch.step_clock(3_500); // due (6 s tokens are due after 3 s), still valid
+    assert_eq!(latch.ok(&["token", "Busy"]), first, "the refresh failed; the valid token is served");
+    assert_eq!(quirks.stats()["by_grant"]["refresh_token"], 1);
+    assert!(latch.show("Busy")["retry_at"].is_string());
+    for _ in 0..5 {
+        assert_eq!(latch.ok(&["token", "Busy"]), first);
+    }
+    assert_eq!(quirks.stats()["by_grant"]["refresh_token"], 1, "no request until the retry time");
+    // Expired, and still before the retry time: says when Latch tries again.
+    latch.step_clock(3_000);
+    let stderr = latch.fails(&["token", "Busy"], 4);
+    assert!(stderr.contains("asked Latch to wait"), "{stderr}");
+    assert_eq!(quirks.stats()["by_grant"]["refresh_token"], 1);
 }

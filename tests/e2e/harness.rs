@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -115,6 +116,7 @@ pub struct Latch {
     transcript: Mutex<String>,
     browser_mode: Mutex<String>,
     clock_skew_ms: Mutex<i64>,
+    extra_env: Mutex<Vec<(String, String)>>,
 }
 
 impl Default for Latch {
@@ -130,6 +132,7 @@ impl Latch {
             transcript: Mutex::new(String::new()),
             browser_mode: Mutex::new("login".into()),
             clock_skew_ms: Mutex::new(0),
+            extra_env: Mutex::new(Vec::new()),
         }
     }
 
@@ -145,6 +148,12 @@ impl Latch {
         *self.clock_skew_ms.lock().unwrap() += ms;
     }
 
+    /// Sets an environment variable for the `latch` processes started from
+    /// now on (e.g. another D-Bus session: `PrivateKeyring`).
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.extra_env.lock().unwrap().push((key.to_owned(), value.to_owned()));
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(latch_bin());
         cmd.args(args)
@@ -155,6 +164,9 @@ impl Latch {
             .env("LATCH_TEST_CLOCK_SKEW_MS", self.clock_skew_ms.lock().unwrap().to_string())
             // The most verbose logs: the secret scan covers them too.
             .env("LATCH_LOG", "trace");
+        for (key, value) in self.extra_env.lock().unwrap().iter() {
+            cmd.env(key, value);
+        }
         cmd
     }
 
@@ -267,6 +279,69 @@ impl Latch {
 
     pub fn transcript(&self) -> String {
         self.transcript.lock().unwrap().clone()
+    }
+}
+
+/// A D-Bus session of its own with an unlocked gnome-keyring, for tests that
+/// lock the keyring (the test run's own keyring is shared by every test).
+pub struct PrivateKeyring {
+    child: Child,
+    bus: String,
+    _home: tempfile::TempDir,
+}
+
+impl PrivateKeyring {
+    pub fn start() -> PrivateKeyring {
+        let home = tempfile::tempdir().unwrap();
+        let script = "export XDG_DATA_HOME=\"$1/data\" XDG_RUNTIME_DIR=\"$1/run\"; mkdir -p \"$XDG_DATA_HOME\" \"$XDG_RUNTIME_DIR\"; \
+                      chmod 700 \"$XDG_RUNTIME_DIR\"; \
+                      eval \"$(printf latch-test | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null; \
+                      echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 3600";
+        // Without a display, gnome-keyring cannot ask to unlock: a locked
+        // keyring refuses at once, as when the person dismisses the prompt.
+        let mut child = Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", script, "keyring", home.path().to_str().unwrap()])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-run-session starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("the session says its address");
+        PrivateKeyring { child, bus: line.trim().to_owned(), _home: home }
+    }
+
+    /// Points `latch`'s processes at this session's keyring.
+    pub fn use_for(&self, latch: &Latch) {
+        latch.set_env("DBUS_SESSION_BUS_ADDRESS", &self.bus);
+    }
+
+    /// Locks the login keyring, as the screen locker or the user would.
+    pub fn lock(&self) {
+        let status = Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the keyring locks");
+    }
+}
+
+impl Drop for PrivateKeyring {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
     }
 }
 

@@ -448,3 +448,141 @@ fn device_polling_waits_five_seconds_longer_after_slow_down() {
     assert_eq!(latch.show("Slow TV")["status"], "connected");
     latch.assert_no_secret_leaks(&latch.stored_secrets("Slow TV"));
 }
+
+// --- import: hosts, size, one transaction --------------------------------------
+
+/// An export file of `connections` (JSON objects) at a path beside `latch`'s data directory.
+fn export_file_of(latch: &Latch, file: &str, connections: Vec<Value>) -> std::path::PathBuf {
+    let path = latch.data_dir.path().with_extension(file);
+    let text = serde_json::json!({"latch_export": 1, "exported_at": "2026-01-01T00:00:00Z", "connections": connections});
+    std::fs::write(&path, text.to_string()).unwrap();
+    path
+}
+
+fn service_connection(name: &str) -> Value {
+    serde_json::json!({
+        "name": name, "flow": "client_credentials", "pkce": "off", "token_url": "https://example.com/token",
+        "client_id": "c", "client_auth": "body"
+    })
+}
+
+#[test]
+fn an_import_whose_connection_spans_two_sites_needs_accept_hosts() {
+    let latch = Latch::new();
+    let mail = serde_json::json!({
+        "name": "Mail", "flow": "authorization_code", "pkce": "s256", "client_id": "c", "client_auth": "none",
+        "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth", "token_url": "https://evil.example/token",
+        "refresh_url": "http://127.0.0.1:9/refresh"
+    });
+    let path = export_file_of(&latch, "two-sites.json", vec![service_connection("Service"), mail]);
+    let path = path.to_str().unwrap();
+
+    let stderr = latch.fails(&["import", path], 2);
+    assert!(stderr.contains("'Mail': accounts.google.com, evil.example, 127.0.0.1:9  [needs --accept-hosts]"), "{stderr}");
+    assert!(stderr.contains("Its addresses are on 3 different sites"), "{stderr}");
+    assert!(stderr.contains("plain http with 127.0.0.1:9"), "{stderr}");
+    assert!(stderr.contains("'Service': example.com\n"), "every connection is listed: {stderr}");
+    assert!(stderr.contains("Nothing was imported."), "{stderr}");
+    assert!(stderr.contains(&format!("run 'latch import \"{path}\" --accept-hosts'")), "{stderr}");
+    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]", "nothing imported");
+
+    let out = latch.ok(&["import", path, "--accept-hosts"]);
+    assert!(out.contains("Imported 2 connection(s): Service, Mail."), "{out}");
+    assert_eq!(latch.show("Mail")["token_url"], "https://evil.example/token");
+}
+
+#[test]
+fn an_import_file_over_10_mib_is_refused_before_it_is_read() {
+    let latch = Latch::new();
+    let path = latch.data_dir.path().with_extension("big.json");
+    let mut text = serde_json::json!({"latch_export": 1, "exported_at": "2026-01-01T00:00:00Z", "connections": [
+        service_connection("Service")
+    ]})
+    .to_string();
+    text.push_str(&" ".repeat(10 * 1024 * 1024));
+    std::fs::write(&path, &text).unwrap();
+    let stderr = latch.fails(&["import", path.to_str().unwrap()], 2);
+    assert!(stderr.contains("The file is larger than 10 MiB, the most Latch imports"), "{stderr}");
+    assert!(stderr.contains("Nothing was imported."), "{stderr}");
+    // From standard input too.
+    let output = latch.run_with_stdin(&["import", "-"], &text);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("larger than 10 MiB"));
+    assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
+    // Trimmed under the cap, the same file imports.
+    std::fs::write(&path, text.trim_end()).unwrap();
+    latch.ok(&["import", path.to_str().unwrap()]);
+}
+
+/// Every column of every connection row, hidden ones included.
+fn connection_rows(latch: &Latch) -> Vec<String> {
+    let db = rusqlite::Connection::open(latch.data_dir.path().join("latch.db")).unwrap();
+    let mut stmt = db.prepare("SELECT * FROM connections ORDER BY id").unwrap();
+    let columns = stmt.column_count();
+    let rows = stmt
+        .query_map([], |row| {
+            let values = (0..columns).map(|i| match row.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
+                other => format!("{other:?}"),
+            });
+            Ok(values.collect::<Vec<_>>().join("|"))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_replace_that_fails_midway_leaves_everything_as_it_was() {
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    latch.ok(&["add", "--name", "Local", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid"]);
+    latch.ok(&["connect", "Local"]);
+    latch.ok_with_stdin(
+        &["add", "--name", "Service", "--flow", "client_credentials", "--token-url", "https://example.com/token",
+          "--client-id", "c", "--client-secret-stdin"],
+        "service-secret-value\n",
+    );
+    let export = latch.ok(&["export", "Local"]);
+    let mut local = connections_of(&export)[0].clone();
+    local["scopes"] = serde_json::json!(["openid", "profile"]);
+    let path = export_file_of(
+        &latch,
+        "replace.json",
+        vec![local, service_connection("Service"), service_connection("New"), service_connection("Boom")],
+    );
+    let path = path.to_str().unwrap();
+
+    // The disk fills up when the third row is written (a trigger stands in for it).
+    let db = rusqlite::Connection::open(latch.data_dir.path().join("latch.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fail_midway BEFORE INSERT ON connections WHEN NEW.name = 'Boom'
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    drop(db);
+    let rows = connection_rows(&latch);
+    let listed = latch.ok(&["list", "--json"]);
+    let tokens = latch.keyring_tokens("Local");
+    assert!(tokens.is_some());
+
+    let stderr = latch.fails(&["import", path, "--replace"], 1);
+    assert!(stderr.contains("database or disk is full"), "{stderr}");
+    assert!(stderr.contains("Nothing was imported: every connection is as it was."), "{stderr}");
+    assert_eq!(connection_rows(&latch), rows, "every row and column as it was");
+    assert_eq!(latch.ok(&["list", "--json"]), listed);
+    assert_eq!(latch.keyring_tokens("Local"), tokens, "the sign-in stays");
+    assert_eq!(latch.show("Service")["has_client_secret"], true);
+
+    // Without the failure the same import replaces both and adds the rest.
+    let db = rusqlite::Connection::open(latch.data_dir.path().join("latch.db")).unwrap();
+    db.execute_batch("DROP TRIGGER fail_midway").unwrap();
+    drop(db);
+    let old_id = latch.show("Local")["id"].clone();
+    let out = latch.ok(&["import", path, "--replace"]);
+    assert!(out.contains("Imported 4 connection(s): Local, Service, New, Boom."), "{out}");
+    let now = latch.show("Local");
+    assert_ne!(now["id"], old_id);
+    assert_eq!(now["scopes"], serde_json::json!(["openid", "profile"]));
+    assert_eq!(latch.keyring_tokens("Local"), None, "the replaced sign-in is gone");
+    latch.assert_no_secret_leaks(&["service-secret-value".into()]);
+}

@@ -5,7 +5,8 @@
 //
 // Environment:
 //   LATCH_TEST_BROWSER_LOG   append a step log here (never written to stdout/stderr)
-//   LATCH_TEST_BROWSER_MODE  login (default) | forge-state | drop-state | deny | ignore
+//   LATCH_TEST_BROWSER_MODE  login (default) | login-slow | forge-state | drop-state | deny | ignore
+//   LATCH_TEST_BROWSER_DELAY_MS  login-slow: how long to wait before the final hop (default 3000)
 //   LATCH_TEST_LOGIN         login name typed into the devInteractions login form (default alice)
 //   LATCH_TEST_BROWSER_FINAL_URL_FILE  also write the final hop's full address here (what a
 //                            person would copy from the address bar for Latch's paste flow)
@@ -18,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 const LOG = process.env.LATCH_TEST_BROWSER_LOG;
 const MODE = process.env.LATCH_TEST_BROWSER_MODE || 'login';
 const LOGIN = process.env.LATCH_TEST_LOGIN || 'alice';
+const DELAY_MS = Number(process.env.LATCH_TEST_BROWSER_DELAY_MS || 3000);
 const MAX_HOPS = 40;
 const TIMEOUT_MS = 30_000;
 
@@ -69,7 +71,7 @@ function cookieHeader(url) {
   return [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
 }
 
-async function request(method, url, { body, contentType } = {}) {
+async function request(method, url, { body, contentType, origin } = {}) {
   const headers = {
     'User-Agent': 'latch-test-browser/1.0',
     Accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
@@ -77,6 +79,7 @@ async function request(method, url, { body, contentType } = {}) {
   const cookie = cookieHeader(url);
   if (cookie) headers.Cookie = cookie;
   if (contentType) headers['Content-Type'] = contentType;
+  if (origin) headers.Origin = origin;
   log('->', method, url.href, body !== undefined ? `body=${body}` : '');
   const res = await fetch(url, {
     method,
@@ -109,6 +112,10 @@ function tamperState(url) {
 }
 
 async function finalHop(url) {
+  if (MODE === 'login-slow') {
+    log('login-slow: waiting', DELAY_MS, 'ms before the final hop');
+    await new Promise((resolve) => setTimeout(resolve, DELAY_MS));
+  }
   if (MODE === 'forge-state' || MODE === 'drop-state') tamperState(url);
   if (process.env.LATCH_TEST_BROWSER_FINAL_URL_FILE) {
     writeFileSync(process.env.LATCH_TEST_BROWSER_FINAL_URL_FILE, url.href);
@@ -120,9 +127,11 @@ async function finalHop(url) {
   log('final hop GET status', res.status);
   if (fragment) {
     const postUrl = new URL(getUrl.pathname, getUrl.origin);
+    // A browser's fetch() from the page sends the page's Origin with a POST.
     const post = await request('POST', postUrl, {
       body: fragment,
       contentType: 'application/x-www-form-urlencoded',
+      origin: getUrl.origin,
     });
     log('final hop fragment POST status', post.status);
   }

@@ -18,6 +18,7 @@ const PORT = Number(args.port) || 0;
 const QUIRKS = new Set([
   'ok', 'string-expires', 'no-token-type', 'comma-scope', 'form', 'no-refresh-on-refresh',
   'html-502', 'hang', 'invalid-grant', 'error-200', 'minutes', 'flaky-503', 'json-only',
+  'slow-3s', 'echo-secret', 'nested-tokens', 'huge-expires',
 ]);
 
 // --- state -------------------------------------------------------------------
@@ -157,6 +158,24 @@ async function handleToken(req, res, quirk) {
     case 'invalid-grant':
       oauthError(res, 400, 'invalid_grant', 'The refresh token is invalid or expired.');
       return;
+    case 'slow-3s':
+      // Answers like 'ok', three seconds late: races with other verbs.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      break;
+    case 'echo-secret':
+      // A careless provider: echoes the refresh token it refuses, and sends
+      // tokens nested where an error body should be.
+      if (grantType === 'refresh_token') {
+        oauthError(res, 400, 'invalid_grant', `refresh token ${body.refresh_token} is revoked`);
+        return;
+      }
+      break;
+    case 'nested-tokens':
+      if (grantType === 'refresh_token') {
+        sendJson(res, 200, { data: { accessToken: `at-nested-${rand()}`, refreshToken: `rt-nested-${rand()}` } });
+        return;
+      }
+      break;
     case 'error-200':
       oauthError(res, 200, 'bad_verification_code', 'The code passed is incorrect or expired.');
       return;
@@ -294,6 +313,11 @@ async function handleToken(req, res, quirk) {
     case 'minutes':
       if (refreshToken) out.refresh_expires_in = 60;
       break;
+    case 'huge-expires':
+      // Lifetimes no clock can hold, and "inf".
+      out.expires_in = 9000000000000;
+      if (refreshToken) out.refresh_expires_in = 'inf';
+      break;
     default:
       break;
   }
@@ -367,6 +391,37 @@ async function handleRevoke(req, res) {
 }
 
 
+// --- /escape/*: hostile text ---------------------------------------------------------
+// An OSC sequence that retitles the terminal window, a colour change and a
+// right-to-left override, in every place a provider's words reach the user.
+const HOSTILE = 'Bad \u001b]0;pwned\u0007request \u001b[31mred\u001b[0m \u202eevil';
+
+async function handleEscape(req, res, path) {
+  const raw = await readRaw(req);
+  switch (`${req.method} ${path}`) {
+    case 'POST /escape/token': // an RFC 6749 error whose description is hostile
+      return oauthError(res, 400, 'invalid_request', HOSTILE);
+    case 'POST /escape/token-text': // a non-JSON error body, raw escape bytes and all
+      return send(res, 400, `${HOSTILE}\r\nsecond line \u001b[2J\n`, { 'Content-Type': 'text/plain; charset=utf-8' });
+    case 'POST /escape/device': { // a device authorization with a hostile user code; poll /token/ok
+      const body = parseBody(req, raw) || {};
+      const deviceCode = rand();
+      deviceCodes.set(deviceCode, { client_id: body.client_id, scope: body.scope || '', polls: 0 });
+      return sendJson(res, 200, {
+        device_code: deviceCode,
+        user_code: `CODE-\u001b]0;pwned\u0007\u001b[31m-\u202eX`,
+        verification_uri: `http://127.0.0.1:${server.address().port}/device`,
+        expires_in: 60,
+        interval: 1,
+      });
+    }
+    case 'GET /escape/me': // an info (userinfo) answer with a hostile account name
+      return sendJson(res, 200, { sub: 'eve', name: `Eve ${HOSTILE}` });
+    default:
+      return send(res, 404, 'not found\n', { 'Content-Type': 'text/plain; charset=utf-8' });
+  }
+}
+
 // --- server --------------------------------------------------------------------------
 const server = http.createServer(async (req, res) => {
   try {
@@ -388,14 +443,18 @@ const server = http.createServer(async (req, res) => {
       return await handleToken(req, res, quirk);
     }
     if (req.method === 'POST' && path === '/revoke') return await handleRevoke(req, res);
-    if (req.method === 'POST' && path === '/device/authorize') {
+    // `/device/authorize/file-uri`: a hostile provider whose verification
+    // page is a local file (`file:///etc/passwd`), which Latch must not open.
+    if (req.method === 'POST' && (path === '/device/authorize' || path === '/device/authorize/file-uri')) {
       const body = parseBody(req, await readRaw(req)) || {};
       const deviceCode = rand();
       deviceCodes.set(deviceCode, { client_id: body.client_id, scope: body.scope || '', polls: 0 });
+      const hostile = path.endsWith('/file-uri');
       return sendJson(res, 200, {
         device_code: deviceCode,
         user_code: 'QUIRK-CODE',
-        verification_uri: `http://127.0.0.1:${server.address().port}/device`,
+        verification_uri: hostile ? 'file:///etc/passwd' : `http://127.0.0.1:${server.address().port}/device`,
+        ...(hostile ? { verification_uri_complete: 'file:///etc/passwd?user_code=QUIRK-CODE' } : {}),
         expires_in: 60,
         interval: 1,
       });
@@ -405,6 +464,9 @@ const server = http.createServer(async (req, res) => {
       const echo = await echoResponse(req, url, await readRaw(req), isActive);
       return sendJson(res, echo.status, echo.body, echo.headers);
     }
+    // --- /escape/*: terminal escapes and bidi overrides in everything a
+    // provider says (tests/e2e/quoting.rs) ---------------------------------------
+    if (path.startsWith('/escape/')) return await handleEscape(req, res, path);
 
     await readRaw(req);
     send(res, 404, 'not found\n', { 'Content-Type': 'text/plain; charset=utf-8' });

@@ -1,5 +1,6 @@
 //! The command line, as clap sees it.
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use latch_core::model::{
     ClientAuth, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator, SettingsPatch, TokenPlacement,
@@ -63,8 +64,18 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The export file, or '-' for standard input.
+    /// The export file (at most 10 MiB), or '-' for standard input.
     pub file: String,
+    /// Import connections whose addresses are on more than one site, or that
+    /// weaken the sign-in (PKCE off, the implicit flow, ...). Without it, Latch
+    /// lists every connection's hosts and warnings and imports nothing.
+    #[arg(long)]
+    pub accept_hosts: bool,
+    /// When a connection here has the name of one in the file, delete it (with
+    /// its sign-in and client secret) and import the file's in its place.
+    /// Without it, a taken name stops the import.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Args)]
@@ -123,7 +134,7 @@ pub struct AddArgs {
     #[arg(long, value_name = "ID")]
     pub preset: Option<String>,
     /// Required unless --preset or --issuer gives it.
-    #[arg(long, value_parser = parse_enum::<Flow>)]
+    #[arg(long, value_parser = EnumFlag::<Flow>::new())]
     pub flow: Option<Flow>,
     #[arg(long)]
     pub client_id: String,
@@ -141,7 +152,7 @@ pub struct EditArgs {
     /// Rename the connection.
     #[arg(long = "name", value_name = "NEW_NAME")]
     pub new_name: Option<String>,
-    #[arg(long, value_parser = parse_enum::<Flow>)]
+    #[arg(long, value_parser = EnumFlag::<Flow>::new())]
     pub flow: Option<Flow>,
     #[arg(long)]
     pub client_id: Option<String>,
@@ -165,7 +176,7 @@ pub struct SpecFlags {
     #[arg(long)]
     #[serde(skip)]
     pub client_secret_stdin: bool,
-    #[arg(long, value_parser = parse_enum::<ClientAuth>)]
+    #[arg(long, value_parser = EnumFlag::<ClientAuth>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
     #[arg(long, value_name = "URL", value_parser = parse_url)]
@@ -195,8 +206,8 @@ pub struct SpecFlags {
     #[arg(long, value_name = "URL", value_parser = parse_url)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_url: Option<UrlFlag>,
-    /// How disconnect revokes: rfc7009 (POST the token) or bearer_get (GET with the token).
-    #[arg(long, value_parser = parse_enum::<RevokeStyle>)]
+    /// How disconnect revokes: rfc7009 (POST the token) or bearer-get (GET with the token).
+    #[arg(long, value_parser = EnumFlag::<RevokeStyle>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_style: Option<RevokeStyle>,
     /// A fixed https redirect URI hosted by the provider; sign in with 'connect --paste'.
@@ -208,10 +219,12 @@ pub struct SpecFlags {
     #[arg(long = "scope", value_name = "SCOPE")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
-    #[arg(long, value_parser = parse_enum::<ScopeSeparator>)]
+    #[arg(long, value_parser = EnumFlag::<ScopeSeparator>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope_separator: Option<ScopeSeparator>,
-    #[arg(long, value_parser = parse_enum::<Pkce>)]
+    /// PKCE for the authorization code flow: s256 (the default, and the safe choice) or off.
+    /// ('plain' is refused for new settings; a connection that already has it keeps it.)
+    #[arg(long, value_parser = EnumFlag::<Pkce>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pkce: Option<Pkce>,
     /// An API the token is for (RFC 8707 resource indicator, an absolute URI),
@@ -235,7 +248,7 @@ pub struct SpecFlags {
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
     #[serde(rename = "custom_headers", skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<KeyValue>,
-    #[arg(long, value_parser = parse_enum::<TokenPlacement>)]
+    #[arg(long, value_parser = EnumFlag::<TokenPlacement>::new())]
     #[serde(rename = "token_placement", skip_serializing_if = "Option::is_none")]
     pub placement: Option<TokenPlacement>,
     /// The word before the token in the Authorization header.
@@ -254,11 +267,11 @@ pub struct SpecFlags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_path: Option<String>,
     /// Token request body format; 'json' for providers that do not read forms.
-    #[arg(long, value_parser = parse_enum::<TokenRequestFormat>)]
+    #[arg(long, value_parser = EnumFlag::<TokenRequestFormat>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_request_format: Option<TokenRequestFormat>,
     /// Unit of the provider's expires_in.
-    #[arg(long, value_parser = parse_enum::<ExpiresInUnit>)]
+    #[arg(long, value_parser = EnumFlag::<ExpiresInUnit>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_unit: Option<ExpiresInUnit>,
 }
@@ -296,8 +309,74 @@ fn parse_url(text: &str) -> Result<UrlFlag, String> {
     Ok(UrlFlag(Some(text.trim().to_owned()).filter(|t| !t.is_empty())))
 }
 
+/// One of the engine's values, typed as in the engine (`bearer_get`) or
+/// with dashes as flags usually are (`bearer-get`, as the README writes it).
 fn parse_enum<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, String> {
-    text.parse()
+    // On failure, the message quotes what was typed.
+    text.replace('-', "_").parse().or_else(|_| text.parse())
+}
+
+/// An engine enum a flag takes: what `--help` lists for it.
+trait FlagEnum: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static {
+    /// The values people may choose, with dashes (each is the engine's
+    /// name with `-` for `_`; a test checks they match).
+    const SHOWN: &'static [&'static str];
+}
+
+impl FlagEnum for Flow {
+    const SHOWN: &'static [&'static str] = &["authorization-code", "implicit", "client-credentials", "device-code"];
+}
+impl FlagEnum for Pkce {
+    // 'plain' still parses (old scripts) but is not offered: new settings may not choose it.
+    const SHOWN: &'static [&'static str] = &["s256", "off"];
+}
+impl FlagEnum for ClientAuth {
+    const SHOWN: &'static [&'static str] = &["body", "basic", "none"];
+}
+impl FlagEnum for ScopeSeparator {
+    const SHOWN: &'static [&'static str] = &["space", "comma"];
+}
+impl FlagEnum for TokenPlacement {
+    const SHOWN: &'static [&'static str] = &["header", "query", "both"];
+}
+impl FlagEnum for TokenRequestFormat {
+    const SHOWN: &'static [&'static str] = &["form", "json"];
+}
+impl FlagEnum for ExpiresInUnit {
+    const SHOWN: &'static [&'static str] = &["seconds", "minutes"];
+}
+impl FlagEnum for RevokeStyle {
+    const SHOWN: &'static [&'static str] = &["rfc7009", "bearer-get"];
+}
+
+/// clap's parser for an engine enum: [`parse_enum`], with the values
+/// listed in `--help`.
+#[derive(Clone)]
+struct EnumFlag<T>(std::marker::PhantomData<T>);
+
+impl<T> EnumFlag<T> {
+    fn new() -> Self {
+        EnumFlag(std::marker::PhantomData)
+    }
+}
+
+impl<T: FlagEnum> TypedValueParser for EnumFlag<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // A plain function parser words the errors as clap always has.
+        let parse: fn(&str) -> Result<T, String> = parse_enum::<T>;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(T::SHOWN.iter().map(|name| PossibleValue::new(*name))))
+    }
 }
 
 fn parse_param(text: &str) -> Result<KeyValue, String> {
@@ -308,4 +387,73 @@ fn parse_param(text: &str) -> Result<KeyValue, String> {
 fn parse_header(text: &str) -> Result<KeyValue, String> {
     let (key, value) = text.split_once(':').ok_or_else(|| format!("'{text}' should look like 'Name: value'"))?;
     Ok(KeyValue::new(key.trim(), value.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn add(extra: &[&str]) -> AddArgs {
+        let mut argv = vec!["latch", "add", "--name", "Svc", "--client-id", "c"];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).unwrap_or_else(|err| panic!("{err}")).command {
+            Command::Add(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn enum_values_take_dashes_or_underscores() {
+        let args = add(&["--flow", "client-credentials", "--revoke-style", "bearer-get"]);
+        assert_eq!(args.flow, Some(Flow::ClientCredentials));
+        assert_eq!(args.fields.revoke_style, Some(RevokeStyle::BearerGet));
+        let args = add(&["--flow", "client_credentials", "--revoke-style", "bearer_get"]);
+        assert_eq!(args.flow, Some(Flow::ClientCredentials));
+        assert_eq!(args.fields.revoke_style, Some(RevokeStyle::BearerGet));
+        for (typed, flow) in [("authorization-code", Flow::AuthorizationCode), ("device-code", Flow::DeviceCode), ("device_code", Flow::DeviceCode)] {
+            assert_eq!(add(&["--flow", typed]).flow, Some(flow));
+        }
+        // The settings keep the engine's names.
+        let patch = serde_json::to_value(&add(&["--revoke-style", "bearer-get"]).fields).unwrap();
+        assert_eq!(patch["revoke_style"], "bearer_get");
+    }
+
+    #[test]
+    fn an_unknown_value_is_refused_with_the_choices() {
+        let err = Cli::try_parse_from(["latch", "add", "--name", "x", "--client-id", "c", "--flow", "password"]).err().unwrap();
+        assert!(err.to_string().contains("'password' is not one of: authorization_code, implicit, client_credentials"), "{err}");
+    }
+
+    #[test]
+    fn help_lists_the_values_with_dashes_and_no_plain_pkce() {
+        let mut cli = Cli::command();
+        let help = cli.find_subcommand_mut("add").unwrap().render_long_help().to_string();
+        assert!(help.contains("client-credentials") && help.contains("bearer-get"), "{help}");
+        assert!(!help.contains("client_credentials") && !help.contains("bearer_get"), "{help}");
+        assert!(help.contains("s256") && !help.contains("- plain") && !help.contains("plain,"), "{help}");
+        // 'plain' still parses, for old scripts; the engine refuses it for new settings.
+        assert_eq!(add(&["--pkce", "plain"]).fields.pkce, Some(Pkce::Plain));
+    }
+
+    /// Each shown value is an engine value with dashes, and every engine
+    /// value is shown (but PKCE plain).
+    #[test]
+    fn the_shown_values_are_the_engine_values() {
+        fn check<T: FlagEnum + PartialEq + std::fmt::Debug + Copy>(all: &[T], name: fn(T) -> &'static str, hidden: &[&str]) {
+            let shown: Vec<String> = all.iter().map(|v| name(*v).replace('_', "-")).filter(|n| !hidden.contains(&n.as_str())).collect();
+            assert_eq!(shown, T::SHOWN, "{all:?}");
+            for text in T::SHOWN {
+                assert!(parse_enum::<T>(text).is_ok(), "{text}");
+            }
+        }
+        check(Flow::ALL, Flow::as_str, &[]);
+        check(Pkce::ALL, Pkce::as_str, &["plain"]);
+        check(ClientAuth::ALL, ClientAuth::as_str, &[]);
+        check(ScopeSeparator::ALL, ScopeSeparator::as_str, &[]);
+        check(TokenPlacement::ALL, TokenPlacement::as_str, &[]);
+        check(TokenRequestFormat::ALL, TokenRequestFormat::as_str, &[]);
+        check(ExpiresInUnit::ALL, ExpiresInUnit::as_str, &[]);
+        check(RevokeStyle::ALL, RevokeStyle::as_str, &[]);
+    }
 }

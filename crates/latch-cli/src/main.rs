@@ -22,11 +22,58 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
-    match runtime.block_on(run(cli.command)) {
+    let outcome = runtime.block_on(async {
+        let engine = Arc::new(Engine::open_default()?);
+        if matches!(cli.command, Command::Connect(_)) {
+            // Ctrl-C cancels a sign-in (see `sign_in`).
+            return run(&engine, cli.command).await;
+        }
+        finish_before_exiting(&engine, run(&engine, cli.command)).await
+    });
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             output::print_error(&err);
             ExitCode::from(exit_code(err.kind))
+        }
+    }
+}
+
+/// Runs `command`; Ctrl-C or SIGTERM ends it at once unless tokens are being
+/// written (a refresh holds the connection's lease): then the write finishes
+/// first, so a rotated refresh token the provider already handed out is
+/// never lost.
+async fn finish_before_exiting(
+    engine: &Engine,
+    command: impl std::future::Future<Output = Result<ExitCode, Error>>,
+) -> Result<ExitCode, Error> {
+    tokio::pin!(command);
+    let signalled = async {
+        #[cfg(unix)]
+        {
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM can be watched");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = terminate.recv() => 143,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            130
+        }
+    };
+    tokio::select! {
+        outcome = &mut command => outcome,
+        code = signalled => {
+            if engine.is_busy() {
+                eprintln!("latch: finishing the refresh under way, so its new sign-in is saved…");
+                if let Err(err) = command.await {
+                    output::print_error(&err);
+                }
+            }
+            Ok(ExitCode::from(code))
         }
     }
 }
@@ -58,8 +105,7 @@ fn init_logging() {
         .init();
 }
 
-async fn run(command: Command) -> Result<ExitCode, Error> {
-    let engine = Arc::new(Engine::open_default()?);
+async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Add(args) => {
             let secret = read_secret(args.fields.client_secret_stdin)?;
@@ -88,7 +134,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             }
             let connection = engine.edit(&args.name, args.new_name, patch, secret).await?;
             output::warn_if_implicit(&connection);
-            println!("Saved '{}'.", connection.name);
+            println!("Saved '{}'.", output::clean(&connection.name));
         }
         Command::List(args) => output::print_list(&engine.list()?, args.json),
         Command::Show(args) => output::print_show(&engine.get(&args.name)?, args.json),
@@ -96,18 +142,30 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         Command::Connect(args) => {
             output::warn_if_implicit(&engine.get(&args.name)?);
             let options = SignInOptions { timeout: Duration::from_secs(args.timeout.max(1)), paste: args.paste };
-            let connection = sign_in(&engine, &args.name, options).await?;
+            let connection = sign_in(engine, &args.name, options).await?;
             output::print_connected(&connection);
         }
         Command::Token(args) => {
-            let (_, token) = engine.access_token(&args.name).await?;
+            let (connection, token) = engine.access_token(&args.name).await?;
+            if connection.status == latch_core::model::Status::NeedsReauth {
+                // The provider refused to renew it; this token still works until it expires.
+                let until = connection.access_expires_at.map(|at| format!(" until {}", at.format("%Y-%m-%d %H:%M UTC")));
+                eprintln!(
+                    "latch: '{}' needs you to sign in again; this access token still works{}.",
+                    connection.name,
+                    until.unwrap_or_default()
+                );
+                if let Some(next) = output::action_as_command(&connection.sign_in_again()) {
+                    eprintln!("latch: {next}");
+                }
+            }
             let mut stdout = std::io::stdout().lock();
             let line = Zeroizing::new(format!("{}\n", token.secret()));
             let _ = stdout.write_all(line.as_bytes());
         }
         Command::Refresh(args) => {
             let connection = engine.refresh(&args.name).await?;
-            println!("Refreshed '{}'. {}", connection.name, output::expiry_sentence(&connection));
+            println!("Refreshed '{}'. {}", output::clean(&connection.name), output::expiry_sentence(&connection));
         }
         Command::Request(args) => {
             let body = match args.data.as_deref() {
@@ -125,7 +183,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 body,
             };
             let response = engine.request(&args.name, request).await?;
-            eprintln!("HTTP {} {}", response.status, response.reason);
+            eprintln!("HTTP {} {}", response.status, output::clean(&response.reason));
             let _ = std::io::stdout().lock().write_all(&response.body);
             if response.status >= 400 {
                 return Ok(ExitCode::from(4));
@@ -154,13 +212,40 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             }
         }
         Command::Import(args) => {
+            use latch_core::transfer::{self, Accepted, ImportAnswers, NameConflict};
+            // Never more than the size cap is read; a file that says it is larger is not read at all.
             let bytes = match args.file.as_str() {
-                "-" => read_stdin()?.to_vec(),
-                path => std::fs::read(path).map_err(|err| {
-                    Error::validation("import", format!("Could not read '{path}': {err}. Nothing was imported."))
-                })?,
+                "-" => transfer::read_limited(std::io::stdin().lock(), "standard input")?,
+                path => {
+                    let file = std::fs::File::open(path).map_err(|err| {
+                        Error::validation("import", format!("Could not read '{path}': {err}. Nothing was imported."))
+                    })?;
+                    if let Some(metadata) = file.metadata().ok().filter(|m| m.is_file()) {
+                        transfer::check_size(metadata.len())?;
+                    }
+                    transfer::read_limited(file, &format!("'{path}'"))?
+                }
             };
-            output::print_imported(&engine.import(&bytes).await?);
+            let answers = ImportAnswers {
+                otherwise: args.replace.then_some(NameConflict::Replace),
+                accepted: if args.accept_hosts { Accepted::All } else { Accepted::None },
+                ..ImportAnswers::default()
+            };
+            match engine.import_resolving(&bytes, answers).await {
+                Ok(imported) => output::print_imported(&imported),
+                // Some connection needs the user's trust: show every host and warning, and how to give it.
+                Err(err) if err.fields.iter().any(|f| f.field == "hosts") => {
+                    output::print_import_preview(&engine.import_preview(&bytes)?);
+                    output::print_error(&err);
+                    eprintln!(
+                        "latch: If you trust these hosts with the sign-in and tokens of the connections marked above, \
+                         run 'latch import {} --accept-hosts'.",
+                        output::shell_name(&args.file)
+                    );
+                    return Ok(ExitCode::from(exit_code(err.kind)));
+                }
+                Err(err) => return Err(err),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,16 +1,57 @@
 //! What `latch` prints: tables and sentences for people, JSON for scripts.
+//!
+//! Text that came from outside — a provider's answer, an imported file, a
+//! name — goes through [`clean`] before it reaches the terminal, so an
+//! escape sequence in it cannot retitle the window or repaint the screen;
+//! names in suggested commands go through [`shell_name`], so pasting the
+//! command runs what it says. JSON output is left as serde writes it (it
+//! escapes control characters itself).
 
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use latch_core::model::{Connection, Flow, KindSettings, OAuth2Settings, TokenPlacement};
 use latch_core::presets::Preset;
-use latch_core::transfer::Imported;
+use latch_core::transfer::{ImportCandidate, Imported};
 use latch_core::{Action, Disconnected, Error};
+
+/// `text` (one line of it) safe for the terminal: no control characters
+/// (ESC among them) and no bidi controls. A line break becomes nothing.
+pub fn clean(text: &str) -> String {
+    latch_core::error::printable(text, false)
+}
+
+/// A block of lines safe for the terminal: as [`clean`], keeping the line breaks.
+fn clean_lines(text: &str) -> String {
+    latch_core::error::printable(text, true)
+}
+
+/// A connection name as a word of a suggested shell command: in double
+/// quotes when nothing in it means anything there (`"Team Drive"`), else
+/// in single quotes (`'Pay $$ "now"'`, a `'` written `'\''`), so pasting
+/// the command passes the name as it is and runs nothing else.
+pub fn shell_name(name: &str) -> String {
+    let name = clean(name);
+    if name.contains(['"', '$', '`', '\\', '!']) {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    } else {
+        format!("\"{name}\"")
+    }
+}
+
+/// A command inside a sentence: in single quotes, unless the command has
+/// its own (then the quotes would read as part of it).
+fn quoted_command(command: &str) -> String {
+    if command.contains('\'') {
+        command.to_owned()
+    } else {
+        format!("'{command}'")
+    }
+}
 
 pub fn print_error(err: &Error) {
     for line in err.message.lines() {
-        eprintln!("latch: {line}");
+        eprintln!("latch: {}", clean(line));
     }
     if let Some(next) = err.action.as_ref().and_then(action_as_command) {
         eprintln!("latch: {next}");
@@ -21,7 +62,7 @@ pub fn print_error(err: &Error) {
     }
     if let Some(details) = &err.details {
         eprintln!("What the provider said (secrets removed):");
-        for line in details.lines() {
+        for line in clean_lines(details).lines() {
             eprintln!("  {line}");
         }
     }
@@ -31,12 +72,16 @@ pub fn print_error(err: &Error) {
 pub fn action_as_command(action: &Action) -> Option<String> {
     Some(match action {
         Action::SignInAgain { connection, paste } => {
-            format!("Run 'latch connect \"{connection}\"{}' to sign in again.", if *paste { " --paste" } else { "" })
+            let command = format!("latch connect {}{}", shell_name(connection), if *paste { " --paste" } else { "" });
+            format!("Run {} to sign in again.", quoted_command(&command))
         }
-        Action::SignIn { connection } => format!("Run 'latch connect \"{connection}\"' first."),
+        Action::SignIn { connection } => {
+            format!("Run {} first.", quoted_command(&format!("latch connect {}", shell_name(connection))))
+        }
         Action::EditFields { connection, fields } => {
             let flags: Vec<&str> = fields.iter().map(|field| flag_for(field)).collect();
-            format!("Change it with 'latch edit \"{connection}\" {}'.", flags.join(" "))
+            let command = format!("latch edit {} {}", shell_name(connection), flags.join(" "));
+            format!("Change it with {}.", quoted_command(&command))
         }
         Action::ShowConnections => "Run 'latch list' to see your connections.".into(),
         Action::ShowPresets => "Run 'latch presets' to see them.".into(),
@@ -83,16 +128,16 @@ pub fn print_added(connection: &Connection, preset: Option<&Preset>) {
     let name = &connection.name;
     warn_if_implicit(connection);
     let connect = if connection.settings.signs_in_by_paste() { " --paste" } else { "" };
-    println!("Added '{name}'. Next: latch connect \"{name}\"{connect}");
+    println!("Added '{}'. Next: latch connect {}{connect}", clean(name), shell_name(name));
     if let Some(preset) = preset {
-        println!("Register your app at: {}", preset.register_url);
+        println!("Register your app at: {}", clean(&preset.register_url));
     }
     if let Some(redirect_uri) = connection.settings.redirect_uri_to_register() {
-        println!("Register this redirect URI with the provider: {redirect_uri}");
+        println!("Register this redirect URI with the provider: {}", clean(&redirect_uri));
     }
     if let Some(preset) = preset {
         for note in &preset.notes {
-            println!("Note: {note}");
+            println!("Note: {}", clean(note));
         }
     }
 }
@@ -111,31 +156,54 @@ pub fn print_presets(presets: &[Preset], json: bool) {
     println!("\nAdd one with: latch add --preset ID --name NAME --client-id ID [--client-secret-stdin] [--scope S]...");
 }
 
+/// Before an import that needs the user's confirmation: every connection
+/// of the file with the hosts it sends the sign-in and tokens to, and what
+/// to know before trusting it. On stderr: nothing was imported.
+pub fn print_import_preview(candidates: &[ImportCandidate]) {
+    eprintln!("latch: Each connection sends your sign-in, its client secret and its tokens to the hosts listed.");
+    for candidate in candidates {
+        let hosts: Vec<String> = candidate.hosts.iter().map(|h| clean(h)).collect();
+        let mark = if candidate.needs_confirmation { "  [needs --accept-hosts]" } else { "" };
+        eprintln!("  '{}': {}{mark}", clean(&candidate.name), if hosts.is_empty() { "no hosts".into() } else { hosts.join(", ") });
+        for warning in &candidate.warnings {
+            eprintln!("      ! {}", clean(warning));
+        }
+    }
+}
+
 pub fn print_imported(imported: &Imported) {
-    let names: Vec<&str> = imported.connections.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<String> = imported.connections.iter().map(|c| clean(&c.name)).collect();
     println!("Imported {} connection(s): {}.", names.len(), names.join(", "));
     for name in &imported.need_secret {
         println!(
-            "'{name}' needs its client secret (exports never hold secrets): latch edit \"{name}\" --client-secret-stdin"
+            "'{}' needs its client secret (exports never hold secrets): latch edit {} --client-secret-stdin",
+            clean(name),
+            shell_name(name)
         );
     }
 }
 
 pub fn print_list(connections: &[Connection], json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(connections).expect("connections serialise"));
+        // Streamed: ten thousand connections are megabytes of JSON.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let _ = serde_json::to_writer_pretty(&mut out, connections).and_then(|()| {
+            std::io::Write::write_all(&mut out, b"\n").map_err(serde_json::Error::io)
+        });
+        let _ = std::io::Write::flush(&mut out);
         return;
     }
     if connections.is_empty() {
         println!("No connections yet. Add one with 'latch add --name NAME --flow authorization_code ...'.");
         return;
     }
-    let width = connections.iter().map(|c| c.name.chars().count()).max().unwrap_or(4).max(4);
+    let names: Vec<String> = connections.iter().map(|c| clean(&c.name)).collect();
+    let width = names.iter().map(|name| name.chars().count()).max().unwrap_or(4).max(4);
     println!("{:width$}  {:18}  {:12}  ACCESS EXPIRES", "NAME", "FLOW", "STATUS");
-    for c in connections {
+    for (c, name) in connections.iter().zip(&names) {
         println!(
             "{:width$}  {:18}  {:12}  {}",
-            c.name,
+            name,
             oauth2(c).flow.as_str(),
             c.status.as_str(),
             c.access_expires_at.map(relative).unwrap_or_else(|| "-".into())
@@ -150,8 +218,9 @@ pub fn print_show(c: &Connection, json: bool) {
     }
     let spec = oauth2(c);
     let none = || "-".to_string();
-    let row = |label: &str, value: String| println!("  {label:<22}{value}");
-    println!("{} ({})", c.name, c.id);
+    // Every value here may have come from a provider or an imported file.
+    let row = |label: &str, value: String| println!("  {label:<22}{}", clean(&value));
+    println!("{} ({})", clean(&c.name), clean(c.id.as_str()));
     row("Status", format!("{} — {}", c.status, expiry_sentence(c)));
     if let Some(account) = &c.account {
         row("Account", account.clone());
@@ -229,11 +298,11 @@ pub fn print_sign_in_started(
 ) {
     match browser_error {
         None => eprintln!("Opened your browser to sign in. If nothing appeared, open this address:"),
-        Some(err) => eprintln!("Latch could not open your browser ({err}). Open this address to sign in:"),
+        Some(err) => eprintln!("{} Open this address to sign in:", clean(err)),
     }
-    eprintln!("  {authorize_url}");
+    eprintln!("  {}", clean(authorize_url));
     if paste {
-        eprintln!("After signing in, the provider sends you to {redirect_uri}.");
+        eprintln!("After signing in, the provider sends you to {}.", clean(redirect_uri));
         eprintln!("Copy the whole address from the browser's address bar, paste it here and press Enter:");
     } else if let Some(deadline) = deadline {
         eprintln!("Waiting up to {} for you to finish…", until(deadline));
@@ -241,29 +310,29 @@ pub fn print_sign_in_started(
 }
 
 pub fn print_device_code(user_code: &str, verification_uri: &str, deadline: DateTime<Utc>, browser_error: Option<&str>) {
-    eprintln!("To sign in, open {verification_uri} and enter this code:");
+    eprintln!("To sign in, open {} and enter this code:", clean(verification_uri));
     eprintln!();
-    eprintln!("    {user_code}");
+    eprintln!("    {}", clean(user_code));
     eprintln!();
     match browser_error {
         None => eprintln!("Latch opened your browser there."),
-        Some(err) => eprintln!("Latch could not open your browser ({err}); open the address yourself, on any device."),
+        Some(err) => eprintln!("{} Open the address yourself, on any device.", clean(err)),
     }
     eprintln!("Waiting up to {} for you to finish…", until(deadline));
 }
 
 pub fn print_connected(c: &Connection) {
-    let account = c.account.as_ref().map(|a| format!(" as {a}")).unwrap_or_default();
-    println!("Connected '{}'{account}. {}", c.name, expiry_sentence(c));
+    let account = c.account.as_ref().map(|a| format!(" as {}", clean(a))).unwrap_or_default();
+    println!("Connected '{}'{account}. {}", clean(&c.name), expiry_sentence(c));
     if let Some(granted) = &c.granted_scopes {
-        println!("Granted scopes: {}", if granted.is_empty() { "(none)".into() } else { granted.join(" ") });
+        println!("Granted scopes: {}", if granted.is_empty() { "(none)".into() } else { clean(&granted.join(" ")) });
         let missing = c.missing_scopes();
         if !missing.is_empty() {
-            println!("Not granted: {}", missing.join(" "));
+            println!("Not granted: {}", clean(&missing.join(" ")));
         }
     }
     if let Some(note) = &c.last_error {
-        eprintln!("latch: {note}");
+        eprintln!("latch: {}", clean(note));
     }
 }
 
@@ -298,12 +367,16 @@ fn relative(at: DateTime<Utc>) -> String {
 
 pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> ExitCode {
     let did = if removed { "Removed" } else { "Disconnected" };
+    let name = clean(name);
     match &outcome.revoke_error {
         None if outcome.revoked => println!("{did} '{name}'. The provider revoked its tokens."),
         None => println!("{did} '{name}'. Its tokens are deleted here (no revoke URI is set, so the provider was not told)."),
         Some(err) => {
             println!("{did} '{name}'. Its tokens are deleted here.");
-            eprintln!("latch: but revoking them at the provider failed: {} They stay valid there until they expire.", err.message);
+            eprintln!(
+                "latch: but revoking them at the provider failed: {} They stay valid there until they expire.",
+                clean(&err.message)
+            );
             return ExitCode::from(4);
         }
     }
@@ -330,17 +403,83 @@ pub fn print_status(connections: &[Connection], json: bool) -> ExitCode {
     } else {
         for c in &attention {
             let what = match (c.status, c.retry_at) {
-                (Status::NeedsReauth, _) => format!("needs you to sign in again: latch connect \"{}\"", c.name),
+                (Status::NeedsReauth, _) => format!("needs you to sign in again: latch connect {}", shell_name(&c.name)),
                 (_, Some(at)) => format!("retrying {}", relative(at)),
                 _ => "error".into(),
             };
-            let reason = c.last_error.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
-            println!("{}: {what}{reason}", c.name);
+            let reason = c.last_error.as_deref().map(|r| format!(" — {}", clean(r))).unwrap_or_default();
+            println!("{}: {what}{reason}", clean(&c.name));
         }
     }
     if attention.iter().any(|c| c.status == Status::NeedsReauth) {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_has_no_escape_sequences_or_bidi_controls() {
+        assert_eq!(clean("bad \u{1b}]0;pwned\u{7}request \u{1b}[31mred\u{1b}[0m"), "bad ]0;pwnedrequest [31mred[0m");
+        assert_eq!(clean("a\u{9b}2Jb\r\u{202e}c\u{2067}d\u{7f}"), "a2Jbcd");
+        assert_eq!(clean("two\nlines"), "twolines");
+        assert_eq!(clean_lines("two\nlines\u{1b}[2J"), "two\nlines[2J");
+        assert_eq!(clean("Team Drive — Café 東京"), "Team Drive — Café 東京");
+    }
+
+    #[test]
+    fn names_keep_double_quotes_when_safe_and_switch_to_single_quotes_when_not() {
+        assert_eq!(shell_name("Team Drive"), "\"Team Drive\"");
+        assert_eq!(shell_name("O'Brien"), "\"O'Brien\"");
+        assert_eq!(shell_name("GitHub (work) & co; 東京"), "\"GitHub (work) & co; 東京\"");
+        assert_eq!(shell_name("Pay $(touch x)"), "'Pay $(touch x)'");
+        assert_eq!(shell_name("say \"hi\""), "'say \"hi\"'");
+        assert_eq!(shell_name("`id`"), "'`id`'");
+        assert_eq!(shell_name("a\\b"), "'a\\b'");
+        assert_eq!(shell_name("wow!"), "'wow!'");
+        assert_eq!(shell_name("it's $5"), "'it'\\''s $5'");
+        assert_eq!(shell_name("evil\u{1b}[31m\u{202e}"), "\"evil[31m\"");
+    }
+
+    #[test]
+    fn a_quoted_name_reaches_the_command_as_it_is_and_runs_nothing() {
+        use std::process::Command;
+        if Command::new("sh").arg("-c").arg("true").output().is_err() {
+            eprintln!("no sh here: skipped");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("latch-quote-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["Team Drive", "O'Brien", "Pay $(touch pwned1)", "`touch pwned2`", "\"; touch pwned3; \"", "it's $HOME \\ !x", "a'\"'b"] {
+            let out = Command::new("sh").arg("-c").arg(format!("printf '%s' {}", shell_name(name))).current_dir(&dir).output().unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), name, "{}", shell_name(name));
+        }
+        let created: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(created.is_empty(), "{created:?}");
+    }
+
+    #[test]
+    fn suggested_commands_quote_the_name() {
+        let again = |name: &str, paste| action_as_command(&Action::sign_in_again(name, paste)).unwrap();
+        assert_eq!(again("Expired", false), "Run 'latch connect \"Expired\"' to sign in again.");
+        assert_eq!(again("Academy", true), "Run 'latch connect \"Academy\" --paste' to sign in again.");
+        assert_eq!(again("Pay $$", false), "Run latch connect 'Pay $$' to sign in again.");
+        assert_eq!(
+            action_as_command(&Action::edit("Wrong", &["client_id", "client_secret"])).unwrap(),
+            "Change it with 'latch edit \"Wrong\" --client-id ID --client-secret-stdin'."
+        );
+        assert_eq!(
+            action_as_command(&Action::edit("`x`", &["scopes"])).unwrap(),
+            "Change it with latch edit '`x`' --scope ...."
+        );
+        assert_eq!(
+            action_as_command(&Action::SignIn { connection: "a\u{1b}[2Jb".into() }).unwrap(),
+            "Run 'latch connect \"a[2Jb\"' first."
+        );
     }
 }

@@ -125,6 +125,29 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
+/// Unicode's bidirectional formatting characters (embeddings, overrides,
+/// isolates and marks): they reorder the text around them, so a name or a
+/// message holding one can show something other than what it says.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text from outside (a provider, a file, the store) made safe to print or
+/// show: control characters (C0, DEL, C1 — among them ESC, which starts
+/// terminal escape sequences) and bidi controls are dropped, a tab becomes a
+/// space, and a line break is kept only when `keep_newlines` (a multi-line
+/// block is meant). Everything else is kept as it came.
+pub fn printable(text: &str, keep_newlines: bool) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' if keep_newlines => Some('\n'),
+            '\t' => Some(' '),
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
 /// A rule broken by one field of a connection form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -257,6 +280,17 @@ mod tests {
             error_uri: None,
         };
         assert_eq!(said.to_string(), "invalid_grant: grant request is invalid");
+    }
+
+    #[test]
+    fn printable_text_keeps_no_escape_sequences_or_bidi_controls() {
+        let hostile = "a\u{1b}]0;pwned\u{7}b\u{1b}[31mc\u{9b}d\r\u{202e}e\u{2066}f\tg\u{7f}";
+        assert_eq!(printable(hostile, false), "a]0;pwnedb[31mcdef g");
+        assert_eq!(printable("one\ntwo\r\n", true), "one\ntwo\n");
+        assert_eq!(printable("one\ntwo", false), "onetwo");
+        // Ordinary text of any script, emoji and zero-width joiners included, stays.
+        let plain = "Team Drive — Café 東京 👩\u{200d}💻 O'Brien \"x\" $HOME";
+        assert_eq!(printable(plain, false), plain);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!    struct per kind (`oauth2` today). [`validate`] holds each kind's
 //!    rules, [`settings`] the user's preferences, [`events`] what the engine
 //!    announces, [`refresh_policy`] when a token is due and how long to back
-//!    off.
+//!    off, [`hosts`] which hosts belong to a provider.
 //! 3. **The outside world** — [`store`] (SQLite for everything non-secret,
 //!    the [`SecretStore`](store::SecretStore) trait for secrets: the OS
 //!    keyring by default), [`flows`] (each OAuth grant against the provider,
@@ -46,6 +46,7 @@ pub mod discover;
 pub mod error;
 pub mod events;
 pub mod flows;
+pub mod hosts;
 pub mod http;
 pub mod model;
 pub mod paths;
@@ -80,7 +81,7 @@ mod layers {
 
     const LAYERS: &[&[&str]] = &[
         &["error", "secret", "clock", "wall_clock", "paths"],
-        &["model", "validate", "settings", "events", "refresh_policy"],
+        &["model", "validate", "settings", "events", "refresh_policy", "hosts"],
         &["http", "flows", "store", "dir_watch"],
         &["presets", "discover", "transfer", "request"],
         &["engine"],

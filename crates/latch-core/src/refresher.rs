@@ -26,6 +26,9 @@ use crate::wall_clock::Woke;
 /// At most this many refreshes run at once.
 const PARALLEL_REFRESHES: usize = 16;
 
+/// How often tokens the keyring refused are offered to it again.
+const UNSAVED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+
 /// What one look at the connections says to do now, and when to look next.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
@@ -118,6 +121,8 @@ async fn next_change(changes: &mut broadcast::Receiver<EngineEvent>) {
 async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>, wake: Arc<Notify>) {
     let permits = Arc::new(Semaphore::new(PARALLEL_REFRESHES));
     loop {
+        // Tokens a locked keyring refused: saved as soon as it takes them.
+        engine.save_unsaved().await;
         let chosen = engine.settings().unwrap_or_else(|err| {
             tracing::warn!(error = %err, "the refresher could not read the settings; using the defaults");
             Settings::default()
@@ -174,8 +179,13 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
         }
 
         let clock = engine.clock().clone();
+        let mut next_wake = plan.next_wake;
+        if engine.has_unsaved_tokens() {
+            // Look again soon: the keyring may have been unlocked.
+            next_wake = Some(next_wake.map_or(now + UNSAVED_RETRY, |at| at.min(now + UNSAVED_RETRY)));
+        }
         let sleep = async {
-            match plan.next_wake {
+            match next_wake {
                 Some(at) => {
                     if clock.sleep_until(at).await == Woke::ClockChanged {
                         tracing::info!("the wall clock changed; looking at due times again");
@@ -313,7 +323,7 @@ mod tests {
             refresh_expires_in: None,
             scopes: None,
         };
-        let (mut connection, _) = engine.store_grant(&connection.id, grant, None).await.unwrap();
+        let (mut connection, _) = engine.store_grant(&connection.id, grant, None, 0).await.unwrap();
         connection.status = status;
         engine.db().connection_update_state(&connection).unwrap();
         (dir, Arc::new(engine), connection.id, clock)

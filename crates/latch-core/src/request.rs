@@ -8,6 +8,7 @@ use crate::flows::oauth::http_error;
 use crate::http::{ProviderHttp, API_RESPONSE_LIMIT};
 use crate::model::{KindSettings, OAuth2Settings, TokenPlacement};
 use crate::secret::AccessToken;
+use crate::validate;
 
 /// A request as the user describes it.
 #[derive(Debug, Clone)]
@@ -46,11 +47,9 @@ pub fn build(settings: &KindSettings, api: &ApiRequest, token: &AccessToken) -> 
 fn build_oauth2(spec: &OAuth2Settings, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
     let method = Method::from_bytes(api.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| Error::validation("method", format!("'{}' is not an HTTP method, e.g. GET or POST.", api.method)))?;
-    let mut url = url::Url::parse(&api.url)
-        .map_err(|err| Error::validation("url", format!("'{}' is not a valid URL ({err}).", api.url)))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::validation("url", format!("'{}' must start with https://.", api.url)));
-    }
+    // The endpoint rules: https, or plain http only to this computer (a
+    // token sent over plain http to another host can be read on the way).
+    let mut url = validate::check_endpoint_url("Request URL", api.url.trim()).map_err(|message| Error::validation("url", message))?;
     if matches!(spec.token_placement, TokenPlacement::Query | TokenPlacement::Both) {
         let kept: Vec<(String, String)> =
             url.query_pairs().filter(|(k, _)| k != spec.query_param.as_str()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -106,26 +105,74 @@ pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> 
     })
 }
 
-/// The request as a `curl` command line. The token is included only when
-/// given; otherwise `$TOKEN` stands in for it.
+/// The request as a `curl` command line for POSIX shells (sh, bash, zsh).
+/// The token is included only when given; otherwise the shell variable
+/// `$TOKEN` stands in for it.
+///
+/// Every piece is single-quoted (a `'` inside written `'\''`), so nothing
+/// in the URL, a header or the body — which may come from an imported
+/// file — is run or expanded by the shell; the placeholder is the only
+/// expansion, as `"$TOKEN"` outside the quotes:
+/// `-H 'authorization: Bearer '"$TOKEN"`.
 pub fn curl(spec: &KindSettings, api: &ApiRequest, token: Option<&AccessToken>) -> Result<zeroize::Zeroizing<String>> {
-    let placeholder = AccessToken::new("$TOKEN".into());
+    // A stand-in no input can contain (random) and the URL's query encoding
+    // leaves as it is (letters and digits), replaced after quoting.
+    let marker = format!("LATCHTOKEN{}", ulid::Ulid::new());
+    let placeholder = AccessToken::new(marker.clone());
     let request = build(spec, api, token.unwrap_or(&placeholder))?;
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    let url = request.uri().to_string().replace("%24TOKEN", "$TOKEN");
-    let mut line = format!("curl -X {} {}", request.method(), if token.is_none() { format!("\"{url}\"") } else { quote(&url) });
+    // The URL and the headers may hold the real token: kept in zeroized memory.
+    let word = |text: &str| {
+        zeroize::Zeroizing::new(match token {
+            Some(_) => shell_quote(text),
+            None => text.split(marker.as_str()).map(shell_quote_part).collect::<Vec<_>>().join("\"$TOKEN\""),
+        })
+    };
+    let url = zeroize::Zeroizing::new(request.uri().to_string());
+    let mut line = zeroize::Zeroizing::new(String::from("curl"));
+    // curl reads [ ] { } in a URL as ranges to expand unless told not to.
+    if url.contains(['[', ']', '{', '}']) {
+        line.push_str(" --globoff");
+    }
+    line.push_str(" -X ");
+    line.push_str(&shell_word(request.method().as_str()));
+    line.push(' ');
+    line.push_str(&word(&url));
     for (key, value) in request.headers() {
-        let header = format!("{}: {}", key.as_str(), String::from_utf8_lossy(value.as_bytes()));
-        if token.is_none() && header.contains("$TOKEN") {
-            line.push_str(&format!(" -H \"{header}\""));
-        } else {
-            line.push_str(&format!(" -H {}", quote(&header)));
-        }
+        let header = zeroize::Zeroizing::new(format!("{}: {}", key.as_str(), String::from_utf8_lossy(value.as_bytes())));
+        line.push_str(" -H ");
+        line.push_str(&word(&header));
     }
     if let Some(body) = &api.body {
-        line.push_str(&format!(" --data-binary {}", quote(&String::from_utf8_lossy(body))));
+        // --data-raw: a body starting with '@' is sent as it is, not read from a file.
+        line.push_str(" --data-raw ");
+        line.push_str(&shell_quote(&String::from_utf8_lossy(body)));
     }
-    Ok(zeroize::Zeroizing::new(line))
+    Ok(line)
+}
+
+/// `text` as one single-quoted POSIX shell word: `it's` → `'it'\''s'`.
+/// Inside single quotes the shell expands nothing.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// A piece of a word between placeholders: quoted, or nothing when empty
+/// (`''"$TOKEN"` would be the same word, only noisier).
+fn shell_quote_part(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        shell_quote(text)
+    }
+}
+
+/// `text` bare when the shell reads it as itself (e.g. `GET`), else quoted.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+@%".contains(c)) {
+        text.to_owned()
+    } else {
+        shell_quote(text)
+    }
 }
 
 /// The mask is percent-encoded in a query string; show it as typed.
@@ -202,6 +249,27 @@ mod tests {
     }
 
     #[test]
+    fn a_request_goes_over_https_or_to_this_computer_only() {
+        let token = AccessToken::new("tok".into());
+        let err = build(&spec(TokenPlacement::Header), &ApiRequest::get("http://api.example.com/me"), &token).unwrap_err();
+        assert_eq!(err.fields[0].field, "url");
+        assert_eq!(
+            err.message,
+            "Request URL must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1]."
+        );
+        for url in ["http://127.0.0.1:8080/me", "http://localhost/me", "http://[::1]:9/me", "https://api.example.com/me"] {
+            assert!(build(&spec(TokenPlacement::Header), &ApiRequest::get(url), &token).is_ok(), "{url}");
+        }
+        let err = build(&spec(TokenPlacement::Header), &ApiRequest::get("ftp://a.example/x"), &token).unwrap_err();
+        assert_eq!(err.message, "Request URL must start with https:// (not ftp:).");
+        let err = build(&spec(TokenPlacement::Header), &ApiRequest::get("api.example.com/me"), &token).unwrap_err();
+        assert!(err.message.starts_with("Request URL 'api.example.com/me' is not a valid URL."), "{}", err.message);
+        // The preview and the curl line follow the same rule.
+        assert!(preview(&spec(TokenPlacement::Header), &ApiRequest::get("http://api.example.com/me")).is_err());
+        assert!(curl(&spec(TokenPlacement::Header), &ApiRequest::get("http://api.example.com/me"), None).is_err());
+    }
+
+    #[test]
     fn the_preview_masks_the_token_in_header_and_query() {
         let preview = preview(&spec(TokenPlacement::Both), &ApiRequest::get("https://a.example/x")).unwrap();
         assert_eq!(preview.url, "https://a.example/x?key=••••••");
@@ -213,11 +281,122 @@ mod tests {
     fn curl_includes_the_token_only_when_asked() {
         let api = ApiRequest { method: "POST".into(), body: Some(b"{\"a\":1}".to_vec()), ..ApiRequest::get("https://a.example/x") };
         let without = curl(&spec(TokenPlacement::Header), &api, None).unwrap();
-        assert!(without.contains("-H \"authorization: MyToken $TOKEN\""), "{}", *without);
-        assert!(without.starts_with("curl -X POST \"https://a.example/x\""), "{}", *without);
-        assert!(without.contains("--data-binary '{\"a\":1}'"));
+        assert!(without.contains(r#" -H 'authorization: MyToken '"$TOKEN""#), "{}", *without);
+        assert!(without.starts_with("curl -X POST 'https://a.example/x'"), "{}", *without);
+        assert!(without.contains("--data-raw '{\"a\":1}'"));
         let with = curl(&spec(TokenPlacement::Header), &api, Some(&AccessToken::new("tok'1".into()))).unwrap();
-        assert!(with.contains("-H 'authorization: MyToken tok'\\''1'"), "{}", *with);
+        assert!(with.contains(r"-H 'authorization: MyToken tok'\''1'"), "{}", *with);
+        assert!(!with.contains("$TOKEN"));
+    }
+
+    #[test]
+    fn curl_puts_the_placeholder_outside_the_quotes_in_the_query_too() {
+        let line = curl(&spec(TokenPlacement::Both), &ApiRequest::get("https://a.example/x?y=1"), None).unwrap();
+        assert!(line.contains(r#" 'https://a.example/x?y=1&key='"$TOKEN" "#), "{}", *line);
+        assert!(line.contains(r#" -H 'authorization: MyToken '"$TOKEN""#), "{}", *line);
+    }
+
+    /// Settings and a request an attacker wrote (an imported file, a
+    /// pasted request): every piece tries to run `touch` in the shell.
+    fn hostile(placement: TokenPlacement) -> (KindSettings, ApiRequest) {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        spec.token_placement = placement;
+        // No whitespace or control character: the token name rule lets it through.
+        spec.token_name = "$(touch${IFS}pwned1)`touch${IFS}pwned2`".into();
+        spec.query_param = "k$(touch${IFS}pwned3)".into();
+        spec.custom_headers = vec![
+            KeyValue::new("X-Evil", r#"$(touch pwned4) `touch pwned5` 'single' "double" \ ! ${HOME} "#),
+            KeyValue::new("X-Quote", "'"),
+        ];
+        let api = ApiRequest {
+            method: "POST".into(),
+            url: "https://a.example/$(touch${IFS}pwned6)/x?q='$(touch%20pwned7)'&b=`touch${IFS}pwned8`&r=[1]".into(),
+            headers: vec![("X-Caller".into(), "\"; touch pwned9; echo \"".into())],
+            body: Some(b"@/etc/passwd\n$(touch pwned10) 'it'\\''s' \"`touch pwned11`\"".to_vec()),
+        };
+        (KindSettings::OAuth2(spec), api)
+    }
+
+    /// What `line` hands to curl when a POSIX shell runs it, with `curl` a
+    /// shell function that prints its arguments, in an empty directory that
+    /// must stay empty. None (the test is skipped) when there is no `sh`.
+    fn run_in_sh(line: &str, token: &str) -> Option<Vec<String>> {
+        use std::process::Command;
+        if Command::new("sh").arg("-c").arg("true").output().is_err() {
+            eprintln!("no sh here: the shell part of this test is skipped");
+            return None;
+        }
+        let syntax = Command::new("sh").arg("-n").arg("-c").arg(line).output().unwrap();
+        assert!(syntax.status.success(), "sh -n refused the line: {}\n{line}", String::from_utf8_lossy(&syntax.stderr));
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!("curl() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{line}\n");
+        let run = Command::new("sh").arg("-c").arg(&script).current_dir(dir.path()).env("TOKEN", token).output().unwrap();
+        assert!(run.status.success(), "{}\n{line}", String::from_utf8_lossy(&run.stderr));
+        let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(created.is_empty(), "the shell ran something: {created:?}\n{line}");
+        let out = String::from_utf8(run.stdout).unwrap();
+        Some(out.split_terminator('\0').map(str::to_owned).collect())
+    }
+
+    /// The arguments curl should get: the request `build` makes with `token`.
+    fn expected_args(spec: &KindSettings, api: &ApiRequest, token: &str) -> Vec<String> {
+        let request = build(spec, api, &AccessToken::new(token.into())).unwrap();
+        let mut args = vec!["-X".to_owned(), request.method().to_string(), request.uri().to_string()];
+        if args[2].contains(['[', ']', '{', '}']) {
+            args.insert(0, "--globoff".into());
+        }
+        for (key, value) in request.headers() {
+            args.push("-H".into());
+            args.push(format!("{}: {}", key.as_str(), value.to_str().unwrap()));
+        }
+        args.push("--data-raw".into());
+        args.push(String::from_utf8(api.body.clone().unwrap()).unwrap());
+        args
+    }
+
+    #[test]
+    fn a_hostile_curl_line_is_quoted_piece_by_piece() {
+        let (spec, api) = hostile(TokenPlacement::Header);
+        let line = curl(&spec, &api, None).unwrap();
+        assert!(line.starts_with("curl --globoff -X POST 'https://a.example/$(touch$%7BIFS%7Dpwned6)/x?"), "{}", *line);
+        assert!(line.contains(r#" -H 'authorization: $(touch${IFS}pwned1)`touch${IFS}pwned2` '"$TOKEN""#), "{}", *line);
+        assert!(line.contains(r#" -H 'x-quote: '\'''"#), "{}", *line);
+        assert!(line.contains(r#" --data-raw '@/etc/passwd"#), "{}", *line);
+        assert_eq!(line.matches("$TOKEN").count(), 1, "{}", *line);
+        // Outside single quotes there is only the placeholder.
+        let mut outside = String::new();
+        let mut quoted = false;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => quoted = !quoted,
+                '\\' if !quoted => outside.extend(['\\', chars.next().unwrap()]),
+                c if !quoted => outside.push(c),
+                _ => {}
+            }
+        }
+        assert!(!quoted, "every quote is closed: {}", *line);
+        assert!(!outside.contains(['`', '(', ';', '\n']) && outside.matches('$').count() == 1, "{outside}");
+    }
+
+    #[test]
+    fn a_hostile_curl_line_runs_nothing_in_a_shell_and_hands_curl_its_arguments_intact() {
+        // The header placement: the placeholder stands for any token.
+        let (spec, api) = hostile(TokenPlacement::Header);
+        let token = "t0k'en$(touch pwned12)`touch pwned13`";
+        let line = curl(&spec, &api, None).unwrap();
+        let Some(args) = run_in_sh(&line, token) else { return };
+        assert_eq!(args, expected_args(&spec, &api, token));
+
+        // The real token, with quotes and $( ) in it.
+        let line = curl(&spec, &api, Some(&AccessToken::new(token.into()))).unwrap();
+        assert_eq!(run_in_sh(&line, "unused").unwrap(), expected_args(&spec, &api, token));
+
+        // The query placement: a URL-safe token arrives where the placeholder was.
+        let (spec, api) = hostile(TokenPlacement::Both);
+        let line = curl(&spec, &api, None).unwrap();
+        assert_eq!(run_in_sh(&line, "T0k3n").unwrap(), expected_args(&spec, &api, "T0k3n"));
     }
 
     #[test]

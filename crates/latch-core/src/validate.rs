@@ -2,10 +2,22 @@
 //! CLI and the desktop form, so both say the same thing in the same words.
 //! Each message names the field and says how to fix it.
 
-use crate::error::FieldError;
+use std::collections::HashSet;
+
+use crate::error::{is_bidi_control, FieldError};
 use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth2Settings, Pkce, TokenPlacement};
 
 pub const NAME_MAX_CHARS: usize = 100;
+/// The longest address (an endpoint, a redirect URI or path, a resource).
+pub const URL_MAX_BYTES: usize = 2_048;
+/// The longest single value: the client ID, a scope, a parameter's or
+/// header's name or value, the token name, the query parameter.
+pub const VALUE_MAX_BYTES: usize = 4_096;
+/// The most items in one list: scopes, resources, each parameter list,
+/// custom headers.
+pub const LIST_MAX_ITEMS: usize = 256;
+/// How much of a value a message quotes.
+const SHOWN_MAX_CHARS: usize = 100;
 
 /// Parameters Latch sets itself; letting the user override them would break
 /// the flow or its checks (state, PKCE, redirect URI).
@@ -49,6 +61,7 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
     ] {
         let required = needs.requires(field);
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(url) if url.len() > URL_MAX_BYTES => fail(field, too_long(label, "address", url.len(), URL_MAX_BYTES)),
             Some(url) => {
                 if let Err(message) = check_endpoint_url(label, url) {
                     fail(field, message);
@@ -63,25 +76,43 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
     }
 
     let separator = spec.scope_separator.as_char();
-    let mut seen = Vec::new();
-    for scope in &spec.scopes {
-        if scope.is_empty() {
-            fail("scopes", "Scopes: one scope is empty. Remove it.".into());
-        } else if scope.chars().any(char::is_whitespace) {
-            fail("scopes", format!("Scopes: '{scope}' contains a space. Enter each scope on its own."));
-        } else if scope.contains(separator) {
-            fail(
-                "scopes",
-                format!("Scopes: '{scope}' contains the scope separator '{separator}'. Enter each scope on its own."),
-            );
-        } else if seen.contains(&scope) {
-            fail("scopes", format!("Scopes: '{scope}' is listed twice. Remove one."));
+    if let Some(message) = too_many("Scopes", "scopes", spec.scopes.len()) {
+        fail("scopes", message);
+    } else {
+        let mut seen = HashSet::new();
+        for scope in &spec.scopes {
+            if scope.is_empty() {
+                fail("scopes", "Scopes: one scope is empty. Remove it.".into());
+            } else if scope.len() > VALUE_MAX_BYTES {
+                fail("scopes", too_long("Scopes: one scope", "scope", scope.len(), VALUE_MAX_BYTES));
+            } else if scope.chars().any(char::is_whitespace) {
+                fail("scopes", format!("Scopes: '{}' contains a space. Enter each scope on its own.", shown(scope)));
+            } else if scope.chars().any(is_hidden) {
+                fail(
+                    "scopes",
+                    format!(
+                        "Scopes: '{}' contains a control or invisible character. Type the scope as the provider's documentation spells it.",
+                        shown(scope)
+                    ),
+                );
+            } else if scope.contains(separator) {
+                fail(
+                    "scopes",
+                    format!(
+                        "Scopes: '{}' contains the scope separator '{separator}'. Enter each scope on its own.",
+                        shown(scope)
+                    ),
+                );
+            } else if !seen.insert(scope.as_str()) {
+                fail("scopes", format!("Scopes: '{}' is listed twice. Remove one.", shown(scope)));
+            }
         }
-        seen.push(scope);
     }
 
     if spec.client_id.trim().is_empty() {
         fail("client_id", "Client ID is required. Copy it from the app you registered with the provider.".into());
+    } else if spec.client_id.len() > VALUE_MAX_BYTES {
+        fail("client_id", too_long("Client ID", "ID", spec.client_id.len(), VALUE_MAX_BYTES));
     }
 
     match spec.client_auth {
@@ -108,35 +139,59 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
         ("token_params", "Access token parameters", &spec.token_params, RESERVED_TOKEN_PARAMS),
         ("refresh_params", "Refresh token parameters", &spec.refresh_params, RESERVED_TOKEN_PARAMS),
     ] {
-        for KeyValue { key, .. } in params {
+        if let Some(message) = too_many(label, "parameters", params.len()) {
+            fail(field, message);
+            continue;
+        }
+        for KeyValue { key, value } in params {
             if key.trim().is_empty() {
                 fail(field, format!("{label}: a parameter has no name. Give it one or remove it."));
+            } else if key.len() > VALUE_MAX_BYTES {
+                fail(field, too_long(&format!("{label}: a parameter's name"), "name", key.len(), VALUE_MAX_BYTES));
             } else if reserved.contains(&key.as_str()) {
-                fail(field, format!("{label}: '{key}' is set by Latch itself. Remove it (use the Scopes field for scopes)."));
+                fail(
+                    field,
+                    format!("{label}: '{}' is set by Latch itself. Remove it (use the Scopes field for scopes).", shown(key)),
+                );
+            } else if value.len() > VALUE_MAX_BYTES {
+                fail(field, too_long(&format!("{label}: the value of '{}'", shown(key)), "value", value.len(), VALUE_MAX_BYTES));
             }
         }
     }
 
-    for KeyValue { key, value } in &spec.custom_headers {
-        if key.is_empty() || !key.bytes().all(is_header_name_byte) {
-            fail(
-                "custom_headers",
-                format!("Custom headers: '{key}' is not a valid header name. Use letters, digits and dashes, e.g. X-Api-Version."),
-            );
-        } else if value.contains(['\r', '\n']) {
-            fail("custom_headers", format!("Custom headers: the value of '{key}' must be on one line."));
-        } else if key.eq_ignore_ascii_case("authorization") && spec.token_placement != TokenPlacement::Query {
-            fail(
-                "custom_headers",
-                "Custom headers: Latch sets the Authorization header from the token. Remove it, or use query placement.".into(),
-            );
+    if let Some(message) = too_many("Custom headers", "headers", spec.custom_headers.len()) {
+        fail("custom_headers", message);
+    } else {
+        for KeyValue { key, value } in &spec.custom_headers {
+            if key.is_empty() || key.len() > VALUE_MAX_BYTES || !key.bytes().all(is_header_name_byte) {
+                fail(
+                    "custom_headers",
+                    format!(
+                        "Custom headers: '{}' is not a valid header name. Use letters, digits and dashes, e.g. X-Api-Version.",
+                        shown(key)
+                    ),
+                );
+            } else if value.contains(['\r', '\n']) {
+                fail("custom_headers", format!("Custom headers: the value of '{key}' must be on one line."));
+            } else if value.len() > VALUE_MAX_BYTES {
+                fail("custom_headers", too_long(&format!("Custom headers: the value of '{key}'"), "value", value.len(), VALUE_MAX_BYTES));
+            } else if key.eq_ignore_ascii_case("authorization") && spec.token_placement != TokenPlacement::Query {
+                fail(
+                    "custom_headers",
+                    "Custom headers: Latch sets the Authorization header from the token. Remove it, or use query placement.".into(),
+                );
+            }
         }
     }
 
-    if spec.token_name.is_empty() || spec.token_name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if spec.token_name.len() > VALUE_MAX_BYTES {
+        fail("token_name", too_long("Token name", "name", spec.token_name.len(), VALUE_MAX_BYTES));
+    } else if spec.token_name.is_empty() || spec.token_name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         fail("token_name", "Token name must be one word without spaces, e.g. Bearer.".into());
     }
-    if spec.query_param.is_empty() || !spec.query_param.chars().all(|c| c.is_ascii_graphic() && !"&=#?".contains(c)) {
+    if spec.query_param.len() > VALUE_MAX_BYTES {
+        fail("query_param", too_long("Query parameter name", "name", spec.query_param.len(), VALUE_MAX_BYTES));
+    } else if spec.query_param.is_empty() || !spec.query_param.chars().all(|c| c.is_ascii_graphic() && !"&=#?".contains(c)) {
         fail("query_param", "Query parameter name must be one word without &, =, # or ?, e.g. access_token.".into());
     }
 
@@ -150,38 +205,141 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
         );
     }
     if let Some(fixed) = spec.redirect_uri_override.as_deref() {
-        if let Err(message) = check_hosted_redirect_uri(fixed) {
+        if fixed.len() > URL_MAX_BYTES {
+            fail("redirect_uri_override", too_long("Redirect URI", "address", fixed.len(), URL_MAX_BYTES));
+        } else if let Err(message) = check_hosted_redirect_uri(fixed) {
             fail("redirect_uri_override", message);
         }
     }
-    if !spec.redirect_path.starts_with('/') || spec.redirect_path.contains(['?', '#', ' ']) {
+    if spec.redirect_path.len() > URL_MAX_BYTES {
+        fail("redirect_path", too_long("Redirect path", "path", spec.redirect_path.len(), URL_MAX_BYTES));
+    } else if !spec.redirect_path.starts_with('/')
+        || spec.redirect_path.contains(['?', '#', ' '])
+        || spec.redirect_path.chars().any(char::is_control)
+    {
         fail(
             "redirect_path",
             "Redirect path must start with '/' and have no spaces, '?' or '#', e.g. /callback.".into(),
         );
     }
 
-    let mut seen = Vec::new();
-    for resource in &spec.resource {
-        if let Err(message) = check_resource(resource) {
-            fail("resource", message);
-        } else if seen.contains(&resource) {
-            fail("resource", format!("Resources: '{resource}' is listed twice. Remove one."));
+    if let Some(message) = too_many("Resources", "resources", spec.resource.len()) {
+        fail("resource", message);
+    } else {
+        let mut seen = HashSet::new();
+        for resource in &spec.resource {
+            if resource.len() > URL_MAX_BYTES {
+                fail("resource", too_long("Resources: one resource", "address", resource.len(), URL_MAX_BYTES));
+            } else if let Err(message) = check_resource(resource) {
+                fail("resource", message);
+            } else if !seen.insert(resource.as_str()) {
+                fail("resource", format!("Resources: '{}' is listed twice. Remove one.", shown(resource)));
+            }
         }
-        seen.push(resource);
     }
 
     errors
+}
+
+/// The rules that depend on what a connection had before: `before` is its
+/// saved settings (None for a new connection), `after` what it is about to
+/// become. The engine checks them on create and on every edit, but not when
+/// signing in, so a connection saved under older rules keeps working.
+pub fn settings_change(before: Option<&KindSettings>, after: &KindSettings) -> Vec<FieldError> {
+    match (before, after) {
+        (before, KindSettings::OAuth2(after)) => {
+            let before = before.map(|before| match before {
+                KindSettings::OAuth2(before) => before,
+            });
+            refuse_new_plain_pkce(before, after).into_iter().collect()
+        }
+    }
+}
+
+/// PKCE `plain` (RFC 7636 §4.2) sends the verifier itself, so whoever sees
+/// the sign-in address can redeem the code; RFC 9700 §2.1.1 says to use
+/// S256. A new connection cannot choose it; one that already uses it keeps
+/// it (through other edits too) until the user picks another method.
+pub fn refuse_new_plain_pkce(before: Option<&OAuth2Settings>, after: &OAuth2Settings) -> Option<FieldError> {
+    let already_plain = before.is_some_and(|before| before.pkce == Pkce::Plain);
+    (after.pkce == Pkce::Plain && after.flow == Flow::AuthorizationCode && !already_plain).then(|| FieldError {
+        field: "pkce",
+        message: "PKCE 'plain' is no longer offered for new settings: it protects the sign-in less than S256. Choose S256, \
+                  the safe choice (or 'off' if the provider does not support PKCE)."
+            .into(),
+    })
+}
+
+/// A character that does not show as itself: a control character, a bidi
+/// control, or an invisible one (zero-width spaces and joiners, word
+/// joiner, invisible operators, the byte order mark, the soft hyphen).
+fn is_hidden(c: char) -> bool {
+    c.is_control() || is_bidi_control(c) || is_invisible(c)
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// A value as a message quotes it: every character that does not show as
+/// itself written as `\u{1b}`, and a long value cut short. A message never
+/// carries the raw character (an escape sequence would reach the terminal).
+fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if is_hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `2048` as people read it: `2,048`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// "Client ID is too long (…)". `what` is what to check was copied alone.
+fn too_long(label: &str, what: &str, len: usize, max: usize) -> String {
+    format!(
+        "{label} is too long: {} bytes, more than the {} Latch accepts. Check that you copied only the {what}.",
+        thousands(len),
+        thousands(max)
+    )
+}
+
+/// "Scopes: 300 are listed …", when a list is longer than Latch keeps.
+fn too_many(label: &str, what: &str, count: usize) -> Option<String> {
+    (count > LIST_MAX_ITEMS).then(|| {
+        format!("{label}: {} {what} are listed; Latch accepts at most {LIST_MAX_ITEMS}. Remove some.", thousands(count))
+    })
 }
 
 /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
 /// It names an API; Latch never fetches it, so any scheme is allowed.
 fn check_resource(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|_| {
-        format!("Resources: '{text}' is not an absolute URI. Enter the API's address, e.g. https://api.example.com/.")
+        format!(
+            "Resources: '{}' is not an absolute URI. Enter the API's address, e.g. https://api.example.com/.",
+            shown(text)
+        )
     })?;
     if url.fragment().is_some() {
-        return Err(format!("Resources: '{text}' must not contain a '#' fragment (RFC 8707)."));
+        return Err(format!("Resources: '{}' must not contain a '#' fragment (RFC 8707).", shown(text)));
     }
     Ok(())
 }
@@ -203,6 +361,16 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err("Connection name must not contain control characters such as tabs or line breaks.".into());
     }
+    if name.chars().any(is_bidi_control) {
+        return Err("Connection name must not contain text direction marks (such as right-to-left override): they make \
+                    a name read differently from what it is. Type the name again without them."
+            .into());
+    }
+    if name.chars().any(is_invisible) {
+        return Err("Connection name must not contain invisible characters (such as zero-width spaces or soft hyphens). \
+                    Type the name again without them."
+            .into());
+    }
     Ok(())
 }
 
@@ -211,7 +379,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// run (RFC 8252 §8.3 allows plain http only there).
 pub fn check_endpoint_url(label: &str, text: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|_| {
-        format!("{label} '{text}' is not a valid URL. Enter a full address such as https://example.com/oauth/token.")
+        format!(
+            "{label} '{}' is not a valid URL. Enter a full address such as https://example.com/oauth/token.",
+            shown(text)
+        )
     })?;
     match url.scheme() {
         "https" => {}
@@ -224,7 +395,7 @@ pub fn check_endpoint_url(label: &str, text: &str) -> Result<url::Url, String> {
         other => return Err(format!("{label} must start with https:// (not {other}:).")),
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{label} '{text}' has no host name."));
+        return Err(format!("{label} '{}' has no host name.", shown(text)));
     }
     if url.fragment().is_some() {
         return Err(format!("{label} must not contain a '#' fragment."));
@@ -489,5 +660,203 @@ mod tests {
                 "Redirect URI must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1].".into()
             )]
         );
+    }
+
+    #[test]
+    fn names_with_direction_marks_or_invisible_characters_are_refused() {
+        for spoof in ["Bank\u{202e}txt.exe", "a\u{202a}b", "\u{2066}GitHub\u{2069}", "Git\u{200f}Hub"] {
+            assert_eq!(
+                check_name(spoof).unwrap_err(),
+                "Connection name must not contain text direction marks (such as right-to-left override): they make \
+                 a name read differently from what it is. Type the name again without them.",
+                "{spoof:?}"
+            );
+        }
+        for hidden in ["Git\u{200b}Hub", "Team\u{200d}Drive", "\u{feff}GitHub", "Git\u{ad}Hub", "Git\u{2060}Hub", "a\u{2064}"] {
+            assert!(check_name(hidden).unwrap_err().contains("invisible characters"), "{hidden:?}");
+        }
+        // Other scripts, accents, emoji and punctuation are fine.
+        for fine in ["Team Drive", "Café — 東京", "GitHub (work) 🚀", "O'Brien's \"drive\" $HOME", "שלום", "مرحبا"] {
+            assert!(check_name(fine).is_ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_with_escape_sequences_is_refused_without_echoing_them() {
+        let message = check_name("evil\u{1b}]0;pwned\u{7}\u{1b}[31m").unwrap_err();
+        assert!(message.contains("control characters"), "{message}");
+        assert!(!message.contains('\u{1b}') && !message.contains('\u{7}') && !message.contains("pwned"), "{message:?}");
+    }
+
+    #[test]
+    fn messages_write_control_characters_as_escapes() {
+        let mut spec = valid_code_spec();
+        spec.token_url = Some("\u{1b}[31mnot a url\u{202e}".into());
+        spec.scopes = vec!["read\u{1b}[2J".into(), "a\u{9b}b".into(), "two\nlines".into()];
+        spec.resource = vec!["\u{1b}]0;pwned\u{7}".into()];
+        spec.custom_headers = vec![KeyValue::new("X-\u{1b}[31m", "v")];
+        let errors = messages(&spec, false);
+        assert_eq!(errors.len(), 6, "{errors:?}");
+        for (field, message) in &errors {
+            assert!(!message.chars().any(is_hidden), "{field}: {message:?}");
+        }
+        assert!(errors[0].1.starts_with(r"Token URI '\u{1b}[31mnot a url\u{202e}' is not a valid URL"), "{}", errors[0].1);
+        assert!(errors[1].1.contains(r"'read\u{1b}[2J' contains a control or invisible character"), "{}", errors[1].1);
+        assert!(errors[2].1.contains(r"'a\u{9b}b'"), "{}", errors[2].1);
+        assert!(errors[3].1.contains(r"'two\u{a}lines' contains a space"), "{}", errors[3].1);
+        assert!(errors[4].1.contains(r"'X-\u{1b}[31m' is not a valid header name"), "{}", errors[4].1);
+        assert!(errors[5].1.contains(r"'\u{1b}]0;pwned\u{7}' is not an absolute URI"), "{}", errors[5].1);
+    }
+
+    #[test]
+    fn a_quoted_value_is_cut_short() {
+        let mut spec = valid_code_spec();
+        spec.scopes = vec![format!("{} b", "a".repeat(1000))];
+        let message = &messages(&spec, false)[0].1;
+        assert!(message.len() < 200 && message.contains('…'), "{message}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn no_message_carries_a_character_that_does_not_show_as_itself(
+                text in "[a-z:/.\u{0}-\u{1f}\u{7f}-\u{9f}\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069} '\"$`\\\\]{0,24}",
+                field in 0usize..8,
+            ) {
+                let mut spec = valid_code_spec();
+                match field {
+                    0 => spec.token_url = Some(format!("https://{text}")),
+                    1 => spec.info_url = Some(text.clone()),
+                    2 => spec.scopes = vec![text.clone(), text.clone()],
+                    3 => spec.resource = vec![text.clone(), text.clone()],
+                    4 => spec.custom_headers = vec![KeyValue::new(text.clone(), text.clone())],
+                    5 => spec.token_params = vec![KeyValue::new(text.clone(), "v")],
+                    6 => spec.redirect_uri_override = Some(text.clone()),
+                    _ => spec.client_id = text.clone(),
+                }
+                for error in oauth2(&spec, false) {
+                    prop_assert!(!error.message.chars().any(is_hidden), "{}: {:?}", error.field, error.message);
+                }
+                if let Err(message) = check_name(&text) {
+                    prop_assert!(!message.chars().any(is_hidden), "{:?}", message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_has_a_size_limit() {
+        let mut spec = valid_code_spec();
+        spec.client_id = "x".repeat(50_000_000);
+        assert_eq!(
+            messages(&spec, false),
+            vec![(
+                "client_id",
+                "Client ID is too long: 50,000,000 bytes, more than the 4,096 Latch accepts. Check that you copied only the ID."
+                    .into()
+            )]
+        );
+
+        let mut spec = valid_code_spec();
+        let base = "https://example.com/";
+        spec.token_url = Some(format!("{base}{}", "a".repeat(URL_MAX_BYTES - base.len())));
+        assert!(oauth2(&spec, false).is_empty(), "2,048 bytes is allowed");
+        spec.token_url = Some(format!("{base}{}", "a".repeat(URL_MAX_BYTES + 1 - base.len())));
+        assert_eq!(
+            messages(&spec, false),
+            vec![(
+                "token_url",
+                "Token URI is too long: 2,049 bytes, more than the 2,048 Latch accepts. Check that you copied only the address."
+                    .into()
+            )]
+        );
+
+        let big = "v".repeat(VALUE_MAX_BYTES + 1);
+        let mut spec = valid_code_spec();
+        spec.redirect_uri_override = Some(format!("https://example.com/{big}"));
+        spec.redirect_path = format!("/{big}");
+        spec.token_name = big.clone();
+        spec.query_param = big.clone();
+        spec.authorize_params = vec![KeyValue::new(big.clone(), "v"), KeyValue::new("k", big.clone())];
+        spec.custom_headers = vec![KeyValue::new("X-Big", big.clone())];
+        spec.scopes = vec![big.clone()];
+        spec.resource = vec![format!("https://api.example.com/{big}")];
+        let fields: Vec<_> = oauth2(&spec, false).into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "scopes",
+                "authorize_params",
+                "authorize_params",
+                "custom_headers",
+                "token_name",
+                "query_param",
+                "redirect_uri_override",
+                "redirect_path",
+                "resource"
+            ]
+        );
+        let errors = messages(&spec, false);
+        assert!(errors.iter().all(|(_, m)| m.contains("is too long: ") && !m.contains(&big)), "{errors:?}");
+        assert_eq!(errors[2].1, "Authorize parameters: the value of 'k' is too long: 4,097 bytes, more than the 4,096 Latch accepts. Check that you copied only the value.");
+    }
+
+    #[test]
+    fn lists_hold_at_most_256_items() {
+        // 256 scopes of 4 KB each: accepted, in one pass (a duplicate check
+        // that compared every pair would take 32,640 4 KB comparisons).
+        let mut spec = valid_code_spec();
+        spec.scopes = (0..LIST_MAX_ITEMS).map(|i| format!("{i:04}{}", "s".repeat(VALUE_MAX_BYTES - 4))).collect();
+        assert!(spec.scopes.iter().all(|s| s.len() == VALUE_MAX_BYTES));
+        assert!(oauth2(&spec, false).is_empty());
+        spec.scopes.push("one-more".into());
+        assert_eq!(
+            messages(&spec, false),
+            vec![("scopes", "Scopes: 257 scopes are listed; Latch accepts at most 256. Remove some.".into())]
+        );
+
+        let mut spec = valid_code_spec();
+        let many = |n: usize| (0..n).map(|i| KeyValue::new(format!("k{i}"), "v")).collect::<Vec<_>>();
+        spec.authorize_params = many(257);
+        spec.token_params = many(257);
+        spec.refresh_params = many(257);
+        spec.custom_headers = (0..257).map(|i| KeyValue::new(format!("X-H{i}"), "v")).collect();
+        spec.resource = (0..257).map(|i| format!("urn:example:{i}")).collect();
+        let fields: Vec<_> = oauth2(&spec, false).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["authorize_params", "token_params", "refresh_params", "custom_headers", "resource"]);
+        assert!(messages(&spec, false)[3].1.starts_with("Custom headers: 257 headers are listed; Latch accepts at most 256."));
+        spec.authorize_params = many(256);
+        spec.token_params = many(256);
+        spec.refresh_params = many(256);
+        spec.custom_headers = (0..256).map(|i| KeyValue::new(format!("X-H{i}"), "v")).collect();
+        spec.resource = (0..256).map(|i| format!("urn:example:{i}")).collect();
+        assert!(oauth2(&spec, false).is_empty());
+    }
+
+    #[test]
+    fn plain_pkce_is_refused_for_new_settings_but_kept_for_a_connection_that_has_it() {
+        let mut plain = valid_code_spec();
+        plain.pkce = Pkce::Plain;
+        // The rules a saved connection is checked against on sign-in still accept it.
+        assert!(oauth2(&plain, false).is_empty());
+        let refused = refuse_new_plain_pkce(None, &plain).expect("a new connection cannot choose plain");
+        assert_eq!(refused.field, "pkce");
+        assert_eq!(
+            refused.message,
+            "PKCE 'plain' is no longer offered for new settings: it protects the sign-in less than S256. Choose S256, \
+             the safe choice (or 'off' if the provider does not support PKCE)."
+        );
+        let s256 = valid_code_spec();
+        assert!(refuse_new_plain_pkce(Some(&s256), &plain).is_some(), "switching to plain is a new choice");
+        assert!(refuse_new_plain_pkce(Some(&plain), &plain).is_none(), "an old connection keeps it through other edits");
+        assert!(refuse_new_plain_pkce(None, &s256).is_none());
+        assert!(refuse_new_plain_pkce(Some(&plain), &s256).is_none());
+
+        let (before, after) = (KindSettings::OAuth2(plain.clone()), KindSettings::OAuth2(plain.clone()));
+        assert!(settings_change(Some(&before), &after).is_empty());
+        assert_eq!(settings_change(None, &after).len(), 1);
     }
 }

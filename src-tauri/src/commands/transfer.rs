@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use latch_core::transfer::{self, Accepted, ImportAnswers};
 use latch_core::Error;
 use tauri::AppHandle;
 use tauri::State;
@@ -23,10 +24,16 @@ async fn chosen(pick: impl FnOnce(oneshot::Sender<Option<tauri_plugin_dialog::Fi
     rx.await.ok().flatten().and_then(|path| path.into_path().ok())
 }
 
+/// The file's bytes, never more than the import size cap (a file that says
+/// it is larger is not read at all).
 fn read(path: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|err| {
+    let file = std::fs::File::open(path).map_err(|err| {
         Error::validation("import", format!("Latch could not read '{path}': {err}. Nothing was imported."))
-    })
+    })?;
+    if let Some(metadata) = file.metadata().ok().filter(|m| m.is_file()) {
+        transfer::check_size(metadata.len())?;
+    }
+    transfer::read_limited(file, &format!("'{path}'"))
 }
 
 /// Saves the settings of `ids` (all connections when empty) to a file the
@@ -55,8 +62,10 @@ pub async fn connections_export(app: AppHandle, state: State<'_, AppState>, ids:
     Ok(Some(path.display().to_string()))
 }
 
-/// Asks for an export file and says what importing it would do, so the UI
-/// can ask about names that are taken. Nothing is imported yet.
+/// Asks for an export file and says what importing it would do — where each
+/// connection sends the sign-in and tokens, and which names are taken — so
+/// the UI can ask. Nothing is imported yet. The file's digest goes back to
+/// `connections_import`, which imports exactly these bytes or nothing.
 #[tauri::command]
 pub async fn import_choose(app: AppHandle, state: State<'_, AppState>) -> IpcResult<Option<ImportFileDto>> {
     let Some(path) = chosen(|tx| {
@@ -69,13 +78,27 @@ pub async fn import_choose(app: AppHandle, state: State<'_, AppState>) -> IpcRes
         return Ok(None);
     };
     let path = path.display().to_string();
-    let connections = state.engine.import_preview(&read(&path)?)?;
-    Ok(Some(ImportFileDto { path, connections }))
+    let bytes = read(&path)?;
+    let connections = state.engine.import_preview(&bytes)?;
+    Ok(Some(ImportFileDto { path, digest: transfer::digest(&bytes), connections }))
 }
 
-/// Imports the file with the user's answer for each taken name.
+/// Imports the previewed file with the user's answer for each taken name and
+/// the names of the connections whose hosts they said they trust. The file
+/// is read again and refused if its bytes are not the previewed ones.
 #[tauri::command]
-pub async fn connections_import(state: State<'_, AppState>, path: String, choices: Vec<ImportChoice>) -> IpcResult<ImportedDto> {
-    let choices: Vec<_> = choices.into_iter().map(|c| (c.name, c.resolution)).collect();
-    Ok(state.engine.import_resolving(&read(&path)?, &choices).await?.into())
+pub async fn connections_import(
+    state: State<'_, AppState>,
+    path: String,
+    digest: String,
+    choices: Vec<ImportChoice>,
+    accepted: Vec<String>,
+) -> IpcResult<ImportedDto> {
+    let answers = ImportAnswers {
+        conflicts: choices.into_iter().map(|c| (c.name, c.resolution)).collect(),
+        accepted: Accepted::Names(accepted),
+        previewed: Some(digest),
+        otherwise: None,
+    };
+    Ok(state.engine.import_resolving(&read(&path)?, answers).await?.into())
 }

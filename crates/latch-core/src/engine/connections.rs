@@ -63,6 +63,13 @@ impl Engine {
         let mut settings = draft.settings.clone();
         settings.normalize();
         errors.extend(validate::settings(&settings, has_client_secret));
+        // Weaker choices stay readable in connections that already have them,
+        // but no new connection or edit picks them.
+        let before = match id {
+            Some(id) => self.db().connection_find(id.as_str())?.map(|connection| connection.settings),
+            None => None,
+        };
+        errors.extend(validate::settings_change(before.as_ref(), &settings));
         Ok(errors)
     }
 
@@ -165,8 +172,11 @@ impl Engine {
     /// Disconnects (revoking at the provider when it can), then deletes the
     /// connection and every secret it kept.
     pub async fn remove(&self, name_or_id: &str) -> Result<Disconnected> {
-        let outcome = self.disconnect(name_or_id).await?;
         let connection = self.get(name_or_id)?;
+        // Held to the end: a refresh under way cannot store live tokens for
+        // a connection that is gone.
+        let _lease = self.take_lease(&connection.id).await?;
+        let outcome = self.disconnect_holding_lease(self.get(connection.id.as_str())?).await?;
         self.secrets.delete_all(&connection.id, connection.settings.secret_slots()).await?;
         self.db().connection_delete(&connection.id)?;
         tracing::info!(connection = %connection.id, "removed");

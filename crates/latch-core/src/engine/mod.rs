@@ -6,6 +6,7 @@
 //! outcome and announces the change, so every front end sees the same state.
 
 mod connections;
+mod lease;
 mod providers;
 mod settings;
 mod sign_in;
@@ -52,11 +53,17 @@ const EVENT_BACKLOG: usize = 1024;
 pub struct Engine {
     db: Mutex<Db>,
     secrets: Secrets,
-    http: ProviderHttp,
+    /// Made on first use: building it loads the system's CA certificates,
+    /// which commands that never go online should not pay for.
+    http: std::sync::OnceLock<ProviderHttp>,
     browser: Box<dyn Browser>,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<EngineEvent>,
     sessions: sign_in::Sessions,
+    in_flight: lease::InFlight,
+    /// Tokens received that the secret store refused (a locked keyring):
+    /// served from here, never the store's older ones, until they are saved.
+    unsaved: Mutex<std::collections::HashMap<crate::model::ConnectionId, crate::secret::TokenSet>>,
     data_dir: PathBuf,
 }
 
@@ -74,11 +81,13 @@ impl Engine {
         Ok(Engine {
             db: Mutex::new(db),
             secrets: Secrets::new(secrets),
-            http: ProviderHttp::new(),
+            http: std::sync::OnceLock::new(),
             browser,
             clock,
             events: broadcast::channel(EVENT_BACKLOG).0,
             sessions: sign_in::Sessions::default(),
+            in_flight: lease::InFlight::default(),
+            unsaved: Mutex::default(),
             data_dir: data_dir.to_owned(),
         })
     }
@@ -109,6 +118,10 @@ impl Engine {
     pub(crate) fn announce(&self, event: EngineEvent) {
         // No subscriber is fine: the CLI has none.
         let _ = self.events.send(event);
+    }
+
+    pub(crate) fn http(&self) -> &ProviderHttp {
+        self.http.get_or_init(ProviderHttp::new)
     }
 
     pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
@@ -277,6 +290,176 @@ mod tests {
         let mut rx = engine.subscribe();
         assert!(engine.create(service("", "https://example.com/t"), None).await.is_err());
         assert!(drain(&mut rx).is_empty());
+    }
+
+    /// A store that refuses every write from the `fail_from`-th on (a
+    /// keyring that locks in the middle of a refresh).
+    #[derive(Clone, Default)]
+    struct LockingSecrets {
+        inner: Arc<crate::store::secrets::MemorySecrets>,
+        writes: Arc<std::sync::atomic::AtomicUsize>,
+        fail_from: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl crate::store::SecretStore for LockingSecrets {
+        fn get<'a>(
+            &'a self,
+            id: &'a crate::model::ConnectionId,
+            slot: crate::model::SecretSlot,
+        ) -> crate::store::SecretFuture<'a, Option<zeroize::Zeroizing<String>>> {
+            self.inner.get(id, slot)
+        }
+        fn set<'a>(
+            &'a self,
+            id: &'a crate::model::ConnectionId,
+            slot: crate::model::SecretSlot,
+            value: &'a str,
+        ) -> crate::store::SecretFuture<'a, ()> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let n = self.writes.fetch_add(1, SeqCst) + 1;
+            if n >= self.fail_from.load(SeqCst) {
+                return Box::pin(async { Err(crate::store::secrets::unavailable("the keyring is locked")) });
+            }
+            self.inner.set(id, slot, value)
+        }
+        fn delete<'a>(
+            &'a self,
+            id: &'a crate::model::ConnectionId,
+            slot: crate::model::SecretSlot,
+        ) -> crate::store::SecretFuture<'a, ()> {
+            self.inner.delete(id, slot)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_locked_keyring_before_a_refresh_stops_it_before_the_refresh_token_is_spent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LockingSecrets::default();
+        store.fail_from.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+        let clock = Arc::new(crate::clock::ManualClock::new(Utc::now()));
+        let engine = Arc::new(Engine::open(dir.path(), Box::new(store.clone()), Box::new(NoBrowser)).unwrap().with_clock(clock.clone()));
+        let (token_url, served) = token_endpoint().await;
+        engine.create(service("Service", &token_url), Some(ClientSecret::new("s3cret".into()))).await.unwrap();
+        engine.access_token("Service").await.unwrap();
+        let requests = served.load(std::sync::atomic::Ordering::SeqCst);
+
+        store.fail_from.store(0, std::sync::atomic::Ordering::SeqCst);
+        clock.advance(chrono::Duration::minutes(1));
+        let err = engine.refresh("Service").await.unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::KeyringUnavailable);
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), requests, "nothing was sent");
+        assert_eq!(engine.get("Service").unwrap().status, crate::model::Status::Connected);
+    }
+
+    #[tokio::test]
+    async fn tokens_the_keyring_refuses_after_a_refresh_are_kept_served_and_saved_when_it_takes_them() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LockingSecrets::default();
+        store.fail_from.store(usize::MAX, SeqCst);
+        let clock = Arc::new(crate::clock::ManualClock::new(Utc::now()));
+        let engine = Arc::new(Engine::open(dir.path(), Box::new(store.clone()), Box::new(NoBrowser)).unwrap().with_clock(clock.clone()));
+        let (token_url, served) = token_endpoint().await;
+        let created = engine.create(service("Service", &token_url), Some(ClientSecret::new("s3cret".into()))).await.unwrap();
+        let (_, first) = engine.access_token("Service").await.unwrap();
+
+        // The pre-flight write passes; the keyring locks before the new set is written.
+        store.fail_from.store(store.writes.load(SeqCst) + 2, SeqCst);
+        clock.advance(chrono::Duration::minutes(1));
+        let refreshed = engine.refresh("Service").await.unwrap();
+        assert_eq!(refreshed.status, crate::model::Status::Connected);
+        assert_eq!(refreshed.last_error_action, Some(crate::Action::UnlockKeyring), "{:?}", refreshed.last_error);
+        assert_eq!(engine.db().tokens_unsaved_by(&created.id).unwrap().as_deref(), Some(crate::store::leases::process_tag()));
+        let requests = served.load(SeqCst);
+        let (_, served_token) = engine.access_token("Service").await.unwrap();
+        assert_ne!(served_token.secret(), first.secret(), "the new token, from memory");
+        assert_eq!(served.load(SeqCst), requests, "and no new request for it");
+        let stored = engine.secrets.token_set(&created.id).await.unwrap().unwrap();
+        assert_eq!(stored.access_token.secret(), first.secret(), "the keyring still has the old set");
+
+        // Unlocked: the next use saves the kept set and clears the note.
+        store.fail_from.store(usize::MAX, SeqCst);
+        let (connection, again) = engine.access_token("Service").await.unwrap();
+        assert_eq!(again.secret(), served_token.secret());
+        let stored = engine.secrets.token_set(&created.id).await.unwrap().unwrap();
+        assert_eq!(stored.access_token.secret(), served_token.secret(), "saved");
+        assert_eq!(engine.db().tokens_unsaved_by(&created.id).unwrap(), None);
+        assert_eq!(engine.get("Service").unwrap().last_error, None, "{:?}", connection.last_error);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_finishes_after_a_disconnect_stores_nothing() {
+        let (_dir, engine, clock) = test_engine_with_clock();
+        let engine = Arc::new(engine);
+        let (token_url, _) = token_endpoint().await;
+        let created = engine.create(service("Service", &token_url), Some(ClientSecret::new("s3cret".into()))).await.unwrap();
+        engine.access_token("Service").await.unwrap();
+        let generation = engine.db().token_generation(&created.id).unwrap();
+        engine.disconnect("Service").await.unwrap();
+        clock.advance(chrono::Duration::minutes(1));
+        // A refresh that read the tokens before the disconnect, storing after it.
+        let grant = crate::flows::token_response::TokenGrant {
+            tokens: crate::secret::TokenSet {
+                access_token: crate::secret::AccessToken::new("late".into()),
+                refresh_token: None,
+                id_token: None,
+                token_type: "Bearer".into(),
+            },
+            expires_in: Some(std::time::Duration::from_secs(3600)),
+            refresh_expires_in: None,
+            scopes: None,
+        };
+        assert!(engine.store_grant(&created.id, grant, None, generation).await.is_err());
+        assert_eq!(engine.get("Service").unwrap().status, crate::model::Status::New);
+        assert!(engine.secrets.token_set(&created.id).await.unwrap().is_none(), "no live tokens for a disconnected connection");
+    }
+
+    #[tokio::test]
+    async fn a_client_credentials_connection_gets_its_first_token_when_asked_for_one() {
+        let (_dir, engine) = test_engine();
+        let (token_url, served) = token_endpoint().await;
+        engine.create(service("Service", &token_url), Some(ClientSecret::new("s3cret".into()))).await.unwrap();
+        let (connection, token) = engine.access_token("Service").await.unwrap();
+        assert_eq!(connection.status, crate::model::Status::Connected);
+        assert!(token.secret().starts_with("at-"));
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// An API that answers every request with 401, on `host`.
+    async fn unauthorized_api(host: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{host}:{}/data", listener.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = vec![0; 8192];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_and_retries_only_for_the_providers_own_hosts() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (_dir, engine) = test_engine();
+        let (token_url, served) = token_endpoint().await;
+        engine.create(service("Service", &token_url), Some(ClientSecret::new("s3cret".into()))).await.unwrap();
+        engine.access_token("Service").await.unwrap();
+        let before = served.load(SeqCst);
+
+        // Another site answering 401 does not earn a fresh token.
+        let elsewhere = unauthorized_api("localhost").await;
+        let response = engine.request("Service", crate::request::ApiRequest::get(elsewhere)).await.unwrap();
+        assert_eq!(response.status, 401);
+        assert_eq!(served.load(SeqCst), before, "no refresh for a host that is not the provider's");
+
+        // The provider's own host: one refresh, one retry.
+        let own = unauthorized_api("127.0.0.1").await;
+        let response = engine.request("Service", crate::request::ApiRequest::get(own)).await.unwrap();
+        assert_eq!(response.status, 401);
+        assert_eq!(served.load(SeqCst), before + 1);
     }
 
     /// The desktop shell runs verbs on a multi-threaded runtime: their

@@ -28,7 +28,7 @@ impl Engine {
     /// Fetches `issuer`'s metadata and returns the settings it implies. The
     /// document must name exactly this issuer, or it is refused.
     pub async fn discover(&self, issuer: &str) -> Result<SettingsPatch> {
-        let metadata = discovery::fetch(&self.http, issuer.trim()).await?;
+        let metadata = discovery::fetch(self.http(), issuer.trim()).await?;
         tracing::info!(issuer = %metadata.issuer, "discovered authorization server metadata");
         Ok(discover::patch_from_metadata(&metadata))
     }
@@ -36,7 +36,7 @@ impl Engine {
     /// Fetches `issuer`'s metadata and fills `draft` (a form's content) from
     /// it. On failure nothing is filled: the error says why.
     pub async fn discover_into(&self, issuer: &str, draft: Draft) -> Result<Discovered> {
-        let metadata = discovery::fetch(&self.http, issuer.trim()).await?;
+        let metadata = discovery::fetch(self.http(), issuer.trim()).await?;
         tracing::info!(issuer = %metadata.issuer, "discovered authorization server metadata");
         Ok(discover::fill_from_metadata(&metadata, draft))
     }

@@ -222,7 +222,7 @@ impl Engine {
         match target.flow {
             Flow::ClientCredentials => {
                 announcer.emit(self, SignInEvent::Requesting);
-                client_credentials::request(&target, secret.as_ref(), &self.http).await.map(|grant| (grant, None))
+                client_credentials::request(&target, secret.as_ref(), self.http()).await.map(|grant| (grant, None))
             }
             Flow::DeviceCode => self.device_sign_in(&target, secret.as_ref(), announcer).await,
             Flow::AuthorizationCode | Flow::Implicit if options.paste || target.signs_in_by_paste() => {
@@ -230,7 +230,7 @@ impl Engine {
             }
             Flow::AuthorizationCode | Flow::Implicit => {
                 let pending = authorization::begin(&target).await?;
-                let browser_error = self.browser.open(pending.authorize_url.as_str()).err();
+                let browser_error = self.open_in_browser(pending.authorize_url.as_str());
                 let deadline = self.now() + chrono::Duration::from_std(options.timeout).unwrap_or_default();
                 announcer.emit(
                     self,
@@ -242,7 +242,7 @@ impl Engine {
                         paste: false,
                     },
                 );
-                let signed_in = authorization::finish(pending, &target, secret.as_ref(), &self.http, options.timeout).await?;
+                let signed_in = authorization::finish(pending, &target, secret.as_ref(), self.http(), options.timeout).await?;
                 Ok((signed_in.grant, signed_in.learned_issuer))
             }
         }
@@ -260,7 +260,7 @@ impl Engine {
         pasted: oneshot::Receiver<Zeroizing<String>>,
     ) -> Result<(TokenGrant, Option<String>)> {
         let pending = authorization::begin_paste(target)?;
-        let browser_error = self.browser.open(pending.authorize_url.as_str()).err();
+        let browser_error = self.open_in_browser(pending.authorize_url.as_str());
         announcer.emit(
             self,
             SignInEvent::Started {
@@ -273,7 +273,7 @@ impl Engine {
         );
         let address = pasted.await.map_err(|_| Error::cancelled("Sign-in cancelled."))?;
         announcer.emit(self, SignInEvent::AddressReceived);
-        let signed_in = authorization::finish_pasted(pending, &address, target, secret, &self.http).await?;
+        let signed_in = authorization::finish_pasted(pending, &address, target, secret, self.http()).await?;
         Ok((signed_in.grant, signed_in.learned_issuer))
     }
 
@@ -285,10 +285,21 @@ impl Engine {
         secret: Option<&ClientSecret>,
         announcer: &Announcer,
     ) -> Result<(TokenGrant, Option<String>)> {
-        let authorization = device::start(target, secret, &self.http).await?;
+        let authorization = device::start(target, secret, self.http()).await?;
         let complete = authorization.verification_uri_complete().map(|u| u.secret().to_owned());
-        let page = complete.clone().unwrap_or_else(|| authorization.verification_uri().to_string());
-        let browser_error = self.browser.open(&page).err();
+        let plain = authorization.verification_uri().to_string();
+        // The provider's addresses go to the OS opener only when they pass the
+        // endpoint rules: a `file:`, `smb:` or custom scheme would open with no
+        // click. Otherwise they are only shown.
+        let page = complete.iter().chain([&plain]).find(|page| crate::validate::check_endpoint_url("Verification URI", page).is_ok());
+        let browser_error = match page {
+            Some(page) => self.open_in_browser(page),
+            None => Some(
+                "Latch did not open the provider's address, because it is not an https web address: check it before \
+                 you open it."
+                    .to_owned(),
+            ),
+        };
         let deadline = self.now() + chrono::Duration::from_std(authorization.expires_in()).unwrap_or_default();
         announcer.emit(
             self,
@@ -300,7 +311,13 @@ impl Engine {
                 browser_error,
             },
         );
-        device::poll(target, secret, &self.http, &authorization).await.map(|grant| (grant, None))
+        device::poll(target, secret, self.http(), &authorization).await.map(|grant| (grant, None))
+    }
+
+    /// Opens `url` in the browser; when that fails, a sentence saying so
+    /// (front ends show it as it is, then how to go on by hand).
+    fn open_in_browser(&self, url: &str) -> Option<String> {
+        self.browser.open(url).err().map(|err| format!("Latch could not open your browser ({}).", err.trim_end_matches('.')))
     }
 
     /// Records how a sign-in ended: the confirmed issuer, the tokens and the
@@ -309,10 +326,14 @@ impl Engine {
         let outcome = match outcome {
             Ok((grant, learned_issuer)) => {
                 let stored = async {
+                    // One writer of the tokens at a time: a refresh under way
+                    // finishes first, and its older result then yields to these.
+                    let _lease = self.take_lease(&connection.id).await?;
                     if let Some(issuer) = learned_issuer {
                         self.learn_issuer(&connection.id, issuer)?;
                     }
-                    self.store_grant(&connection.id, grant, None).await
+                    let generation = self.db().token_generation(&connection.id)?;
+                    self.store_grant(&connection.id, grant, None, generation).await
                 }
                 .await;
                 match stored {
@@ -349,7 +370,7 @@ impl Engine {
         let Some(info_url) = oauth2(&connection).info_url.clone() else { return connection };
         let outcome = async {
             let request = request::build(&connection.settings, &ApiRequest::get(info_url), token)?;
-            let response = request::send(&self.http, request).await?;
+            let response = request::send(self.http(), request).await?;
             if !(200..300).contains(&response.status) {
                 return Err(Error::provider(format!("the info URI answered HTTP {}", response.status)));
             }
@@ -469,5 +490,106 @@ mod tests {
         engine.db().connection_update_settings(&broken).unwrap();
         let err = engine.sign_in("Lab", SignInOptions::default()).err().unwrap();
         assert_eq!(err.fields[0].field, "token_url");
+    }
+
+    /// A browser that records what it was asked to open.
+    struct RecordingBrowser(Arc<Mutex<Vec<String>>>);
+
+    impl crate::Browser for RecordingBrowser {
+        fn open(&self, url: &str) -> std::result::Result<(), String> {
+            self.0.lock().unwrap().push(url.to_owned());
+            Ok(())
+        }
+    }
+
+    /// A device authorization endpoint (`/device`) that hands out a code with
+    /// the given verification addresses, and a token endpoint (`/token`)
+    /// that keeps answering `authorization_pending`. Returns the base URL.
+    async fn device_endpoint(verification_uri: &str, complete: Option<&str>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut device = serde_json::json!({
+            "device_code": "device-code-secret",
+            "user_code": "WDJB-MJHT",
+            "verification_uri": verification_uri,
+            "expires_in": 600,
+            "interval": 5,
+        });
+        if let Some(complete) = complete {
+            device["verification_uri_complete"] = complete.into();
+        }
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = vec![0; 8192];
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                let (status, body) = if String::from_utf8_lossy(&buffer[..n]).starts_with("POST /device ") {
+                    ("200 OK", device.to_string())
+                } else {
+                    ("400 Bad Request", r#"{"error":"authorization_pending"}"#.to_owned())
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    /// Starts a device sign-in against `base`; returns the DeviceCode event
+    /// and what the browser was asked to open by then.
+    async fn device_code_event(base: &str) -> (SignInEvent, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let store = Box::new(crate::store::secrets::MemorySecrets::default());
+        let engine = Arc::new(Engine::open(dir.path(), store, Box::new(RecordingBrowser(opened.clone()))).unwrap());
+        let mut settings = OAuth2Settings::new(Flow::DeviceCode, "tv");
+        settings.device_url = Some(format!("{base}/device"));
+        settings.token_url = Some(format!("{base}/token"));
+        engine.create(Draft { name: "TV".into(), settings: KindSettings::OAuth2(settings) }, None).await.unwrap();
+        let mut handle = engine.sign_in("TV", SignInOptions::default()).unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), handle.next()).await.unwrap().unwrap();
+        handle.control().cancel();
+        assert_eq!(handle.outcome().await.unwrap_err().kind, ErrorKind::Cancelled);
+        let opened = opened.lock().unwrap().clone();
+        (event, opened)
+    }
+
+    #[tokio::test]
+    async fn a_device_verification_address_that_is_not_https_is_shown_but_never_opened() {
+        for (uri, complete) in [
+            ("file:///etc/passwd", None),
+            ("smb://fileserver/share", Some("ms-settings:privacy?user_code=WDJB-MJHT")),
+            ("http://attacker.example/device", Some("http://attacker.example/device?user_code=WDJB-MJHT")),
+        ] {
+            let base = device_endpoint(uri, complete).await;
+            let (event, opened) = device_code_event(&base).await;
+            assert!(opened.is_empty(), "{uri}: the browser was asked to open {opened:?}");
+            match event {
+                SignInEvent::DeviceCode { user_code, verification_uri, browser_error, .. } => {
+                    assert_eq!(user_code, "WDJB-MJHT", "the code is still shown");
+                    assert_eq!(verification_uri, uri, "the address is still shown");
+                    let said = browser_error.expect("says why nothing opened");
+                    assert!(said.starts_with("Latch did not open the provider's address, because it is not an https web address"), "{said}");
+                    assert!(!said.contains("device-code-secret"));
+                }
+                other => panic!("{uri}: expected DeviceCode, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_verification_address_that_passes_the_endpoint_rules_is_opened() {
+        // A safe complete address is opened.
+        let base = device_endpoint("http://127.0.0.1:9/device", Some("https://id.example.com/device?user_code=WDJB-MJHT")).await;
+        let (event, opened) = device_code_event(&base).await;
+        assert_eq!(opened, ["https://id.example.com/device?user_code=WDJB-MJHT"]);
+        assert!(matches!(event, SignInEvent::DeviceCode { browser_error: None, .. }), "{event:?}");
+        // An unsafe complete address is passed over for a safe plain one.
+        let base = device_endpoint("https://id.example.com/device", Some("file:///etc/passwd")).await;
+        let (_, opened) = device_code_event(&base).await;
+        assert_eq!(opened, ["https://id.example.com/device"]);
     }
 }

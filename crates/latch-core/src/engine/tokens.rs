@@ -1,12 +1,14 @@
-//! Tokens: a valid access token on demand, refreshing with one refresh per
-//! connection at a time across threads and processes (the desktop app, any
-//! number of `latch` commands: a lease row in SQLite), requests with the
-//! credential placed per the connection, and disconnecting.
+//! Tokens: a valid access token on demand, refreshing under the
+//! connection's lease (`lease.rs`: one writer at a time across threads and
+//! processes), storing what a provider hands out so that a rotated refresh
+//! token is never lost, requests with the credential placed per the
+//! connection, and disconnecting.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::lease::LeaseGuard;
 use super::Engine;
 use crate::error::{Action, Error, ErrorKind, Result};
 use crate::events::EngineEvent;
@@ -16,11 +18,7 @@ use crate::model::{Connection, ConnectionId, Flow, KindSettings, Status};
 use crate::refresh_policy;
 use crate::request::{self, ApiRequest, ApiResponse};
 use crate::secret::{AccessToken, TokenSet};
-
-/// Longer than a token request can take (30 s timeout) with room to spare;
-/// a holder that dies lets go after this.
-const LEASE: Duration = Duration::from_secs(70);
-const WAIT_STEP: Duration = Duration::from_millis(50);
+use crate::store::leases::{holder_alive, process_tag};
 
 /// Why a refresh is wanted.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +27,8 @@ pub(crate) enum RefreshNeed {
     IfDue,
     /// Unless someone refreshed after this moment.
     Since(DateTime<Utc>),
+    /// A client credentials connection has no token yet: get the first.
+    First,
 }
 
 /// The outcome of a disconnect: the local tokens are always gone; this says
@@ -49,10 +49,22 @@ pub(crate) fn oauth2(connection: &Connection) -> Target<'_> {
     }
 }
 
+/// A connection that gets its tokens without a user (client credentials):
+/// asking for a token is signing in.
+fn signs_in_without_user(connection: &Connection) -> bool {
+    oauth2(connection).flow == Flow::ClientCredentials
+}
+
+/// Pauses between attempts to write a token set the secret store refused.
+const SAVE_RETRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
+
 impl Engine {
     /// The stored tokens of a connection that should have some; a sentence
-    /// and the sign-in action when it has none.
+    /// and the next step when it has none.
     pub(crate) async fn stored_tokens(&self, connection: &Connection) -> Result<TokenSet> {
+        if let Some(unsaved) = self.unsaved_tokens(&connection.id) {
+            return Ok(unsaved);
+        }
         let name = &connection.name;
         let not_connected = || {
             Error::needs_authorization(format!("'{name}' is not connected yet."))
@@ -62,29 +74,78 @@ impl Engine {
         if connection.status == Status::New {
             return Err(not_connected());
         }
-        if connection.status == Status::NeedsReauth {
-            return Err(Error::needs_authorization(format!("'{name}' needs you to sign in again."))
-                .with_action(connection.sign_in_again()));
+        if let Some(holder) = self.db().tokens_unsaved_by(&connection.id)? {
+            // Another process holds newer tokens than the store's: never use
+            // the store's, whose refresh token the provider already rotated.
+            return Err(if holder_alive(&holder) {
+                Error::new(
+                    ErrorKind::KeyringUnavailable,
+                    format!(
+                        "The newest sign-in for '{name}' could not be saved to your keyring yet; another Latch \
+                         process keeps it until your keyring is unlocked. Unlock your keyring and try again."
+                    ),
+                )
+                .with_action(Action::UnlockKeyring)
+            } else {
+                self.lose_unsaved(connection)?;
+                Error::needs_authorization(format!(
+                    "The newest sign-in for '{name}' was lost: your keyring was locked and the Latch process that \
+                     kept it has ended."
+                ))
+                .with_action(connection.sign_in_again())
+            });
         }
         self.secrets.token_set(&connection.id).await?.ok_or_else(not_connected)
     }
 
     /// A valid access token, refreshed first when it is due (one refresh
-    /// for any number of concurrent callers, in any process). If a due
-    /// refresh fails for a passing reason while the old token is still
-    /// valid, the old token is returned.
+    /// for any number of concurrent callers, in any process).
+    ///
+    /// While the old token is still valid it is served when a due refresh
+    /// fails for a passing reason, while the provider asked Latch to wait
+    /// (`retry_at`), and after the provider refused the refresh token (the
+    /// connection then shows that it needs a sign-in). A client credentials
+    /// connection gets its first token here: no user is needed.
     pub async fn access_token(&self, name_or_id: &str) -> Result<(Connection, AccessToken)> {
+        self.save_unsaved().await;
         let connection = self.get(name_or_id)?;
+        if connection.status == Status::New && signs_in_without_user(&connection) {
+            let (connection, tokens) = self.refresh_single_flight(&connection.id, RefreshNeed::First).await?;
+            return Ok((connection, tokens.access_token));
+        }
         let tokens = self.stored_tokens(&connection).await?;
+        let now = self.now();
+        let still_valid = connection.access_expires_at.is_none_or(|at| now < at);
+        if connection.status == Status::NeedsReauth {
+            return if still_valid {
+                Ok((connection, tokens.access_token))
+            } else {
+                Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
+                    .with_action(connection.sign_in_again()))
+            };
+        }
         let Some(expires_at) = connection.access_expires_at else {
             return Ok((connection, tokens.access_token));
         };
-        if self.now() < refresh_policy::due_at(connection.access_issued_at, expires_at) {
+        if now < refresh_policy::due_at(connection.access_issued_at, expires_at) {
             return Ok((connection, tokens.access_token));
+        }
+        if let Some(retry_at) = connection.retry_at.filter(|at| now < *at) {
+            // The provider asked for a pause (or failed): honour it.
+            if still_valid {
+                return Ok((connection, tokens.access_token));
+            }
+            return Err(Error::network(format!(
+                "The access token of '{}' has expired and the provider asked Latch to wait before renewing it; \
+                 Latch tries again at {}.",
+                connection.name,
+                retry_at.with_timezone(&chrono::Local).format("%H:%M:%S")
+            ))
+            .with_action(Action::RetryLater { at: Some(retry_at) }));
         }
         match self.refresh_single_flight(&connection.id, RefreshNeed::IfDue).await {
             Ok((connection, fresh)) => Ok((connection, fresh.access_token)),
-            Err(err) if self.now() < expires_at && err.kind != ErrorKind::NeedsAuthorization => {
+            Err(err) if self.now() < expires_at && err.kind != ErrorKind::KeyringUnavailable => {
                 tracing::warn!(error = %err, "refresh failed; using the still-valid access token");
                 Ok((self.get(name_or_id)?, tokens.access_token))
             }
@@ -95,8 +156,15 @@ impl Engine {
     /// Refreshes now, whether or not the token is due — unless another
     /// caller refreshed while this one waited for its turn.
     pub async fn refresh(&self, name_or_id: &str) -> Result<Connection> {
+        self.save_unsaved().await;
         let connection = self.get(name_or_id)?;
-        self.stored_tokens(&connection).await?;
+        if connection.status == Status::NeedsReauth {
+            return Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
+                .with_action(connection.sign_in_again()));
+        }
+        if !(connection.status == Status::New && signs_in_without_user(&connection)) {
+            self.stored_tokens(&connection).await?;
+        }
         let need = RefreshNeed::Since(self.now());
         Ok(self.refresh_single_flight(&connection.id, need).await?.0)
     }
@@ -125,48 +193,41 @@ impl Engine {
     /// Refreshes `id` unless another caller did it meanwhile; returns the
     /// stored connection and tokens either way.
     pub(crate) async fn refresh_single_flight(&self, id: &ConnectionId, need: RefreshNeed) -> Result<(Connection, TokenSet)> {
-        let holder = format!("{}:{}", std::process::id(), ulid::Ulid::new());
-        let started = std::time::Instant::now();
-        loop {
-            let now = self.now();
-            let until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
-            if self.db().lease_acquire(id, &holder, now, until)? {
-                break;
-            }
-            // A holder killed mid-refresh must not make everyone wait.
-            self.db().leases_drop_dead_holders()?;
-            if started.elapsed() > LEASE {
-                return Err(Error::network(
-                    "Another Latch process has been refreshing this connection for over a minute. Try again in a moment.",
-                )
-                .with_action(Action::RetryLater { at: None }));
-            }
-            tokio::time::sleep(WAIT_STEP).await;
-        }
-        let outcome = self.refresh_holding_lease(id, need).await;
-        if let Err(err) = self.db().lease_release(id, &holder) {
-            tracing::warn!(connection = %id, error = %err, "could not release the refresh lease; it expires by itself");
-        }
-        outcome
-    }
-
-    async fn refresh_holding_lease(&self, id: &ConnectionId, need: RefreshNeed) -> Result<(Connection, TokenSet)> {
+        let lease = self.take_lease(id).await?;
         // Re-read: another process may have refreshed while we waited.
         let mut connection = self.get(id.as_str())?;
-        let tokens = self.stored_tokens(&connection).await?;
-        let already_fresh = match need {
-            RefreshNeed::IfDue => connection
+        let tokens = match need {
+            RefreshNeed::First if connection.status == Status::New => None,
+            _ => Some(self.stored_tokens(&connection).await?),
+        };
+        let already_fresh = match (need, &tokens) {
+            (RefreshNeed::First, None) => false,
+            (RefreshNeed::First, Some(_)) => true,
+            (RefreshNeed::IfDue, _) => connection
                 .access_expires_at
                 .is_none_or(|expires| self.now() < refresh_policy::due_at(connection.access_issued_at, expires)),
-            RefreshNeed::Since(asked) => connection.access_issued_at.is_some_and(|issued| issued > asked),
+            (RefreshNeed::Since(asked), _) => connection.access_issued_at.is_some_and(|issued| issued > asked),
         };
-        if already_fresh {
+        if let (true, Some(tokens)) = (already_fresh, tokens.clone()) {
             return Ok((connection, tokens));
+        }
+        if connection.status == Status::NeedsReauth {
+            // The provider refused the refresh token: never send it again.
+            return Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
+                .with_action(connection.sign_in_again()));
+        }
+        let generation = self.db().token_generation(id)?;
+        if let Some(tokens) = &tokens {
+            // The store must be able to take the result before the refresh
+            // token is spent: a rotated one that cannot be saved is lost.
+            if self.unsaved_tokens(id).is_none() {
+                self.secrets.set_token_set(id, tokens).await?;
+            }
         }
         let shown_status = connection.status;
         connection.status = Status::Refreshing;
         self.db().connection_update_state(&connection)?;
-        let outcome = self.refresh_with(connection, &tokens).await;
+        let outcome = self.refresh_with(connection, tokens.as_ref(), generation, &lease).await;
         if outcome.is_err() {
             // record_failure kept the status (a passing failure): put back
             // what was shown, keeping the error and the retry time it saved.
@@ -179,18 +240,31 @@ impl Engine {
         outcome
     }
 
-    async fn refresh_with(&self, connection: Connection, tokens: &TokenSet) -> Result<(Connection, TokenSet)> {
+    async fn refresh_with(
+        &self,
+        connection: Connection,
+        tokens: Option<&TokenSet>,
+        generation: i64,
+        lease: &LeaseGuard<'_>,
+    ) -> Result<(Connection, TokenSet)> {
         let name = &connection.name;
         let secret = self.client_secret(&connection).await?;
         let target = oauth2(&connection);
-        let outcome = match (&tokens.refresh_token, target.flow) {
+        if !lease.confirm()? {
+            return Err(Error::network(format!(
+                "Another Latch process took over renewing '{name}' while this one waited. Try again in a moment."
+            ))
+            .with_action(Action::RetryLater { at: None }));
+        }
+        let refresh_token = tokens.and_then(|t| t.refresh_token.as_ref());
+        let outcome = match (refresh_token, target.flow) {
             (Some(_), _) if connection.refresh_expires_at.is_some_and(|at| at <= self.now()) => {
                 Err(Error::needs_authorization(format!("The saved sign-in for '{name}' has expired."))
                     .with_action(connection.sign_in_again()))
             }
-            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, &self.http).await,
+            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, self.http()).await,
             // Client credentials need no refresh token: ask again.
-            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), &self.http).await,
+            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), self.http()).await,
             (None, _) => Err(Error::needs_authorization(format!(
                 "The provider gave '{name}' no refresh token, so Latch cannot renew its access without you."
             ))
@@ -198,7 +272,10 @@ impl Engine {
         };
         match outcome {
             Ok(grant) => {
-                let stored = self.store_grant(&connection.id, grant, Some(tokens)).await?;
+                if !lease.confirm()? {
+                    tracing::warn!(connection = %connection.id, "the lease expired during the refresh; storing by generation");
+                }
+                let stored = self.store_grant(&connection.id, grant, tokens, generation).await?;
                 tracing::info!(connection = %connection.id, "refreshed");
                 self.announce(EngineEvent::Refreshed { id: connection.id.clone() });
                 Ok(stored)
@@ -210,14 +287,23 @@ impl Engine {
         }
     }
 
-    /// Writes a new token set to the secret store, then the expiry and
-    /// status to the database. `previous` is the set being refreshed: a
-    /// refresh response without `refresh_token` keeps the old one (RFC 6749 §6).
+    /// Stores a new token set, then the expiry and status. `previous` is the
+    /// set being refreshed: a refresh response without `refresh_token` keeps
+    /// the old one (RFC 6749 §6). `generation` is the token generation the
+    /// caller started from: if another writer stored tokens since (a
+    /// disconnect, a new sign-in, another process's refresh), this result
+    /// is older than what is stored and is dropped. The caller holds the lease.
+    ///
+    /// If the secret store refuses the new set (a locked keyring), it is
+    /// kept in memory for this process and served from there, the store's
+    /// older set is never used again, and it is saved as soon as the store
+    /// takes it: a rotated refresh token is never lost while Latch runs.
     pub(crate) async fn store_grant(
         &self,
         id: &ConnectionId,
         grant: TokenGrant,
         previous: Option<&TokenSet>,
+        generation: i64,
     ) -> Result<(Connection, TokenSet)> {
         let TokenGrant { tokens, expires_in, refresh_expires_in, scopes } = grant;
         let kept_refresh = tokens.refresh_token.is_none() && previous.is_some_and(|p| p.refresh_token.is_some());
@@ -226,11 +312,20 @@ impl Engine {
             id_token: tokens.id_token.or_else(|| previous.and_then(|p| p.id_token.clone())),
             ..tokens
         };
-        // Secret store first: if Latch dies after this line, the next start
-        // still holds a usable (new) refresh token.
-        self.secrets.set_token_set(id, &tokens).await?;
-
         let mut connection = self.get(id.as_str())?;
+        if self.db().token_generation(id)? != generation {
+            return Err(Error::provider(format!(
+                "The tokens of '{}' changed while this sign-in or refresh was under way (it was disconnected, signed \
+                 in again or renewed elsewhere); the newer ones are kept.",
+                connection.name
+            ))
+            .with_action(Action::RetryLater { at: None }));
+        }
+        let unsaved = match self.save_token_set(id, &tokens).await {
+            Ok(()) => None,
+            Err(err) => Some(err),
+        };
+
         let now = self.now();
         let to_time = |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| now.checked_add_signed(d));
         connection.status = Status::Connected;
@@ -249,9 +344,19 @@ impl Engine {
         connection.last_error_details = None;
         connection.last_error_action = None;
         connection.retry_at = None;
+        if let Some(err) = &unsaved {
+            connection.last_error = Some(format!(
+                "Connected, but the new sign-in could not be saved to your keyring: {} Latch keeps it while it runs.",
+                err.message
+            ));
+            connection.last_error_action = Some(Action::UnlockKeyring);
+        }
         connection.updated_at = now;
         let db = self.db();
         db.connection_update_state(&connection)?;
+        if !db.bump_token_generation(id, generation)? {
+            tracing::warn!(connection = %id, "the token generation moved while storing");
+        }
         if previous.is_none() {
             // A new sign-in: a new episode for notifications.
             db.reset_episode(id)?;
@@ -259,8 +364,87 @@ impl Engine {
             db.set_failed_attempts(id, 0)?;
         }
         drop(db);
-        self.announce(EngineEvent::Changed { id: id.clone() });
+        self.announce(if unsaved.is_some() { EngineEvent::NeedsAttention { id: id.clone() } } else { EngineEvent::Changed { id: id.clone() } });
         Ok((connection, tokens))
+    }
+
+    /// Writes a token set to the secret store, trying again briefly; when
+    /// the store keeps refusing, keeps it in memory and marks the row so no
+    /// process uses the store's older set.
+    async fn save_token_set(&self, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
+        let mut outcome = self.secrets.set_token_set(id, tokens).await;
+        for pause in SAVE_RETRIES {
+            if outcome.is_ok() {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            outcome = self.secrets.set_token_set(id, tokens).await;
+        }
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        match &outcome {
+            Ok(()) => {
+                unsaved.remove(id);
+                self.db().set_tokens_unsaved_by(id, None)?;
+            }
+            Err(err) => {
+                tracing::warn!(connection = %id, error = %err, "the secret store refused new tokens; kept in memory");
+                unsaved.insert(id.clone(), tokens.clone());
+                self.db().set_tokens_unsaved_by(id, Some(process_tag()))?;
+            }
+        }
+        outcome
+    }
+
+    fn unsaved_tokens(&self, id: &ConnectionId) -> Option<TokenSet> {
+        self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Whether this process holds tokens the secret store has not taken yet.
+    pub(crate) fn has_unsaved_tokens(&self) -> bool {
+        !self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
+    /// Tries again to save tokens the secret store refused; clears the note
+    /// on connections whose tokens it now took.
+    pub(crate) async fn save_unsaved(&self) {
+        let waiting: Vec<(ConnectionId, TokenSet)> =
+            self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(id, t)| (id.clone(), t.clone())).collect();
+        for (id, tokens) in waiting {
+            if self.secrets.set_token_set(&id, &tokens).await.is_err() {
+                continue;
+            }
+            self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            let cleared = (|| -> Result<()> {
+                self.db().set_tokens_unsaved_by(&id, None)?;
+                let mut connection = self.get(id.as_str())?;
+                if connection.last_error_action == Some(Action::UnlockKeyring) {
+                    connection.last_error = None;
+                    connection.last_error_action = None;
+                    self.db().connection_update_state(&connection)?;
+                }
+                Ok(())
+            })();
+            match cleared {
+                Ok(()) => self.announce(EngineEvent::Changed { id: id.clone() }),
+                Err(err) => tracing::warn!(connection = %id, error = %err, "saved the kept tokens; the note stays"),
+            }
+        }
+    }
+
+    /// The tokens another process kept for `connection` died with it: the
+    /// connection needs a sign-in, and the store's older set is not used.
+    fn lose_unsaved(&self, connection: &Connection) -> Result<()> {
+        let mut lost = connection.clone();
+        lost.status = Status::NeedsReauth;
+        lost.last_error = Some("The newest sign-in could not be saved to your keyring and was lost.".into());
+        lost.last_error_action = Some(connection.sign_in_again());
+        lost.updated_at = self.now();
+        let db = self.db();
+        db.set_tokens_unsaved_by(&connection.id, None)?;
+        db.connection_update_state(&lost)?;
+        drop(db);
+        self.announce(EngineEvent::NeedsAttention { id: connection.id.clone() });
+        Ok(())
     }
 
     /// Records a failed connect or refresh so every front end can show it.
@@ -309,13 +493,15 @@ impl Engine {
     /// settings. A 401 refreshes once and retries once.
     pub async fn request(&self, name_or_id: &str, api: ApiRequest) -> Result<ApiResponse> {
         let (connection, token) = self.access_token(name_or_id).await?;
-        let response = request::send(&self.http, request::build(&connection.settings, &api, &token)?).await?;
-        if response.status != 401 || !connection.can_renew() {
+        let response = request::send(self.http(), request::build(&connection.settings, &api, &token)?).await?;
+        // A refreshed token goes again only to the provider's own hosts: a 401
+        // from anywhere else must not earn it a fresh token.
+        if response.status != 401 || !connection.can_renew() || !crate::hosts::belongs_to(&connection.settings, &api.url) {
             return Ok(response);
         }
         let need = RefreshNeed::Since(self.now());
         let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
-        request::send(&self.http, request::build(&connection.settings, &api, &fresh.access_token)?).await
+        request::send(self.http(), request::build(&connection.settings, &api, &fresh.access_token)?).await
     }
 
     /// Where the credential will go, masked, before anything is sent.
@@ -334,10 +520,20 @@ impl Engine {
     }
 
     /// Revokes the tokens at the provider when it has a revoke URI (RFC
-    /// 7009), then deletes them here. The local deletion always happens.
+    /// 7009), then deletes them here. The local deletion always happens. A
+    /// refresh under way finishes first (the lease), so its new tokens are
+    /// the ones revoked and deleted.
     pub async fn disconnect(&self, name_or_id: &str) -> Result<Disconnected> {
-        let mut connection = self.get(name_or_id)?;
-        let tokens = self.secrets.token_set(&connection.id).await?;
+        let connection = self.get(name_or_id)?;
+        let _lease = self.take_lease(&connection.id).await?;
+        self.disconnect_holding_lease(self.get(connection.id.as_str())?).await
+    }
+
+    pub(crate) async fn disconnect_holding_lease(&self, mut connection: Connection) -> Result<Disconnected> {
+        let tokens = match self.unsaved_tokens(&connection.id) {
+            Some(tokens) => Some(tokens),
+            None => self.secrets.token_set(&connection.id).await?,
+        };
         let mut outcome = Disconnected { revoked: false, revoke_error: None };
         let target = oauth2(&connection);
         if let (Some(url), Some(tokens)) = (target.revoke_url.clone(), tokens.as_ref()) {
@@ -348,13 +544,14 @@ impl Engine {
             }
             targets.push((tokens.access_token.secret(), revoke::TokenHint::AccessToken));
             for (token, hint) in targets {
-                if let Err(err) = revoke::revoke(&target, secret.as_ref(), &url, token, hint, &self.http).await {
+                if let Err(err) = revoke::revoke(&target, secret.as_ref(), &url, token, hint, self.http()).await {
                     outcome.revoke_error.get_or_insert(err);
                 }
             }
             outcome.revoked = outcome.revoke_error.is_none();
         }
         self.secrets.delete_token_set(&connection.id).await?;
+        self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).remove(&connection.id);
         connection.status = Status::New;
         connection.access_expires_at = None;
         connection.refresh_expires_at = None;
@@ -367,7 +564,12 @@ impl Engine {
         connection.last_error_action = None;
         connection.retry_at = None;
         connection.updated_at = self.now();
-        self.db().connection_update_state(&connection)?;
+        let db = self.db();
+        db.connection_update_state(&connection)?;
+        db.set_tokens_unsaved_by(&connection.id, None)?;
+        let generation = db.token_generation(&connection.id)?;
+        db.bump_token_generation(&connection.id, generation)?;
+        drop(db);
         tracing::info!(connection = %connection.id, revoked = outcome.revoked, "disconnected");
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
         Ok(outcome)

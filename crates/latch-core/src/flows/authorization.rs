@@ -15,6 +15,7 @@ use crate::http::ProviderHttp;
 use super::Target;
 use crate::model::{Flow, Pkce};
 use crate::secret::ClientSecret;
+use crate::validate::check_endpoint_url;
 
 /// A sign-in waiting for the browser. Holds the PKCE verifier and `state` in
 /// memory only, for this one flow.
@@ -249,6 +250,19 @@ pub(crate) async fn verify_issuer(http: &ProviderHttp, spec: &Target<'_>, iss: O
             )))
         };
     }
+    // The named issuer is the response's word only: it must pass the
+    // endpoint rules before Latch fetches anything from it.
+    if let Err(rule) = check_endpoint_url("Issuer", iss) {
+        return Err(Error::validation(
+            "issuer",
+            format!(
+                "The sign-in response named issuer '{iss}', so Latch refused the response without contacting that \
+                 address: {rule} If you know this provider's issuer, set it (an https address) as the connection's \
+                 issuer and connect again."
+            ),
+        )
+        .with_action(spec.edit(&["issuer"])));
+    }
     let metadata = discovery::fetch(http, iss).await.map_err(|err| {
         Error::provider(format!(
             "The sign-in response named issuer '{iss}', and Latch could not confirm it ({}). If that issuer is right, set it \
@@ -360,5 +374,20 @@ mod tests {
         let err = verify_issuer(&http, &Target::new("x", &spec), None).await.unwrap_err();
         assert!(err.message.contains("'iss' is missing"), "{}", err.message);
         assert_eq!(verify_issuer(&http, &Target::new("x", &spec), Some("https://id.example.com")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_iss_that_breaks_the_endpoint_rules_is_refused_without_fetching_it() {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "client-1");
+        spec.authorize_url = Some("https://id.example.com/auth".into());
+        let http = ProviderHttp::new();
+        for iss in ["http://attacker.example", "file:///etc/passwd", "gopher://attacker.example/"] {
+            let err = verify_issuer(&http, &Target::new("Lab", &spec), Some(iss)).await.unwrap_err();
+            assert_eq!(err.kind, crate::error::ErrorKind::Validation, "{iss}: {}", err.message);
+            assert_eq!(err.fields[0].field, "issuer");
+            let start = format!("The sign-in response named issuer '{iss}', so Latch refused the response without contacting that address: Issuer must");
+            assert!(err.message.starts_with(&start), "{}", err.message);
+            assert_eq!(err.action, Some(crate::error::Action::edit("Lab", &["issuer"])));
+        }
     }
 }

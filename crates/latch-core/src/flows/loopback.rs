@@ -2,11 +2,14 @@
 //! 127.0.0.1 only, it waits for the browser to come back with the
 //! authorization response, serves a small page and stops.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
@@ -15,7 +18,6 @@ use crate::error::{Error, ErrorKind, Result};
 /// How long the user has to finish signing in.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
-const PER_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the authorization response arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,85 +130,211 @@ impl LoopbackListener {
         self.port
     }
 
-    /// Waits for the authorization response until `timeout` passes. A
-    /// response whose `state` differs from `expected_state` ends the wait
-    /// with an error: it did not come from the request Latch made (RFC 6749
-    /// §10.12).
+    /// Waits for the authorization response until `timeout` passes, whatever
+    /// else connects meanwhile.
+    ///
+    /// Only a response carrying `expected_state` ends the wait — with its
+    /// code, token or `error`. Any other page can make the browser call this
+    /// address (`<img src=http://127.0.0.1:PORT/callback?error=x>`), so a
+    /// response with a wrong or missing `state` is answered with a page
+    /// saying it was ignored, and the wait goes on (RFC 6749 §10.12). If
+    /// nothing else comes, the timeout says what was ignored.
+    ///
+    /// Connections are served at the same time, each given
+    /// [`REQUEST_READ_TIMEOUT`] to send its request: sockets left open and
+    /// silent cannot hold up the browser. At most [`MAX_CONNECTIONS`] are
+    /// open at once; past that a newcomer takes the place of the oldest one
+    /// still silent, or is refused when every one is being answered.
     pub async fn wait(self, mode: ResponseMode, expected_state: &str, timeout: Duration) -> Result<RedirectParams> {
         let deadline = Instant::now() + timeout;
+        let waiter = Arc::new(Waiter {
+            path: self.path.clone(),
+            origin: loopback_origin(self.port),
+            mode,
+            expected_state: Zeroizing::new(expected_state.to_owned()),
+            ignored: Mutex::new(None),
+        });
+        // Dropping the set (when the wait ends, or the flow is cancelled)
+        // aborts every connection still open; dropping `self` closes the port.
+        let mut connections: JoinSet<Option<RedirectParams>> = JoinSet::new();
+        let mut open: VecDeque<(AbortHandle, Arc<AtomicU8>)> = VecDeque::new();
         loop {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let Ok(accepted) = accepted else {
-                return Err(Error::new(
-                    ErrorKind::NeedsAuthorization,
-                    format!(
-                        "Nobody finished signing in within {}, so Latch stopped waiting. Connect again when you are ready.",
-                        human_duration(timeout)
-                    ),
-                ));
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            match tokio::time::timeout(PER_CONNECTION_TIMEOUT, self.serve(stream, mode, expected_state)).await {
-                Ok(Some(outcome)) => return outcome,
-                // A stray request (favicon, preconnect, the implicit page
-                // itself) or a stalled connection: keep waiting.
-                Ok(None) | Err(_) => continue,
+            tokio::select! {
+                biased;
+                Some(served) = connections.join_next() => {
+                    if let Ok(Some(params)) = served {
+                        return Ok(params);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return Err(waiter.timed_out(timeout)),
+                accepted = self.listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    open.retain(|(task, _)| !task.is_finished());
+                    if open.len() >= MAX_CONNECTIONS {
+                        // Evict the oldest connection that has not sent its
+                        // request yet; one being answered is never evicted.
+                        let silent = open.iter().position(|(_, phase)| {
+                            phase.compare_exchange(READING, EVICTED, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+                        });
+                        match silent.and_then(|at| open.remove(at)) {
+                            Some((task, _)) => task.abort(),
+                            None => {
+                                let _ = stream.try_write(
+                                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    let phase = Arc::new(AtomicU8::new(READING));
+                    let task = connections.spawn(serve(waiter.clone(), stream, phase.clone()));
+                    open.push_back((task, phase));
+                }
             }
         }
     }
+}
 
-    /// Serves one HTTP request. `Some` ends the wait.
-    async fn serve(&self, mut stream: TcpStream, mode: ResponseMode, expected_state: &str) -> Option<Result<RedirectParams>> {
-        let request = read_request(&mut stream).await?;
+/// How long a connection has to send its whole request. A browser sends it
+/// at once; a socket left open and silent is closed after this.
+pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long writing the small answer page may take.
+const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Where a connection is: still reading its request (and so may be evicted
+/// for a newer one), being answered (never evicted), or evicted.
+const READING: u8 = 0;
+const ANSWERING: u8 = 1;
+const EVICTED: u8 = 2;
+
+/// What every connection of one wait shares.
+struct Waiter {
+    path: String,
+    /// `http://127.0.0.1:PORT`: the only `Origin` the fragment page's POST may carry.
+    origin: String,
+    mode: ResponseMode,
+    expected_state: Zeroizing<String>,
+    /// Why the last response that did not match was ignored.
+    ignored: Mutex<Option<StateProblem>>,
+}
+
+impl Waiter {
+    fn timed_out(&self, timeout: Duration) -> Error {
+        let waited = human_duration(timeout);
+        match *self.ignored.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => Error::new(
+                ErrorKind::NeedsAuthorization,
+                format!("Nobody finished signing in within {waited}, so Latch stopped waiting. Connect again when you are ready."),
+            ),
+            Some(problem) => Error::provider(format!(
+                "Nobody finished signing in within {waited}, so Latch stopped waiting. A sign-in response did come back, but it \
+                 {} {}",
+                problem.what(),
+                problem.next_step()
+            )),
+        }
+    }
+
+    /// What to answer `request`, and the response when it ends the wait.
+    fn answer(&self, request: &Request) -> (Option<RedirectParams>, Reply) {
         let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
         if path != self.path {
-            respond(&mut stream, 404, &page("Not found", "This address is only used by Latch while you sign in.", None)).await;
-            return None;
+            return (None, Reply::page(404, "Not found", "This address is only used by Latch while you sign in."));
         }
-
-        let params = match (request.method.as_str(), mode) {
+        let nothing = || (None, Reply::page(400, "Nothing to do", "No sign-in response was found in this address."));
+        let params = match (request.method.as_str(), self.mode) {
             ("GET", _) if !query.is_empty() => RedirectParams::parse(query),
-            ("GET", ResponseMode::Fragment) => {
-                // oauth2's CSRF generator: 128 random bits, base64url, valid in CSP.
-                let nonce = oauth2::CsrfToken::new_random().secret().clone();
-                let body = page("Finishing sign-in…", "Handing the sign-in response to Latch…", Some(&nonce));
-                respond_with_script(&mut stream, &body, &nonce).await;
-                return None;
-            }
+            ("GET", ResponseMode::Fragment) => return (None, Reply::FragmentPage),
             ("POST", ResponseMode::Fragment) => {
-                // A browser's fetch() from the page sends an Origin; it must be ours.
-                if let Some(origin) = request.header("origin") {
-                    if origin != format!("http://127.0.0.1:{}", self.port) {
-                        respond(&mut stream, 403, "").await;
-                        return None;
-                    }
+                // The page's fetch() sends the Origin it runs on: it must be
+                // this listener. Anything else (another local program that
+                // read the authorize URL) could hand Latch its own token.
+                if request.header("origin") != Some(self.origin.as_str()) {
+                    tracing::info!("refused a sign-in response posted from another origin");
+                    return (None, Reply::Empty(403));
                 }
                 RedirectParams::parse(&String::from_utf8_lossy(&request.body))
             }
-            _ => {
-                respond(&mut stream, 400, &page("Nothing to do", "No sign-in response was found in this address.", None)).await;
-                return None;
-            }
+            _ => return nothing(),
         };
         if !params.is_response() {
-            respond(&mut stream, 400, &page("Nothing to do", "No sign-in response was found in this address.", None)).await;
-            return None;
+            return nothing();
         }
-
-        let outcome = check_state(&params, expected_state).map(|()| params);
-        let (status, title, text) = match &outcome {
-            Ok(p) if p.get("error").is_some() => {
-                (200, "Sign-in did not complete", "The provider reported a problem. Return to Latch to see what happened.")
+        let post = request.method == "POST";
+        match state_problem(&params, &self.expected_state) {
+            None => {
+                let (title, text) = if params.get("error").is_some() {
+                    ("Sign-in did not complete", "The provider reported a problem. Return to Latch to see what happened.")
+                } else {
+                    ("Signed in", "You can close this tab and return to Latch.")
+                };
+                (Some(params), if post { Reply::Empty(200) } else { Reply::page(200, title, text) })
             }
-            Ok(_) => (200, "Signed in", "You can close this tab and return to Latch."),
-            Err(_) => (400, "Sign-in response refused", "This response did not match Latch's request. Return to Latch and connect again."),
-        };
-        if request.method == "POST" {
-            respond(&mut stream, status, "").await;
-        } else {
-            respond(&mut stream, status, &page(title, text, None)).await;
+            Some(problem) => {
+                tracing::info!("ignored a sign-in response that does not answer Latch's request ({})", problem.short());
+                *self.ignored.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
+                let reply = if post {
+                    Reply::Empty(400)
+                } else {
+                    Reply::page(
+                        400,
+                        "Sign-in response ignored",
+                        "This response does not belong to the sign-in Latch is waiting for, so Latch ignored it. If you \
+                         are signing in, finish in the tab Latch opened for you.",
+                    )
+                };
+                (None, reply)
+            }
         }
-        Some(outcome)
+    }
+}
+
+/// Serves one connection: reads its request within [`REQUEST_READ_TIMEOUT`]
+/// and answers it. `Some` ends the wait.
+async fn serve(waiter: Arc<Waiter>, mut stream: TcpStream, phase: Arc<AtomicU8>) -> Option<RedirectParams> {
+    let request = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_request(&mut stream)).await.ok().flatten()?;
+    if phase.compare_exchange(READING, ANSWERING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return None; // evicted for a newer connection
+    }
+    let (outcome, reply) = waiter.answer(&request);
+    // The outcome stands even if the browser stops reading the page.
+    let _ = tokio::time::timeout(RESPONSE_WRITE_TIMEOUT, reply.write(&mut stream)).await;
+    outcome
+}
+
+/// The `Origin` a page served on this listener sends (the port is left out
+/// when it is 80, as browsers do).
+fn loopback_origin(port: u16) -> String {
+    url::Url::parse(&format!("http://127.0.0.1:{port}/")).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// An answer to one request.
+enum Reply {
+    Page { status: u16, body: String },
+    /// The implicit flow's page, whose script posts the fragment back.
+    FragmentPage,
+    /// A status without a page (answers to the fragment page's POST).
+    Empty(u16),
+}
+
+impl Reply {
+    fn page(status: u16, title: &str, text: &str) -> Reply {
+        Reply::Page { status, body: page(title, text, None) }
+    }
+
+    async fn write(self, stream: &mut TcpStream) {
+        match self {
+            Reply::Page { status, body } => respond(stream, status, &body).await,
+            Reply::Empty(status) => respond(stream, status, "").await,
+            Reply::FragmentPage => {
+                // oauth2's CSRF generator: 128 random bits, base64url, valid in CSP.
+                let nonce = oauth2::CsrfToken::new_random().secret().clone();
+                let body = page("Finishing sign-in…", "Handing the sign-in response to Latch…", Some(&nonce));
+                respond_with_script(stream, &body, &nonce).await;
+            }
+        }
     }
 }
 
@@ -310,7 +438,7 @@ fn page(title: &str, text: &str, script_nonce: Option<&str>) -> String {
   history.replaceState(null, '', location.pathname);
   if (!h) {{ m.textContent = 'No sign-in response was found in this address.'; return; }}
   fetch(location.pathname, {{ method: 'POST', headers: {{ 'Content-Type': 'application/x-www-form-urlencoded' }}, body: h }})
-    .then(function (r) {{ m.textContent = r.ok ? 'You can close this tab and return to Latch.' : 'Latch refused this sign-in response. Return to Latch and connect again.'; }})
+    .then(function (r) {{ m.textContent = r.ok ? 'You can close this tab and return to Latch.' : 'Latch ignored this sign-in response, because it does not belong to the sign-in Latch is waiting for.'; }})
     .catch(function () {{ m.textContent = 'Latch is no longer waiting for this sign-in. Return to Latch and connect again.'; }});
 }})();
 </script>"#
@@ -330,16 +458,51 @@ fn page(title: &str, text: &str, script_nonce: Option<&str>) -> String {
 /// Latch's own request (RFC 6749 §10.12). Shared by the loopback listener and
 /// the paste flow.
 pub fn check_state(params: &RedirectParams, expected_state: &str) -> Result<()> {
+    match state_problem(params, expected_state) {
+        None => Ok(()),
+        Some(problem) => Err(Error::provider(format!("The sign-in response {} {}", problem.what(), problem.next_step()))),
+    }
+}
+
+/// Why a response's `state` does not answer Latch's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateProblem {
+    Wrong,
+    Missing,
+}
+
+impl StateProblem {
+    /// Follows "The sign-in response …".
+    fn what(self) -> &'static str {
+        match self {
+            StateProblem::Wrong => "did not match the request Latch made (wrong 'state'), so Latch ignored it.",
+            StateProblem::Missing => {
+                "had no 'state', so Latch could not tell that it answers its own request and ignored it."
+            }
+        }
+    }
+
+    fn next_step(self) -> &'static str {
+        match self {
+            StateProblem::Wrong => "This can happen with an old browser tab; connect again.",
+            StateProblem::Missing => "Connect again; if it keeps happening, the provider does not support 'state'.",
+        }
+    }
+
+    /// For the log: never the values.
+    fn short(self) -> &'static str {
+        match self {
+            StateProblem::Wrong => "wrong state",
+            StateProblem::Missing => "no state",
+        }
+    }
+}
+
+fn state_problem(params: &RedirectParams, expected_state: &str) -> Option<StateProblem> {
     match params.get("state") {
-        Some(state) if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => Ok(()),
-        Some(_) => Err(Error::provider(
-            "The sign-in response did not match the request Latch made (wrong 'state'), so Latch ignored it. \
-             This can happen with an old browser tab; connect again.",
-        )),
-        None => Err(Error::provider(
-            "The sign-in response had no 'state', so Latch could not tell that it answers its own request and ignored it. \
-             Connect again; if it keeps happening, the provider does not support 'state'.",
-        )),
+        Some(state) if constant_time_eq(state.as_bytes(), expected_state.as_bytes()) => None,
+        Some(_) => Some(StateProblem::Wrong),
+        None => Some(StateProblem::Missing),
     }
 }
 
@@ -392,23 +555,145 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_forged_state_is_refused() {
+    async fn a_forged_state_is_answered_ignored_and_named_when_nothing_else_comes() {
         let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
         let port = listener.port();
-        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "expected", Duration::from_secs(5)));
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "expected", Duration::from_millis(500)));
         let page = get(port, "/callback?code=c1&state=forged").await;
         assert!(page.starts_with("HTTP/1.1 400"));
+        assert!(page.contains("Latch ignored it"), "{page}");
         let err = wait.await.unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Provider);
+        assert!(err.message.starts_with("Nobody finished signing in within 0 seconds"), "{}", err.message);
         assert!(err.message.contains("wrong 'state'"), "{}", err.message);
+        assert!(!err.message.contains("forged") && !err.message.contains("expected"), "no state value: {}", err.message);
     }
 
     #[tokio::test]
-    async fn a_missing_state_is_refused() {
+    async fn a_missing_state_is_answered_ignored_and_named_when_nothing_else_comes() {
         let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
         let port = listener.port();
-        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "expected", Duration::from_secs(5)));
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "expected", Duration::from_millis(500)));
         get(port, "/callback?code=c1").await;
         assert!(wait.await.unwrap().unwrap_err().message.contains("had no 'state'"));
+    }
+
+    /// Opens `n` connections that never send a byte.
+    async fn idle_sockets(port: u16, n: usize) -> Vec<TcpStream> {
+        let mut idle = Vec::new();
+        for _ in 0..n {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        }
+        idle
+    }
+
+    #[tokio::test]
+    async fn idle_sockets_and_a_forged_error_do_not_stop_the_real_callback() {
+        let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
+        let port = listener.port();
+        let started = std::time::Instant::now();
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "s1", Duration::from_secs(60)));
+        let _idle = idle_sockets(port, 20).await;
+        // What `<img src=http://127.0.0.1:PORT/callback?error=x&state=wrong>` on any web page sends.
+        let forged = get(port, "/callback?error=access_denied&state=wrong").await;
+        assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
+        assert!(forged.contains("does not belong to the sign-in Latch is waiting for"), "{forged}");
+        assert!(!wait.is_finished(), "a forged error does not end the sign-in");
+
+        let page = get(port, "/callback?code=c1&state=s1").await;
+        assert!(page.contains("You can close this tab"), "{page}");
+        let params = tokio::time::timeout(Duration::from_secs(2), wait).await.expect("answered promptly").unwrap().unwrap();
+        assert_eq!(params.get("code"), Some("c1"));
+        assert!(started.elapsed() < REQUEST_READ_TIMEOUT, "not held up by the idle sockets: {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_forged_callback_without_state_does_not_end_the_sign_in() {
+        let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
+        let port = listener.port();
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "s1", Duration::from_secs(60)));
+        let forged = get(port, "/callback?error=access_denied").await;
+        assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!wait.is_finished(), "a response without state does not end the sign-in");
+        get(port, "/callback?code=c2&state=s1").await;
+        let params = tokio::time::timeout(Duration::from_secs(2), wait).await.unwrap().unwrap().unwrap();
+        assert_eq!(params.get("code"), Some("c2"));
+    }
+
+    #[tokio::test]
+    async fn only_an_error_with_the_matching_state_ends_the_sign_in() {
+        let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
+        let port = listener.port();
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "s1", Duration::from_secs(60)));
+        let page = get(port, "/callback?error=access_denied&state=s1").await;
+        assert!(page.contains("The provider reported a problem"), "{page}");
+        let params = wait.await.unwrap().unwrap();
+        assert_eq!(params.get("error"), Some("access_denied"));
+    }
+
+    #[tokio::test]
+    async fn the_timeout_holds_with_idle_sockets_open() {
+        let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
+        let port = listener.port();
+        let started = std::time::Instant::now();
+        let wait = tokio::spawn(listener.wait(ResponseMode::Query, "s", Duration::from_millis(300)));
+        let _idle = idle_sockets(port, 20).await;
+        let err = tokio::time::timeout(Duration::from_secs(3), wait).await.expect("the timeout holds").unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NeedsAuthorization);
+        assert!(err.message.starts_with("Nobody finished signing in"), "{}", err.message);
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_silent_socket_is_closed_after_the_read_timeout() {
+        let listener = LoopbackListener::bind(0, "/callback").await.unwrap();
+        let port = listener.port();
+        let _wait = tokio::spawn(listener.wait(ResponseMode::Query, "s", Duration::from_secs(60)));
+        let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(REQUEST_READ_TIMEOUT + Duration::from_secs(2), idle.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed by the listener: {read:?}");
+        assert!(started.elapsed() >= REQUEST_READ_TIMEOUT - Duration::from_millis(100));
+    }
+
+    async fn post_fragment(port: u16, origin: Option<&str>, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+        s.write_all(
+            format!(
+                "POST /cb HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n{origin}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn the_fragment_post_must_come_from_the_listeners_own_origin() {
+        let listener = LoopbackListener::bind(0, "/cb").await.unwrap();
+        let port = listener.port();
+        let wait = tokio::spawn(listener.wait(ResponseMode::Fragment, "s", Duration::from_secs(60)));
+        let injected = "access_token=injected&state=s&token_type=bearer";
+        // Another local program that read the authorize URL, with no Origin or a foreign one.
+        assert!(post_fragment(port, None, injected).await.starts_with("HTTP/1.1 403"));
+        assert!(post_fragment(port, Some("http://evil.example"), injected).await.starts_with("HTTP/1.1 403"));
+        assert!(post_fragment(port, Some("http://localhost:1"), injected).await.starts_with("HTTP/1.1 403"));
+        assert!(post_fragment(port, Some("null"), injected).await.starts_with("HTTP/1.1 403"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!wait.is_finished(), "refused posts do not end the sign-in");
+
+        let own = format!("http://127.0.0.1:{port}");
+        let answer = post_fragment(port, Some(&own), "access_token=t1&state=s&token_type=bearer").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let params = wait.await.unwrap().unwrap();
+        assert_eq!(params.get("access_token"), Some("t1"));
     }
 
     #[tokio::test]
@@ -422,8 +707,11 @@ mod tests {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let body = "access_token=t1&state=s&token_type=bearer";
         s.write_all(
-            format!("POST /cb HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-                .as_bytes(),
+            format!(
+                "POST /cb HTTP/1.1\r\nOrigin: http://127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();

@@ -4,6 +4,8 @@
 
 use std::sync::Mutex;
 
+use zeroize::Zeroizing;
+
 use oauth2::basic::{
     BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
 };
@@ -11,7 +13,7 @@ use oauth2::http::{self, header, HeaderValue};
 use oauth2::{AuthType, ClientId, EndpointNotSet, RequestTokenError, StandardRevocableToken};
 use serde_json::{Map, Value};
 
-use super::token_response::{normalize, redact_body, token_type_as_sent, LatchTokenResponse, TokenGrant};
+use super::token_response::{is_secret_key, normalize, redact_body, scrub, token_type_as_sent, LatchTokenResponse, TokenGrant};
 use crate::error::{Action, Error, ProviderError};
 use crate::http::{media_type, HttpError, HttpRequest, HttpResponse, ProviderHttp, OAUTH_RESPONSE_LIMIT};
 use super::Target;
@@ -69,20 +71,29 @@ pub(crate) struct TokenCall<'a> {
     spec: Target<'a>,
     seen: Mutex<Option<Seen>>,
     token_type: Mutex<Option<String>>,
+    /// The secrets this call sent (code, verifier, refresh token, client
+    /// secret): a provider that echoes one back never gets it shown or stored.
+    sent: Mutex<Vec<Zeroizing<String>>>,
 }
 
 impl<'a> TokenCall<'a> {
     pub fn new(http: &'a ProviderHttp, spec: Target<'a>) -> Self {
-        TokenCall { http, spec, seen: Mutex::new(None), token_type: Mutex::new(None) }
+        TokenCall { http, spec, seen: Mutex::new(None), token_type: Mutex::new(None), sent: Mutex::new(Vec::new()) }
     }
 
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        *self.sent.lock().unwrap() = secrets_in(&request);
         let request = match self.spec.token_request_format {
             TokenRequestFormat::Form => request,
             TokenRequestFormat::Json => form_to_json(request),
         };
         let response = self.http.send(request, OAUTH_RESPONSE_LIMIT).await?;
         let media = media_type(response.headers());
+        let body = {
+            let sent = self.sent.lock().unwrap();
+            let known: Vec<&str> = sent.iter().map(|s| s.as_str()).collect();
+            redact_body(&media, response.body(), &known)
+        };
         *self.seen.lock().unwrap() = Some(Seen {
             status: response.status().as_u16(),
             // RFC 9110 §10.2.3, the delay-seconds form (dates are rare from APIs).
@@ -92,12 +103,32 @@ impl<'a> TokenCall<'a> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(std::time::Duration::from_secs),
-            body: redact_body(&media, response.body()),
+            body,
             media_type: media,
         });
         let response = normalize(response, self.spec.expires_in_unit);
         *self.token_type.lock().unwrap() = token_type_as_sent(&response);
         Ok(response)
+    }
+
+    /// `text` without any secret this call sent.
+    fn scrub(&self, text: &str) -> String {
+        let sent = self.sent.lock().unwrap();
+        let known: Vec<&str> = sent.iter().map(|s| s.as_str()).collect();
+        scrub(text, &known)
+    }
+
+    /// The error without any secret this call sent, wherever the provider
+    /// echoed one: the sentence, the provider's own fields, the details.
+    fn scrubbed(&self, mut err: Error) -> Error {
+        err.message = self.scrub(&err.message);
+        err.details = err.details.map(|d| self.scrub(&d));
+        if let Some(said) = &mut err.provider {
+            said.error = self.scrub(&said.error);
+            said.error_description = said.error_description.as_deref().map(|d| self.scrub(d));
+            said.error_uri = said.error_uri.as_deref().map(|u| self.scrub(u));
+        }
+        err
     }
 
     /// The grant in a successful token response read through this call.
@@ -123,7 +154,7 @@ impl<'a> TokenCall<'a> {
                 let details = seen.as_ref().map(describe).unwrap_or_default();
                 let mut err = token_error(err, step, &self.spec, seen.as_ref()).with_details(details);
                 err.retry_after = seen.and_then(|s| s.retry_after);
-                Err(err)
+                Err(self.scrubbed(err))
             }
         }
     }
@@ -139,6 +170,34 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenCall<'_> {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
     }
+}
+
+/// The secret values a token request carries: those under secret keys in
+/// its form body, and the client secret in HTTP Basic authentication.
+fn secrets_in(request: &HttpRequest) -> Vec<Zeroizing<String>> {
+    let mut found: Vec<Zeroizing<String>> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(request.body())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(key, _)| is_secret_key(key))
+        .map(|(_, value)| Zeroizing::new(value))
+        .collect();
+    let basic = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "));
+    if let Some(encoded) = basic {
+        use base64::Engine as _;
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) {
+            let decoded = Zeroizing::new(String::from_utf8_lossy(&decoded).into_owned());
+            if let Some((_, secret)) = decoded.split_once(':') {
+                // RFC 6749 §2.3.1: form-urlencoded before Basic encoding.
+                let mut pair = Zeroizing::new(String::from("s="));
+                pair.push_str(secret);
+                if let Some((_, plain)) = url::form_urlencoded::parse(pair.as_bytes()).next() {
+                    found.push(Zeroizing::new(plain.into_owned()));
+                }
+                found.push(Zeroizing::new(secret.to_owned()));
+            }
+        }
+    }
+    found
 }
 
 fn describe(seen: &Seen) -> String {

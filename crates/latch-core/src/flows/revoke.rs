@@ -45,7 +45,9 @@ pub async fn revoke(
     if response.status().is_success() {
         return Ok(());
     }
-    let details = redact_body(&media_type(response.headers()), response.body());
+    let mut known = vec![token];
+    known.extend(secret.map(ClientSecret::secret));
+    let details = redact_body(&media_type(response.headers()), response.body(), &known);
     let said = serde_json::from_slice::<serde_json::Value>(response.body())
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(one_line));

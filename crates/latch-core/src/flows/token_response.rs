@@ -76,10 +76,8 @@ pub fn normalize(response: HttpResponse, unit: ExpiresInUnit) -> HttpResponse {
 
     for key in ["expires_in", "refresh_expires_in"] {
         let value = object.remove(key).or_else(|| object.remove(&key.replace('_', "-")));
-        if let Some(seconds) = value.as_ref().and_then(as_seconds).map(|n| match unit {
-            ExpiresInUnit::Seconds => n,
-            ExpiresInUnit::Minutes => n.saturating_mul(60),
-        }) {
+        // Absurd lifetimes are left out: unknown, so a 401 triggers the refresh.
+        if let Some(seconds) = value.as_ref().and_then(as_seconds).and_then(|n| in_seconds(n, unit)) {
             object.insert(key.into(), Value::from(seconds));
         }
     }
@@ -133,31 +131,64 @@ fn parse_object(media_type: &str, body: &[u8]) -> Option<Map<String, Value>> {
     None
 }
 
+/// The longest lifetime Latch believes: ten years. A provider that claims
+/// more (or sends `inf`) has said nothing usable: the lifetime is unknown.
+pub const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// A lifetime in whole seconds: none for what is not a finite number or is
+/// absurdly long; zero ("expired now") for zero or less.
 fn as_seconds(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64)),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f.round() as u64),
-        _ => None,
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !seconds.is_finite() {
+        return None;
     }
+    if seconds <= 0.0 {
+        return Some(0);
+    }
+    let seconds = seconds.round();
+    (seconds <= MAX_LIFETIME_SECS as f64).then_some(seconds as u64)
 }
 
-/// Keys whose values are secrets in any provider body, request or response.
-const SECRET_KEYS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "code",
-    "code_verifier",
-    "device_code",
-    "password",
-    "assertion",
-    "token",
-];
+/// Scales a lifetime to seconds; an overflow or an absurd result is unknown.
+fn in_seconds(lifetime: u64, unit: ExpiresInUnit) -> Option<u64> {
+    let seconds = match unit {
+        ExpiresInUnit::Seconds => lifetime,
+        ExpiresInUnit::Minutes => lifetime.checked_mul(60)?,
+    };
+    (seconds <= MAX_LIFETIME_SECS).then_some(seconds)
+}
 
-/// A provider body fit for a details pane: secret values replaced, length
-/// bounded. Used for error details only.
-pub fn redact_body(media_type: &str, body: &[u8]) -> String {
+/// Whether a key names a secret, however a provider spells it:
+/// `access_token`, `accessToken`, `AccessToken`, `refresh-token`, `x_api_token`,
+/// `client_secret`, `password`, `code`…
+pub fn is_secret_key(key: &str) -> bool {
+    let key: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
+    const EXACT: &[&str] =
+        &["code", "codeverifier", "devicecode", "assertion", "clientassertion", "apikey", "privatekey", "authorization", "cookie"];
+    key != "tokentype"
+        && (EXACT.contains(&key.as_str()) || key.ends_with("token") || key.contains("secret") || key.contains("password"))
+}
+
+/// Replaces every occurrence of a known secret value (those Latch sent in
+/// the request it is reading the answer to) in `text`.
+pub fn scrub(text: &str, known: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in known.iter().filter(|s| s.len() >= 6) {
+        if out.contains(secret) {
+            out = out.replace(secret, "[redacted]");
+        }
+    }
+    out
+}
+
+/// A provider body fit for a details pane: values under secret keys
+/// replaced at any depth (also in bodies that are not valid JSON, e.g. cut
+/// off), every value in `known` replaced wherever it appears, length bounded.
+pub fn redact_body(media_type: &str, body: &[u8], known: &[&str]) -> String {
     const MAX: usize = 2000;
     let text = String::from_utf8_lossy(body);
     let redacted = if let Ok(mut value) = serde_json::from_str::<Value>(&text) {
@@ -167,12 +198,13 @@ pub fn redact_body(media_type: &str, body: &[u8]) -> String {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&text).unwrap_or_default();
         pairs
             .into_iter()
-            .map(|(k, v)| if SECRET_KEYS.contains(&k.as_str()) { format!("{k}=[redacted]") } else { format!("{k}={v}") })
+            .map(|(k, v)| if is_secret_key(&k) { format!("{k}=[redacted]") } else { format!("{k}={v}") })
             .collect::<Vec<_>>()
             .join("&")
     } else {
-        text.into_owned()
+        redact_text(&text)
     };
+    let redacted = scrub(&redacted, known);
     if redacted.chars().count() > MAX {
         let cut: String = redacted.chars().take(MAX).collect();
         format!("{cut}\n[… cut at {MAX} characters]")
@@ -185,7 +217,7 @@ fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
-                if SECRET_KEYS.contains(&key.as_str()) {
+                if is_secret_key(key) && !item.is_null() {
                     *item = Value::from("[redacted]");
                 } else {
                     redact_json(item);
@@ -195,6 +227,61 @@ fn redact_json(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact_json),
         _ => {}
     }
+}
+
+/// Text that did not parse (a cut-off JSON body, a page): the value after
+/// each `"secret key": "` or `secret_key=` is replaced up to its end.
+fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((before, key, value_start)) = next_secret_key(rest) {
+        out.push_str(&rest[..before]);
+        out.push_str(key);
+        let value = &rest[value_start..];
+        let quoted = value.starts_with('"');
+        let body = if quoted { &value[1..] } else { value };
+        let end = if quoted {
+            body.find('"').unwrap_or(body.len())
+        } else {
+            body.find(|c: char| c == '&' || c == ',' || c == '}' || c.is_whitespace()).unwrap_or(body.len())
+        };
+        out.push_str(if quoted { "\"[redacted]" } else { "[redacted]" });
+        let consumed = if quoted { 1 + end + usize::from(end < body.len()) } else { end };
+        rest = &value[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The next `"key": ` or `key=` whose key names a secret: (offset of the key,
+/// the key and its separator as written, offset where the value starts).
+fn next_secret_key(text: &str) -> Option<(usize, &str, usize)> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        // A key: a run of word characters, optionally in double quotes.
+        let key_start = start + text[start..].find(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')?;
+        let key_end = key_start
+            + text[key_start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(text.len() - key_start);
+        let quoted = key_start > 0 && bytes[key_start - 1] == b'"' && bytes.get(key_end) == Some(&b'"');
+        let after = if quoted { key_end + 1 } else { key_end };
+        let separator = text[after..].trim_start();
+        let gap = text[after..].len() - separator.len();
+        let value_start = match separator.chars().next() {
+            Some(':') if quoted => after + gap + 1 + (separator[1..].len() - separator[1..].trim_start().len()),
+            Some('=') if !quoted => after + gap + 1,
+            _ => {
+                start = key_end.max(start + 1);
+                continue;
+            }
+        };
+        if is_secret_key(&text[key_start..key_end]) {
+            let shown_from = if quoted { key_start - 1 } else { key_start };
+            return Some((shown_from, &text[shown_from..value_start], value_start));
+        }
+        start = value_start;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -304,10 +391,118 @@ mod tests {
         let json = redact_body(
             "application/json",
             br#"{"access_token":"SECRET1","nested":{"refresh_token":"SECRET2"},"error":"x"}"#,
+            &[],
         );
         assert!(!json.contains("SECRET"), "{json}");
         assert!(json.contains("\"error\": \"x\""));
-        let form = redact_body("application/x-www-form-urlencoded", b"access_token=SECRET3&scope=a");
+        let form = redact_body("application/x-www-form-urlencoded", b"access_token=SECRET3&scope=a", &[]);
         assert_eq!(form, "access_token=[redacted]&scope=a");
+    }
+
+    #[test]
+    fn redaction_finds_secret_keys_in_any_spelling_at_any_depth() {
+        let body = br#"{"data":{"accessToken":"SECRET1","RefreshToken":"SECRET2","session":{"x-api-token":"SECRET3"}},
+                       "items":[{"clientSecret":"SECRET4","password":"SECRET5"}],"token_type":"Bearer"}"#;
+        let shown = redact_body("application/json", body, &[]);
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("Bearer"), "the token type is not a secret: {shown}");
+    }
+
+    #[test]
+    fn redaction_covers_bodies_that_are_not_valid_json() {
+        let cut = br#"{"error":"server_error","data":{"access_token":"SECRET1","refreshToken": "SECRET2","expires"#;
+        let shown = redact_body("application/json", cut, &[]);
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("server_error"));
+        let page = redact_body("text/plain", b"oops access_token=SECRET3&x=1 code=SECRET4", &[]);
+        assert!(!page.contains("SECRET"), "{page}");
+        assert!(page.contains("x=1"), "{page}");
+    }
+
+    #[test]
+    fn redaction_replaces_the_values_latch_sent_wherever_they_are_echoed() {
+        let body = br#"{"error":"invalid_grant","error_description":"refresh token rt-SECRET-9 is revoked"}"#;
+        let shown = redact_body("application/json", body, &["rt-SECRET-9"]);
+        assert!(!shown.contains("rt-SECRET-9"), "{shown}");
+        assert_eq!(scrub("said rt-SECRET-9 twice: rt-SECRET-9", &["rt-SECRET-9"]), "said [redacted] twice: [redacted]");
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_unknown_and_non_positive_ones_expired() {
+        for body in [
+            r#"{"access_token":"a","expires_in":9000000000000}"#,
+            r#"{"access_token":"a","expires_in":"inf"}"#,
+            r#"{"access_token":"a","expires_in":"NaN"}"#,
+            r#"{"access_token":"a","expires_in":1e300}"#,
+            r#"{"access_token":"a","expires_in":"soon"}"#,
+        ] {
+            assert_eq!(parse(body).expires_in, None, "{body}");
+        }
+        assert_eq!(parse(r#"{"access_token":"a","expires_in":-5}"#).expires_in, Some(Duration::ZERO));
+        assert_eq!(parse(r#"{"access_token":"a","expires_in":0}"#).expires_in, Some(Duration::ZERO));
+        let (_, json) = normalized_json(
+            200,
+            "application/json",
+            &format!(r#"{{"access_token":"a","expires_in":{}}}"#, MAX_LIFETIME_SECS),
+            ExpiresInUnit::Minutes,
+        );
+        assert!(json.get("expires_in").is_none(), "ten years of minutes is more than ten years");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+                any::<i64>().prop_map(Value::from),
+                ".{0,12}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-zA-Z_-]{1,14}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_token_response_parses_or_fails_without_panicking(body in json_value(), status in 100u16..600) {
+                let text = serde_json::to_vec(&body).unwrap();
+                let out = normalize(response(status, "application/json", std::str::from_utf8(&text).unwrap()), ExpiresInUnit::Minutes);
+                let _ = serde_json::from_slice::<LatchTokenResponse>(out.body())
+                    .map(|parsed| TokenGrant::from_response(parsed, token_type_as_sent(&out)));
+            }
+
+            #[test]
+            fn any_bytes_normalize_without_panicking(body in prop::collection::vec(any::<u8>(), 0..256)) {
+                let response = http::Response::builder().status(200).body(body).unwrap();
+                let _ = normalize(response, ExpiresInUnit::Seconds);
+            }
+
+            #[test]
+            fn a_planted_token_never_survives_redaction(
+                body in json_value(),
+                key in prop_oneof![Just("access_token"), Just("refreshToken"), Just("id_token"), Just("client_secret"), Just("apiToken")],
+                cut in 0usize..400,
+            ) {
+                let planted = "PLANTED-token-value-42";
+                let mut object = serde_json::Map::new();
+                object.insert("data".into(), body);
+                object.insert(key.into(), Value::from(planted));
+                let text = serde_json::to_string(&Value::Object(object)).unwrap();
+                let whole = redact_body("application/json", text.as_bytes(), &[]);
+                prop_assert!(!whole.contains(planted), "{}", whole);
+                // Cut anywhere (a truncated body): the value Latch sent is still never shown.
+                let cut_at = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+                let partial = redact_body("application/json", &text.as_bytes()[..cut_at], &[planted]);
+                prop_assert!(!partial.contains(planted), "{}", partial);
+            }
+        }
     }
 }

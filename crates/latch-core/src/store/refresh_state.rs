@@ -51,6 +51,32 @@ impl Db {
         Ok(self.conn.query_row(&format!("SELECT {column} FROM connections WHERE id = ?1"), [id.as_str()], |r| r.get(0))?)
     }
 
+    /// Which token set is current (bumped by every write of the tokens).
+    pub fn token_generation(&self, id: &ConnectionId) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT token_generation FROM connections WHERE id = ?1", [id.as_str()], |r| r.get(0))?)
+    }
+
+    /// Moves to the next token generation if the current one is still
+    /// `expected`; false when someone else wrote tokens meanwhile (or the
+    /// connection is gone).
+    pub fn bump_token_generation(&self, id: &ConnectionId, expected: i64) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE connections SET token_generation = token_generation + 1 WHERE id = ?1 AND token_generation = ?2",
+            params![id.as_str(), expected],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The process (`pid:unique`) holding tokens the secret store refused, if any.
+    pub fn tokens_unsaved_by(&self, id: &ConnectionId) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT tokens_unsaved_by FROM connections WHERE id = ?1", [id.as_str()], |r| r.get(0))?)
+    }
+
+    pub fn set_tokens_unsaved_by(&self, id: &ConnectionId, holder: Option<&str>) -> Result<()> {
+        self.conn.execute("UPDATE connections SET tokens_unsaved_by = ?2 WHERE id = ?1", params![id.as_str(), holder])?;
+        Ok(())
+    }
+
     /// A new sign-in starts a new episode: notifications may go out again.
     pub fn reset_episode(&self, id: &ConnectionId) -> Result<()> {
         self.conn.execute(

@@ -174,10 +174,10 @@ describe("the connection detail", () => {
       authorize_url: "https://accounts.google.com/auth?from=tray",
       redirect_uri: "http://127.0.0.1:49152/callback",
       deadline: minutesFromNow(5),
-      browser_error: "No browser is set.",
+      browser_error: "Latch could not open your browser (no browser is set).",
       paste: false,
     });
-    expect(await screen.findByTestId("waiting")).toHaveTextContent("Latch could not open your browser: No browser is set.");
+    expect(await screen.findByTestId("waiting")).toHaveTextContent("Latch could not open your browser (no browser is set). Copy the link below and open it yourself.");
     expect(screen.getByTestId("connect")).toBeDisabled();
     await signIn("si_tray", { stage: "finished", outcome: { result: "connected", account: "ann@example.com" } });
     await waitFor(() => expect(screen.queryByTestId("waiting")).not.toBeInTheDocument());

@@ -8,9 +8,26 @@ import { connectionDto, mockBackend } from "../../test-fixtures";
 
 const FILE: ImportFileDto = {
   path: "/home/ann/latch-connections.json",
+  digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
   connections: [
-    { name: "GitHub", provider_host: "github.com", name_taken: true, suggested_name: "GitHub (2)" },
-    { name: "Lab", provider_host: "lab.example", name_taken: false, suggested_name: "Lab" },
+    {
+      name: "GitHub",
+      provider_host: "github.com",
+      name_taken: true,
+      suggested_name: "GitHub (2)",
+      hosts: ["github.com", "api.github.com"],
+      warnings: [],
+      needs_confirmation: false,
+    },
+    {
+      name: "Lab",
+      provider_host: "lab.example",
+      name_taken: false,
+      suggested_name: "Lab",
+      hosts: ["lab.example"],
+      warnings: [],
+      needs_confirmation: false,
+    },
   ],
 };
 
@@ -57,7 +74,9 @@ describe("import and export", () => {
     expect(result).toHaveTextContent("“GitHub (work)” needs its client secret");
     expect(backend.lastArgs("connections_import")).toEqual({
       path: "/home/ann/latch-connections.json",
+      digest: FILE.digest,
       choices: [{ name: "GitHub", resolution: { action: "keep_both", name: "GitHub (work)" } }],
+      accepted: [],
     });
     await userEvent.click(screen.getByTestId("import-done"));
     await waitFor(() => expect(screen.getByTestId("detail-name")).toHaveTextContent("GitHub (work)"));

@@ -140,8 +140,12 @@ export const issuerDiscover = (issuer: string, draft: Draft) => call<Discovered>
 export const connectionsExport = (ids: string[]) => call<string | null>("connections_export", { ids });
 /** Asks for an export file and previews it; nothing is imported yet. Null when cancelled. */
 export const importChoose = () => call<ImportFileDto | null>("import_choose");
-export const connectionsImport = (path: string, choices: ImportChoice[]) =>
-  call<ImportedDto>("connections_import", { path, choices });
+/**
+ * Imports the previewed file: `digest` is the preview's (a file that changed since is refused), `accepted` the names
+ * of the connections whose hosts the user said they trust.
+ */
+export const connectionsImport = (path: string, digest: string, choices: ImportChoice[], accepted: string[]) =>
+  call<ImportedDto>("connections_import", { path, digest, choices, accepted });
 export const settingsGet = () => call<SettingsDto>("settings_get");
 /** Saves every setting at once; resolves with what is now in effect. */
 export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });

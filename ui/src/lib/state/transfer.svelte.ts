@@ -15,6 +15,14 @@ export type ConflictAnswer = { action: ConflictAction; name: string };
 
 const quoted = (names: string[]) => listInWords(names.map((name) => `“${name}”`));
 
+/**
+ * What the user ticks to import a connection that needs their trust: it names every host the connection sends the
+ * sign-in and tokens to.
+ */
+export function trustSentence(hosts: string[]): string {
+  return `I trust ${listInWords(hosts)} with this connection's sign-in and tokens`;
+}
+
 /** What an import did, in sentences. */
 export function importSummary(result: ImportedDto): string[] {
   const lines: string[] = [];
@@ -39,6 +47,8 @@ export function importSummary(result: ImportedDto): string[] {
 export class TransferState {
   file = $state<ImportFileDto | null>(null);
   answers = $state<Record<string, ConflictAnswer>>({});
+  /** Per connection that needs it (by its name in the file): the user ticked that they trust its hosts. */
+  trusted = $state<Record<string, boolean>>({});
   result = $state<ImportedDto | null>(null);
   busy = $state(false);
   failure = $state<IpcFailure | null>(null);
@@ -47,14 +57,22 @@ export class TransferState {
 
   taken = $derived(this.file?.connections.filter((candidate) => candidate.name_taken) ?? []);
 
-  /** Every answer complete: "keep both" needs a new name. */
+  /** Connections that are imported only once the user says they trust their hosts (a skipped one is not imported). */
+  needTrust = $derived(
+    this.file?.connections.filter(
+      (candidate) => candidate.needs_confirmation && !(candidate.name_taken && this.answers[candidate.name]?.action === "skip"),
+    ) ?? [],
+  );
+
+  /** Every answer complete: "keep both" needs a new name, and every connection that needs trust has it. */
   canImport = $derived(
     !this.busy &&
       this.file !== null &&
       this.taken.every((candidate) => {
         const answer = this.answers[candidate.name];
         return answer && (answer.action !== "keep_both" || answer.name.trim() !== "");
-      }),
+      }) &&
+      this.needTrust.every((candidate) => this.trusted[candidate.name] === true),
   );
 
   async choose(): Promise<void> {
@@ -68,6 +86,10 @@ export class TransferState {
         file.connections
           .filter((candidate) => candidate.name_taken)
           .map((candidate) => [candidate.name, { action: "keep_both", name: candidate.suggested_name }]),
+      );
+      // Trust is never assumed: each connection that needs it starts unticked.
+      this.trusted = Object.fromEntries(
+        file.connections.filter((candidate) => candidate.needs_confirmation).map((candidate) => [candidate.name, false]),
       );
       this.file = file;
     } catch (rejection) {
@@ -89,7 +111,8 @@ export class TransferState {
     this.busy = true;
     this.failure = null;
     try {
-      this.result = await connectionsImport(this.file.path, this.choices());
+      const accepted = this.needTrust.filter((candidate) => this.trusted[candidate.name]).map((candidate) => candidate.name);
+      this.result = await connectionsImport(this.file.path, this.file.digest, this.choices(), accepted);
       this.file = null;
       return this.result;
     } catch (rejection) {
@@ -102,6 +125,7 @@ export class TransferState {
 
   close() {
     this.file = null;
+    this.trusted = {};
     this.result = null;
     this.failure = null;
   }

@@ -11,4 +11,16 @@ name_taken: boolean,
 /**
  * A free name for "keep both": the name itself when it is free.
  */
-suggested_name: string, };
+suggested_name: string, 
+/**
+ * Every host the connection sends something to (see [`Exposure::hosts`]).
+ */
+hosts: Array<string>, 
+/**
+ * What the user should know before trusting it, one sentence each.
+ */
+warnings: Array<string>, 
+/**
+ * It is imported only if the user confirms they trust `hosts` with it.
+ */
+needs_confirmation: boolean, };

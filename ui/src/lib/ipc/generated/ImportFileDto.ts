@@ -4,4 +4,9 @@ import type { ImportCandidate } from "./ImportCandidate";
 /**
  * An export file the user chose to import, before anything is imported.
  */
-export type ImportFileDto = { path: string, connections: Array<ImportCandidate>, };
+export type ImportFileDto = { path: string, 
+/**
+ * The identity of the bytes previewed (SHA-256): `connections_import`
+ * gets it back and refuses the file if it changed since.
+ */
+digest: string, connections: Array<ImportCandidate>, };

@@ -1,0 +1,77 @@
+//! Which hosts belong to a connection's provider, for rules that must not
+//! send a credential to anyone else. Without a public suffix list, a
+//! registrable domain is approximated: the last two labels of a host
+//! (`api.github.com` → `github.com`), or three when the second-to-last is a
+//! common second-level label of a two-letter country domain (`example.co.uk`);
+//! an IP address or `localhost` is its own domain.
+
+use crate::model::KindSettings;
+
+/// The part of `host` a registrant controls, approximately (see above).
+pub fn registrable_domain(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.') {
+        return host;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let n = labels.len();
+    let second_level = ["co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go"];
+    let keep = if n >= 3 && labels[n - 1].len() == 2 && second_level.contains(&labels[n - 2]) { 3 } else { 2 };
+    labels[n.saturating_sub(keep)..].join(".")
+}
+
+/// The hosts of a connection's provider endpoints.
+pub fn endpoint_hosts(settings: &KindSettings) -> Vec<String> {
+    let urls: Vec<&Option<String>> = match settings {
+        KindSettings::OAuth2(s) => vec![
+            &s.authorize_url,
+            &s.token_url,
+            &s.refresh_url,
+            &s.revoke_url,
+            &s.info_url,
+            &s.issuer,
+            &s.device_url,
+        ],
+    };
+    let mut hosts: Vec<String> = urls
+        .into_iter()
+        .filter_map(|url| url::Url::parse(url.as_deref()?).ok()?.host_str().map(str::to_ascii_lowercase))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Whether `url` is on the provider's own domain (that of one of its
+/// endpoints): where a connection's API lives.
+pub fn belongs_to(settings: &KindSettings, url: &str) -> bool {
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(registrable_domain)) else { return false };
+    endpoint_hosts(settings).iter().any(|own| registrable_domain(own) == host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Flow, OAuth2Settings};
+
+    #[test]
+    fn registrable_domains_are_the_last_labels_that_a_registrant_controls() {
+        assert_eq!(registrable_domain("api.github.com"), "github.com");
+        assert_eq!(registrable_domain("oauth2.googleapis.com"), "googleapis.com");
+        assert_eq!(registrable_domain("login.example.co.uk"), "example.co.uk");
+        assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");
+        assert_eq!(registrable_domain("localhost"), "localhost");
+        assert_eq!(registrable_domain("GitHub.com."), "github.com");
+    }
+
+    #[test]
+    fn a_request_belongs_to_the_provider_when_it_shares_an_endpoints_domain() {
+        let mut settings = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        settings.authorize_url = Some("https://github.com/login/oauth/authorize".into());
+        settings.token_url = Some("https://github.com/login/oauth/access_token".into());
+        let settings = KindSettings::OAuth2(settings);
+        assert!(belongs_to(&settings, "https://api.github.com/user"));
+        assert!(!belongs_to(&settings, "https://evil.example/steal"));
+        assert!(!belongs_to(&settings, "not a url"));
+    }
+}
