@@ -312,17 +312,7 @@ mod tests {
         let draft = Draft { name: name.into(), settings: KindSettings::OAuth2(settings) };
         let connection = engine.create(draft, Some(secret)).await.unwrap();
         // Signed in an hour's token ago, as a sign-in would store it.
-        let grant = crate::flows::token_response::TokenGrant {
-            tokens: crate::secret::TokenSet {
-                access_token: crate::secret::AccessToken::new("at-1".into()),
-                refresh_token: None,
-                id_token: None,
-                token_type: "Bearer".into(),
-            },
-            expires_in: Some(std::time::Duration::from_secs(3600)),
-            refresh_expires_in: None,
-            scopes: None,
-        };
+        let grant = crate::flows::token_response::TokenGrant::bearer("at-1", std::time::Duration::from_secs(3600));
         let (mut connection, _) = engine.store_grant(&connection.id, grant, None, 0).await.unwrap();
         connection.status = status;
         engine.db().connection_update_state(&connection).unwrap();

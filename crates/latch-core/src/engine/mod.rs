@@ -398,17 +398,7 @@ mod tests {
         engine.disconnect("Service").await.unwrap();
         clock.advance(chrono::Duration::minutes(1));
         // A refresh that read the tokens before the disconnect, storing after it.
-        let grant = crate::flows::token_response::TokenGrant {
-            tokens: crate::secret::TokenSet {
-                access_token: crate::secret::AccessToken::new("late".into()),
-                refresh_token: None,
-                id_token: None,
-                token_type: "Bearer".into(),
-            },
-            expires_in: Some(std::time::Duration::from_secs(3600)),
-            refresh_expires_in: None,
-            scopes: None,
-        };
+        let grant = crate::flows::token_response::TokenGrant::bearer("late", std::time::Duration::from_secs(3600));
         assert!(engine.store_grant(&created.id, grant, None, generation).await.is_err());
         assert_eq!(engine.get("Service").unwrap().status, crate::model::Status::New);
         assert!(engine.secrets.token_set(&created.id).await.unwrap().is_none(), "no live tokens for a disconnected connection");

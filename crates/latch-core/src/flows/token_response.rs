@@ -50,6 +50,23 @@ pub struct TokenGrant {
 }
 
 impl TokenGrant {
+    /// A bearer grant of `access_token` for `lifetime`, without a refresh
+    /// token: what tests store as a provider's answer.
+    #[cfg(test)]
+    pub(crate) fn bearer(access_token: &str, lifetime: Duration) -> Self {
+        TokenGrant {
+            tokens: TokenSet {
+                access_token: AccessToken::new(access_token.into()),
+                refresh_token: None,
+                id_token: None,
+                token_type: "Bearer".into(),
+            },
+            expires_in: Some(lifetime),
+            refresh_expires_in: None,
+            scopes: None,
+        }
+    }
+
     pub fn from_response(response: LatchTokenResponse, token_type_as_sent: Option<String>) -> Self {
         let extra = response.extra_fields();
         TokenGrant {
