@@ -98,7 +98,8 @@ fn the_wrong_client_secret_is_reported_with_what_to_do() {
         "not-the-secret",
     );
     let stderr = latch.fails(&["connect", "Wrong"], 4);
-    assert!(stderr.contains("The provider rejected the client ID or secret (invalid_client"), "{stderr}");
+    assert!(stderr.contains("The provider rejected the client ID or secret."), "{stderr}");
+    assert!(stderr.contains("The provider's answer: invalid_client"), "{stderr}");
     assert!(stderr.contains("latch edit \"Wrong\" --client-id ID --client-secret-stdin"), "{stderr}");
     assert_eq!(latch.show("Wrong")["status"], "error");
 }
@@ -374,7 +375,8 @@ fn invalid_grant_on_refresh_needs_reauthorization() {
     latch.ok(&["connect", "Expired"]);
     latch.ok(&["edit", "Expired", "--token-url", &quirks.url("/token/invalid-grant")]);
     let stderr = latch.fails(&["refresh", "Expired"], 3);
-    assert!(stderr.contains("no longer accepts the saved sign-in for 'Expired' (invalid_grant"), "{stderr}");
+    assert!(stderr.contains("'Expired' needs you to sign in again: the provider no longer accepts the saved sign-in."), "{stderr}");
+    assert!(stderr.contains("The provider's answer: invalid_grant"), "{stderr}");
     assert!(stderr.contains("latch connect \"Expired\""), "{stderr}");
     assert_eq!(latch.show("Expired")["status"], "needs_reauth");
     // The access token still works for its hour: it is served, with what to do.
@@ -423,7 +425,7 @@ fn invalid_input_is_refused_with_exit_2_and_nothing_is_saved() {
 
     latch.ok(&["add", "--name", "Good", "--flow", "implicit", "--client-id", "x", "--authorize-url", "https://example.com/a"]);
     let stderr = latch.fails(&["add", "--name", "good", "--flow", "implicit", "--client-id", "y", "--authorize-url", "https://example.com/a"], 2);
-    assert!(stderr.contains("A connection named 'good' already exists"), "{stderr}");
+    assert!(stderr.contains("A connection named 'Good' already exists"), "{stderr}");
     let long = "n".repeat(101);
     let stderr = latch.fails(&["edit", "Good", "--name", &long], 2);
     assert!(stderr.contains("shorten it to 100 or fewer"), "{stderr}");
@@ -708,7 +710,7 @@ fn a_refresh_token_the_provider_echoes_back_is_never_printed_or_stored() {
     let stderr = latch.fails(&["refresh", "Echo"], 3);
     assert!(stderr.contains("[redacted] is revoked"), "the description is kept, the token is not: {stderr}");
     let shown = latch.show("Echo");
-    assert!(shown["last_error"].as_str().unwrap().contains("[redacted]"));
+    assert!(shown["last_error_details"].as_str().unwrap().contains("[redacted] is revoked"), "{shown}");
     latch.assert_no_secret_leaks(&secrets);
 }
 

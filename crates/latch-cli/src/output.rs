@@ -53,6 +53,9 @@ pub fn print_error(err: &Error) {
     for line in err.message.lines() {
         eprintln!("latch: {}", clean(line));
     }
+    if let Some(said) = &err.provider {
+        eprintln!("latch: The provider's answer: {}", clean(&said.to_string()));
+    }
     if let Some(next) = err.action.as_ref().and_then(action_as_command) {
         eprintln!("latch: {next}");
     }
@@ -280,7 +283,13 @@ pub fn print_show(c: &Connection, json: bool) {
         row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));
     }
     if let Some(error) = &c.last_error {
-        row("Last error", error.clone());
+        row("Last error", clean(error));
+        if let Some(details) = &c.last_error_details {
+            println!("  What the provider said (secrets removed):");
+            for line in clean_lines(details).lines() {
+                println!("    {line}");
+            }
+        }
     }
 }
 

@@ -52,13 +52,20 @@ impl Engine {
     /// connection. The desktop form calls this as the user types.
     pub fn check(&self, draft: &Draft, id: Option<&ConnectionId>, has_client_secret: bool) -> Result<Vec<FieldError>> {
         let mut errors = Vec::new();
-        match validate::check_name(&draft.name) {
+        let name = draft.name.trim();
+        match validate::check_name(name) {
             Err(message) => errors.push(FieldError { field: "name", message }),
-            Ok(()) if self.db().connection_name_taken(&draft.name, id)? => errors.push(FieldError {
-                field: "name",
-                message: format!("A connection named '{}' already exists. Choose another name.", draft.name),
-            }),
-            Ok(()) => {}
+            Ok(()) => {
+                let existing =
+                    self.db().connection_find(name)?.filter(|c| Some(&c.id) != id && c.name.eq_ignore_ascii_case(name));
+                if let Some(existing) = existing {
+                    // Named as the user sees it, which may differ in case from what was typed.
+                    errors.push(FieldError {
+                        field: "name",
+                        message: format!("A connection named '{}' already exists. Choose another name.", existing.name),
+                    });
+                }
+            }
         }
         let mut settings = draft.settings.clone();
         settings.normalize();
@@ -75,6 +82,7 @@ impl Engine {
 
     /// Creates a connection from a complete draft (the form, an import).
     pub async fn create(&self, mut draft: Draft, client_secret: Option<ClientSecret>) -> Result<Connection> {
+        draft.name = draft.name.trim().to_owned();
         draft.settings.normalize();
         let errors = self.check(&draft, None, client_secret.is_some())?;
         if !errors.is_empty() {
@@ -139,6 +147,7 @@ impl Engine {
     }
 
     async fn save_edit(&self, mut connection: Connection, mut draft: Draft, secret: SecretChange) -> Result<Connection> {
+        draft.name = draft.name.trim().to_owned();
         draft.settings.normalize();
         let has = secret.leaves_secret(connection.has_client_secret);
         let errors = self.check(&draft, Some(&connection.id), has)?;
@@ -218,6 +227,16 @@ mod tests {
         assert_eq!(settings.token_url, created.settings.oauth2().unwrap().token_url);
         assert_eq!(settings.client_auth, ClientAuth::Body, "the secret stays, so does how it is sent");
         assert!(engine.client_secret(&edited).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn names_are_trimmed_and_a_taken_one_is_named_as_it_is_stored() {
+        let (_dir, engine) = test_engine();
+        let secret = || Some(ClientSecret::new("s3cret".into()));
+        let created = engine.create(client_credentials("  Service  "), secret()).await.unwrap();
+        assert_eq!(created.name, "Service");
+        let err = engine.create(client_credentials("service "), secret()).await.unwrap_err();
+        assert_eq!(err.fields[0].message, "A connection named 'Service' already exists. Choose another name.");
     }
 
     #[tokio::test]

@@ -294,16 +294,16 @@ fn authorization_error(code: &str, description: Option<&str>, uri: Option<&str>,
     };
     let err = match code {
         "access_denied" => {
-            Error::needs_authorization(format!("Sign-in was declined in the browser ({said}). Choose Allow to connect."))
+            Error::needs_authorization("Sign-in was declined in the browser. Choose Allow to connect.")
                 .with_action(spec.sign_in_again())
         }
-        "invalid_scope" => Error::provider(format!("The provider refused the requested scopes ({said}).")).with_action(spec.edit(&["scopes"])),
-        "invalid_target" => Error::provider(format!("The provider refused the requested resources ({said}) (RFC 8707)."))
+        "invalid_scope" => Error::provider("The provider refused the requested scopes.").with_action(spec.edit(&["scopes"])),
+        "invalid_target" => Error::provider("The provider refused the requested resources (RFC 8707).")
             .with_action(spec.edit(&["resource"])),
         "unauthorized_client" | "unsupported_response_type" => Error::provider(format!(
-            "The provider does not allow this app to sign in this way ({said}). Check the flow type and the app's settings at the provider."
+            "The provider does not allow this app to sign in this way. Check the flow type and the app's settings at the provider."
         )),
-        _ => Error::provider(format!("The provider refused the sign-in ({said}).")),
+        _ => Error::provider("The provider refused the sign-in."),
     };
     err.with_provider(said)
 }
@@ -359,7 +359,7 @@ mod tests {
         let settings = OAuth2Settings::new(Flow::AuthorizationCode, "c");
         let err = authorization_error("access_denied", Some("The user said no"), None, &Target::new("GitHub", &settings));
         assert_eq!(err.kind, crate::error::ErrorKind::NeedsAuthorization);
-        assert_eq!(err.message, "Sign-in was declined in the browser (access_denied: The user said no). Choose Allow to connect.");
+        assert_eq!(err.message, "Sign-in was declined in the browser. Choose Allow to connect.");
         assert_eq!(err.action, Some(crate::error::Action::SignInAgain { connection: "GitHub".into(), paste: false }));
         assert_eq!(err.provider.unwrap().error_description.as_deref(), Some("The user said no"));
     }

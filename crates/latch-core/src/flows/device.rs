@@ -44,7 +44,7 @@ pub async fn start(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &Prov
                     error_uri: response.error_uri().cloned(),
                 };
                 Error::provider(format!(
-                    "The provider refused to start the device sign-in ({said}). Check the client ID and that the app may \
+                    "The provider refused to start the device sign-in. Check the client ID and that the app may \
                      use the device flow."
                 ))
                 .with_action(spec.edit(&["client_id"]))
@@ -90,11 +90,7 @@ pub async fn poll(
                 Error::needs_authorization("Sign-in was declined on the verification page. Choose Allow to connect.")
                     .with_action(spec.sign_in_again())
             }
-            other => Error::provider(format!("The provider refused the device sign-in ({}).", ProviderError {
-                error: other.as_ref().to_owned(),
-                error_description: response.error_description().cloned(),
-                error_uri: None,
-            })),
+            _ => Error::provider("The provider refused the device sign-in."),
         }
         .with_provider(ProviderError {
             error: response.error().as_ref().to_owned(),

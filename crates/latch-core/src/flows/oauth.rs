@@ -230,33 +230,31 @@ fn token_error(
                 error_uri: response.error_uri().cloned(),
             };
             let err = match (response.error(), step) {
-                (BasicErrorResponseType::InvalidGrant, Step::Exchange) => Error::needs_authorization(format!(
-                    "The provider refused the sign-in code ({said}). It may have expired or been used already."
-                ))
+                (BasicErrorResponseType::InvalidGrant, Step::Exchange) => Error::needs_authorization("The provider refused the sign-in code. It may have expired or been used already.")
                 .with_action(spec.sign_in_again()),
                 (BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient, Step::Refresh) => {
                     Error::needs_authorization(format!(
-                        "The provider no longer accepts the saved sign-in for '{name}' ({said})."
+                        "'{name}' needs you to sign in again: the provider no longer accepts the saved sign-in."
                     ))
                     .with_action(spec.sign_in_again())
                 }
                 (BasicErrorResponseType::InvalidClient, _) => {
-                    Error::provider(format!("The provider rejected the client ID or secret ({said})."))
+                    Error::provider("The provider rejected the client ID or secret.")
                         .with_action(spec.edit(&["client_id", "client_secret"]))
                 }
                 (BasicErrorResponseType::UnauthorizedClient, _) => Error::provider(format!(
-                    "The provider does not allow this app to use the {} flow ({said}). Check the app's settings at the provider.",
+                    "The provider does not allow this app to use the {} flow. Check the app's settings at the provider.",
                     spec.flow.label()
                 )),
                 (BasicErrorResponseType::InvalidScope, _) => {
-                    Error::provider(format!("The provider refused the requested scopes ({said})."))
+                    Error::provider("The provider refused the requested scopes.")
                         .with_action(spec.edit(&["scopes"]))
                 }
                 (BasicErrorResponseType::UnsupportedGrantType, _) => Error::provider(format!(
-                    "The provider does not support the {} flow at this token URI ({said}).",
+                    "The provider does not support the {} flow at this token URI.",
                     spec.flow.label()
                 )),
-                _ => Error::provider(format!("The provider returned an error ({said}).")),
+                _ => Error::provider("The provider returned an error."),
             };
             err.with_provider(said)
         }
