@@ -2,7 +2,7 @@
 # Each installs what is missing (Debian packages via apt-get, npm packages),
 # then builds. See README.md.
 
-.PHONY: run build test bench deps types
+.PHONY: run build test bench deps types package package-check package-deps
 
 deps:
 	@bash scripts/install-deps.sh
@@ -31,7 +31,25 @@ types:
 # and 1,000 refreshes due at once beside openid-client (bench/refresh.sh).
 # Then the import: `latch import` of a 10,000-connection export file and
 # `latch list --json` over them (bench/import.sh).
+# Then IML: a spec's token response block evaluated, a 50 kB spec checked.
 bench: deps
 	@bash bench/desktop.sh
 	@bash bench/refresh.sh
 	@bash bench/import.sh
+	cargo run --release --locked -q -p latch-core --example iml_bench
+
+# Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
+# (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,
+# desktop-file-validate, the unpacked binaries' --version, rpm -qlp). Not
+# part of `make test`: two release builds add 20-30 minutes from scratch.
+# See README.md, "Install".
+package: package-deps
+	@bash scripts/package.sh
+	@bash tests/package/check.sh
+
+# The checks alone, on the packages already in target/package/.
+package-check: package-deps
+	@bash tests/package/check.sh
+
+package-deps:
+	@bash scripts/install-deps.sh --package

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Latch needs to build and test on Debian 12, and nothing that
-# is already there: Debian packages with apt-get (as root, or with sudo) and
-# the test providers' npm packages. Never downloads prebuilt binaries.
+# Installs what Latch needs to build and test (--test) or package
+# (--package) on Debian 12, and nothing that is already there: Debian
+# packages with apt-get (as root, or with sudo) and the test providers' npm
+# packages. Never downloads prebuilt binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +21,14 @@ need_tool npm "Install npm: 'sudo apt-get install npm'."
 packages=(build-essential pkg-config libssl-dev dbus dbus-x11 gnome-keyring
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  # The real window and notifications under a virtual display.
-  packages+=(xvfb webkit2gtk-driver dunst)
+  # The real window and notifications under a virtual display; xclip reads
+  # the clipboard the window's Copy buttons write.
+  packages+=(xvfb webkit2gtk-driver dunst xclip)
+fi
+if [[ "${1:-}" == "--package" ]]; then
+  # `make package`: checks of the .deb and .rpm the Tauri bundler builds
+  # (lintian, desktop-file-validate, rpm -qlp; file for the binaries).
+  packages+=(lintian desktop-file-utils rpm file)
 fi
 
 missing=()

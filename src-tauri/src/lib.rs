@@ -57,6 +57,9 @@ pub fn run() {
             Some(vec![STARTED_AT_LOGIN]),
         ))
         .plugin(tauri_plugin_dialog::init())
+        // Rust-side only: the shell copies secrets itself; the web view has
+        // no clipboard permission (capabilities/).
+        .plugin(tauri_plugin_clipboard_manager::init())
         .setup(move |app| {
             if let Some(window) = app.get_webview_window("main") {
                 webview::lighten(&window);
@@ -119,9 +122,10 @@ pub fn run() {
             commands::flows::connection_refresh,
             commands::flows::connection_disconnect,
             commands::tokens::access_token_reveal,
+            commands::tokens::access_token_copy,
             commands::requests::request_send,
             commands::requests::request_preview,
-            commands::requests::request_curl,
+            commands::requests::request_curl_copy,
             commands::providers::presets_list,
             commands::providers::preset_draft,
             commands::providers::issuer_discover,

@@ -55,14 +55,15 @@ async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
         assert!(granted.contains("api:read") && granted.contains("offline_access"), "{granted}");
         let expiry = window.text_of("[data-testid='expiry']").await;
         assert!(expiry.contains("min"), "an expiry countdown: {expiry}");
-        assert!(window.text_of("[data-testid='refresh-token-issued']").await.contains("issued"));
+        // The refresh token, as the window words it: the connection renews by itself.
+        assert!(window.text_of("[data-testid='state-summary']").await.contains("Renews automatically"));
         window.screenshot("connected").await;
         let shown = latch.show("Team Drive");
         assert_eq!(shown["status"], "connected", "the CLI sees what the window did");
         let access = latch.access_token("Team Drive");
 
         // Disconnect revokes at the provider.
-        window.click("disconnect").await;
+        choose(&window, "disconnect").await;
         window.click("confirm-disconnect").await;
         window
             .until("not connected", || async {
@@ -74,7 +75,7 @@ async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
         assert_eq!(introspection["active"], false);
 
         // Delete, after confirming.
-        window.click("delete").await;
+        choose(&window, "delete").await;
         window.click("confirm-delete").await;
         window
             .until("the row to go", || async {
@@ -88,7 +89,7 @@ async fn a_connection_added_in_the_form_connects_disconnects_and_is_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_url_shows_the_engines_message_and_save_stays_disabled() {
+async fn a_bad_url_shows_the_engines_message_and_save_saves_nothing() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
     within(180, async {
         let latch = Latch::new();
@@ -98,19 +99,26 @@ async fn a_bad_url_shows_the_engines_message_and_save_stays_disabled() {
         window.fill("name", "Broken").await;
         window.fill("client_id", "x").await;
         window.fill("authorize_url", "https://example.com/auth").await;
-        window.fill("token_url", "not a url").await;
+        // Leaving the field (Tab) shows its error.
+        window.fill("token_url", "not a url\u{E004}").await;
         let error = window.testid("error-token_url").await;
         window
             .until("the message", || async { error.text().await.unwrap_or_default().contains("is not a valid URL") })
             .await;
-        assert!(!window.testid("save").await.is_enabled().await.unwrap());
+        // Save stays a button to press: it saves nothing and says what to fix.
+        assert!(window.testid("save").await.is_enabled().await.unwrap());
+        window.click("save").await;
+        window
+            .until("the count", || async { window.text_of("[data-testid='fix-count']").await.contains("1 thing needs fixing") })
+            .await;
+        assert_eq!(active_name(&window).await, "token_url", "Save took the user to the field");
         window.fill("token_url", "http://example.com/token").await;
         window
             .until("the https message", || async {
                 window.text_of("[data-testid='error-token_url']").await.contains("must use https://")
             })
             .await;
-        assert!(!window.testid("save").await.is_enabled().await.unwrap());
+        window.click("save").await;
         assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]", "nothing saved");
         window.close().await;
     })
@@ -146,8 +154,22 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
     .await;
 }
 
+/// Clicks one of the detail's actions: the main button, or the item of that
+/// name in its More menu (opened first when the action is not on screen).
+async fn choose(window: &Window, id: &str) {
+    if !window.exists(&format!("[data-testid='{id}']")).await {
+        window.click("more-actions").await;
+    }
+    window.click(id).await;
+}
+
 /// Summaries of the notifications dunst received that name `name`, oldest first.
 fn notifications_about(name: &str) -> Vec<String> {
+    notifications_naming(name).into_iter().map(|(summary, _)| summary).collect()
+}
+
+/// (summary, body) of the notifications dunst received whose summary names `name`, oldest first.
+fn notifications_naming(name: &str) -> Vec<(String, String)> {
     let _ = std::process::Command::new("dunstctl").arg("close-all").status();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let out =
@@ -158,9 +180,9 @@ fn notifications_about(name: &str) -> Vec<String> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|n| n["summary"]["data"].as_str())
-                .filter(|summary| summary.contains(name))
-                .map(str::to_owned)
+                .filter_map(|n| Some((n["summary"]["data"].as_str()?, n["body"]["data"].as_str().unwrap_or_default())))
+                .filter(|(summary, _)| summary.contains(name))
+                .map(|(summary, body)| (summary.to_owned(), body.to_owned()))
                 .collect()
         })
         .unwrap_or_default()
@@ -205,6 +227,9 @@ async fn a_provider_that_forgets_the_grant_leads_to_exactly_one_notification() {
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         let received = notifications_about("Forgetful");
         assert_eq!(received, vec!["Forgetful needs you to sign in again".to_owned()]);
+        // In plain words: no provider code, no repeat of the summary.
+        let (_, body) = notifications_naming("Forgetful").remove(0);
+        assert_eq!(body, "The service no longer accepts the saved sign-in.");
         let stderr = latch.fails(&["token", "Forgetful"], 3);
         assert!(stderr.contains("needs you to sign in again"), "{stderr}");
         drop(app);
@@ -743,4 +768,402 @@ async fn a_sign_in_cancelled_in_the_window_closes_the_listener_and_changes_nothi
 fn url_pairs(address: &str) -> Vec<(String, String)> {
     let query = address.split_once('?').map(|(_, q)| q).unwrap_or_default();
     serde_urlencoded::from_str(query).unwrap()
+}
+
+// --- the forms, for people: sizes, errors, leaving, the picker ---------------
+
+/// The `name` (or id) of the element that has the keyboard focus.
+async fn active_name(window: &Window) -> String {
+    let name = window
+        .client
+        .execute("const e = document.activeElement; return e ? (e.getAttribute('name') || e.id || e.tagName) : '';", vec![])
+        .await
+        .unwrap();
+    name.as_str().unwrap_or_default().to_owned()
+}
+
+/// Whether the element matching `css` lies entirely inside the visible part of the window.
+async fn in_view(window: &Window, css: &str) -> bool {
+    let script = "const e = document.querySelector(arguments[0]); if (!e) return false; \
+                  const r = e.getBoundingClientRect(); \
+                  return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;";
+    window.client.execute(script, vec![serde_json::json!(css)]).await.unwrap().as_bool().unwrap_or(false)
+}
+
+/// Whether anything in the page sticks out to the right (a horizontal scrollbar, text cut off).
+async fn overflows_sideways(window: &Window) -> Vec<String> {
+    let script = "const out = []; for (const e of document.querySelectorAll('main *')) { \
+                    const r = e.getBoundingClientRect(); \
+                    if (r.width > 0 && r.right > window.innerWidth + 1) out.push(e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40)); } \
+                  const main = document.querySelector('main'); \
+                  if (main && main.scrollWidth > main.clientWidth + 1) out.push('main scrolls sideways'); return out;";
+    let found = window.client.execute(script, vec![]).await.unwrap();
+    found.as_array().cloned().unwrap_or_default().iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+async fn scroll_to(window: &Window, css: &str) {
+    let element = window.wait_for(css).await;
+    window
+        .client
+        .execute("arguments[0].scrollIntoView({block: 'start'});", vec![serde_json::to_value(&element).unwrap()])
+        .await
+        .unwrap();
+}
+
+/// A screenshot once the window has painted what the page now holds (two animation frames, then a moment).
+async fn painted_screenshot(window: &Window, name: &str) {
+    let script = "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 150)));";
+    let _ = window.client.execute_async(script, vec![]).await;
+    window.screenshot(name).await;
+}
+
+async fn resize(window: &Window, width: u32, height: u32) {
+    window.client.set_window_size(width, height).await.unwrap();
+    let script = "return [window.innerWidth, window.innerHeight];";
+    window
+        .until(&format!("a {width}×{height} window"), || async {
+            let size = window.client.execute(script, vec![]).await.unwrap();
+            size[0].as_u64() == Some(u64::from(width)) && size[1].as_u64().is_some_and(|h| h + 40 >= u64::from(height))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_the_custom_form_and_settings_read_well_at_1040x720_and_800x600() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(240, async {
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        for (width, height) in [(1040, 720), (800, 600)] {
+            let size = format!("{width}x{height}");
+            resize(&window, width, height).await;
+
+            // The picker, with the training service tucked away.
+            window.click("add-connection").await;
+            window.wait_for("[data-testid='preset-card'][data-preset='google']").await;
+            assert!(!window.exists("[data-preset='app-academy']").await, "App Academy waits behind the toggle");
+            painted_screenshot(&window, &format!("picker-{size}")).await;
+            assert_eq!(overflows_sideways(&window).await, Vec::<String>::new(), "picker at {size}");
+
+            // The custom form: the redirect URI first, in view without scrolling.
+            window.click("preset-custom").await;
+            window.testid("connection-form").await;
+            assert!(in_view(&window, "[data-testid='redirect-top']").await, "the redirect URI is in view at {size}");
+            let top = window.text_of("[data-testid='redirect-top']").await;
+            assert!(top.contains("sometimes called callback URL") && top.contains("http://127.0.0.1/callback"), "{top}");
+            assert_eq!(active_name(&window).await, "name", "the cursor waits in the first field");
+            painted_screenshot(&window, &format!("custom-form-top-{size}")).await;
+            assert_eq!(overflows_sideways(&window).await, Vec::<String>::new(), "custom form at {size}");
+
+            // Advanced, open, under its plain headings.
+            window.click("advanced-toggle").await;
+            scroll_to(&window, "#advanced-settings").await;
+            painted_screenshot(&window, &format!("advanced-{size}")).await;
+            scroll_to(&window, "#group-addresses").await;
+            painted_screenshot(&window, &format!("advanced-addresses-{size}")).await;
+            scroll_to(&window, "#group-sign-in").await;
+            painted_screenshot(&window, &format!("advanced-sign-in-{size}")).await;
+            assert_eq!(overflows_sideways(&window).await, Vec::<String>::new(), "Advanced at {size}");
+
+            // Save with nothing filled in: the count, and the first field to fix.
+            window.click("save").await;
+            window
+                .until("the count", || async { window.text_of("[data-testid='fix-count']").await.contains("need fixing") })
+                .await;
+            assert_eq!(active_name(&window).await, "name", "Save took the user to the first problem");
+            painted_screenshot(&window, &format!("form-errors-after-save-{size}")).await;
+            assert_eq!(overflows_sideways(&window).await, Vec::<String>::new(), "errors at {size}");
+
+            // Settings: nothing was typed in the form, so it goes without a question.
+            window.click("open-settings").await;
+            window.testid("start-at-login").await;
+            painted_screenshot(&window, &format!("settings-{size}")).await;
+            assert_eq!(overflows_sideways(&window).await, Vec::<String>::new(), "Settings at {size}");
+            window.click("settings-close").await;
+        }
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_shows_its_error_only_once_left_and_save_says_how_many_need_fixing() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.click("add-connection").await;
+        window.click("preset-custom").await;
+        window.testid("connection-form").await;
+        // Typing, without leaving the field: no error yet, however long the engine has had.
+        let token_url = window.wait_for("[name='token_url']").await;
+        token_url.send_keys("not a url").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        assert!(!window.exists("[data-testid='error-token_url']").await, "no error while typing");
+        assert!(!window.exists("[data-testid='error-name']").await, "no error for a field not reached");
+        token_url.send_keys("\u{E004}").await.unwrap(); // Tab: leaving the field
+        window
+            .until("the error once left", || async {
+                window.text_of("[data-testid='error-token_url']").await.contains("is not a valid URL")
+            })
+            .await;
+        assert!(!window.exists("[data-testid='error-client_id']").await, "the client ID was never reached");
+        window.click("save").await;
+        window.until("the count", || async { window.exists("[data-testid='error-client_id']").await }).await;
+        let count = window.text_of("[data-testid='fix-count']").await;
+        let errors = window.client.find_all(fantoccini::Locator::Css("[data-error-for]")).await.unwrap().len();
+        assert!(count.contains(&format!("{errors} things need fixing")), "{count} for {errors} errors");
+        assert_eq!(active_name(&window).await, "name", "the first problem, in the form's order");
+        // Fixing one repaints the count.
+        window.fill("name", "Lab").await;
+        window
+            .until("one fewer", || async {
+                window.text_of("[data-testid='fix-count']").await.contains(&format!("{} thing", errors - 1))
+            })
+            .await;
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_in_a_changed_form_or_settings_is_not_thrown_away_by_a_click_elsewhere() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let latch = Latch::new();
+        let home = latch.data_dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        latch.ok(&["add", "--name", "Existing", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
+        let window = Window::open_with(&latch, &[("HOME", &home)]).await;
+
+        // A changed form asks before Escape or a click in the list throws it away.
+        window.click("add-connection").await;
+        window.click("preset-custom").await;
+        window.fill("name", "Half done").await;
+        window.wait_for("[name='name']").await.send_keys("\u{E00C}").await.unwrap(); // Escape
+        window.testid("confirm-discard").await;
+        painted_screenshot(&window, "discard-changes").await;
+        window.wait_for("[role='alertdialog'] button:not([data-testid])").await.click().await.unwrap(); // Keep editing
+        assert_eq!(value_of(&window, "name").await, "Half done", "kept");
+        click_css(&window, "[data-testid='connection-row'][data-name='Existing']").await;
+        window.click("confirm-discard").await;
+        window.until("the detail", || async { window.text_of("[data-testid='detail-name']").await.contains("Existing") }).await;
+
+        // Settings: ticking "Start at login" and closing keeps it.
+        window.click("open-settings").await;
+        window.click("start-at-login").await;
+        assert_eq!(window.text_of("[data-testid='settings-close']").await, "Save and close");
+        painted_screenshot(&window, "settings-changed").await;
+        window.click("settings-close").await;
+        window.until("Settings to close", || async { !window.exists("[data-testid='settings']").await }).await;
+        let autostart = home.join(".config/autostart");
+        let items: Vec<_> = std::fs::read_dir(&autostart).map(|dir| dir.flatten().collect()).unwrap_or_default();
+        assert_eq!(items.len(), 1, "the login item was made on Close");
+        assert_eq!(latch.ok(&["list", "--json"]).matches("Half done").count(), 0, "the discarded form saved nothing");
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_hides_training_services_and_carries_an_address_into_the_custom_form() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.click("add-connection").await;
+        window.wait_for("[data-testid='preset-card'][data-preset='make']").await;
+        assert!(!window.exists("[data-preset='app-academy']").await);
+        window.click("show-training").await;
+        window.wait_for("[data-testid='preset-card'][data-preset='app-academy']").await;
+        window.click("show-training").await;
+
+        window.testid("preset-search").await.send_keys("https://id.example.com").await.unwrap();
+        window.click("preset-custom").await;
+        window.testid("connection-form").await;
+        assert_eq!(value_of(&window, "issuer").await, "https://id.example.com");
+        assert_eq!(active_name(&window).await, "name", "the cursor is in the first field");
+
+        // Names are trimmed.
+        window.fill("name", "  Spaced  ").await;
+        window.fill("authorize_url", "https://example.com/auth").await;
+        window.fill("token_url", "https://example.com/token").await;
+        window.fill("client_id", "c").await;
+        window.save_form().await;
+        window.until("saved", || async { window.exists("[data-testid='connection-row'][data-name='Spaced']").await }).await;
+        window.close().await;
+    })
+    .await;
+}
+
+// --- the detail and the list, as a person sees them ------------------------------
+
+/// What the X clipboard holds now, read as another program would (xclip,
+/// from scripts/install-deps.sh --test, on the test session's display).
+fn clipboard_text() -> String {
+    let out = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip runs (make test installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_access_token_puts_the_stored_token_on_the_clipboard_and_never_in_the_page() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let op = Provider::oidc(&[]);
+        let latch = Latch::new();
+        latch.ok(&[
+            "add", "--name", "Team Drive", "--flow", "authorization_code", "--client-id", "public-pkce",
+            "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
+            "--scope", "openid", "--scope", "offline_access",
+        ]);
+        latch.ok(&["connect", "Team Drive"]);
+        let window = Window::open(&latch).await;
+        click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+        window
+            .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
+            .await;
+
+        choose(&window, "copy-token").await;
+        window
+            .until("the copy to be confirmed", || async {
+                window.text_of("[data-testid='copy-status']").await.contains("cleared in 45 s")
+            })
+            .await;
+        assert_eq!(window.text_of("[data-testid='copy-status']").await, "Copied — cleared in 45 s");
+        let access = latch.access_token("Team Drive");
+        assert_eq!(clipboard_text(), access, "the clipboard holds the stored access token");
+        window.screenshot("copied-token").await;
+
+        let page = window.client.execute("return document.documentElement.outerHTML;", vec![]).await.unwrap();
+        assert!(!page.as_str().unwrap().contains(&access), "the token never reaches the page");
+        window.close().await;
+    })
+    .await;
+}
+
+/// The width the first twelve characters of the list row named `name` need,
+/// and the width its name has: a name must never be squeezed below them.
+async fn name_room(window: &Window, name: &str) -> (f64, f64) {
+    let script = r#"
+        const name = document.querySelector(`[data-testid='connection-row'][data-name="${arguments[0]}"] .name`);
+        const probe = name.cloneNode();
+        probe.textContent = name.textContent.slice(0, 12);
+        Object.assign(probe.style, { position: "absolute", visibility: "hidden", width: "auto", minWidth: "0", maxWidth: "none", flex: "none" });
+        name.parentElement.appendChild(probe);
+        const needed = probe.getBoundingClientRect().width;
+        probe.remove();
+        return [needed, name.getBoundingClientRect().width];
+    "#;
+    let widths = window.client.execute(script, vec![serde_json::json!(name)]).await.unwrap();
+    (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap())
+}
+
+/// Badge text of the list row named `name`.
+async fn row_badge(window: &Window, name: &str) -> String {
+    window.text_of(&format!("[data-testid='connection-row'][data-name=\"{name}\"] [data-testid='status-badge']")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(240, async {
+        let op = Provider::oidc(&[]);
+        // 8-second tokens: the app refreshes them after 4 s. One provider goes
+        // away (its connection retries), one forgets its grants (sign in again).
+        let gone = Provider::oidc(&["--access-ttl", "8"]);
+        let forgetful = Provider::oidc(&["--access-ttl", "8"]);
+        let quirks = Provider::quirks();
+        let latch = Latch::new();
+        const LONG: &str = "Long name of the team's shared drive";
+        let add = |name: &str, provider: &Provider| {
+            latch.ok(&[
+                "add", "--name", name, "--flow", "authorization_code", "--client-id", "public-pkce",
+                "--authorize-url", &provider.url("/auth"), "--token-url", &provider.url("/token"),
+                "--info-url", &provider.url("/me"),
+                "--scope", "openid", "--scope", "offline_access", "--scope", "profile", "--scope", "api:read",
+            ]);
+            latch.ok(&["connect", name]);
+        };
+        add("Team Drive", &op);
+        add(LONG, &gone);
+        add("Forgetful", &forgetful);
+        // The implicit flow never gives a refresh token.
+        latch.ok(&[
+            "add", "--name", "No Refresh", "--flow", "implicit", "--client-id", "quirky",
+            "--authorize-url", &quirks.url("/implicit/authorize"), "--scope", "read",
+        ]);
+        latch.ok(&["connect", "No Refresh"]);
+        let (status, _) = latch_e2e::http("POST", &forgetful.url("/__test/forget-grants"), &[], "");
+        assert_eq!(status, 204);
+        drop(gone);
+
+        let window = Window::open(&latch).await;
+        window
+            .until("a retry and a needed sign-in", || async {
+                row_badge(&window, LONG).await.starts_with("Retrying") && row_badge(&window, "Forgetful").await == "Needs sign-in"
+            })
+            .await;
+
+        for (width, height) in [(1040, 720), (800, 600)] {
+            window.client.set_window_size(width, height).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let (needed, has) = name_room(&window, LONG).await;
+            assert!(has + 0.5 >= needed, "{width}×{height}: the name has {has} px, its first 12 characters need {needed} px");
+            window.screenshot(&format!("list-{width}x{height}")).await;
+
+            for (name, shot, status) in [
+                ("Team Drive", "healthy", "Connected"),
+                (LONG, "retrying", "Retrying"),
+                ("Forgetful", "needs-sign-in", "Needs sign-in"),
+                ("No Refresh", "no-refresh-token", "Connected"),
+            ] {
+                click_css(&window, &format!("[data-testid='connection-row'][data-name=\"{name}\"]")).await;
+                window
+                    .until(name, || async {
+                        window.text_of("[data-testid='detail-name']").await == name
+                            && window.text_of("[data-testid='detail-status']").await.contains(status)
+                    })
+                    .await;
+                match shot {
+                    "healthy" => {
+                        let summary = window.text_of("[data-testid='state-summary']").await;
+                        assert!(summary.starts_with("Renews automatically · last renewed"), "{summary}");
+                        assert_eq!(window.text_of("[data-testid='test-request']").await, "Test request", "the main button");
+                    }
+                    "retrying" => {
+                        let summary = window.text_of("[data-testid='state-summary']").await;
+                        assert!(summary.contains("Latch tries again at") && summary.ends_with("— or refresh now."), "{summary}");
+                        assert!(window.testid("refresh").await.is_enabled().await.unwrap(), "Refresh now is the retry");
+                    }
+                    "needs-sign-in" => {
+                        assert_eq!(window.text_of("[data-testid='connect']").await, "Sign in again", "the main button");
+                        let shown = window.text_of("[data-testid='detail']").await;
+                        assert!(!shown.contains("invalid_grant"), "no error code outside Details:\n{shown}");
+                    }
+                    _ => {
+                        let summary = window.text_of("[data-testid='state-summary']").await;
+                        assert!(summary.starts_with("This service gave no refresh token: Latch cannot renew the sign-in"), "{summary}");
+                    }
+                }
+                window.screenshot(&format!("detail-{shot}-{width}x{height}")).await;
+            }
+        }
+
+        // The More menu and the test request panel, at the small size.
+        click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+        window.click("more-actions").await;
+        window.testid("copy-token").await;
+        window.screenshot("detail-more-menu-800x600").await;
+        window.client.execute("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));", vec![]).await.unwrap();
+        window.until("the menu to close", || async { !window.exists("[role='menu']").await }).await;
+        window.click("test-request").await;
+        window.fill("test_url", &op.url("/api/echo")).await;
+        window.testid("request-preview").await;
+        window.screenshot("detail-test-request-800x600").await;
+        window.close().await;
+    })
+    .await;
 }

@@ -1,7 +1,8 @@
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { emit } from "@tauri-apps/api/event";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import type { SignInEvent } from "$lib/ipc";
 import App from "./App.svelte";
 import { connectionDto, mockBackend } from "./test-fixtures";
 
@@ -90,5 +91,86 @@ describe("the connection list", () => {
     fail = false;
     await emit("connections-changed", null);
     await waitFor(() => expect(screen.queryByTestId("error-message")).not.toBeInTheDocument());
+  });
+});
+
+describe("the list's badges", () => {
+  it("shortens a retry to Retrying… so a long badge never squeezes the name, and keeps the full words", async () => {
+    mockBackend({
+      connections_list: () => [
+        connectionDto({
+          name: "Long name of a team drive",
+          status: "connected",
+          has_refresh_token: true,
+          access_expires_at: minutesFromNow(30),
+          retry_at: new Date(Date.now() + 20_000).toISOString(),
+        }),
+      ],
+    });
+    render(App);
+    const badge = within(await screen.findByTestId("connection-row")).getByTestId("status-badge");
+    expect(badge).toHaveAttribute("title", "Retrying in less than a minute");
+    expect(within(badge).getByText("Retrying…")).toHaveAttribute("aria-hidden", "true");
+    expect(within(badge).getByText("Retrying in less than a minute")).toHaveClass("visually-hidden");
+  });
+});
+
+describe("starting at login, offered after the first connect", () => {
+  const signIn = (session: string, event: SignInEvent, id = "cn_1") => emit("sign-in", { session, id, event });
+  const settings = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24 };
+
+  afterEach(() => localStorage.clear());
+
+  async function firstConnect(handlers: Parameters<typeof mockBackend>[0] = {}, others: ReturnType<typeof connectionDto>[] = []) {
+    const backend = mockBackend({
+      connections_list: () => [connectionDto({ id: "cn_1", name: "Team Drive" }), ...others],
+      settings_get: () => settings,
+      sign_in_start: () => ({ session: "si_1" }),
+      ...handlers,
+    });
+    render(App);
+    await userEvent.click((await screen.findAllByTestId("connection-row"))[0]);
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", { stage: "finished", outcome: { result: "connected", account: null } });
+    return backend;
+  }
+
+  it("asks once, after the first connect ever, and Yes turns it on with the other settings kept", async () => {
+    const backend = await firstConnect({ settings_save: ({ settings }) => settings });
+    const offer = await screen.findByTestId("start-at-login-offer");
+    expect(offer).toHaveTextContent("Latch renews your connections only while it runs. Start Latch when you log in?");
+    await userEvent.click(within(offer).getByRole("button", { name: "Yes" }));
+    await waitFor(() => expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...settings, start_at_login: true } }));
+    expect(await screen.findByTestId("start-at-login-offer")).toHaveTextContent("Latch will start when you log in.");
+
+    // Another connect does not ask again.
+    await userEvent.click(screen.getByRole("button", { name: "OK" }));
+    await userEvent.click(screen.getByTestId("more-actions"));
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", { stage: "finished", outcome: { result: "connected", account: null } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.queryByTestId("start-at-login-offer")).not.toBeInTheDocument();
+  });
+
+  it("remembers Not now and does not ask again", async () => {
+    await firstConnect();
+    await userEvent.click(await screen.findByRole("button", { name: "Not now" }));
+    expect(screen.queryByTestId("start-at-login-offer")).not.toBeInTheDocument();
+    expect(localStorage.getItem("latch.start-at-login-asked")).not.toBeNull();
+  });
+
+  it("does not ask when Latch already starts at login", async () => {
+    const backend = await firstConnect({ settings_get: () => ({ ...settings, start_at_login: true }) });
+    await waitFor(() => expect(backend.called("settings_get")).toHaveLength(1));
+    expect(screen.queryByTestId("start-at-login-offer")).not.toBeInTheDocument();
+  });
+
+  it("does not ask when another connection had already worked", async () => {
+    const backend = await firstConnect({}, [
+      connectionDto({ id: "cn_2", name: "Mail", status: "connected", access_issued_at: minutesFromNow(-5), has_refresh_token: true }),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.queryByTestId("start-at-login-offer")).not.toBeInTheDocument();
+    expect(backend.called("settings_get")).toHaveLength(0);
   });
 });

@@ -117,6 +117,7 @@ export function presetDto(overrides: Partial<PresetDto> = {}, settings: Partial<
       { name: "repo", description: "Read and write your repositories.", default: false, required: false },
     ],
     notes: ["GitHub returns errors with HTTP 200."],
+    training: false,
     ...overrides,
   };
 }

@@ -56,6 +56,7 @@ pub mod refresher;
 pub mod request;
 pub mod secret;
 pub mod settings;
+pub mod spec;
 pub mod store;
 pub mod transfer;
 pub mod validate;
@@ -83,7 +84,7 @@ mod layers {
         &["error", "secret", "clock", "wall_clock", "paths"],
         &["model", "validate", "settings", "events", "refresh_policy", "hosts"],
         &["http", "flows", "store", "dir_watch"],
-        &["presets", "discover", "transfer", "request"],
+        &["presets", "discover", "transfer", "request", "spec"],
         &["engine"],
         &["refresher"],
     ];

@@ -61,6 +61,11 @@ pub struct Preset {
     /// Quirks and caveats, one sentence each; doubts are said here.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// A service for developers to practise on (a training API on a mock
+    /// server), not one people connect their own accounts to: the app's
+    /// picker lists it only when asked to.
+    #[serde(default)]
+    pub training: bool,
 }
 
 impl Preset {
@@ -281,6 +286,14 @@ mod tests {
         let err = find("myspace").unwrap_err();
         assert!(err.message.contains("There is no preset 'myspace'. Choose one of: google, microsoft, github"), "{}", err.message);
         assert_eq!(err.action, Some(Action::ShowPresets));
+    }
+
+    #[test]
+    fn only_the_app_academy_training_api_is_marked_as_training() {
+        let training: Vec<String> = all().into_iter().filter(|p| p.training).map(|p| p.id).collect();
+        assert_eq!(training, ["app-academy"]);
+        let json = serde_json::to_value(find("app-academy").unwrap()).unwrap();
+        assert_eq!(json["training"], true, "front ends see the flag");
     }
 
     #[test]

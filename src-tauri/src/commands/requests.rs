@@ -1,9 +1,10 @@
 //! The detail view's Test request.
 
 use latch_core::request::{ApiRequest, RequestPreview};
-use tauri::State;
+use tauri::{AppHandle, State};
 
-use crate::dto::{ApiRequestDto, ApiResponseDto};
+use crate::commands::tokens::copy_to_clipboard;
+use crate::dto::{ApiRequestDto, ApiResponseDto, Copied};
 use crate::error::IpcResult;
 use crate::AppState;
 
@@ -17,14 +18,17 @@ pub async fn request_preview(state: State<'_, AppState>, id: String, request: Ap
     Ok(state.engine.request_preview(&id, &ApiRequest::from(request))?)
 }
 
-/// "Copy as curl": the token only when the user ticked the box.
+/// "Copy as curl": the shell puts the command on the clipboard itself, so a
+/// token in it never crosses IPC; with the token, it is cleared again like
+/// a copied access token. Without, it reads the token from `$TOKEN`.
 #[tauri::command]
-pub async fn request_curl(
+pub async fn request_curl_copy(
+    app: AppHandle,
     state: State<'_, AppState>,
     id: String,
     request: ApiRequestDto,
     include_token: bool,
-) -> IpcResult<String> {
+) -> IpcResult<Copied> {
     let line = state.engine.request_curl(&id, &ApiRequest::from(request), include_token).await?;
-    Ok(line.as_str().to_owned())
+    copy_to_clipboard(&app, &line, include_token)
 }

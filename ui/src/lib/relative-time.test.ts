@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, durationInWords, relativeTime } from "./relative-time";
+import { atClock, countdown, durationInWords, relativeTime } from "./relative-time";
 
 const now = Date.parse("2025-01-01T12:00:00Z");
 const at = (offsetMs: number) => new Date(now + offsetMs).toISOString();
@@ -41,5 +41,19 @@ describe("countdown", () => {
   });
   it("never goes below 0:00", () => {
     expect(countdown(at(-10_000), now)).toBe("0:00");
+  });
+});
+
+describe("atClock", () => {
+  const local = (day: number, hours: number, minutes: number) => new Date(2025, 4, day, hours, minutes).getTime();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  it("says the time of day, 24-hour, for today", () => {
+    expect(atClock(iso(local(3, 14, 5)), local(3, 9, 0))).toBe("at 14:05");
+  });
+  it("says tomorrow for tomorrow", () => {
+    expect(atClock(iso(local(4, 9, 30)), local(3, 22, 0))).toBe("tomorrow at 09:30");
+  });
+  it("says the day and month further out", () => {
+    expect(atClock(iso(local(12, 15, 30)), local(3, 9, 0))).toBe("on 12 May at 15:30");
   });
 });

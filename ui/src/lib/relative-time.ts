@@ -31,3 +31,22 @@ export function countdown(iso: string, now: number): string {
   if (Number.isNaN(seconds)) return "0:00";
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * A moment on the wall clock, local time, for sentences such as "Latch tries again at 14:05":
+ * "at 14:05" today, "tomorrow at 09:30", otherwise "on 3 May at 14:05".
+ */
+export function atClock(iso: string, now: number): string {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "at an unknown time";
+  const time = `${String(when.getHours()).padStart(2, "0")}:${String(when.getMinutes()).padStart(2, "0")}`;
+  const today = new Date(now);
+  const tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1);
+  const sameDay = (a: Date, b: Date) =>
+    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  if (sameDay(when, today)) return `at ${time}`;
+  if (sameDay(when, tomorrow)) return `tomorrow at ${time}`;
+  return `on ${when.getDate()} ${MONTHS[when.getMonth()]} at ${time}`;
+}

@@ -47,6 +47,30 @@ describe("statusBadge", () => {
   });
 });
 
+describe("statusBadge colours", () => {
+  it("keeps a connection that renews itself green whatever its token's expiry says", () => {
+    const renewing = { status: "connected" as const, has_refresh_token: true };
+    expect(statusBadge({ ...renewing, access_expires_at: at(3 * 60_000) }, now)).toEqual({ text: "Connected", tone: "good" });
+    expect(statusBadge({ ...renewing, access_expires_at: at(-60_000) }, now)).toEqual({ text: "Connected", tone: "good" });
+    expect(statusBadge({ status: "connected", flow: "client_credentials", access_expires_at: at(60_000) }, now).tone).toBe("good");
+  });
+  it("is amber only for what needs the user soon, red only for what is broken", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: at(12 * 60_000) }, now).tone).toBe("warning");
+    expect(statusBadge({ status: "connected", access_expires_at: at(-1_000) }, now).tone).toBe("danger");
+    expect(statusBadge({ status: "needs_reauth", access_expires_at: null }, now).tone).toBe("danger");
+    expect(statusBadge({ status: "error", access_expires_at: null }, now).tone).toBe("danger");
+    expect(statusBadge({ status: "new", access_expires_at: null }, now).tone).toBe("neutral");
+  });
+  it("shows a retry while the token still works as Latch being busy, not as a warning", () => {
+    expect(statusBadge({ status: "connected", access_expires_at: at(30 * 60_000), retry_at: at(60_000) }, now).tone).toBe("busy");
+  });
+  it("shortens a retry to Retrying… where space is short", () => {
+    expect(
+      statusBadge({ status: "connected", access_expires_at: at(60 * 60_000), retry_at: at(30_000) }, now, { compact: true }).text,
+    ).toBe("Retrying…");
+  });
+});
+
 describe("changesWithTime", () => {
   it("is true for a token that counts down and for a pending retry", () => {
     expect(changesWithTime({ status: "connected", access_expires_at: at(60 * 60_000) })).toBe(true);
@@ -54,6 +78,7 @@ describe("changesWithTime", () => {
   });
   it("is false for badges only a new state can change", () => {
     expect(changesWithTime({ status: "connected", access_expires_at: null })).toBe(false);
+    expect(changesWithTime({ status: "connected", access_expires_at: at(60 * 60_000), has_refresh_token: true })).toBe(false);
     expect(changesWithTime({ status: "new", access_expires_at: null })).toBe(false);
     expect(changesWithTime({ status: "needs_reauth", access_expires_at: null, retry_at: at(60_000) })).toBe(false);
   });

@@ -1,42 +1,67 @@
 import type { ConnectionDto } from "$lib/ipc";
 import { durationInWords } from "./relative-time";
 
-/** How the badge is coloured; the text always says the same thing in words. */
+/**
+ * How the badge is coloured; the text always says the same thing in words. Green: working, nothing to do.
+ * Amber: needs the user soon. Red: broken until the user acts. Blue: Latch is busy with it. Grey: not connected.
+ */
 export type BadgeTone = "good" | "warning" | "danger" | "busy" | "neutral";
 
 export type Badge = { text: string; tone: BadgeTone };
 
-/** Within this window the badge counts down instead of saying "Connected". */
+/** Within this window a connection that cannot renew counts down instead of saying "Connected". */
 export const EXPIRY_WARNING_MS = 15 * 60_000;
 
-type BadgeInput = Pick<ConnectionDto, "status" | "access_expires_at"> & { retry_at?: string | null };
+export type BadgeInput = Pick<ConnectionDto, "status" | "access_expires_at"> &
+  Partial<Pick<ConnectionDto, "retry_at" | "has_refresh_token" | "flow">>;
 
 /**
- * Whether the badge's words can change with the time alone: a retry is pending, or a token with an expiry
+ * Whether Latch can get a new access token without the user: with a refresh token, or by asking again
+ * (client credentials). The engine's rule (`KindSettings::can_renew`); the DTO does not carry it yet.
+ */
+export function canRenew(connection: Partial<Pick<ConnectionDto, "has_refresh_token" | "flow">>): boolean {
+  return connection.has_refresh_token === true || connection.flow === "client_credentials";
+}
+
+/**
+ * Whether the badge's words can change with the time alone: a retry is pending, or a token that cannot renew
  * counts down. Only such badges follow the clock, so a list of badges that cannot change wakes nothing up.
  */
 export function changesWithTime(connection: BadgeInput): boolean {
-  return retryPending(connection) !== null || (connection.status === "connected" && !!connection.access_expires_at);
+  return (
+    retryPending(connection) !== null ||
+    (connection.status === "connected" && !!connection.access_expires_at && !canRenew(connection))
+  );
 }
 
 /**
  * When a refresh that failed for a passing reason is tried again by itself, or null: the badge says when,
  * rather than "Error", unless only the user can fix it.
  */
-function retryPending(connection: BadgeInput): string | null {
+export function retryPending(connection: BadgeInput): string | null {
   const userMustAct = connection.status === "needs_reauth" || connection.status === "new";
   return connection.retry_at && !userMustAct ? connection.retry_at : null;
 }
 
-export function statusBadge(connection: BadgeInput, now: number): Badge {
+/**
+ * The badge for `connection` at `now`. `compact`: for a narrow place such as the list, where a long badge would
+ * squeeze the name: "Retrying…" instead of "Retrying in less than a minute" (the detail says when).
+ */
+export function statusBadge(connection: BadgeInput, now: number, { compact = false } = {}): Badge {
   const retryAt = retryPending(connection);
   if (retryAt) {
     const wait = Date.parse(retryAt) - now;
-    if (wait > 0) return { text: `Retrying in ${durationInWords(wait)}`, tone: "warning" };
+    if (wait > 0) {
+      // Latch is on it. Amber only once the token ran out meanwhile: then it does not work until a retry does.
+      const expired = !connection.access_expires_at || Date.parse(connection.access_expires_at) <= now;
+      const text = compact ? "Retrying…" : `Retrying in ${durationInWords(wait)}`;
+      return { text, tone: expired ? "warning" : "busy" };
+    }
   }
   switch (connection.status) {
     case "connected": {
-      if (connection.access_expires_at) {
+      // A connection that renews itself is fine whatever its token's expiry says.
+      if (connection.access_expires_at && !canRenew(connection)) {
         const left = Date.parse(connection.access_expires_at) - now;
         if (left <= 0) return { text: "Expired", tone: "danger" };
         if (left <= EXPIRY_WARNING_MS) return { text: `Expires in ${durationInWords(left)}`, tone: "warning" };
@@ -46,7 +71,7 @@ export function statusBadge(connection: BadgeInput, now: number): Badge {
     case "refreshing":
       return { text: "Refreshing", tone: "busy" };
     case "needs_reauth":
-      return { text: "Needs sign-in", tone: "warning" };
+      return { text: "Needs sign-in", tone: "danger" };
     case "error":
       return { text: "Error", tone: "danger" };
     case "new":

@@ -18,7 +18,13 @@ async function openDetail(connection: ConnectionDto, handlers: Parameters<typeof
   return backend;
 }
 
-afterEach(() => vi.restoreAllMocks());
+/** Opens the detail's More menu, where the actions other than the main one are. */
+const openMore = () => userEvent.click(screen.getByTestId("more-actions"));
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  localStorage.clear();
+});
 
 describe("the connection detail", () => {
   it("shows status, expiry, refresh token, account and scope grants", async () => {
@@ -36,11 +42,13 @@ describe("the connection detail", () => {
     );
     expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected");
     expect(screen.getByTestId("expiry")).toHaveTextContent("Access token expires in 42 min");
-    expect(screen.getByTestId("refresh-token-issued")).toHaveTextContent("Refresh token: issued");
+    // The refresh token, in words: it renews by itself.
+    expect(screen.getByTestId("state-summary")).toHaveTextContent(/^Renews automatically · last renewed 1[89] min ago$/);
     expect(screen.getByTestId("account")).toHaveTextContent("ann@example.com");
     const granted = within(screen.getByTestId("granted-scopes"));
     expect(granted.getAllByTestId("scope").map((scope) => scope.textContent)).toEqual(["openid", "email"]);
     expect(granted.getByTestId("scope-missing")).toHaveTextContent("drive not granted");
+    await openMore();
     expect(screen.getByTestId("connect")).toHaveTextContent("Reconnect");
   });
 
@@ -48,6 +56,7 @@ describe("the connection detail", () => {
     const backend = await openDetail(connectionDto({ name: "Work Drive" }), {
       connection_remove: () => ({ revoked: false, revoke_error: null }),
     });
+    await openMore();
     await userEvent.click(screen.getByTestId("delete"));
     const dialog = screen.getByRole("alertdialog");
     expect(dialog).toHaveTextContent("Delete “Work Drive”?");
@@ -56,6 +65,7 @@ describe("the connection detail", () => {
     expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument();
     expect(backend.called("connection_remove")).toHaveLength(0);
 
+    await openMore();
     await userEvent.click(screen.getByTestId("delete"));
     await userEvent.click(screen.getByTestId("confirm-delete"));
     await waitFor(() => expect(backend.called("connection_remove")).toEqual([{ command: "connection_remove", args: { id: "cn_01" } }]));
@@ -140,7 +150,9 @@ describe("the connection detail", () => {
     await emit("connections-changed", null);
     await waitFor(() => expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected"));
     expect(screen.queryByTestId("waiting")).not.toBeInTheDocument();
-    expect(screen.getByTestId("refresh-token-issued")).toHaveTextContent("Refresh token: not issued");
+    // No refresh token, in words: what it means for the user.
+    expect(screen.getByTestId("state-summary")).toHaveTextContent("This service gave no refresh token");
+    await openMore();
     expect(screen.getByTestId("refresh")).toBeEnabled();
   });
 
@@ -184,24 +196,29 @@ describe("the connection detail", () => {
     expect(screen.getByTestId("connect")).toBeEnabled();
   });
 
-  it("copies the access token only when Copy is clicked", async () => {
+  it("copies the access token in the shell only when Copy is clicked, never into the page, and says when it is cleared", async () => {
     const writeText = vi.fn().mockResolvedValue(undefined);
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
     const backend = await openDetail(connectionDto({ status: "connected", access_expires_at: minutesFromNow(60) }), {
-      access_token_reveal: () => "ya29.token",
+      access_token_copy: () => ({ clears_in_seconds: 45 }),
     });
-    expect(backend.called("access_token_reveal")).toHaveLength(0);
+    expect(backend.called("access_token_copy")).toHaveLength(0);
+    await openMore();
     await userEvent.click(screen.getByTestId("copy-token"));
-    await waitFor(() => expect(writeText).toHaveBeenCalledWith("ya29.token"));
-    expect(screen.getByTestId("copy-token")).toHaveTextContent("Copied");
-    expect(document.body.textContent).not.toContain("ya29.token");
+    await waitFor(() => expect(backend.called("access_token_copy")).toEqual([{ command: "access_token_copy", args: { id: "cn_01" } }]));
+    expect(await screen.findByTestId("copy-status")).toHaveTextContent("Copied — cleared in 45 s");
+    // The web view neither asks for the token nor writes the clipboard.
+    expect(backend.called("access_token_reveal")).toHaveLength(0);
+    expect(writeText).not.toHaveBeenCalled();
   });
 
   it("asks before disconnecting and says whether the service was told", async () => {
     const backend = await openDetail(connectionDto({ status: "connected", access_issued_at: minutesFromNow(-5) }), {
       connection_disconnect: () => ({ revoked: false, revoke_error: "The service did not answer." }),
     });
+    await openMore();
     await userEvent.click(screen.getByTestId("disconnect"));
+    expect(screen.getByRole("alertdialog")).toHaveTextContent("Disconnect “Google Drive”?");
     expect(backend.called("connection_disconnect")).toHaveLength(0);
     await userEvent.click(screen.getByTestId("confirm-disconnect"));
     expect(await screen.findByTestId("disconnect-outcome")).toHaveTextContent("could not be told");
@@ -209,8 +226,11 @@ describe("the connection detail", () => {
 
   it("keeps Refresh now disabled until the connection is signed in", async () => {
     await openDetail(connectionDto({ status: "new" }));
+    await openMore();
     expect(screen.getByTestId("refresh")).toBeDisabled();
-    expect(screen.getByTestId("refresh-token-issued")).toHaveTextContent("Refresh token: not issued");
+    // Nothing about refresh tokens before there are any tokens at all.
+    expect(screen.getByTestId("state-summary")).toHaveTextContent("Not connected.");
+    expect(screen.queryByTestId("state-note")).not.toBeInTheDocument();
   });
 
   it("shows the device code large with Copy and Open verification page, and ends with the engine's message", async () => {
@@ -364,10 +384,197 @@ describe("the connection detail", () => {
     const backend = await openDetail(connectionDto({ name: "Work Drive" }), {
       connections_export: () => "/home/ann/Work Drive.latch.json",
     });
+    await openMore();
     await userEvent.click(screen.getByTestId("export"));
     expect(await screen.findByTestId("export-result")).toHaveTextContent(
       "Saved “Work Drive”'s settings (no secrets) to /home/ann/Work Drive.latch.json.",
     );
     expect(backend.lastArgs("connections_export")).toEqual({ ids: ["cn_01"] });
+  });
+});
+
+describe("the connection detail's one current state", () => {
+  it("shows a healthy self-renewing connection as Connected in green, renewing by itself, with Test request as the main button", async () => {
+    await openDetail(
+      connectionDto({
+        status: "connected",
+        access_expires_at: minutesFromNow(4),
+        access_issued_at: minutesFromNow(-3),
+        has_refresh_token: true,
+      }),
+    );
+    // Four minutes left is nothing to worry about when Latch renews it.
+    expect(screen.getByTestId("detail-status")).toHaveTextContent("Connected");
+    expect(screen.getByTestId("detail-status")).toHaveClass("good");
+    expect(screen.getByTestId("state")).toHaveClass("tone-good");
+    expect(screen.getByTestId("state-summary")).toHaveTextContent(/^Renews automatically · last renewed [34] min ago$/);
+    expect(screen.getByTestId("test-request")).toHaveClass("primary");
+    expect(screen.getByTestId("test-request")).toHaveTextContent("Test request");
+    // Signing in again is there, but in the menu.
+    expect(screen.queryByTestId("connect")).not.toBeInTheDocument();
+    await openMore();
+    expect(screen.getByTestId("connect")).not.toHaveClass("primary");
+  });
+
+  it("makes Sign in again the main button of a connection that needs a sign-in, and shows it in red", async () => {
+    await openDetail(connectionDto({ status: "needs_reauth", access_issued_at: minutesFromNow(-90), access_expires_at: minutesFromNow(-30) }));
+    expect(screen.getByTestId("detail-status")).toHaveTextContent("Needs sign-in");
+    expect(screen.getByTestId("detail-status")).toHaveClass("danger");
+    expect(screen.getByTestId("connect")).toHaveClass("primary");
+    expect(screen.getByTestId("connect")).toHaveTextContent("Sign in again");
+  });
+
+  it("leaves out an old network error once only a sign-in helps", async () => {
+    await openDetail(
+      connectionDto({
+        status: "needs_reauth",
+        access_issued_at: minutesFromNow(-90),
+        last_error: "Latch could not connect to accounts.google.com. Check your network.",
+        last_error_action: { action: "check_network" },
+      }),
+    );
+    expect(screen.getByTestId("state-summary")).toHaveTextContent("Sign in again to keep using it.");
+    expect(screen.queryByTestId("error-message")).not.toBeInTheDocument();
+    expect(screen.getByTestId("detail")).not.toHaveTextContent("Check your network");
+  });
+
+  it("says Not connected, not Not signed in yet, for a connection that was disconnected", async () => {
+    await openDetail(connectionDto({ status: "new", created_at: "2024-01-01T00:00:00Z" }));
+    expect(screen.getByTestId("detail-status")).toHaveTextContent("Not connected");
+    expect(screen.getByTestId("detail")).not.toHaveTextContent(/yet/);
+    expect(screen.getByTestId("connect")).toHaveTextContent("Sign in");
+  });
+
+  it("counts offline_access as granted when the service gave a refresh token", async () => {
+    await openDetail(
+      connectionDto({
+        status: "connected",
+        access_expires_at: minutesFromNow(60),
+        access_issued_at: minutesFromNow(-1),
+        has_refresh_token: true,
+        scopes: ["openid", "offline_access"],
+        granted_scopes: ["openid"],
+        missing_scopes: ["offline_access"],
+      }),
+    );
+    const granted = within(screen.getByTestId("granted-scopes"));
+    expect(granted.getAllByTestId("scope").map((scope) => scope.textContent)).toEqual(["openid", "offline_access"]);
+    expect(granted.queryByTestId("scope-missing")).not.toBeInTheDocument();
+    expect(screen.getByTestId("state-summary")).toHaveTextContent("Renews automatically");
+  });
+
+  it("keeps Refresh now enabled while retrying, as the main button, and says when Latch tries again", async () => {
+    const retryAt = new Date(Date.now() + 3 * 60_000);
+    const clock = `${String(retryAt.getHours()).padStart(2, "0")}:${String(retryAt.getMinutes()).padStart(2, "0")}`;
+    const backend = await openDetail(
+      connectionDto({
+        status: "error",
+        access_issued_at: minutesFromNow(-70),
+        access_expires_at: minutesFromNow(-10),
+        has_refresh_token: true,
+        retry_at: retryAt.toISOString(),
+        last_error: "Latch could not reach oauth2.googleapis.com. Check your network.",
+        last_error_action: { action: "retry_later", at: retryAt.toISOString() },
+      }),
+      { connection_refresh: () => connectionDto({ status: "connected", has_refresh_token: true, access_issued_at: new Date().toISOString(), access_expires_at: minutesFromNow(60) }) },
+    );
+    expect(screen.getByTestId("detail-status")).toHaveTextContent("Retrying in 3 min");
+    expect(screen.getByTestId("state-summary")).toHaveTextContent(`Latch tries again at ${clock} — or refresh now.`);
+    // The reason, still true, is shown as a passing problem.
+    expect(screen.getByTestId("error-message")).toHaveTextContent("Check your network.");
+    const refresh = screen.getByTestId("refresh");
+    expect(refresh).toHaveClass("primary");
+    expect(refresh).toBeEnabled();
+    await userEvent.click(refresh);
+    await waitFor(() => expect(backend.called("connection_refresh")).toHaveLength(1));
+  });
+
+  it("explains what no refresh token means, when a sign-in will be needed, and that offline access was refused", async () => {
+    const expires = new Date(Date.now() + 40 * 60_000);
+    const clock = `${String(expires.getHours()).padStart(2, "0")}:${String(expires.getMinutes()).padStart(2, "0")}`;
+    await openDetail(
+      connectionDto({
+        status: "connected",
+        access_issued_at: minutesFromNow(-20),
+        access_expires_at: expires.toISOString(),
+        has_refresh_token: false,
+        scopes: ["openid", "offline_access"],
+        granted_scopes: ["openid"],
+        missing_scopes: ["offline_access"],
+      }),
+    );
+    expect(screen.getByTestId("state-summary").textContent?.trim()).toMatch(
+      new RegExp(`^This service gave no refresh token: Latch cannot renew the sign-in; you will need to sign in again when it expires (at|tomorrow at) ${clock}\\.$`),
+    );
+    expect(screen.getByTestId("state-note")).toHaveTextContent(
+      "Latch asked the service to let it stay signed in (offline access), but the service did not allow it.",
+    );
+    expect(screen.getByTestId("detail")).not.toHaveTextContent("Refresh token: issued");
+  });
+
+  it("moves focus to the status when a sign-in finishes", async () => {
+    let connection = connectionDto();
+    await openDetail(connection, { connections_list: () => [connection], sign_in_start: () => ({ session: "si_1" }) });
+    await userEvent.click(screen.getByTestId("connect"));
+    await screen.findByTestId("waiting");
+    connection = connectionDto({ status: "connected", has_refresh_token: true, access_issued_at: new Date().toISOString(), access_expires_at: minutesFromNow(60) });
+    await signIn("si_1", { stage: "finished", outcome: { result: "connected", account: null } });
+    await emit("connections-changed", null);
+    await waitFor(() => expect(screen.getByTestId("state")).toHaveFocus());
+    expect(screen.getByTestId("announcement")).toHaveTextContent("Google Drive is connected.");
+  });
+
+  it("opens More from the keyboard, moves with the arrows, closes on Escape and gives focus back", async () => {
+    await openDetail(connectionDto({ status: "connected", has_refresh_token: true, access_issued_at: minutesFromNow(-1), access_expires_at: minutesFromNow(60) }));
+    const more = screen.getByTestId("more-actions");
+    expect(more).toHaveAttribute("aria-haspopup", "menu");
+    expect(more).toHaveAttribute("aria-expanded", "false");
+    more.focus();
+    await userEvent.keyboard("{Enter}");
+    expect(more).toHaveAttribute("aria-expanded", "true");
+    const menu = screen.getByRole("menu");
+    const items = within(menu).getAllByRole("menuitem");
+    expect(items.map((item) => item.textContent?.trim())).toEqual([
+      "Reconnect",
+      "Refresh now",
+      "Copy access token",
+      "Edit settings",
+      "Export…",
+      "Disconnect…",
+      "Delete…",
+    ]);
+    await waitFor(() => expect(items[0]).toHaveFocus());
+    await userEvent.keyboard("{ArrowDown}");
+    expect(items[1]).toHaveFocus();
+    await userEvent.keyboard("{ArrowUp}{ArrowUp}");
+    expect(items[items.length - 1]).toHaveFocus();
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("menu")).not.toBeInTheDocument();
+    expect(more).toHaveFocus();
+  });
+
+  it("shows the service's error code, description and raw answer only behind Details", async () => {
+    await openDetail(connectionDto(), { sign_in_start: () => ({ session: "si_1" }) });
+    await userEvent.click(screen.getByTestId("connect"));
+    await signIn("si_1", {
+      stage: "finished",
+      outcome: {
+        result: "failed",
+        code: "needs_authorization",
+        message: "The provider refused the sign-in code. It may have expired or been used already.",
+        action: { action: "sign_in_again", connection: "Google Drive", paste: false },
+        provider: { error: "invalid_grant", error_description: "Authorization code expired", error_uri: null },
+        details: '{"error":"invalid_grant","error_description":"Authorization code expired"}',
+      },
+    });
+    const notice = (await screen.findByTestId("error-message")).closest(".notice") as HTMLElement;
+    expect(notice).not.toHaveTextContent("invalid_grant");
+    await userEvent.click(within(notice).getByRole("button", { name: "Details" }));
+    const details = screen.getByTestId("error-details");
+    expect(details).toHaveTextContent("Error code invalid_grant");
+    expect(details).toHaveTextContent("Description Authorization code expired");
+    expect(details).toHaveTextContent('{"error":"invalid_grant"');
+    // The main button signs in again; the notice does not repeat it.
+    expect(screen.getAllByRole("button", { name: /Sign in/ })).toHaveLength(1);
   });
 });

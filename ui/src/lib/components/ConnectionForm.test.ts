@@ -19,12 +19,99 @@ function editing(connection: ConnectionDto, handlers: Parameters<typeof mockBack
 }
 
 describe("the connection form", () => {
-  it("shows the engine's error under its field and keeps Save disabled", async () => {
-    mockBackend({ connection_check: () => [{ field: "token_url", message: "Enter the Token URI from the service's API documentation." }] });
+  it("shows the engine's error under its field once the user leaves the field, and keeps Save enabled", async () => {
+    const backend = mockBackend({
+      connection_check: () => [{ field: "token_url", message: "Enter the Token URI from the service's API documentation." }],
+    });
     await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Google");
+    await waitFor(() => expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { name: "Google" } }));
+    // Not reached yet: no error, and Save still works.
+    expect(screen.queryByTestId("error-token_url")).toBeNull();
+    expect(screen.getByTestId("save")).toBeEnabled();
+    await userEvent.click(screen.getByRole("textbox", { name: "Token URI" }));
+    await userEvent.type(screen.getByRole("textbox", { name: "Token URI" }), "x");
+    expect(screen.queryByTestId("error-token_url")).toBeNull();
+    await userEvent.tab();
     expect(await screen.findByTestId("error-token_url")).toHaveTextContent("Enter the Token URI");
-    expect(screen.getByTestId("save")).toBeDisabled();
+    expect(screen.getByRole("textbox", { name: "Token URI" })).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByTestId("save")).toBeEnabled();
+  });
+
+  it("shows no error for a field the user has not reached, even after typing elsewhere", async () => {
+    mockBackend({
+      connection_check: () => [
+        { field: "name", message: "Enter a name for the connection." },
+        { field: "client_id", message: "Enter the client ID." },
+      ],
+    });
+    await renderForm();
+    await userEvent.type(screen.getByRole("textbox", { name: "Authorize URI" }), "https://id.example.com/auth");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(screen.queryByTestId("error-name")).toBeNull();
+    expect(screen.queryByTestId("error-client_id")).toBeNull();
+    expect(screen.queryByTestId("fix-count")).toBeNull();
+  });
+
+  it("Save with errors saves nothing, focuses the first one and says how many need fixing", async () => {
+    const backend = mockBackend({
+      connection_check: () => [
+        { field: "token_url", message: "Enter the Token URI from the service's API documentation." },
+        { field: "name", message: "Enter a name for the connection." },
+      ],
+    });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("save"));
+    expect(await screen.findByTestId("error-name")).toHaveTextContent("Enter a name");
+    expect(screen.getByTestId("error-token_url")).toBeInTheDocument();
+    expect(screen.getByTestId("fix-count")).toHaveTextContent("2 things need fixing");
+    // The first in the form's order, not the engine's.
+    expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveFocus();
+    expect(backend.called("connection_create")).toHaveLength(0);
+  });
+
+  it("repaints the count of things to fix as the errors change", async () => {
+    let errors = [
+      { field: "name", message: "Enter a name for the connection." },
+      { field: "client_id", message: "Enter the client ID." },
+    ];
+    mockBackend({ connection_check: () => errors });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("save"));
+    expect(await screen.findByTestId("fix-count")).toHaveTextContent("2 things need fixing");
+    errors = [{ field: "client_id", message: "Enter the client ID." }];
+    await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Drive");
+    await waitFor(() => expect(screen.getByTestId("fix-count")).toHaveTextContent("1 thing needs fixing"));
+    expect(screen.queryByTestId("error-name")).toBeNull();
+    errors = [];
+    await userEvent.type(screen.getByRole("textbox", { name: "Client ID" }), "abc");
+    await waitFor(() => expect(screen.queryByTestId("fix-count")).toBeNull());
+  });
+
+  it("opens Advanced and focuses the field when Save finds a problem inside it", async () => {
+    mockBackend({ connection_check: () => [{ field: "revoke_url", message: "The Revoke URI must start with https://." }] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("save"));
+    expect(await screen.findByTestId("error-revoke_url")).toBeVisible();
+    expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "true");
+    await waitFor(() => expect(screen.getByRole("textbox", { name: "Revoke URI" })).toHaveFocus());
+    expect(screen.getByTestId("fix-count")).toHaveTextContent("1 thing needs fixing");
+  });
+
+  it("trims the name the user typed", async () => {
+    const backend = mockBackend({
+      connection_check: () => [],
+      connection_create: ({ draft }) => connectionDto({ ...(draft as ConnectionDraft), id: "cn_new" }),
+    });
+    const onsaved = vi.fn();
+    await renderForm({ onsaved });
+    const name = screen.getByRole("textbox", { name: "Connection name" });
+    await userEvent.type(name, "  Team Drive  ");
+    await userEvent.tab();
+    expect(name).toHaveValue("Team Drive");
+    await userEvent.click(screen.getByTestId("save"));
+    await waitFor(() => expect(onsaved).toHaveBeenCalled());
+    expect((backend.lastArgs("connection_create")!.draft as ConnectionDraft).name).toBe("Team Drive");
   });
 
   it("enables Save once the engine finds nothing wrong, and saves the draft", async () => {
@@ -111,6 +198,7 @@ describe("the connection form", () => {
     mockBackend({ connection_check: () => [{ field: "revoke_url", message: "The Revoke URI must start with https://." }] });
     await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "x");
+    await userEvent.click(screen.getByTestId("save"));
     expect(await screen.findByTestId("error-revoke_url")).toBeVisible();
     expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "true");
   });
@@ -170,7 +258,7 @@ describe("the connection form", () => {
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "Lab");
     await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com{Enter}");
     expect(await screen.findByTestId("discover-result")).toHaveTextContent(
-      "Found https://id.example.com. Filled in the sign-in, token and revoke addresses and chose PKCE (S256).",
+      "Found https://id.example.com; filled in the sign-in, token and revoke addresses.",
     );
     expect(backend.lastArgs("issuer_discover")).toMatchObject({ issuer: "https://id.example.com", draft: { name: "Lab", pkce: "off" } });
     expect(document.querySelector<HTMLInputElement>('input[name="token_url"]')?.value).toBe("https://id.example.com/token");
@@ -269,6 +357,7 @@ describe("the connection form", () => {
     expect(screen.getByRole("radio", { name: "Header" })).toBeChecked();
     expect(screen.getByRole("textbox", { name: "Token name" })).toHaveValue("Token");
     expect(screen.getByText("The word before the token in the header. The default is Token.")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("radio", { name: "Both" }));
     expect(screen.getByRole("textbox", { name: "Query parameter name" })).toHaveValue("key");
     await waitFor(() =>
       expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { flow: "authorization_code", pkce: "s256", token_name: "Token" } }),
@@ -293,7 +382,7 @@ describe("the connection form", () => {
     expect(backend.lastArgs("connection_draft")).toEqual({ id: "cn_01" });
     expect(screen.getByRole("textbox", { name: "Client ID" })).toHaveValue("from-the-engine");
     await userEvent.click(screen.getByTestId("advanced-toggle"));
-    expect(screen.getByRole("textbox", { name: "Resources (RFC 8707)" })).toHaveValue("https://api.example.com/");
+    expect(screen.getByRole("textbox", { name: "Resources" })).toHaveValue("https://api.example.com/");
   });
 
   it("says Loading… and then why, when the engine cannot give the form its start", async () => {
@@ -353,7 +442,7 @@ describe("the connection form", () => {
     const backend = mockBackend({ connection_check: () => [] });
     await renderForm();
     await userEvent.click(screen.getByTestId("advanced-toggle"));
-    const resources = screen.getByRole("textbox", { name: "Resources (RFC 8707)" });
+    const resources = screen.getByRole("textbox", { name: "Resources" });
     expect(screen.getByText("The APIs this connection's tokens are for, when the provider asks for them. One address per line.")).toBeInTheDocument();
     await userEvent.type(resources, "https://api.example.com/{Enter}https://files.example.com/");
     await waitFor(() =>
@@ -367,8 +456,101 @@ describe("the connection form", () => {
     mockBackend({ connection_check: () => [{ field: "resource[0]", message: "Each resource must be an absolute address, like https://api.example.com/." }] });
     await renderForm();
     await userEvent.type(screen.getByRole("textbox", { name: "Connection name" }), "x");
+    await userEvent.click(screen.getByTestId("save"));
     expect(await screen.findByTestId("error-resource")).toHaveTextContent("must be an absolute address");
     expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "true");
-    expect(screen.getByRole("textbox", { name: "Resources (RFC 8707)" })).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByRole("textbox", { name: "Resources" })).toHaveAttribute("aria-invalid", "true");
+  });
+});
+
+describe("the connection form, for people", () => {
+  it("shows the redirect URI to give the service at the top of the custom form, with Copy", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    const top = screen.getByTestId("redirect-top");
+    expect(top).toHaveTextContent("Redirect URI (sometimes called callback URL) — give this to the service");
+    expect(within(top).getByTestId("redirect-uri")).toHaveTextContent("http://127.0.0.1/callback");
+    expect(within(top).getByRole("button", { name: "Copy" })).toBeInTheDocument();
+    // Before the first field: it is needed first, to register the app.
+    const name = screen.getByRole("textbox", { name: "Connection name" });
+    expect(top.compareDocumentPosition(name) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(screen.getByTestId("advanced-toggle")).toHaveAttribute("aria-expanded", "false");
+    // Only for flows that come back through the browser, as the engine's template says.
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "device_code");
+    expect(screen.queryByTestId("redirect-top")).toBeNull();
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "code");
+    expect(screen.getByTestId("redirect-top")).toBeInTheDocument();
+  });
+
+  it("asks “Discard changes?” before Escape throws away a changed form", async () => {
+    mockBackend({ connection_check: () => [] });
+    const oncancel = vi.fn();
+    await renderForm({ oncancel });
+    const name = screen.getByRole("textbox", { name: "Connection name" });
+    await userEvent.type(name, "Team Drive");
+    await fireEvent.keyDown(name, { key: "Escape" });
+    const dialog = await screen.findByRole("alertdialog", { name: "Discard changes?" });
+    expect(oncancel).not.toHaveBeenCalled();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Keep editing" }));
+    expect(screen.queryByRole("alertdialog")).toBeNull();
+    expect(name).toHaveValue("Team Drive");
+    await userEvent.click(screen.getByTestId("cancel"));
+    await userEvent.click(await screen.findByTestId("confirm-discard"));
+    expect(oncancel).toHaveBeenCalledTimes(1);
+  });
+
+  it("groups Advanced under plain headings, with the RFC names only in the help", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    const headings = screen.getAllByRole("heading", { level: 3 }).map((heading) => heading.textContent?.trim());
+    expect(headings).toEqual(expect.arrayContaining(["Sending the token", "Addresses", "Sign-in details", "Quirks"]));
+    const advanced = document.getElementById("advanced-settings")!;
+    const labels = [...advanced.querySelectorAll("label, legend, .label")].map((label) => label.textContent ?? "");
+    expect(labels.filter((label) => /RFC|PKCE|S256/.test(label))).toEqual([]);
+    expect(screen.getByRole("group", { name: "Access token placement" })).toBeInTheDocument();
+    expect(screen.getByText(/resource indicators \(RFC 8707\)/)).toBeInTheDocument();
+  });
+
+  it("shows Token name for the header and Query parameter name for the address, both for both", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    await userEvent.click(screen.getByTestId("advanced-toggle"));
+    const shown = () => ({
+      token: screen.queryByRole("textbox", { name: "Token name" }) !== null,
+      query: screen.queryByRole("textbox", { name: "Query parameter name" }) !== null,
+    });
+    expect(shown()).toEqual({ token: true, query: false });
+    await userEvent.click(screen.getByRole("radio", { name: "Query parameter" }));
+    expect(shown()).toEqual({ token: false, query: true });
+    await userEvent.click(screen.getByRole("radio", { name: "Both" }));
+    expect(shown()).toEqual({ token: true, query: true });
+  });
+
+  it("keeps the scope chips one Tab stop: arrows go between them, Delete removes one, Alt+arrow moves it", async () => {
+    mockBackend({ connection_check: () => [] });
+    await renderForm();
+    const input = screen.getByTestId("scope-input");
+    await userEvent.type(input, "read write profile ");
+    const chips = () => screen.getAllByTestId("scope-chip");
+    const names = () => chips().map((chip) => chip.getAttribute("aria-label"));
+    // One chip takes the Tab stop; the buttons inside are for the mouse.
+    expect(chips().filter((chip) => chip.tabIndex === 0)).toHaveLength(1);
+    expect(screen.getByRole("button", { name: "Remove read" }).tabIndex).toBe(-1);
+    await userEvent.keyboard("{Backspace}");
+    expect(chips()[2]).toHaveFocus();
+    await userEvent.keyboard("{ArrowLeft}");
+    expect(chips()[1]).toHaveFocus();
+    await userEvent.keyboard("{Alt>}{ArrowLeft}{/Alt}");
+    expect(names()).toEqual(["write", "read", "profile"]);
+    expect(chips()[0]).toHaveFocus();
+    await userEvent.keyboard("{Delete}");
+    expect(names()).toEqual(["read", "profile"]);
+    expect(chips()[0]).toHaveFocus();
+    // Tab leaves the chips in one step, to the box for typing more.
+    await userEvent.tab();
+    expect(input).toHaveFocus();
+    await userEvent.tab({ shift: true });
+    expect(chips()[0]).toHaveFocus();
   });
 });

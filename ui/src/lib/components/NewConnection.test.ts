@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { ConnectionDraft, Draft, PresetDto } from "$lib/ipc";
 import NewConnection from "./NewConnection.svelte";
 import { mockBackend, presetDto, template } from "../../test-fixtures";
+import { forgetTemplate } from "$lib/state/template";
 
 const noop = () => {};
 
@@ -104,13 +105,17 @@ describe("adding a connection", () => {
     });
   });
 
-  it("keeps Save disabled and says so while a provider that needs a secret has none", async () => {
-    backend();
+  it("says a provider that needs a secret has none when Save is pressed, and saves nothing", async () => {
+    const calls = backend();
     render(NewConnection, { onsaved: noop, oncancel: noop });
     await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
     await userEvent.type(await screen.findByRole("textbox", { name: "Client ID" }), "Iv1.abc");
+    expect(screen.queryByTestId("error-client_secret")).toBeNull();
+    await userEvent.click(screen.getByTestId("save"));
     expect(await screen.findByTestId("error-client_secret")).toHaveTextContent("GitHub needs your app's client secret.");
-    expect(screen.getByTestId("save")).toBeDisabled();
+    expect(document.querySelector('input[name="client_secret"]')).toHaveFocus();
+    expect(screen.getByTestId("fix-count")).toHaveTextContent("1 thing needs fixing");
+    expect(calls.called("connection_create")).toHaveLength(0);
   });
 
   it("opens the provider's registration page in the browser", async () => {
@@ -175,5 +180,48 @@ describe("adding a connection", () => {
     render(NewConnection, { onsaved: noop, oncancel: noop });
     await screen.findAllByTestId("preset-card");
     expect(screen.getByRole("button", { name: /GitHub/ })).toHaveTextContent("github.com");
+  });
+});
+
+describe("choosing the provider", () => {
+  const ACADEMY = presetDto({ id: "app-academy", name: "Make App Academy API v2", training: true });
+
+  it("lists training services only under “Show developer and training services”", async () => {
+    backend({ presets_list: () => [GITHUB, MAKE, ACADEMY] });
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await screen.findAllByTestId("preset-card");
+    const listed = () => screen.getAllByTestId("preset-card").map((card) => card.dataset.preset);
+    expect(listed()).toEqual(["github", "make"]);
+    await userEvent.type(screen.getByTestId("preset-search"), "academy");
+    expect(screen.getByTestId("training-hint")).toHaveTextContent("A training service matches");
+    await userEvent.click(screen.getByRole("checkbox", { name: "Show developer and training services" }));
+    expect(listed()).toEqual(["app-academy"]);
+  });
+
+  it("carries an address typed in the search into the Issuer field of Custom / other provider", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.type(await screen.findByTestId("preset-search"), "https://id.example.com");
+    expect(screen.getByTestId("preset-custom")).toHaveTextContent("https://id.example.com");
+    await userEvent.click(screen.getByTestId("preset-custom"));
+    expect(await screen.findByRole("textbox", { name: "Issuer or provider address" })).toHaveValue("https://id.example.com");
+  });
+
+  it("goes to Custom with the address on Enter when no service matches it", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.type(await screen.findByTestId("preset-search"), "login.example.org{Enter}");
+    expect(await screen.findByRole("textbox", { name: "Issuer or provider address" })).toHaveValue("https://login.example.org");
+  });
+
+  it("puts the cursor in the first field after choosing a provider", async () => {
+    backend();
+    render(NewConnection, { onsaved: noop, oncancel: noop });
+    await userEvent.click(await screen.findByRole("button", { name: /GitHub/ }));
+    await waitFor(() => expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveFocus());
+    await userEvent.click(screen.getByTestId("back-to-providers"));
+    forgetTemplate();
+    await userEvent.click(await screen.findByTestId("preset-custom"));
+    await waitFor(() => expect(screen.getByRole("textbox", { name: "Connection name" })).toHaveFocus());
   });
 });

@@ -1,9 +1,9 @@
 import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { SettingsDto } from "$lib/ipc";
 import App from "../../App.svelte";
-import { mockBackend } from "../../test-fixtures";
+import { connectionDto, mockBackend } from "../../test-fixtures";
 import Settings from "./Settings.svelte";
 
 const DEFAULTS: SettingsDto = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24 };
@@ -77,5 +77,50 @@ describe("Settings", () => {
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Settings" }));
     expect(await screen.findByRole("heading", { name: "Settings" })).toBeInTheDocument();
+  });
+});
+
+describe("Settings changes are never lost", () => {
+  it("saves a ticked “Start at login” when Settings is closed without Save", async () => {
+    const backend = mockBackend({ settings_get: () => DEFAULTS, settings_save: ({ settings }) => settings });
+    const onclose = vi.fn();
+    render(Settings, { onclose });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("checkbox", { name: /Start Latch when I log in/ }));
+    expect(screen.getByTestId("settings-close")).toHaveTextContent("Save and close");
+    await user.click(screen.getByTestId("settings-close"));
+    await waitFor(() => expect(onclose).toHaveBeenCalled());
+    expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, start_at_login: true } });
+  });
+
+  it("stays open and says why when saving on Close fails", async () => {
+    mockBackend({
+      settings_get: () => DEFAULTS,
+      settings_save: () => {
+        throw { code: "storage", message: "Starting at login could not be changed: permission denied.", fields: [], details: null };
+      },
+    });
+    const onclose = vi.fn();
+    render(Settings, { onclose });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("checkbox", { name: /Start Latch when I log in/ }));
+    await user.click(screen.getByTestId("settings-close"));
+    expect(await screen.findByText(/could not be changed/)).toBeInTheDocument();
+    expect(onclose).not.toHaveBeenCalled();
+  });
+
+  it("saves what changed before another screen opens from the list", async () => {
+    const backend = mockBackend({
+      connections_list: () => [connectionDto({ name: "Google Drive" })],
+      settings_get: () => DEFAULTS,
+      settings_save: ({ settings }) => settings,
+    });
+    render(App);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Settings" }));
+    await user.click(await screen.findByRole("checkbox", { name: /Start Latch when I log in/ }));
+    await user.click(screen.getByTestId("connection-row"));
+    expect(await screen.findByTestId("detail-name")).toHaveTextContent("Google Drive");
+    expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, start_at_login: true } });
   });
 });

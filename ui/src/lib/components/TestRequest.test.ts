@@ -27,20 +27,35 @@ describe("the test request panel", () => {
     expect(backend.called("access_token_reveal")).toHaveLength(0);
   });
 
-  it("copies a curl command without the token unless asked", async () => {
+  it("is a panel titled Test request", () => {
+    mockBackend({});
+    render(TestRequest, { connection: connectionDto({ status: "connected" }) });
+    expect(screen.getByRole("region", { name: "Test request" })).toHaveTextContent("Test request");
+    expect(screen.getByRole("heading", { name: "Test request" })).toBeInTheDocument();
+  });
+
+  it("copies a curl command without the token unless asked, from its menu, through the shell", async () => {
     const writeText = vi.fn().mockResolvedValue(undefined);
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
     const backend = mockBackend({
       request_preview: () => ({ method: "GET", url: "https://x.test", headers: [] }),
-      request_curl: ({ includeToken }) => (includeToken ? "curl -H 'Authorization: Bearer t' https://x.test" : "curl https://x.test"),
+      request_curl_copy: ({ includeToken }) => ({ clears_in_seconds: includeToken ? 45 : null }),
     });
-    render(TestRequest, { connection: connectionDto({ status: "connected" }) });
+    render(TestRequest, { connection: connectionDto({ status: "connected", name: "Team Drive" }) });
     await userEvent.type(screen.getByRole("textbox", { name: "Address" }), "https://x.test");
+    // "Include the access token" is no longer a checkbox beside the button: it is a choice in its menu.
+    expect(screen.queryByRole("checkbox", { name: "Include the access token" })).not.toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Copy as curl" }));
-    await waitFor(() => expect(writeText).toHaveBeenCalledWith("curl https://x.test"));
-    expect(backend.called("request_curl")[0].args.includeToken).toBe(false);
-    await userEvent.click(screen.getByRole("checkbox", { name: "Include the access token" }));
-    await userEvent.click(screen.getByRole("button", { name: /Copy as curl|Copied/ }));
-    await waitFor(() => expect(backend.lastArgs("request_curl")?.includeToken).toBe(true));
+    const without = screen.getByRole("menuitem", { name: /Copy without token/ });
+    expect(without).toHaveTextContent("Copy without token Uses $TOKEN from latch token 'Team Drive'");
+    await userEvent.click(without);
+    await waitFor(() => expect(backend.called("request_curl_copy")[0]?.args.includeToken).toBe(false));
+    expect(await screen.findByTestId("curl-copy-status")).toHaveTextContent(/^Copied$/);
+    await userEvent.click(screen.getByRole("button", { name: "Copy as curl" }));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Copy with token/ }));
+    await waitFor(() => expect(backend.lastArgs("request_curl_copy")?.includeToken).toBe(true));
+    expect(await screen.findByTestId("curl-copy-status")).toHaveTextContent("Copied — cleared in 45 s");
+    expect(writeText).not.toHaveBeenCalled();
+    expect(backend.called("access_token_reveal")).toHaveLength(0);
   });
 });

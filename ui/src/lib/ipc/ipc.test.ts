@@ -10,7 +10,7 @@ import {
   issuerDiscover,
   onSignIn,
   presetDraft,
-  requestCurl,
+  requestCurlCopy,
   signInCancel,
   signInStart,
   signInSubmitAddress,
@@ -48,12 +48,12 @@ describe("the IPC wrapper", () => {
     const calls: [string, unknown][] = [];
     mockIPC((command, args) => {
       calls.push([command, args]);
-      return command === "request_curl" ? "curl …" : [];
+      return command === "request_curl_copy" ? { clears_in_seconds: 45 } : [];
     });
     await connectionCheck({ name: "x" } as never, null);
-    await requestCurl("cn_1", { method: "GET", url: "https://x.test", headers: [], body: null }, true);
+    await requestCurlCopy("cn_1", { method: "GET", url: "https://x.test", headers: [], body: null }, true);
     expect(calls[0]).toEqual(["connection_check", { draft: { name: "x" }, id: null }]);
-    expect(calls[1][0]).toBe("request_curl");
+    expect(calls[1][0]).toBe("request_curl_copy");
     expect(calls[1][1]).toMatchObject({ id: "cn_1", includeToken: true });
   });
 

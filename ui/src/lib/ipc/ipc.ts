@@ -9,6 +9,7 @@ import type {
   ConnectionDraft,
   ConnectionDto,
   ConnectionTemplate,
+  Copied,
   DisconnectOutcome,
   Discovered,
   Draft,
@@ -123,14 +124,20 @@ export const signInSubmitAddress = (session: string, address: string) =>
   call<null>("sign_in_submit_address", { session, address });
 export const connectionRefresh = (id: string) => call<ConnectionDto>("connection_refresh", { id });
 export const connectionDisconnect = (id: string) => call<DisconnectOutcome>("connection_disconnect", { id });
-/** Only on an explicit Copy or Reveal click: this is the one call that returns a secret. */
+/** Only on an explicit Reveal click: this is the one call that returns a secret. */
 export const accessTokenReveal = (id: string) => call<string>("access_token_reveal", { id });
+/**
+ * Copy access token: the shell puts the token on the clipboard itself (a copy here, after awaiting IPC, is no
+ * longer the user's gesture to WebKit), and takes it off again after `clears_in_seconds`. The token never comes here.
+ */
+export const accessTokenCopy = (id: string) => call<Copied>("access_token_copy", { id });
 export const requestSend = (id: string, request: ApiRequestDto) =>
   call<ApiResponseDto>("request_send", { id, request });
 export const requestPreview = (id: string, request: ApiRequestDto) =>
   call<RequestPreview>("request_preview", { id, request });
-export const requestCurl = (id: string, request: ApiRequestDto, includeToken: boolean) =>
-  call<string>("request_curl", { id, request, includeToken });
+/** Copy as curl, put on the clipboard by the shell; without the token the command reads it from `$TOKEN`. */
+export const requestCurlCopy = (id: string, request: ApiRequestDto, includeToken: boolean) =>
+  call<Copied>("request_curl_copy", { id, request, includeToken });
 export const presetsList = () => call<PresetDto[]>("presets_list");
 /** A new connection's name and settings from a preset; only client ID, secret and scopes are left to choose. */
 export const presetDraft = (id: string) => call<Draft>("preset_draft", { id });
@@ -177,6 +184,6 @@ export const onConnectionsChanged = (callback: () => void) => subscribe<null>("c
 export const onSignIn = (callback: (event: SignInEventDto) => void) => subscribe<SignInEventDto>("sign-in", callback);
 /** The user chose Settings… in the tray menu. */
 export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
-/** The user clicked Reconnect on a notification: the payload is the connection's id. */
+/** The user clicked Sign in again on a notification: the payload is the connection's id. */
 export const onReconnectRequested = (callback: (id: string) => void) =>
   subscribe<string>("reconnect-requested", callback);

@@ -8,6 +8,7 @@ export type { ConnectionDraft } from "./generated/ConnectionDraft";
 export type { ConnectionDto } from "./generated/ConnectionDto";
 export type { ConnectionId } from "./generated/ConnectionId";
 export type { ConnectionTemplate } from "./generated/ConnectionTemplate";
+export type { Copied } from "./generated/Copied";
 export type { DisconnectOutcome } from "./generated/DisconnectOutcome";
 export type { Discovered } from "./generated/Discovered";
 export type { Draft } from "./generated/Draft";

@@ -56,6 +56,19 @@ export const ENDPOINT_FIELDS = ["issuer", "flow", "pkce", "authorize_url", "toke
 
 const MAIN_FIELDS = ["name", "scopes", "client_id", "client_secret"];
 
+/** Every field the form has a place for. */
+const PLACED_FIELDS = [...MAIN_FIELDS, ...ENDPOINT_FIELDS, ...ADVANCED_FIELDS];
+
+/** The form field an engine error belongs to, or null for one the form has no place for. */
+export function placedField(error: FieldError): string | null {
+  return PLACED_FIELDS.find((field) => errorBelongsTo(error, field)) ?? null;
+}
+
+/** "1 thing needs fixing", "2 things need fixing". */
+export function thingsToFix(count: number): string {
+  return count === 1 ? "1 thing needs fixing" : `${count} things need fixing`;
+}
+
 /** The endpoint fields a flow can require, as the form labels them. */
 export const ENDPOINT_LABELS: Record<string, string> = {
   authorize_url: "Authorize URI",
@@ -82,9 +95,13 @@ export class ConnectionFormState {
 
   engineErrors = $state<FieldError[]>([]);
   checking = $state(false);
-  checkedOnce = $state(false);
-  /** False until the user changes something in a new form, so a blank form is not covered in red. */
-  touched = $state(false);
+  /**
+   * The fields the user has left (or chose in, for a list or a choice): their errors show from then on, as they
+   * change. A field not reached yet stays quiet until Save.
+   */
+  visited = $state<Record<string, boolean>>({});
+  /** Save was pressed: every error shows. */
+  submitted = $state(false);
   saving = $state(false);
   failure = $state<IpcFailure | null>(null);
 
@@ -100,6 +117,10 @@ export class ConnectionFormState {
   #clientAuthChosen: boolean;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #checkNumber = 0;
+  /** The engine's check under way, if any. */
+  #inflight: Promise<void> | null = null;
+  /** The form as it started, to tell whether leaving would lose anything. */
+  #start = $state("");
 
   /**
    * `template` holds the engine's rules for each flow; `start` is the engine's draft the form starts from:
@@ -119,13 +140,32 @@ export class ConnectionFormState {
       this.portText = String(start.redirect_port);
     }
     if (existing) this.secretMode = existing.has_client_secret ? "saved" : "enter";
+    this.#start = this.#snapshot();
   }
+
+  /** Starts the provider address with what the user typed in the provider search (a new custom connection). */
+  startIssuer(address: string) {
+    this.issuerText = address;
+    this.#start = this.#snapshot();
+  }
+
+  #snapshot(): string {
+    return JSON.stringify([this.draft, this.secretMode, this.secretValue, this.portMode, this.portText, this.issuerText]);
+  }
+
+  /** Something was typed or chosen since the form opened: leaving would throw it away. */
+  changed = $derived(this.#snapshot() !== this.#start);
 
   /** What the chosen flow needs and ignores, as the engine says. */
   flowFields = $derived(flowFields(this.template.flows, this.draft.flow));
 
-  /** A field is shown unless the chosen flow never uses it. */
+  /**
+   * A field is shown unless the chosen flow never uses it, or it does not apply to the choices made: the token
+   * name goes with the header, the query parameter name with the address.
+   */
   shows(field: string): boolean {
+    if (field === "token_name" && this.draft.token_placement === "query") return false;
+    if (field === "query_param" && this.draft.token_placement === "header") return false;
     return !this.flowFields.unused.includes(field);
   }
 
@@ -206,11 +246,10 @@ export class ConnectionFormState {
         found.draft.info_url && "account info",
         found.draft.device_url && "device",
       ].filter((part): part is string => typeof part === "string");
-      const pkce = found.draft.pkce === "s256" && this.draft.flow === "authorization_code" ? " and chose PKCE (S256)" : "";
       const addresses = filled.length === 1 ? "address" : "addresses";
       this.discovered =
         (filled.length > 0
-          ? `Found ${found.draft.issuer}. Filled in the ${listInWords(filled)} ${addresses}${pkce}.`
+          ? `Found ${found.draft.issuer}; filled in the ${listInWords(filled)} ${addresses}.`
           : `Found ${found.draft.issuer}, but it lists none of the addresses Latch needs. Enter them below.`) +
         (found.scopes_supported.length > 0 ? " Pick the scopes you need below." : "");
     } catch (rejection) {
@@ -255,9 +294,10 @@ export class ConnectionFormState {
   // A cleared Hosted redirect URI field holds "": the loopback address then.
   redirectUri = $derived(this.draft.redirect_uri_override || redirectUri(this.redirectPort, this.draft.redirect_path));
 
-  /** The draft as it goes to the engine: with the client secret and the port as chosen. */
+  /** The draft as it goes to the engine: with the client secret and the port as chosen, the name trimmed. */
   toSend = $derived.by((): ConnectionDraft => {
     const draft = draftForSending($state.snapshot(this.draft) as Draft, this.secretInput);
+    draft.name = draft.name.trim();
     draft.redirect_port = this.redirectPort;
     return draft;
   });
@@ -286,9 +326,25 @@ export class ConnectionFormState {
     ...this.engineErrors.filter((error) => !this.localErrors.some((local) => local.field === error.field)),
   ]);
 
-  showErrors = $derived(this.touched || this.existing !== null);
-  visibleErrors = $derived(this.showErrors ? this.errors : []);
-  canSave = $derived(!this.saving && !this.checking && this.checkedOnce && this.errors.length === 0);
+  /** The user left these fields (or chose in them): their errors show from now on. */
+  visit(fields: string[]) {
+    for (const field of fields) if (!this.visited[field]) this.visited[field] = true;
+  }
+
+  /**
+   * Whether an error is shown yet: after Save, or once the user has left its field. An error on a field that the
+   * chosen flow or placement hides shows once the user made that choice.
+   */
+  #shown(error: FieldError): boolean {
+    if (this.submitted) return true;
+    const field = placedField(error);
+    if (field === null) return false;
+    if (this.visited[field]) return true;
+    if (!this.shows(field)) return this.visited.flow || this.visited.token_placement || false;
+    return false;
+  }
+
+  visibleErrors = $derived(this.errors.filter((error) => this.#shown(error)));
 
   errorsFor(field: string): FieldError[] {
     return this.visibleErrors.filter((error) => errorBelongsTo(error, field));
@@ -297,7 +353,7 @@ export class ConnectionFormState {
   /** Errors for fields this form has no place for (or that the chosen flow hides): shown as a list. */
   unplacedErrors = $derived(
     this.visibleErrors.filter((error) => {
-      const placed = [...MAIN_FIELDS, ...ENDPOINT_FIELDS, ...ADVANCED_FIELDS].find((field) => errorBelongsTo(error, field));
+      const placed = placedField(error);
       return !placed || !this.shows(placed);
     }),
   );
@@ -310,7 +366,20 @@ export class ConnectionFormState {
   scheduleCheck() {
     this.checking = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#check(), CHECK_DELAY_MS);
+    this.#timer = setTimeout(() => (this.#inflight = this.#check()), CHECK_DELAY_MS);
+  }
+
+  /** Waits for the engine's word on the draft as it is now (checking at once if a check was waiting). */
+  async settle(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#inflight = this.#check();
+    }
+    while (this.#inflight) {
+      const running = this.#inflight;
+      await running;
+      if (running === this.#inflight) this.#inflight = null;
+    }
   }
 
   async #check() {
@@ -325,10 +394,7 @@ export class ConnectionFormState {
       if (number !== this.#checkNumber) return;
       this.failure = IpcFailure.from(rejection);
     } finally {
-      if (number === this.#checkNumber && this.#timer === null) {
-        this.checking = false;
-        this.checkedOnce = true;
-      }
+      if (number === this.#checkNumber && this.#timer === null) this.checking = false;
     }
   }
 
@@ -337,11 +403,20 @@ export class ConnectionFormState {
     this.#checkNumber++;
   }
 
-  async save(): Promise<ConnectionDto | null> {
-    if (!this.canSave) return null;
+  /**
+   * Save: waits for the engine's check, then saves — or, while something needs fixing, saves nothing, shows every
+   * error (opening Advanced when one is inside) and answers "invalid" so the form can take the user there.
+   */
+  async save(): Promise<ConnectionDto | "invalid" | null> {
+    if (this.saving) return null;
     this.saving = true;
+    this.submitted = true;
     this.failure = null;
+    const name = this.draft.name.trim();
+    if (name !== this.draft.name) this.draft.name = name;
     try {
+      await this.settle();
+      if (this.errors.length > 0) return this.#invalid();
       return this.existing
         ? await connectionUpdate(this.existing.id, this.toSend)
         : await connectionCreate(this.toSend);
@@ -349,13 +424,17 @@ export class ConnectionFormState {
       const failure = IpcFailure.from(rejection);
       if (failure.code === "validation" && failure.fields.length > 0) {
         this.engineErrors = failure.fields;
-        this.touched = true;
-      } else {
-        this.failure = failure;
+        return this.#invalid();
       }
+      this.failure = failure;
       return null;
     } finally {
       this.saving = false;
     }
+  }
+
+  #invalid(): "invalid" {
+    if (this.hasAdvancedErrors) this.advancedOpen = true;
+    return "invalid";
   }
 }

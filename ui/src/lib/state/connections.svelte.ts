@@ -9,6 +9,8 @@ import {
   onOpenSettings,
   onReconnectRequested,
   onSignIn,
+  settingsGet,
+  settingsSave,
   signInCancel,
   signInStart,
   signInSubmitAddress,
@@ -48,6 +50,24 @@ export type SignInProgress = {
 
 const waiting = (session: string | null): SignInProgress => ({ session, started: null, device: null, pasted: false });
 
+/**
+ * Where the app remembers that it asked about starting at login (this window's storage: the question is the
+ * app's, not a setting of the engine's). Asked once, whatever the answer.
+ */
+export const START_AT_LOGIN_ASKED = "latch.start-at-login-asked";
+
+/** Whether `connection` has ever worked: it holds, or held until it needed a sign-in, tokens. */
+const everConnected = (connection: ConnectionDto) =>
+  connection.status !== "new" && (connection.access_issued_at !== null || connection.has_refresh_token);
+
+function storage(): Storage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The connection list, what is selected, and the long-running actions on connections. */
 export class ConnectionsState {
   connections = $state<ConnectionDto[]>([]);
@@ -58,6 +78,13 @@ export class ConnectionsState {
   signIns = $state<Record<string, SignInProgress>>({});
   connectFailures = $state<Record<string, IpcFailure>>({});
   lastDisconnect = $state<{ id: string; outcome: DisconnectOutcome } | null>(null);
+  /** A sentence for screen readers about what just happened (a sign-in ended); the app's live region reads it. */
+  announcement = $state("");
+  /**
+   * The offer after the first connect ever: Latch renews only while it runs, so start it at login? "asking"
+   * while the question is shown, "saving" while the answer is saved, "on" once it is.
+   */
+  startAtLogin = $state<{ stage: "asking" | "saving" | "on"; failure: IpcFailure | null } | null>(null);
 
   selectedId = $derived(this.view.kind === "detail" || this.view.kind === "edit" ? this.view.id : null);
   selected = $derived(this.connections.find((connection) => connection.id === this.selectedId) ?? null);
@@ -165,11 +192,49 @@ export class ConnectionsState {
   async submitPaste(id: string, address: string): Promise<void> {
     const session = this.signIns[id]?.session;
     if (!session) {
-      throw new IpcFailure("validation", "This sign-in is no longer waiting for an address. Click Connect to start again.");
+      throw new IpcFailure("validation", "This sign-in is no longer waiting for an address. Sign in again to start over.");
     }
     await signInSubmitAddress(session, address.trim());
     const entry = this.signIns[id];
     if (entry?.session === session) entry.pasted = true;
+  }
+
+  /** Yes to starting at login: saved with the other settings, as the Settings screen saves it. */
+  async acceptStartAtLogin(): Promise<void> {
+    this.startAtLogin = { stage: "saving", failure: null };
+    try {
+      const settings = await settingsGet();
+      await settingsSave({ ...settings, start_at_login: true });
+      this.startAtLogin = { stage: "on", failure: null };
+    } catch (rejection) {
+      this.startAtLogin = { stage: "asking", failure: IpcFailure.from(rejection) };
+    }
+  }
+
+  dismissStartAtLogin() {
+    this.startAtLogin = null;
+  }
+
+  /**
+   * After a connect: if it is the first connection ever to work here and Latch does not start at login yet,
+   * ask once whether it should — a connection stays alive only while Latch runs.
+   */
+  async #offerStartAtLogin(id: string): Promise<void> {
+    const store = storage();
+    if (!store || store.getItem(START_AT_LOGIN_ASKED) !== null) return;
+    const firstEver = !this.connections.some((connection) => connection.id !== id && everConnected(connection));
+    if (!firstEver) {
+      store.setItem(START_AT_LOGIN_ASKED, "not first");
+      return;
+    }
+    let settings;
+    try {
+      settings = await settingsGet();
+    } catch {
+      return; // Asked another time, when the settings can be read.
+    }
+    store.setItem(START_AT_LOGIN_ASKED, settings.start_at_login ? "already on" : "asked");
+    if (!settings.start_at_login) this.startAtLogin = { stage: "asking", failure: null };
   }
 
   async refresh(id: string): Promise<void> {
@@ -250,7 +315,9 @@ export class ConnectionsState {
 
   /** How a session of `id` ended. The engine records it too; the list reloads through `connections-changed`. */
   #ended(id: string, outcome: SignInOutcome | null) {
+    const name = this.connections.find((connection) => connection.id === id)?.name ?? "The connection";
     if (outcome?.result === "failed") {
+      this.announcement = `${name}: ${outcome.message}`;
       this.connectFailures[id] = new IpcFailure(
         outcome.code,
         outcome.message,
@@ -261,6 +328,8 @@ export class ConnectionsState {
       );
     } else if (outcome?.result === "connected") {
       delete this.connectFailures[id];
+      this.announcement = `${name} is connected.`;
+      void this.#offerStartAtLogin(id);
     }
     // Cancelled (or replaced): the user's own choice, nothing to report.
   }

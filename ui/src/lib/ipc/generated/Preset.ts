@@ -27,4 +27,10 @@ settings: OAuth2Settings, scopes: Array<PresetScope>,
 /**
  * Quirks and caveats, one sentence each; doubts are said here.
  */
-notes: Array<string>, };
+notes: Array<string>, 
+/**
+ * A service for developers to practise on (a training API on a mock
+ * server), not one people connect their own accounts to: the app's
+ * picker lists it only when asked to.
+ */
+training: boolean, };
