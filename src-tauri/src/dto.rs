@@ -19,11 +19,14 @@ pub struct ConnectionDto {
     /// connection signs in through the browser.
     pub redirect_uri: Option<String>,
     pub missing_scopes: Vec<String>,
+    /// Latch gets new access tokens without the user (the engine's rule).
+    pub can_renew: bool,
 }
 
 impl From<Connection> for ConnectionDto {
     fn from(connection: Connection) -> Self {
         ConnectionDto {
+            can_renew: connection.can_renew(),
             provider_host: connection.settings.provider_host(),
             redirect_uri: connection.settings.redirect_uri_to_register(),
             missing_scopes: connection.missing_scopes(),

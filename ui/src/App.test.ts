@@ -30,7 +30,9 @@ describe("the connection list", () => {
     expect(rows.map((row) => row.dataset.name)).toEqual(["Google Drive", "GitHub", "Slack", "Dropbox"]);
     const badges = rows.map((row) => within(row).getByTestId("status-badge").textContent);
     expect(badges).toEqual(["Connected", "Expires in 12 min", "Needs sign-in", "Not connected"]);
-    expect(within(rows[0]).getByText("ann@example.com")).toBeInTheDocument();
+    // The account and the service, not the flow's name.
+    expect(within(rows[0]).getByText("ann@example.com · accounts.google.com")).toBeInTheDocument();
+    expect(rows[0].textContent).not.toContain("Authorization code");
     expect(screen.getAllByTestId("add-connection")).toHaveLength(1);
     expect(screen.queryByTestId("search")).not.toBeInTheDocument();
   });

@@ -58,7 +58,7 @@ export function template(): ConnectionTemplate {
 }
 
 export function connectionDto(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
-  return {
+  const dto: ConnectionDto = {
     ...oauth2Defaults(),
     name: "Google Drive",
     authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -84,8 +84,14 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
     provider_host: "accounts.google.com",
     redirect_uri: "http://127.0.0.1/callback",
     missing_scopes: [],
+    can_renew: false,
     ...overrides,
   };
+  // What the engine answers (`Connection::can_renew`), unless a test says otherwise.
+  if (overrides.can_renew === undefined) {
+    dto.can_renew = dto.has_refresh_token || dto.flow === "client_credentials";
+  }
+  return dto;
 }
 
 /** `connection_draft(id)`: a connection's name, kind and settings, as its edit form starts them. */

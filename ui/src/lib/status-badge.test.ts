@@ -49,10 +49,10 @@ describe("statusBadge", () => {
 
 describe("statusBadge colours", () => {
   it("keeps a connection that renews itself green whatever its token's expiry says", () => {
-    const renewing = { status: "connected" as const, has_refresh_token: true };
+    const renewing = { status: "connected" as const, can_renew: true };
     expect(statusBadge({ ...renewing, access_expires_at: at(3 * 60_000) }, now)).toEqual({ text: "Connected", tone: "good" });
     expect(statusBadge({ ...renewing, access_expires_at: at(-60_000) }, now)).toEqual({ text: "Connected", tone: "good" });
-    expect(statusBadge({ status: "connected", flow: "client_credentials", access_expires_at: at(60_000) }, now).tone).toBe("good");
+    expect(statusBadge({ status: "connected", can_renew: true, access_expires_at: at(60_000) }, now).tone).toBe("good");
   });
   it("is amber only for what needs the user soon, red only for what is broken", () => {
     expect(statusBadge({ status: "connected", access_expires_at: at(12 * 60_000) }, now).tone).toBe("warning");
@@ -78,7 +78,7 @@ describe("changesWithTime", () => {
   });
   it("is false for badges only a new state can change", () => {
     expect(changesWithTime({ status: "connected", access_expires_at: null })).toBe(false);
-    expect(changesWithTime({ status: "connected", access_expires_at: at(60 * 60_000), has_refresh_token: true })).toBe(false);
+    expect(changesWithTime({ status: "connected", access_expires_at: at(60 * 60_000), can_renew: true })).toBe(false);
     expect(changesWithTime({ status: "new", access_expires_at: null })).toBe(false);
     expect(changesWithTime({ status: "needs_reauth", access_expires_at: null, retry_at: at(60_000) })).toBe(false);
   });

@@ -13,14 +13,11 @@ export type Badge = { text: string; tone: BadgeTone };
 export const EXPIRY_WARNING_MS = 15 * 60_000;
 
 export type BadgeInput = Pick<ConnectionDto, "status" | "access_expires_at"> &
-  Partial<Pick<ConnectionDto, "retry_at" | "has_refresh_token" | "flow">>;
+  Partial<Pick<ConnectionDto, "retry_at" | "can_renew">>;
 
-/**
- * Whether Latch can get a new access token without the user: with a refresh token, or by asking again
- * (client credentials). The engine's rule (`KindSettings::can_renew`); the DTO does not carry it yet.
- */
-export function canRenew(connection: Partial<Pick<ConnectionDto, "has_refresh_token" | "flow">>): boolean {
-  return connection.has_refresh_token === true || connection.flow === "client_credentials";
+/** Whether Latch can get a new access token without the user: the engine says so (`can_renew`). */
+export function canRenew(connection: Partial<Pick<ConnectionDto, "can_renew">>): boolean {
+  return connection.can_renew === true;
 }
 
 /**

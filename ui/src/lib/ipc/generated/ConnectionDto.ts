@@ -13,7 +13,11 @@ export type ConnectionDto = { provider_host: string | null,
  * The exact redirect URI to register with the provider, when the
  * connection signs in through the browser.
  */
-redirect_uri: string | null, missing_scopes: Array<string>, id: ConnectionId, name: string, status: Status, access_expires_at: string | null, refresh_expires_at: string | null, 
+redirect_uri: string | null, missing_scopes: Array<string>, 
+/**
+ * Latch gets new access tokens without the user (the engine's rule).
+ */
+can_renew: boolean, id: ConnectionId, name: string, status: Status, access_expires_at: string | null, refresh_expires_at: string | null, 
 /**
  * When the current access token was issued; with the expiry it gives the
  * token's lifetime, which sets the refresh margin.
