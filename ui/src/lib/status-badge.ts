@@ -77,3 +77,13 @@ export function statusBadge(connection: BadgeInput, now: number, { compact = fal
       return { text: "Unknown", tone: "neutral" };
   }
 }
+
+/**
+ * The state a screen reader is told about when it changes ("Connected", "Needs sign-in"): the badge's words for
+ * the status alone, without times that change by the minute. Null while Latch is refreshing — a moment that
+ * ends where it began, not news.
+ */
+export function statusWords(connection: Pick<ConnectionDto, "status">): string | null {
+  if (connection.status === "refreshing") return null;
+  return statusBadge({ status: connection.status, access_expires_at: null }, 0).text;
+}

@@ -20,6 +20,7 @@ import {
   type SignInEventDto,
   type SignInOutcome,
 } from "$lib/ipc";
+import { statusWords } from "$lib/status-badge";
 
 /** What the right-hand pane shows. */
 export type View =
@@ -94,6 +95,8 @@ export class ConnectionsState {
    * (null). Their late events change nothing.
    */
   #over = new Map<string, SignInOutcome | null>();
+  /** The status words screen readers last had for each connection, by id: each change is told once. */
+  #told = new Map<string, string>();
   /** Connect clicks still waiting for the engine's answer, so Cancel can wait for the session. */
   #starting = new Map<string, Promise<string | null>>();
 
@@ -122,6 +125,7 @@ export class ConnectionsState {
       const connections = await connectionsList();
       this.connections = connections;
       this.loadFailure = null;
+      this.#announceChanges(connections);
       if (this.view.kind === "detail" || this.view.kind === "edit") {
         const id = this.view.id;
         if (!connections.some((connection) => connection.id === id)) this.view = { kind: "nothing" };
@@ -131,6 +135,23 @@ export class ConnectionsState {
     } finally {
       this.loaded = true;
     }
+  }
+
+  /**
+   * Tells screen readers, through the app's polite live region, when a connection's state changed — by the
+   * refresher, a sign-in, the CLI — in the badge's words: "Team Drive: Needs sign-in." The first load and new
+   * connections are what is on screen, not changes.
+   */
+  #announceChanges(connections: ConnectionDto[]) {
+    const news: string[] = [];
+    for (const connection of connections) {
+      const words = statusWords(connection);
+      if (words === null) continue;
+      const told = this.#told.get(connection.id);
+      if (told !== undefined && told !== words) news.push(`${connection.name}: ${words}.`);
+      this.#told.set(connection.id, words);
+    }
+    if (news.length > 0) this.announcement = news.join(" ");
   }
 
   show(id: string) {
@@ -329,6 +350,8 @@ export class ConnectionsState {
     } else if (outcome?.result === "connected") {
       delete this.connectFailures[id];
       this.announcement = `${name} is connected.`;
+      // Said now: the reload that follows must not say it again.
+      this.#told.set(id, statusWords({ status: "connected" }) ?? "");
       void this.#offerStartAtLogin(id);
     }
     // Cancelled (or replaced): the user's own choice, nothing to report.
