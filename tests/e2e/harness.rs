@@ -62,6 +62,11 @@ impl Provider {
         Self::start("academy.mjs", args, "base")
     }
 
+    /// A provider only a Make-style spec can talk to (tests/providers/spec-provider.mjs).
+    pub fn spec(args: &[&str]) -> Provider {
+        Self::start("spec-provider.mjs", args, "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         let dir = repo_root().join("tests/providers");
         let mut child = Command::new("node")

@@ -23,7 +23,7 @@
 // * GET  /__test/stats
 //
 // One client: academy-client / academy-secret. Redirect URIs allowed: this
-// server's /oauth/cb/app, and http://127.0.0.1:ANY/callback.
+// server's /oauth/cb/app, and http://127.0.0.1:ANY/callback or /oauth/cb/app.
 // Each user has one active connection: a new one removes the old one.
 
 import * as http from 'node:http';
@@ -74,7 +74,8 @@ function allowedRedirect(uri) {
   if (uri === `${base}/oauth/cb/app`) return true;
   try {
     const u = new URL(uri);
-    return u.protocol === 'http:' && u.hostname === '127.0.0.1' && u.pathname === '/callback' && !u.search;
+    // Latch's loopback redirect: its OAuth 2.0 form's path, or a spec's (Make's).
+    return u.protocol === 'http:' && u.hostname === '127.0.0.1' && ['/callback', '/oauth/cb/app'].includes(u.pathname) && !u.search;
   } catch {
     return false;
   }

@@ -79,6 +79,7 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
     last_error_details: null,
     last_error_action: null,
     retry_at: null,
+    refresh_due_at: null,
     created_at: "2025-01-01T00:00:00Z",
     updated_at: "2025-01-01T00:00:00Z",
     provider_host: "accounts.google.com",

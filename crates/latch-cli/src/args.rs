@@ -51,6 +51,28 @@ pub enum Command {
     Export(ExportArgs),
     /// Add the connections in a file written by 'latch export'; all or nothing.
     Import(ImportArgs),
+    /// Make-style connection specs: check a spec file or folder, show a connection's spec, run one of its steps.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SpecCommand {
+    /// Check a spec: a *.latch-spec.json file, or a folder in Make's or the VS Code extension's layout.
+    /// Exit 0 when it is valid, 2 with every problem and its place when not.
+    Check {
+        path: std::path::PathBuf,
+    },
+    /// Print the spec of a connection made from one (without its common data).
+    Show {
+        name: String,
+    },
+    /// Run a connection's 'info' or 'refresh' step now and print what was sent and received, secrets masked.
+    Run {
+        name: String,
+        #[arg(value_parser = ["info", "refresh"])]
+        step: String,
+    },
 }
 
 #[derive(Args)]
@@ -136,8 +158,29 @@ pub struct AddArgs {
     /// Required unless --preset or --issuer gives it.
     #[arg(long, value_parser = EnumFlag::<Flow>::new())]
     pub flow: Option<Flow>,
-    #[arg(long)]
-    pub client_id: String,
+    /// Required for OAuth 2.0 connections (not with --spec).
+    #[arg(long, required_unless_present = "spec")]
+    pub client_id: Option<String>,
+    /// Make the connection from a Make-style spec: a *.latch-spec.json file, or a folder in Make's
+    /// layout (connections/NAME/communication.imljson, ...) or the VS Code extension's.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["preset", "flow", "client_id"])]
+    pub spec: Option<std::path::PathBuf>,
+    /// With --spec: a value of the spec's common data (the app's client id...). Repeatable.
+    #[arg(long = "common", value_name = "KEY=VALUE", value_parser = parse_param, requires = "spec")]
+    pub common: Vec<KeyValue>,
+    /// With --spec: read this common value (a client secret) from standard input, one line per
+    /// --common-stdin and then per --param-stdin, in the order given. Repeatable.
+    #[arg(long = "common-stdin", value_name = "KEY", requires = "spec")]
+    pub common_stdin: Vec<String>,
+    /// With --spec: a value for one of the spec's parameters. Repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param, requires = "spec")]
+    pub params: Vec<KeyValue>,
+    /// With --spec: read this parameter (a password) from standard input. Repeatable.
+    #[arg(long = "param-stdin", value_name = "KEY", requires = "spec")]
+    pub param_stdin: Vec<String>,
+    /// With --spec: open it although it sends a secret to a host other than its sign-in, token and API hosts.
+    #[arg(long, requires = "spec")]
+    pub accept_secret_hosts: bool,
     /// With --issuer: do not fetch the server's metadata; use only the flags given.
     #[arg(long)]
     pub no_discover: bool,
@@ -280,6 +323,13 @@ pub struct SpecFlags {
 #[derive(Clone, Serialize)]
 #[serde(transparent)]
 pub struct UrlFlag(Option<String>);
+
+impl UrlFlag {
+    /// The address given; `None` for an empty value.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
 
 
 impl SpecFlags {

@@ -13,10 +13,10 @@ use clap::Parser;
 use latch_core::model::Connection;
 use latch_core::request::ApiRequest;
 use latch_core::secret::ClientSecret;
-use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions};
+use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions, SpecConnection};
 use zeroize::Zeroizing;
 
-use args::{Cli, Command};
+use args::{AddArgs, Cli, Command, SpecCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,9 +107,69 @@ fn init_logging() {
 
 async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Add(args) if args.spec.is_some() => {
+            let connection = engine.create_spec(spec_connection(args)?).await?;
+            output::print_added(&connection, None);
+        }
+        Command::Spec(SpecCommand::Check { path }) => {
+            let document = latch_core::spec::document::load(&path)?;
+            let problems = Engine::spec_problems(&document);
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("latch: {}", output::clean(problem));
+                }
+                eprintln!("latch: {} problem(s) in {}.", problems.len(), path.display());
+                return Ok(ExitCode::from(2));
+            }
+            let elsewhere = latch_core::spec::runner::secret_destinations(&document);
+            let steps: Vec<&str> = document.communication.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            println!(
+                "{} is a valid spec{}: steps {}; {} parameter(s); {} scope(s).",
+                path.display(),
+                document.name.as_deref().map(|n| format!(" ('{}')", output::clean(n))).unwrap_or_default(),
+                steps.join(", "),
+                document.parameters.len(),
+                document.scope_list.len()
+            );
+            for host in elsewhere {
+                println!("Warning: it sends your secret to {} — opening it needs --accept-secret-hosts.", output::clean(&host));
+            }
+        }
+        Command::Spec(SpecCommand::Show { name }) => {
+            let connection = engine.get(&name)?;
+            let Some(settings) = connection.settings.spec() else {
+                return Err(Error::validation("name", format!("'{}' is not made from a spec.", connection.name)));
+            };
+            let text = serde_json::to_string_pretty(&settings.spec).unwrap_or_default();
+            println!("{}", output::clean_block(&text));
+        }
+        Command::Spec(SpecCommand::Run { name, step }) => {
+            let report = engine.run_spec_step(&name, &step).await?;
+            for request in &report.requests {
+                println!("{} {}", request.method, output::clean(&request.url));
+                for (key, value) in &request.request_headers {
+                    println!("  {}: {}", output::clean(key), output::clean(value));
+                }
+                if let Some(body) = &request.request_body {
+                    println!("  {}", output::clean(body));
+                }
+                if let Some(status) = request.status {
+                    println!("-> HTTP {status}");
+                }
+                if let Some(body) = &request.response_body {
+                    println!("  {}", output::clean(body));
+                }
+            }
+            if let Some(account) = &report.account {
+                println!("Account: {}", output::clean(account));
+            }
+            if !report.data_keys.is_empty() {
+                println!("Data: {}", report.data_keys.join(", "));
+            }
+        }
         Command::Add(args) => {
             let secret = read_secret(args.fields.client_secret_stdin)?;
-            let overrides = args.fields.into_patch().set_some("flow", args.flow).set("client_id", args.client_id);
+            let overrides = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
             let issuer = overrides.get("issuer").and_then(|v| v.as_str()).map(str::to_owned);
             let (connection, preset) = match (&args.preset, issuer) {
                 (Some(id), _) => {
@@ -288,6 +348,64 @@ async fn sign_in(engine: &Arc<Engine>, name: &str, options: SignInOptions) -> Re
         }
     }
     handle.outcome().await
+}
+
+/// `latch add --spec`'s flags as what the engine takes: values typed per
+/// the spec's parameter definitions, secrets from standard input.
+fn spec_connection(args: AddArgs) -> Result<SpecConnection, Error> {
+    let path = args.spec.unwrap_or_default();
+    let document = latch_core::spec::document::load(&path)?;
+    let wanted = args.common_stdin.len() + args.param_stdin.len();
+    let mut lines: Vec<Zeroizing<String>> = Vec::new();
+    if wanted > 0 {
+        let bytes = read_stdin()?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| Error::validation("stdin", "Standard input is not valid text."))?;
+        lines = text.lines().map(|l| Zeroizing::new(l.trim_end_matches('\r').to_owned())).collect();
+        if lines.len() < wanted {
+            return Err(Error::validation(
+                "stdin",
+                format!("{wanted} value(s) were to come on standard input, one per line, but {} arrived.", lines.len()),
+            ));
+        }
+    }
+    let mut from_stdin = lines.into_iter();
+    let mut common = serde_json::Map::new();
+    for kv in args.common {
+        common.insert(kv.key, serde_json::Value::String(kv.value));
+    }
+    for key in args.common_stdin {
+        let value = from_stdin.next().unwrap_or_default();
+        common.insert(key, serde_json::Value::String(value.to_string()));
+    }
+    let mut parameters = serde_json::Map::new();
+    for kv in args.params {
+        let definition = document.parameters.iter().find(|p| p.get("name").and_then(|n| n.as_str()) == Some(kv.key.as_str()));
+        let kind = definition.and_then(|d| d.get("type")).and_then(|t| t.as_str()).unwrap_or("text");
+        let value = match kind {
+            "number" | "integer" | "uinteger" | "boolean" | "collection" => {
+                serde_json::from_str(&kv.value).unwrap_or(serde_json::Value::String(kv.value))
+            }
+            "array" => serde_json::from_str::<serde_json::Value>(&kv.value).ok().filter(|v| v.is_array()).unwrap_or_else(|| {
+                kv.value.split(',').map(|item| serde_json::Value::String(item.trim().to_owned())).collect()
+            }),
+            _ => serde_json::Value::String(kv.value),
+        };
+        parameters.insert(kv.key, value);
+    }
+    for key in args.param_stdin {
+        let value = from_stdin.next().unwrap_or_default();
+        parameters.insert(key, serde_json::Value::String(value.to_string()));
+    }
+    Ok(SpecConnection {
+        name: args.name,
+        document,
+        parameters,
+        common,
+        scopes: args.fields.scopes.clone(),
+        redirect_port: args.fields.redirect_port.unwrap_or(0),
+        redirect_uri_override: args.fields.redirect_uri.as_ref().and_then(|u| u.as_deref().map(str::to_owned)),
+        accept_secret_hosts: args.accept_secret_hosts,
+    })
 }
 
 fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use latch_core::model::{Connection, Flow, KindSettings, OAuth2Settings, TokenPlacement};
+use latch_core::model::{Connection, Flow, KindSettings, TokenPlacement};
 use latch_core::presets::Preset;
 use latch_core::transfer::{ImportCandidate, Imported};
 use latch_core::{Action, Disconnected, Error};
@@ -22,6 +22,10 @@ pub fn clean(text: &str) -> String {
 }
 
 /// A block of lines safe for the terminal: as [`clean`], keeping the line breaks.
+pub fn clean_block(text: &str) -> String {
+    clean_lines(text)
+}
+
 fn clean_lines(text: &str) -> String {
     latch_core::error::printable(text, true)
 }
@@ -111,15 +115,8 @@ fn flag_for(field: &str) -> &'static str {
     }
 }
 
-/// The OAuth 2.0 settings, for the sentences below that are about them.
-fn oauth2(connection: &Connection) -> &OAuth2Settings {
-    match &connection.settings {
-        KindSettings::OAuth2(settings) => settings,
-    }
-}
-
 pub fn warn_if_implicit(connection: &Connection) {
-    if oauth2(connection).flow == Flow::Implicit {
+    if connection.settings.oauth2().is_some_and(|s| s.flow == Flow::Implicit) {
         eprintln!(
             "latch: warning: the implicit flow is legacy (RFC 9700): the token travels in the browser's address bar and \
              cannot be refreshed. Use --flow authorization_code (with PKCE) if the provider supports it."
@@ -207,7 +204,10 @@ pub fn print_list(connections: &[Connection], json: bool) {
         println!(
             "{:width$}  {:18}  {:12}  {}",
             name,
-            oauth2(c).flow.as_str(),
+            match &c.settings {
+                KindSettings::OAuth2(settings) => settings.flow.as_str(),
+                KindSettings::Spec(_) => "spec",
+            },
             c.status.as_str(),
             c.access_expires_at.map(relative).unwrap_or_else(|| "-".into())
         );
@@ -219,7 +219,6 @@ pub fn print_show(c: &Connection, json: bool) {
         println!("{}", serde_json::to_string_pretty(c).expect("a connection serialises"));
         return;
     }
-    let spec = oauth2(c);
     let none = || "-".to_string();
     // Every value here may have come from a provider or an imported file.
     let row = |label: &str, value: String| println!("  {label:<22}{}", clean(&value));
@@ -228,6 +227,35 @@ pub fn print_show(c: &Connection, json: bool) {
     if let Some(account) = &c.account {
         row("Account", account.clone());
     }
+    let spec = match &c.settings {
+        KindSettings::OAuth2(settings) => settings,
+        KindSettings::Spec(settings) => {
+            row("Kind", format!("spec{}", settings.spec.name.as_deref().map(|n| format!(" '{n}'")).unwrap_or_default()));
+            let steps: Vec<&str> = settings.spec.communication.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            row("Steps", steps.join(", "));
+            if let Some(host) = c.settings.provider_host() {
+                row("Service", host);
+            }
+            let scopes = settings.effective_scopes();
+            row("Scopes", if scopes.is_empty() { "-".into() } else { scopes.join(" ") });
+            for (key, value) in &settings.parameters {
+                row("Parameter", format!("{key} = {}", value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())));
+            }
+            for key in settings.spec.secret_parameters() {
+                row("Parameter", format!("{key} = (saved in the system keyring)"));
+            }
+            if !settings.spec.common.is_empty() {
+                let keys: Vec<&str> = settings.spec.common.keys().map(String::as_str).collect();
+                row("Common data", format!("{} (saved in the system keyring)", keys.join(", ")));
+            }
+            row("Renews by itself", if c.can_renew() { "yes (the spec's refresh step)".into() } else { "no".into() });
+            if let Some(uri) = c.settings.redirect_uri_to_register() {
+                row("Redirect URI", uri);
+            }
+            print_last_error(c);
+            return;
+        }
+    };
     row("Flow", format!("{}{}", spec.flow, if spec.flow == Flow::AuthorizationCode { format!(", PKCE {}", spec.pkce) } else { String::new() }));
     row("Authorize URI", spec.authorize_url.clone().unwrap_or_else(none));
     row("Token URI", spec.token_url.clone().unwrap_or_else(none));
@@ -282,8 +310,12 @@ pub fn print_show(c: &Connection, json: bool) {
         let port = if spec.redirect_port == 0 && spec.redirect_uri_override.is_none() { " (automatic port)" } else { "" };
         row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));
     }
+    print_last_error(c);
+}
+
+fn print_last_error(c: &Connection) {
     if let Some(error) = &c.last_error {
-        row("Last error", clean(error));
+        println!("  {:<22}{}", "Last error", clean(error));
         if let Some(details) = &c.last_error_details {
             println!("  What the provider said (secrets removed):");
             for line in clean_lines(details).lines() {

@@ -83,6 +83,7 @@ async fn seed(dir: &std::path::Path, base: &str, n: usize, age: chrono::Duration
                     refresh_token: Some(RefreshToken::new(format!("rt-{i}"))),
                     id_token: None,
                     token_type: "Bearer".into(),
+                    data: None,
                 },
             )
             .await

@@ -22,16 +22,17 @@ pub fn registrable_domain(host: &str) -> String {
 
 /// The hosts of a connection's provider endpoints.
 pub fn endpoint_hosts(settings: &KindSettings) -> Vec<String> {
-    let urls: Vec<&Option<String>> = match settings {
+    let urls: Vec<Option<String>> = match settings {
         KindSettings::OAuth2(s) => vec![
-            &s.authorize_url,
-            &s.token_url,
-            &s.refresh_url,
-            &s.revoke_url,
-            &s.info_url,
-            &s.issuer,
-            &s.device_url,
+            s.authorize_url.clone(),
+            s.token_url.clone(),
+            s.refresh_url.clone(),
+            s.revoke_url.clone(),
+            s.info_url.clone(),
+            s.issuer.clone(),
+            s.device_url.clone(),
         ],
+        KindSettings::Spec(s) => s.literal_urls().into_iter().map(|(_, url)| Some(url)).collect(),
     };
     let mut hosts: Vec<String> = urls
         .into_iter()

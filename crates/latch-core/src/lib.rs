@@ -65,7 +65,8 @@ pub mod wall_clock;
 mod engine;
 
 pub use engine::{
-    Browser, ConnectionTemplate, Disconnected, Engine, SecretChange, SignInControl, SignInHandle, SignInOptions, SystemBrowser,
+    Browser, ConnectionTemplate, Disconnected, Engine, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
+    StepReport, SystemBrowser,
 };
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};
 pub use events::{EngineEvent, Notice, SessionId, SignInEvent, SignInOutcome};

@@ -157,6 +157,7 @@ mod tests {
         let defaults = KindSettings::OAuth2(OAuth2Settings::default());
         match patch.apply(&defaults, false, has_secret).unwrap() {
             KindSettings::OAuth2(settings) => settings,
+            other => panic!("not OAuth 2.0: {other:?}"),
         }
     }
 

@@ -18,7 +18,6 @@ use tokio::sync::{broadcast, Notify, Semaphore};
 use crate::engine::Engine;
 use crate::events::{EngineEvent, Notice};
 use crate::model::{Connection, ConnectionId, Status};
-use crate::refresh_policy;
 use crate::settings::{RefresherSettings, Settings};
 use crate::store::refresh_state::Notified;
 use crate::wall_clock::Woke;
@@ -44,7 +43,7 @@ fn due_times(c: &Connection, settings: &RefresherSettings) -> (Option<DateTime<U
     let refresh = match (c.status, c.can_renew()) {
         (Status::Connected | Status::Refreshing | Status::Error, true) => match c.retry_at {
             Some(retry) => Some(retry),
-            None => c.access_expires_at.map(|exp| refresh_policy::due_at(c.access_issued_at, exp)),
+            None => c.refresh_due(),
         },
         _ => None,
     };

@@ -39,6 +39,13 @@ pub struct ApiResponse {
 pub fn build(settings: &KindSettings, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
     match settings {
         KindSettings::OAuth2(settings) => build_oauth2(settings, api, token),
+        // Placed by the spec's `base`, which needs the connection's data:
+        // the engine builds those requests with `spec::base`.
+        KindSettings::Spec(_) => Err(Error::validation(
+            "kind",
+            "A connection made from a spec sends requests the way its spec's base says; this request was built for an \
+             OAuth 2.0 connection.",
+        )),
     }
 }
 
@@ -93,8 +100,12 @@ pub struct RequestPreview {
 pub const TOKEN_MASK: &str = "••••••";
 
 pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> {
-    let request = build(spec, api, &AccessToken::new(TOKEN_MASK.into()))?;
-    Ok(RequestPreview {
+    Ok(preview_of(&build(spec, api, &AccessToken::new(TOKEN_MASK.into()))?))
+}
+
+/// The preview of a request built with [`TOKEN_MASK`] for its secrets.
+pub fn preview_of(request: &http::Request<Vec<u8>>) -> RequestPreview {
+    RequestPreview {
         method: request.method().to_string(),
         url: percent_decode_mask(&request.uri().to_string()),
         headers: request
@@ -102,7 +113,7 @@ pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> 
             .iter()
             .map(|(k, v)| crate::model::KeyValue::new(k.as_str(), String::from_utf8_lossy(v.as_bytes())))
             .collect(),
-    })
+    }
 }
 
 /// The request as a `curl` command line for POSIX shells (sh, bash, zsh).
@@ -117,14 +128,26 @@ pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> 
 pub fn curl(spec: &KindSettings, api: &ApiRequest, token: Option<&AccessToken>) -> Result<zeroize::Zeroizing<String>> {
     // A stand-in no input can contain (random) and the URL's query encoding
     // leaves as it is (letters and digits), replaced after quoting.
-    let marker = format!("LATCHTOKEN{}", ulid::Ulid::new());
+    let marker = token_marker();
     let placeholder = AccessToken::new(marker.clone());
     let request = build(spec, api, token.unwrap_or(&placeholder))?;
+    Ok(curl_of(&request, api.body.as_deref(), token.is_none().then_some(marker.as_str())))
+}
+
+/// A stand-in for the token that no input can contain (random) and that
+/// URL encoding leaves as it is (letters and digits): [`curl_of`] writes
+/// `"$TOKEN"` where it is.
+pub fn token_marker() -> String {
+    format!("LATCHTOKEN{}", ulid::Ulid::new())
+}
+
+/// `request` as a curl command line; where `marker` appears, `"$TOKEN"`.
+pub fn curl_of(request: &http::Request<Vec<u8>>, body: Option<&[u8]>, marker: Option<&str>) -> zeroize::Zeroizing<String> {
     // The URL and the headers may hold the real token: kept in zeroized memory.
     let word = |text: &str| {
-        zeroize::Zeroizing::new(match token {
-            Some(_) => shell_quote(text),
-            None => text.split(marker.as_str()).map(shell_quote_part).collect::<Vec<_>>().join("\"$TOKEN\""),
+        zeroize::Zeroizing::new(match marker {
+            None => shell_quote(text),
+            Some(marker) => text.split(marker).map(shell_quote_part).collect::<Vec<_>>().join("\"$TOKEN\""),
         })
     };
     let url = zeroize::Zeroizing::new(request.uri().to_string());
@@ -142,12 +165,12 @@ pub fn curl(spec: &KindSettings, api: &ApiRequest, token: Option<&AccessToken>) 
         line.push_str(" -H ");
         line.push_str(&word(&header));
     }
-    if let Some(body) = &api.body {
+    if let Some(body) = body {
         // --data-raw: a body starting with '@' is sent as it is, not read from a file.
         line.push_str(" --data-raw ");
         line.push_str(&shell_quote(&String::from_utf8_lossy(body)));
     }
-    Ok(line)
+    line
 }
 
 /// `text` as one single-quoted POSIX shell word: `it's` → `'it'\''s'`.

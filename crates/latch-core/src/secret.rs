@@ -53,6 +53,12 @@ secret_type!(
     IdToken
 );
 
+secret_type!(
+    /// A spec connection's data (`response.data` of its steps), as JSON
+    /// text: it holds the tokens and whatever else the spec keeps.
+    SpecData
+);
+
 /// Everything the provider handed over in one token response. Lives in the
 /// keyring as one entry, so a rotated refresh token and its access token are
 /// replaced together or not at all.
@@ -63,6 +69,9 @@ pub struct TokenSet {
     pub id_token: Option<IdToken>,
     /// As the provider spelled it (`Bearer`, `bearer`, `mac`...). Not a secret.
     pub token_type: String,
+    /// A spec connection's whole data; `access_token` and `refresh_token`
+    /// mirror what it names so (`accessToken`, `refreshToken`).
+    pub data: Option<SpecData>,
 }
 
 #[cfg(test)]
@@ -76,6 +85,7 @@ mod tests {
             refresh_token: Some(RefreshToken::new("rt-456".into())),
             id_token: Some(IdToken::new("id-789".into())),
             token_type: "Bearer".into(),
+            data: Some(SpecData::new(r#"{"accessToken":"at-123"}"#.into())),
         };
         let printed = format!("{set:?} {:?}", ClientSecret::new("cs-000".into()));
         for value in ["at-123", "rt-456", "id-789", "cs-000"] {

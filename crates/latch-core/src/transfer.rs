@@ -352,26 +352,37 @@ pub struct Exposure {
 /// address as its only host.
 pub fn exposure(settings: &KindSettings) -> Exposure {
     match settings {
-        KindSettings::OAuth2(settings) => oauth2_exposure(settings),
+        KindSettings::OAuth2(settings) => addresses_exposure(
+            &[
+                ("sign-in page", settings.authorize_url.clone()),
+                ("token", settings.token_url.clone()),
+                ("refresh", settings.refresh_url.clone()),
+                ("revoke", settings.revoke_url.clone()),
+                ("user info", settings.info_url.clone()),
+                ("device authorization", settings.device_url.clone()),
+                ("issuer", settings.issuer.clone()),
+                ("redirect page", settings.redirect_uri_override.clone()),
+            ],
+            oauth2_downgrades(settings),
+        ),
+        // A spec's addresses written out in its steps; addresses computed by
+        // its templates are checked when it is opened (`spec::check`).
+        KindSettings::Spec(settings) => {
+            let mut addresses: Vec<(&str, Option<String>)> =
+                settings.literal_urls().into_iter().map(|(role, url)| (role, Some(url))).collect();
+            addresses.push(("redirect page", settings.redirect_uri_override.clone()));
+            addresses_exposure(&addresses, Vec::new())
+        }
     }
 }
 
-fn oauth2_exposure(spec: &OAuth2Settings) -> Exposure {
-    let addresses = [
-        ("sign-in page", &spec.authorize_url),
-        ("token", &spec.token_url),
-        ("refresh", &spec.refresh_url),
-        ("revoke", &spec.revoke_url),
-        ("user info", &spec.info_url),
-        ("device authorization", &spec.device_url),
-        ("issuer", &spec.issuer),
-        ("redirect page", &spec.redirect_uri_override),
-    ];
+fn addresses_exposure(addresses: &[(&str, Option<String>)], downgrades: Vec<String>) -> Exposure {
     let mut exposure = Exposure::default();
     // Per site: its hosts and what goes there, in order of first mention.
     let mut roles: Vec<(String, Vec<&str>)> = Vec::new();
     let mut plain_http: Vec<String> = Vec::new();
     for (role, address) in addresses {
+        let role = *role;
         let Some(url) = address.as_deref().map(str::trim).filter(|a| !a.is_empty()).and_then(|a| url::Url::parse(a).ok())
         else {
             continue;
@@ -401,6 +412,21 @@ fn oauth2_exposure(spec: &OAuth2Settings) -> Exposure {
             places.join("; ")
         ));
     }
+    exposure.downgraded = !downgrades.is_empty();
+    exposure.needs_confirmation = exposure.sites.len() > 1 || exposure.downgraded;
+    exposure.warnings.extend(downgrades);
+    if !plain_http.is_empty() {
+        exposure.warnings.push(format!(
+            "It uses plain http with {}: any program or user on this computer that listens there receives what is \
+             sent.",
+            list_in_words(&plain_http)
+        ));
+    }
+    exposure
+}
+
+/// What in an OAuth 2.0 connection's settings weakens its sign-in.
+fn oauth2_downgrades(spec: &OAuth2Settings) -> Vec<String> {
     let mut downgrades = Vec::new();
     match (spec.flow, spec.pkce) {
         (Flow::Implicit, _) => downgrades.push(
@@ -428,17 +454,7 @@ fn oauth2_exposure(spec: &OAuth2Settings) -> Exposure {
             ));
         }
     }
-    exposure.downgraded = !downgrades.is_empty();
-    exposure.needs_confirmation = exposure.sites.len() > 1 || exposure.downgraded;
-    exposure.warnings.extend(downgrades);
-    if !plain_http.is_empty() {
-        exposure.warnings.push(format!(
-            "It uses plain http with {}: any program or user on this computer that listens there receives what is \
-             sent.",
-            list_in_words(&plain_http)
-        ));
-    }
-    exposure
+    downgrades
 }
 
 /// Latch's preset for this issuer leaves `require_iss` off: the provider
@@ -971,7 +987,7 @@ mod tests {
         let message = read(serde_json::json!({"name": "A", "custom_headers": [{"key": 5, "value": "tok_0123456789abcdefghijklmn"}]}));
         assert!(message.contains("(invalid type: a number in 'custom_headers', expected a string)"), "{message}");
         let message = read(serde_json::json!({"name": "A", "kind": "tok_0123456789abcdefghijklmn"}));
-        assert!(message.contains("(unknown variant in 'kind', expected `oauth2`)"), "{message}");
+        assert!(message.contains("(unknown variant in 'kind', expected `oauth2` or `spec`)"), "{message}");
         // A name Latch would refuse is not echoed either (control characters reach terminals).
         let message = read(serde_json::json!({"name": "A\u{1b}[2J", "pkce": "x"}));
         assert!(message.starts_with("Connection 1 in the file"), "{message}");

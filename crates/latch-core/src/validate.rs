@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use crate::error::{is_bidi_control, FieldError};
-use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth2Settings, Pkce, TokenPlacement};
+use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth2Settings, Pkce, SpecSettings, TokenPlacement};
+use serde_json::Value;
 
 pub const NAME_MAX_CHARS: usize = 100;
 /// The longest address (an endpoint, a redirect URI or path, a resource).
@@ -38,6 +39,109 @@ const RESERVED_TOKEN_PARAMS: &[&str] =
 pub fn settings(settings: &KindSettings, has_client_secret: bool) -> Vec<FieldError> {
     match settings {
         KindSettings::OAuth2(settings) => oauth2(settings, has_client_secret),
+        KindSettings::Spec(settings) => spec(settings),
+    }
+}
+
+/// The rules of a spec connection that need no template evaluated: the
+/// spec has the steps a sign-in needs, the user's values fit its
+/// parameters, the hosted redirect is https. (The templates themselves are
+/// checked when the spec is opened: `spec::check`.)
+pub fn spec(settings: &SpecSettings) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let document = &settings.spec;
+    if !document.communication.is_object() {
+        errors.push(FieldError {
+            field: "spec",
+            message: "The spec has no communication: the steps Latch runs to sign in (at least 'token').".into(),
+        });
+    } else if document.step("token").is_none() {
+        errors.push(FieldError { field: "spec", message: "The spec has no 'token' step, so it cannot sign in.".into() });
+    }
+    let secret = document.secret_parameters();
+    for definition in &document.parameters {
+        let Some(name) = definition.get("name").and_then(Value::as_str) else { continue };
+        if secret.iter().any(|s| s == name) {
+            continue;
+        }
+        let label = definition.get("label").and_then(Value::as_str).unwrap_or(name);
+        match settings.parameters.get(name) {
+            None if definition.get("required").and_then(Value::as_bool) == Some(true)
+                && definition.get("default").is_none_or(Value::is_null) =>
+            {
+                errors.push(FieldError { field: "parameters", message: format!("{label} is required.") });
+            }
+            None => {}
+            Some(value) => {
+                if let Err(message) = spec_parameter_value(definition, value) {
+                    errors.push(FieldError { field: "parameters", message: format!("{label}: {message}") });
+                }
+            }
+        }
+    }
+    if let Some(fixed) = &settings.redirect_uri_override {
+        if let Err(message) = check_hosted_redirect_uri(fixed) {
+            errors.push(FieldError { field: "redirect_uri_override", message });
+        }
+    }
+    errors
+}
+
+/// Whether `value` fits a spec parameter's definition (its `type`, and
+/// `options` for a select). The same rule for the CLI's `--param` and the
+/// app's form.
+pub fn spec_parameter_value(definition: &Value, value: &Value) -> Result<(), String> {
+    let kind = definition.get("type").and_then(Value::as_str).unwrap_or("text");
+    let text = value.as_str();
+    match kind {
+        "number" | "integer" | "uinteger" => {
+            let number = value.as_f64().or_else(|| text.and_then(|t| t.trim().parse::<f64>().ok()));
+            match number {
+                None => Err("must be a number.".into()),
+                Some(n) if kind != "number" && n.fract() != 0.0 => Err("must be a whole number.".into()),
+                Some(n) if kind == "uinteger" && n < 0.0 => Err("must not be negative.".into()),
+                Some(_) => Ok(()),
+            }
+        }
+        "boolean" => match value {
+            Value::Bool(_) => Ok(()),
+            Value::String(t) if matches!(t.as_str(), "true" | "false") => Ok(()),
+            _ => Err("must be true or false.".into()),
+        },
+        "email" => match text {
+            Some(t) if t.contains('@') && !t.starts_with('@') && !t.ends_with('@') => Ok(()),
+            _ => Err("must be an e-mail address.".into()),
+        },
+        "url" => match text.map(url::Url::parse) {
+            Some(Ok(url)) if matches!(url.scheme(), "https" | "http") => Ok(()),
+            _ => Err("must be a web address starting with https://.".into()),
+        },
+        "select" => {
+            let options: Vec<&Value> = definition
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|o| o.iter().map(|opt| opt.get("value").unwrap_or(opt)).collect())
+                .unwrap_or_default();
+            let matches = |v: &Value| options.iter().any(|o| *o == v || o.as_str().zip(v.as_str()).is_some_and(|(a, b)| a == b) || (o.is_number() && v.as_str() == Some(&o.to_string())));
+            if options.is_empty() || matches(value) {
+                Ok(())
+            } else {
+                let listed: Vec<String> = options.iter().map(|o| o.as_str().map(str::to_owned).unwrap_or_else(|| o.to_string())).collect();
+                Err(format!("must be one of: {}.", listed.join(", ")))
+            }
+        }
+        "array" => match value {
+            Value::Array(_) => Ok(()),
+            _ => Err("must be a list.".into()),
+        },
+        "collection" => match value {
+            Value::Object(_) => Ok(()),
+            _ => Err("must be a set of named values.".into()),
+        },
+        _ => match value {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(()),
+            _ => Err("must be text.".into()),
+        },
     }
 }
 
@@ -248,11 +352,10 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
 pub fn settings_change(before: Option<&KindSettings>, after: &KindSettings) -> Vec<FieldError> {
     match (before, after) {
         (before, KindSettings::OAuth2(after)) => {
-            let before = before.map(|before| match before {
-                KindSettings::OAuth2(before) => before,
-            });
+            let before = before.and_then(KindSettings::oauth2);
             refuse_new_plain_pkce(before, after).into_iter().collect()
         }
+        (_, KindSettings::Spec(_)) => Vec::new(),
     }
 }
 

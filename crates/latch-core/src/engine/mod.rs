@@ -10,6 +10,7 @@ mod lease;
 mod providers;
 mod settings;
 mod sign_in;
+mod spec;
 mod tokens;
 mod transfer;
 
@@ -29,6 +30,7 @@ use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 
 pub use connections::{ConnectionTemplate, SecretChange};
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
+pub use spec::{SpecConnection, StepReport};
 pub use tokens::Disconnected;
 
 /// Opens URLs in the user's browser.

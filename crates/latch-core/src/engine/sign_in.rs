@@ -104,14 +104,14 @@ impl Sessions {
 }
 
 /// Where a session's events go: the handle's stream and every subscriber.
-struct Announcer {
+pub(super) struct Announcer {
     session: SessionId,
     connection: ConnectionId,
     events: mpsc::UnboundedSender<SignInEvent>,
 }
 
 impl Announcer {
-    fn emit(&self, engine: &Engine, event: SignInEvent) {
+    pub(super) fn emit(&self, engine: &Engine, event: SignInEvent) {
         let _ = self.events.send(event.clone());
         engine.announce(EngineEvent::SignIn { session: self.session.clone(), connection: self.connection.clone(), event });
     }
@@ -217,8 +217,11 @@ impl Engine {
         announcer: &Announcer,
         pasted: oneshot::Receiver<Zeroizing<String>>,
     ) -> Result<(TokenGrant, Option<String>)> {
+        if let crate::model::KindSettings::Spec(settings) = &connection.settings {
+            return self.spec_sign_in(connection, settings, options, announcer, pasted).await;
+        }
         let secret = self.client_secret(connection).await?;
-        let target = oauth2(connection);
+        let target = oauth2(connection)?;
         match target.flow {
             Flow::ClientCredentials => {
                 announcer.emit(self, SignInEvent::Requesting);
@@ -316,7 +319,7 @@ impl Engine {
 
     /// Opens `url` in the browser; when that fails, a sentence saying so
     /// (front ends show it as it is, then how to go on by hand).
-    fn open_in_browser(&self, url: &str) -> Option<String> {
+    pub(super) fn open_in_browser(&self, url: &str) -> Option<String> {
         self.browser.open(url).err().map(|err| format!("Latch could not open your browser ({}).", err.trim_end_matches('.')))
     }
 
@@ -339,7 +342,7 @@ impl Engine {
                 match stored {
                     Ok((connected, tokens)) => {
                         tracing::info!(connection = %connected.id, "connected");
-                        return Ok(self.fetch_account(connected, &tokens.access_token).await);
+                        return Ok(self.fetch_account(connected, &tokens).await);
                     }
                     Err(err) => err,
                 }
@@ -358,25 +361,27 @@ impl Engine {
     /// responses must carry the same one (RFC 9207).
     fn learn_issuer(&self, id: &ConnectionId, issuer: String) -> Result<()> {
         let mut connection = self.get(id.as_str())?;
-        match &mut connection.settings {
-            crate::model::KindSettings::OAuth2(settings) => settings.issuer = Some(issuer),
+        if let crate::model::KindSettings::OAuth2(settings) = &mut connection.settings {
+            settings.issuer = Some(issuer);
         }
         self.db().connection_update_settings(&connection)
     }
 
     /// Make's `info` step: learns the account's name. A failure here does
     /// not undo the connection; it is shown as a note.
-    async fn fetch_account(&self, mut connection: Connection, token: &AccessToken) -> Connection {
-        let Some(info_url) = oauth2(&connection).info_url.clone() else { return connection };
-        let outcome = async {
-            let request = request::build(&connection.settings, &ApiRequest::get(info_url), token)?;
-            let response = request::send(self.http(), request).await?;
-            if !(200..300).contains(&response.status) {
-                return Err(Error::provider(format!("the info URI answered HTTP {}", response.status)));
+    async fn fetch_account(&self, mut connection: Connection, tokens: &crate::secret::TokenSet) -> Connection {
+        let outcome = match &connection.settings {
+            crate::model::KindSettings::Spec(settings) => {
+                if settings.spec.step("info").is_none() {
+                    return connection;
+                }
+                self.spec_account(&connection, settings, tokens).await
             }
-            Ok(request::account_name(&response.body))
-        }
-        .await;
+            crate::model::KindSettings::OAuth2(settings) => {
+                let Some(info_url) = settings.info_url.clone() else { return connection };
+                self.oauth2_account(&connection, info_url, &tokens.access_token).await
+            }
+        };
         match outcome {
             Ok(account) => connection.account = account,
             Err(err) => {
@@ -389,6 +394,19 @@ impl Engine {
         }
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
         connection
+    }
+
+    /// The account's name from an OAuth 2.0 connection's info URL.
+    async fn oauth2_account(&self, connection: &Connection, info_url: String, token: &AccessToken) -> Result<Option<String>> {
+        async {
+            let request = request::build(&connection.settings, &ApiRequest::get(info_url), token)?;
+            let response = request::send(self.http(), request).await?;
+            if !(200..300).contains(&response.status) {
+                return Err(Error::provider(format!("the info URI answered HTTP {}", response.status)));
+            }
+            Ok(request::account_name(&response.body))
+        }
+        .await
     }
 }
 
@@ -484,8 +502,8 @@ mod tests {
         let created = code_flow_connection(&engine, "Lab").await;
         // Broken behind the engine's back (a hand-edited database).
         let mut broken = created.clone();
-        match &mut broken.settings {
-            KindSettings::OAuth2(settings) => settings.token_url = None,
+        if let KindSettings::OAuth2(settings) = &mut broken.settings {
+            settings.token_url = None;
         }
         engine.db().connection_update_settings(&broken).unwrap();
         let err = engine.sign_in("Lab", SignInOptions::default()).err().unwrap();

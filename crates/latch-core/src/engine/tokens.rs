@@ -43,16 +43,20 @@ pub struct Disconnected {
 }
 
 /// The OAuth 2.0 view of a connection, for the flows.
-pub(crate) fn oauth2(connection: &Connection) -> Target<'_> {
+pub(crate) fn oauth2(connection: &Connection) -> Result<Target<'_>> {
     match &connection.settings {
-        KindSettings::OAuth2(settings) => Target::new(&connection.name, settings),
+        KindSettings::OAuth2(settings) => Ok(Target::new(&connection.name, settings)),
+        KindSettings::Spec(_) => Err(Error::validation(
+            "kind",
+            format!("'{}' is made from a spec: its steps sign in and renew it, not OAuth 2.0 settings.", connection.name),
+        )),
     }
 }
 
 /// A connection that gets its tokens without a user (client credentials):
 /// asking for a token is signing in.
 fn signs_in_without_user(connection: &Connection) -> bool {
-    oauth2(connection).flow == Flow::ClientCredentials
+    oauth2(connection).is_ok_and(|target| target.flow == Flow::ClientCredentials)
 }
 
 /// Pauses between attempts to write a token set the secret store refused.
@@ -107,33 +111,39 @@ impl Engine {
     /// connection then shows that it needs a sign-in). A client credentials
     /// connection gets its first token here: no user is needed.
     pub async fn access_token(&self, name_or_id: &str) -> Result<(Connection, AccessToken)> {
+        let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
+        Ok((connection, tokens.access_token))
+    }
+
+    /// [`Engine::access_token`] with the whole token set (a spec
+    /// connection's data is in it).
+    pub(crate) async fn fresh_tokens(&self, name_or_id: &str) -> Result<(Connection, TokenSet)> {
         self.save_unsaved().await;
         let connection = self.get(name_or_id)?;
         if connection.status == Status::New && signs_in_without_user(&connection) {
-            let (connection, tokens) = self.refresh_single_flight(&connection.id, RefreshNeed::First).await?;
-            return Ok((connection, tokens.access_token));
+            return self.refresh_single_flight(&connection.id, RefreshNeed::First).await;
         }
         let tokens = self.stored_tokens(&connection).await?;
         let now = self.now();
         let still_valid = connection.access_expires_at.is_none_or(|at| now < at);
         if connection.status == Status::NeedsReauth {
             return if still_valid {
-                Ok((connection, tokens.access_token))
+                Ok((connection, tokens))
             } else {
                 Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
                     .with_action(connection.sign_in_again()))
             };
         }
-        let Some(expires_at) = connection.access_expires_at else {
-            return Ok((connection, tokens.access_token));
+        let (Some(expires_at), Some(due)) = (connection.access_expires_at, connection.refresh_due()) else {
+            return Ok((connection, tokens));
         };
-        if now < refresh_policy::due_at(connection.access_issued_at, expires_at) {
-            return Ok((connection, tokens.access_token));
+        if now < due {
+            return Ok((connection, tokens));
         }
         if let Some(retry_at) = connection.retry_at.filter(|at| now < *at) {
             // The provider asked for a pause (or failed): honour it.
             if still_valid {
-                return Ok((connection, tokens.access_token));
+                return Ok((connection, tokens));
             }
             return Err(Error::network(format!(
                 "The access token of '{}' has expired and the provider asked Latch to wait before renewing it; \
@@ -144,10 +154,10 @@ impl Engine {
             .with_action(Action::RetryLater { at: Some(retry_at) }));
         }
         match self.refresh_single_flight(&connection.id, RefreshNeed::IfDue).await {
-            Ok((connection, fresh)) => Ok((connection, fresh.access_token)),
+            Ok((connection, fresh)) => Ok((connection, fresh)),
             Err(err) if self.now() < expires_at && err.kind != ErrorKind::KeyringUnavailable => {
                 tracing::warn!(error = %err, "refresh failed; using the still-valid access token");
-                Ok((self.get(name_or_id)?, tokens.access_token))
+                Ok((self.get(name_or_id)?, tokens))
             }
             Err(err) => Err(err),
         }
@@ -203,9 +213,7 @@ impl Engine {
         let already_fresh = match (need, &tokens) {
             (RefreshNeed::First, None) => false,
             (RefreshNeed::First, Some(_)) => true,
-            (RefreshNeed::IfDue, _) => connection
-                .access_expires_at
-                .is_none_or(|expires| self.now() < refresh_policy::due_at(connection.access_issued_at, expires)),
+            (RefreshNeed::IfDue, _) => connection.refresh_due().is_none_or(|due| self.now() < due),
             (RefreshNeed::Since(asked), _) => connection.access_issued_at.is_some_and(|issued| issued > asked),
         };
         if let (true, Some(tokens)) = (already_fresh, tokens.clone()) {
@@ -248,27 +256,15 @@ impl Engine {
         lease: &LeaseGuard<'_>,
     ) -> Result<(Connection, TokenSet)> {
         let name = &connection.name;
-        let secret = self.client_secret(&connection).await?;
-        let target = oauth2(&connection);
         if !lease.confirm()? {
             return Err(Error::network(format!(
                 "Another Latch process took over renewing '{name}' while this one waited. Try again in a moment."
             ))
             .with_action(Action::RetryLater { at: None }));
         }
-        let refresh_token = tokens.and_then(|t| t.refresh_token.as_ref());
-        let outcome = match (refresh_token, target.flow) {
-            (Some(_), _) if connection.refresh_expires_at.is_some_and(|at| at <= self.now()) => {
-                Err(Error::needs_authorization(format!("The saved sign-in for '{name}' has expired."))
-                    .with_action(connection.sign_in_again()))
-            }
-            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, self.http()).await,
-            // Client credentials need no refresh token: ask again.
-            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), self.http()).await,
-            (None, _) => Err(Error::needs_authorization(format!(
-                "The provider gave '{name}' no refresh token, so Latch cannot renew its access without you."
-            ))
-            .with_action(connection.sign_in_again())),
+        let outcome = match &connection.settings {
+            KindSettings::Spec(settings) => self.spec_refresh(&connection, settings, tokens).await,
+            KindSettings::OAuth2(_) => self.oauth2_refresh(&connection, tokens).await,
         };
         match outcome {
             Ok(grant) => {
@@ -284,6 +280,28 @@ impl Engine {
                 self.record_failure(&connection.id, &err, true)?;
                 Err(err)
             }
+        }
+    }
+
+    /// An OAuth 2.0 connection's refresh: the refresh token, or a new
+    /// client credentials request.
+    async fn oauth2_refresh(&self, connection: &Connection, tokens: Option<&TokenSet>) -> Result<TokenGrant> {
+        let name = &connection.name;
+        let secret = self.client_secret(connection).await?;
+        let target = oauth2(connection)?;
+        let refresh_token = tokens.and_then(|t| t.refresh_token.as_ref());
+        match (refresh_token, target.flow) {
+            (Some(_), _) if connection.refresh_expires_at.is_some_and(|at| at <= self.now()) => {
+                Err(Error::needs_authorization(format!("The saved sign-in for '{name}' has expired."))
+                    .with_action(connection.sign_in_again()))
+            }
+            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, self.http()).await,
+            // Client credentials need no refresh token: ask again.
+            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), self.http()).await,
+            (None, _) => Err(Error::needs_authorization(format!(
+                "The provider gave '{name}' no refresh token, so Latch cannot renew its access without you."
+            ))
+            .with_action(connection.sign_in_again())),
         }
     }
 
@@ -335,6 +353,10 @@ impl Engine {
             Some(d) => to_time(d),
             None if kept_refresh => connection.refresh_expires_at,
             None => None,
+        };
+        connection.refresh_due_at = match &connection.settings {
+            KindSettings::Spec(settings) => self.spec_due(settings, &tokens, connection.access_expires_at),
+            KindSettings::OAuth2(_) => None,
         };
         if scopes.is_some() || previous.is_none() {
             connection.granted_scopes = scopes;
@@ -492,6 +514,9 @@ impl Engine {
     /// Sends an API request with the credential placed per the connection's
     /// settings. A 401 refreshes once and retries once.
     pub async fn request(&self, name_or_id: &str, api: ApiRequest) -> Result<ApiResponse> {
+        if matches!(self.get(name_or_id)?.settings, KindSettings::Spec(_)) {
+            return self.spec_request(name_or_id, &api).await;
+        }
         let (connection, token) = self.access_token(name_or_id).await?;
         let response = request::send(self.http(), request::build(&connection.settings, &api, &token)?).await?;
         // A refreshed token goes again only to the provider's own hosts: a 401
@@ -506,11 +531,18 @@ impl Engine {
 
     /// Where the credential will go, masked, before anything is sent.
     pub fn request_preview(&self, name_or_id: &str, api: &ApiRequest) -> Result<request::RequestPreview> {
-        request::preview(&self.get(name_or_id)?.settings, api)
+        let connection = self.get(name_or_id)?;
+        match &connection.settings {
+            KindSettings::Spec(_) => self.spec_preview(&connection, api),
+            KindSettings::OAuth2(_) => request::preview(&connection.settings, api),
+        }
     }
 
     /// The request as a curl command; the real token only when asked for.
     pub async fn request_curl(&self, name_or_id: &str, api: &ApiRequest, include_token: bool) -> Result<zeroize::Zeroizing<String>> {
+        if matches!(self.get(name_or_id)?.settings, KindSettings::Spec(_)) {
+            return self.spec_curl(name_or_id, api, include_token).await;
+        }
         if include_token {
             let (connection, token) = self.access_token(name_or_id).await?;
             request::curl(&connection.settings, api, Some(&token))
@@ -535,8 +567,16 @@ impl Engine {
             None => self.secrets.token_set(&connection.id).await?,
         };
         let mut outcome = Disconnected { revoked: false, revoke_error: None };
-        let target = oauth2(&connection);
-        if let (Some(url), Some(tokens)) = (target.revoke_url.clone(), tokens.as_ref()) {
+        if let (KindSettings::Spec(settings), Some(tokens)) = (&connection.settings, tokens.as_ref()) {
+            match self.spec_invalidate(&connection, settings, tokens).await {
+                Some(Ok(())) => outcome.revoked = true,
+                Some(Err(err)) => outcome.revoke_error = Some(err),
+                None => {}
+            }
+        }
+        let revoke_url = oauth2(&connection).ok().and_then(|target| target.revoke_url.clone());
+        if let (Some(url), Some(tokens)) = (revoke_url, tokens.as_ref()) {
+            let target = oauth2(&connection)?;
             let secret = self.client_secret(&connection).await?;
             let mut targets = Vec::new();
             if let Some(refresh_token) = &tokens.refresh_token {
@@ -563,6 +603,7 @@ impl Engine {
         connection.last_error_details = None;
         connection.last_error_action = None;
         connection.retry_at = None;
+        connection.refresh_due_at = None;
         connection.updated_at = self.now();
         let db = self.db();
         db.connection_update_state(&connection)?;

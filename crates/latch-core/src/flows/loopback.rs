@@ -38,6 +38,11 @@ impl RedirectParams {
         self.0.get(key).map(|v| v.as_str())
     }
 
+    /// Every parameter, as a JSON object (a spec's `query`).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.as_str().to_owned()))).collect()
+    }
+
     fn parse(text: &str) -> Self {
         RedirectParams(
             url::form_urlencoded::parse(text.as_bytes())

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::oauth2::{ClientAuth, Flow, OAuth2Settings};
+use super::spec::SpecSettings;
 use crate::error::{Error, Result};
 
 /// The settings of a connection, by kind. Serialised with a `kind` tag
@@ -18,6 +19,12 @@ use crate::error::{Error, Result};
 pub enum KindSettings {
     #[serde(rename = "oauth2")]
     OAuth2(OAuth2Settings),
+    /// A Make-style custom connection: steps written in IML (`spec/`).
+    /// The desktop app does not show these yet (the CLI makes and uses
+    /// them), so its TypeScript types leave the variant out.
+    #[serde(rename = "spec")]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Spec(SpecSettings),
 }
 
 /// The secrets a connection may keep in the secret store, one entry each.
@@ -45,6 +52,12 @@ impl SecretSlot {
     }
 }
 
+/// A spec connection's common data (the app's client id and secret…), as
+/// one JSON object.
+pub const SPEC_COMMON: SecretSlot = SecretSlot::Kind("common");
+/// The values of a spec's password (and key) parameters, as one JSON object.
+pub const SPEC_SECRET_PARAMETERS: SecretSlot = SecretSlot::Kind("parameters");
+
 /// The version of each kind's stored settings document. A document from a
 /// newer Latch is refused rather than misread.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -54,16 +67,18 @@ impl KindSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             KindSettings::OAuth2(_) => "oauth2",
+            KindSettings::Spec(_) => "spec",
         }
     }
 
     /// Every kind Latch knows, by name.
-    pub const KINDS: &'static [&'static str] = &["oauth2"];
+    pub const KINDS: &'static [&'static str] = &["oauth2", "spec"];
 
     /// A new connection's settings of `kind`, with that kind's defaults.
     pub fn defaults(kind: &str) -> Result<KindSettings> {
         match kind {
             "oauth2" => Ok(KindSettings::OAuth2(OAuth2Settings::default())),
+            "spec" => Ok(KindSettings::Spec(SpecSettings::default())),
             other => Err(Error::validation(
                 "kind",
                 format!("'{other}' is not a kind of connection this Latch knows. Choose one of: {}.", Self::KINDS.join(", ")),
@@ -80,6 +95,7 @@ impl KindSettings {
         }
         match kind {
             "oauth2" => serde_json::from_value(document).map(KindSettings::OAuth2).map_err(|err| err.to_string()),
+            "spec" => serde_json::from_value(document).map(KindSettings::Spec).map_err(|err| err.to_string()),
             other => Err(format!("its kind '{other}' is not one this Latch knows")),
         }
     }
@@ -88,6 +104,7 @@ impl KindSettings {
     pub fn document(&self) -> serde_json::Value {
         let result = match self {
             KindSettings::OAuth2(settings) => serde_json::to_value(settings),
+            KindSettings::Spec(settings) => serde_json::to_value(settings),
         };
         result.expect("settings are plain data and always serialise")
     }
@@ -95,6 +112,14 @@ impl KindSettings {
     pub fn oauth2(&self) -> Option<&OAuth2Settings> {
         match self {
             KindSettings::OAuth2(settings) => Some(settings),
+            KindSettings::Spec(_) => None,
+        }
+    }
+
+    pub fn spec(&self) -> Option<&SpecSettings> {
+        match self {
+            KindSettings::Spec(settings) => Some(settings),
+            KindSettings::OAuth2(_) => None,
         }
     }
 
@@ -102,6 +127,7 @@ impl KindSettings {
     pub fn normalize(&mut self) {
         match self {
             KindSettings::OAuth2(settings) => settings.normalize(),
+            KindSettings::Spec(settings) => settings.normalize(),
         }
     }
 
@@ -118,6 +144,7 @@ impl KindSettings {
                     after.client_auth = if has_secret { ClientAuth::Body } else { ClientAuth::None };
                 }
             }
+            _ => {}
         }
     }
 
@@ -125,6 +152,8 @@ impl KindSettings {
     pub fn can_renew(&self, has_refresh_token: bool) -> bool {
         match self {
             KindSettings::OAuth2(settings) => has_refresh_token || settings.flow == Flow::ClientCredentials,
+            // The spec's own `refresh` step renews, whatever its data holds.
+            KindSettings::Spec(settings) => settings.spec.step("refresh").is_some(),
         }
     }
 
@@ -132,6 +161,7 @@ impl KindSettings {
     pub fn scopes(&self) -> &[String] {
         match self {
             KindSettings::OAuth2(settings) => &settings.scopes,
+            KindSettings::Spec(settings) => &settings.scopes,
         }
     }
 
@@ -139,6 +169,7 @@ impl KindSettings {
     pub fn provider_host(&self) -> Option<String> {
         match self {
             KindSettings::OAuth2(settings) => settings.provider_host(),
+            KindSettings::Spec(settings) => settings.provider_host(),
         }
     }
 
@@ -146,6 +177,7 @@ impl KindSettings {
     pub fn redirect_uri_to_register(&self) -> Option<String> {
         match self {
             KindSettings::OAuth2(settings) => settings.flow.uses_browser().then(|| settings.redirect_uri_to_register()),
+            KindSettings::Spec(settings) => settings.uses_browser().then(|| settings.redirect_uri_to_register()),
         }
     }
 
@@ -153,6 +185,7 @@ impl KindSettings {
     pub fn signs_in_by_paste(&self) -> bool {
         match self {
             KindSettings::OAuth2(settings) => settings.signs_in_by_paste(),
+            KindSettings::Spec(settings) => settings.uses_browser() && settings.redirect_uri_override.is_some(),
         }
     }
 
@@ -161,6 +194,8 @@ impl KindSettings {
     pub fn expects_client_secret(&self) -> bool {
         match self {
             KindSettings::OAuth2(settings) => settings.client_auth != ClientAuth::None,
+            // A spec's app secrets are its common data, kept in their own slot.
+            KindSettings::Spec(_) => false,
         }
     }
 
@@ -168,6 +203,7 @@ impl KindSettings {
     pub fn secret_slots(&self) -> &'static [SecretSlot] {
         match self {
             KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet],
+            KindSettings::Spec(_) => &[SecretSlot::TokenSet, SPEC_COMMON, SPEC_SECRET_PARAMETERS],
         }
     }
 }

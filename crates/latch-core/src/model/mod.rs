@@ -10,16 +10,18 @@
 mod kind;
 mod oauth2;
 mod patch;
+mod spec;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kind::{KindSettings, SecretSlot, SETTINGS_VERSION};
+pub use kind::{KindSettings, SecretSlot, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
 pub use oauth2::{
     ClientAuth, ExpiresInUnit, Flow, FlowFields, OAuth2Settings, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
     TokenRequestFormat, DEFAULT_QUERY_PARAM, DEFAULT_REDIRECT_PATH, DEFAULT_TOKEN_NAME,
 };
 pub use patch::SettingsPatch;
+pub use spec::{literal_host, SpecDocument, SpecSettings, SPEC_REDIRECT_PATH};
 
 use crate::error::Action;
 
@@ -170,6 +172,10 @@ pub struct Connection {
     /// After a passing failure (network, 5xx, 429): when the refresher tries again.
     #[serde(default)]
     pub retry_at: Option<DateTime<Utc>>,
+    /// When the connection's own rule makes its access token due (a spec's
+    /// `refresh.condition`); otherwise the due time follows from the expiry.
+    #[serde(default)]
+    pub refresh_due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -193,6 +199,7 @@ impl Connection {
             last_error_details: None,
             last_error_action: None,
             retry_at: None,
+            refresh_due_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -208,6 +215,12 @@ impl Connection {
     /// and `latch status` use this one rule.
     pub fn needs_attention(&self) -> bool {
         matches!(self.status, Status::NeedsReauth | Status::Error) || self.retry_at.is_some()
+    }
+
+    /// When the access token is due for renewal: the connection's own rule,
+    /// else the expiry less the refresh margin (`refresh_policy`).
+    pub fn refresh_due(&self) -> Option<DateTime<Utc>> {
+        self.refresh_due_at.or_else(|| self.access_expires_at.map(|exp| crate::refresh_policy::due_at(self.access_issued_at, exp)))
     }
 
     /// Whether Latch can get a new access token without the user.

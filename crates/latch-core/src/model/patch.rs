@@ -110,6 +110,7 @@ mod tests {
     fn applied(patch: SettingsPatch, base: &KindSettings, had: bool, has: bool) -> OAuth2Settings {
         match patch.apply(base, had, has).unwrap() {
             KindSettings::OAuth2(settings) => settings,
+            other => panic!("not OAuth 2.0: {other:?}"),
         }
     }
 
@@ -133,7 +134,7 @@ mod tests {
         assert_eq!(applied(SettingsPatch::new(), &with_body, true, false).client_auth, ClientAuth::None);
         let explicit = SettingsPatch::new().set("client_auth", ClientAuth::Basic);
         let basic = KindSettings::OAuth2(applied(explicit, &base, false, true));
-        assert_eq!(match &basic { KindSettings::OAuth2(s) => s.client_auth }, ClientAuth::Basic);
+        assert_eq!(basic.oauth2().unwrap().client_auth, ClientAuth::Basic);
         // Keeping the secret keeps the explicit choice.
         assert_eq!(applied(SettingsPatch::new(), &basic, true, true).client_auth, ClientAuth::Basic);
     }

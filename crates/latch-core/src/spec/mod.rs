@@ -2,4 +2,6 @@
 //! docs/iml.md). [`iml`] is the template language every spec string is
 //! written in.
 
+pub mod document;
 pub mod iml;
+pub mod runner;

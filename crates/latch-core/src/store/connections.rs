@@ -9,7 +9,7 @@ use crate::model::{Connection, ConnectionId, KindSettings, Status};
 
 const COLUMNS: &str = "id, name, kind, settings, settings_version, status, access_expires_at, refresh_expires_at, \
      access_issued_at, granted_scopes, account, has_client_secret, has_refresh_token, last_error, last_error_details, \
-     last_error_action, created_at, updated_at, retry_at";
+     last_error_action, created_at, updated_at, retry_at, refresh_due_at";
 
 impl Db {
     /// Every connection, by name ignoring case (as `COLLATE NOCASE` orders:
@@ -55,7 +55,7 @@ impl Db {
         // Cached: an import inserts thousands in a row.
         self.conn.prepare_cached(&format!(
             "INSERT INTO connections ({COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
         ))?
         .execute(params![
             c.id.as_str(),
@@ -77,6 +77,7 @@ impl Db {
             c.created_at.to_rfc3339(),
             c.updated_at.to_rfc3339(),
             time(c.retry_at),
+            time(c.refresh_due_at),
         ])?;
         Ok(())
     }
@@ -107,7 +108,8 @@ impl Db {
         let changed = self.conn.execute(
             "UPDATE connections SET status = ?2, access_expires_at = ?3, refresh_expires_at = ?4,
                  access_issued_at = ?5, granted_scopes = ?6, account = ?7, has_refresh_token = ?8,
-                 last_error = ?9, last_error_details = ?10, updated_at = ?11, retry_at = ?12, last_error_action = ?13
+                 last_error = ?9, last_error_details = ?10, updated_at = ?11, retry_at = ?12, last_error_action = ?13,
+                 refresh_due_at = ?14
              WHERE id = ?1",
             params![
                 c.id.as_str(),
@@ -123,6 +125,7 @@ impl Db {
                 c.updated_at.to_rfc3339(),
                 time(c.retry_at),
                 action_json(&c.last_error_action)?,
+                time(c.refresh_due_at),
             ],
         )?;
         found(changed, c)
@@ -162,6 +165,7 @@ const LAST_ERROR_ACTION: usize = 15;
 const CREATED_AT: usize = 16;
 const UPDATED_AT: usize = 17;
 const RETRY_AT: usize = 18;
+const REFRESH_DUE_AT: usize = 19;
 
 /// A row of `SELECT {COLUMNS}`.
 fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
@@ -201,6 +205,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
             created_at: time_at(CREATED_AT)?.unwrap_or_default(),
             updated_at: time_at(UPDATED_AT)?.unwrap_or_default(),
             retry_at: time_at(RETRY_AT)?,
+            refresh_due_at: time_at(REFRESH_DUE_AT)?,
             name: name.clone(),
         })
     };
@@ -290,6 +295,7 @@ mod tests {
             ("created_at", CREATED_AT),
             ("updated_at", UPDATED_AT),
             ("retry_at", RETRY_AT),
+            ("refresh_due_at", REFRESH_DUE_AT),
         ];
         assert_eq!(names.len(), positions.len());
         for (name, position) in positions {

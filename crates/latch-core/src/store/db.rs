@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261122_0002_refresh", include_str!("migrations/20261122_0002_refresh.sql")),
     ("20261129_0003_kinds", include_str!("migrations/20261129_0003_kinds.sql")),
     ("20261130_0004_token_generation", include_str!("migrations/20261130_0004_token_generation.sql")),
+    ("20261201_0005_refresh_due", include_str!("migrations/20261201_0005_refresh_due.sql")),
 ];
 
 pub struct Db {

@@ -15,7 +15,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Action, Error, ErrorKind, Result};
 use crate::model::{ConnectionId, SecretSlot};
-use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken, TokenSet};
+use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken, SpecData, TokenSet};
 
 /// What a secret store's methods return: a boxed future, so the trait can
 /// be used as `dyn SecretStore` whatever the store does inside.
@@ -39,6 +39,9 @@ struct StoredTokenSet {
     #[serde(default)]
     id_token: Option<String>,
     token_type: String,
+    /// A spec connection's data (JSON text); absent for other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
 }
 
 /// Typed access to a connection's secrets.
@@ -76,6 +79,7 @@ impl Secrets {
             refresh_token: stored.refresh_token.take().map(RefreshToken::new),
             id_token: stored.id_token.take().map(IdToken::new),
             token_type: std::mem::take(&mut stored.token_type),
+            data: stored.data.take().map(SpecData::new),
         }))
     }
 
@@ -85,6 +89,7 @@ impl Secrets {
             refresh_token: tokens.refresh_token.as_ref().map(|t| t.secret().to_owned()),
             id_token: tokens.id_token.as_ref().map(|t| t.secret().to_owned()),
             token_type: tokens.token_type.clone(),
+            data: tokens.data.as_ref().map(|d| d.secret().to_owned()),
         };
         let text = Zeroizing::new(serde_json::to_string(&stored).expect("strings always serialise"));
         self.store.set(id, SecretSlot::TokenSet, &text).await
@@ -166,6 +171,7 @@ mod tests {
             refresh_token: Some(RefreshToken::new("r".into())),
             id_token: None,
             token_type: "Bearer".into(),
+            data: None,
         };
         secrets.set_token_set(&id, &set).await.unwrap();
         let back = secrets.token_set(&id).await.unwrap().unwrap();

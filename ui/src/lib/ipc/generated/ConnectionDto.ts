@@ -42,4 +42,9 @@ last_error_action: Action | null,
 /**
  * After a passing failure (network, 5xx, 429): when the refresher tries again.
  */
-retry_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings);
+retry_at: string | null, 
+/**
+ * When the connection's own rule makes its access token due (a spec's
+ * `refresh.condition`); otherwise the due time follows from the expiry.
+ */
+refresh_due_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings);

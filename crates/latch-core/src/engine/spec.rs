@@ -1,0 +1,460 @@
+//! Spec connections (Make-style custom connections) in the engine: opening
+//! a spec into a connection, signing in by its steps (`preauthorize` →
+//! `authorize` → `token` → `info`), renewing by its `refresh` when its
+//! `refresh.condition` says so, sending API requests through its `base`,
+//! and its `invalidate` on disconnect. The steps run in `spec::runner`;
+//! this file loads and stores what they need and make.
+//!
+//! Secrets: the common data and the password parameters live in the secret
+//! store (`SPEC_COMMON`, `SPEC_SECRET_PARAMETERS`), the connection's data
+//! inside its token set — one keyring entry, replaced whole on a refresh.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map as JsonMap, Value as Json};
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+use super::sign_in::Announcer;
+use super::{Engine, SignInOptions};
+use crate::error::{Error, FieldError, Result};
+use crate::events::SignInEvent;
+use crate::flows::loopback::{self, LoopbackListener, RedirectParams, ResponseMode};
+use crate::flows::token_response::TokenGrant;
+use crate::model::{Connection, Draft, KindSettings, SpecDocument, SpecSettings, SPEC_COMMON, SPEC_REDIRECT_PATH, SPEC_SECRET_PARAMETERS};
+use crate::request::{self, ApiRequest, ApiResponse, RequestPreview};
+use crate::secret::{RefreshToken, SpecData, TokenSet};
+use crate::spec::runner::{self, RunInput, Runner, StepTrace};
+
+/// What a user gives to make a connection from a spec.
+#[derive(Debug, Clone, Default)]
+pub struct SpecConnection {
+    pub name: String,
+    pub document: SpecDocument,
+    /// Every parameter's value, password ones included (they are split off
+    /// into the secret store).
+    pub parameters: JsonMap<String, Json>,
+    /// The app's common data (client id and secret…), over what the spec
+    /// file ships.
+    pub common: JsonMap<String, Json>,
+    pub scopes: Vec<String>,
+    pub redirect_port: u16,
+    pub redirect_uri_override: Option<String>,
+    /// The user confirmed that the spec may send a secret to a host other
+    /// than its sign-in, token and API hosts.
+    pub accept_secret_hosts: bool,
+}
+
+/// What a step run on demand did (the step runner).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StepReport {
+    pub requests: Vec<StepTrace>,
+    /// The keys of the data the step produced (their values are secrets).
+    pub data_keys: Vec<String>,
+    pub account: Option<String>,
+}
+
+impl Engine {
+    /// Every problem in a spec, each with the place it is at: what `latch
+    /// spec check` prints and the app shows before anything is saved.
+    pub fn spec_problems(document: &SpecDocument) -> Vec<String> {
+        runner::check(document)
+    }
+
+    /// Makes a connection from a spec. Nothing is saved unless the spec
+    /// checks, every required parameter and common value is there, and —
+    /// when the spec sends a secret to a host other than its own — the user
+    /// confirmed it.
+    pub async fn create_spec(&self, input: SpecConnection) -> Result<Connection> {
+        let document = &input.document;
+        let problems = runner::check(document);
+        if !problems.is_empty() {
+            return Err(Error::invalid(problems.into_iter().map(|message| FieldError { field: "spec", message }).collect()));
+        }
+        let elsewhere = runner::secret_destinations(document);
+        if !elsewhere.is_empty() && !input.accept_secret_hosts {
+            return Err(Error::validation(
+                "spec",
+                format!(
+                    "This spec sends your secret to {} — not the sign-in, token or API address of the service. Open it \
+                     only if you trust whoever wrote it, and confirm.",
+                    elsewhere.join(", ")
+                ),
+            ));
+        }
+        let secret_names = document.secret_parameters();
+        let mut public = JsonMap::new();
+        let mut secret = JsonMap::new();
+        let mut errors = Vec::new();
+        for (key, value) in &input.parameters {
+            let definition = document.parameters.iter().find(|p| p.get("name").and_then(Json::as_str) == Some(key.as_str()));
+            let Some(definition) = definition else {
+                errors.push(FieldError { field: "parameters", message: format!("The spec has no parameter named '{key}'.") });
+                continue;
+            };
+            if secret_names.contains(key) {
+                if value.as_str().is_some_and(|v| !v.trim().is_empty()) {
+                    secret.insert(key.clone(), value.clone());
+                }
+            } else {
+                if let Err(message) = crate::validate::spec_parameter_value(definition, value) {
+                    let label = definition.get("label").and_then(Json::as_str).unwrap_or(key);
+                    errors.push(FieldError { field: "parameters", message: format!("{label}: {message}") });
+                }
+                public.insert(key.clone(), value.clone());
+            }
+        }
+        for definition in &document.parameters {
+            let Some(name) = definition.get("name").and_then(Json::as_str) else { continue };
+            let required = definition.get("required").and_then(Json::as_bool) == Some(true);
+            if required && secret_names.iter().any(|s| s == name) && !secret.contains_key(name) {
+                let label = definition.get("label").and_then(Json::as_str).unwrap_or(name);
+                errors.push(FieldError { field: "parameters", message: format!("{label} is required.") });
+            }
+        }
+        let mut common = document.shipped_common();
+        common.extend(input.common.clone().into_iter().filter(|(_, v)| !v.is_null()));
+        let missing: Vec<&String> = document.common.keys().filter(|k| !common.contains_key(*k)).collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|k| k.as_str()).collect();
+            errors.push(FieldError {
+                field: "common",
+                message: format!(
+                    "The spec needs its app's common data, which you get from whoever registered the app: {}.",
+                    names.join(", ")
+                ),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(Error::invalid(errors));
+        }
+        let settings = SpecSettings {
+            spec: document.without_common_values(),
+            parameters: public,
+            scopes: input.scopes.clone(),
+            redirect_uri_override: input.redirect_uri_override.clone(),
+            redirect_port: input.redirect_port,
+        };
+        let connection = self.create(Draft { name: input.name.clone(), settings: KindSettings::Spec(settings) }, None).await?;
+        let saved = async {
+            let common_text = Zeroizing::new(Json::Object(common).to_string());
+            self.secrets.set_kind_secret(&connection.id, SPEC_COMMON.name(), &common_text).await?;
+            if !secret.is_empty() {
+                let secret_text = Zeroizing::new(Json::Object(secret).to_string());
+                self.secrets.set_kind_secret(&connection.id, SPEC_SECRET_PARAMETERS.name(), &secret_text).await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(err) = saved {
+            // Never a connection whose secrets are half there.
+            let _ = self.remove(connection.id.as_str()).await;
+            return Err(err);
+        }
+        Ok(connection)
+    }
+
+    /// The common data and the password parameters of a spec connection.
+    async fn spec_secrets(&self, connection: &Connection) -> Result<(JsonMap<String, Json>, JsonMap<String, Json>)> {
+        let read = |text: Option<Zeroizing<String>>| -> JsonMap<String, Json> {
+            text.and_then(|t| serde_json::from_str::<JsonMap<String, Json>>(&t).ok()).unwrap_or_default()
+        };
+        let common = read(self.secrets.kind_secret(&connection.id, SPEC_COMMON.name()).await?);
+        let secret = read(self.secrets.kind_secret(&connection.id, SPEC_SECRET_PARAMETERS.name()).await?);
+        Ok((common, secret))
+    }
+
+    fn spec_runner<'a>(
+        &'a self,
+        settings: &'a SpecSettings,
+        (common, secret): (JsonMap<String, Json>, JsonMap<String, Json>),
+        data: JsonMap<String, Json>,
+        redirect_uri: String,
+    ) -> Runner<'a> {
+        Runner::new(
+            RunInput {
+                document: &settings.spec,
+                parameters: settings.parameters.clone(),
+                secret_parameters: secret,
+                common,
+                data,
+                scopes: settings.effective_scopes(),
+                redirect_uri,
+            },
+            self.http(),
+            self.now(),
+        )
+    }
+
+    /// Signs in by the spec's steps.
+    pub(super) async fn spec_sign_in(
+        &self,
+        connection: &Connection,
+        settings: &SpecSettings,
+        options: &SignInOptions,
+        announcer: &Announcer,
+        pasted: oneshot::Receiver<Zeroizing<String>>,
+    ) -> Result<(TokenGrant, Option<String>)> {
+        let secrets = self.spec_secrets(connection).await?;
+        let paste = settings.uses_browser() && (options.paste || settings.redirect_uri_override.is_some());
+        // Bound first: the redirect URI names the port.
+        let listener = match settings.uses_browser() && !paste {
+            true => Some(LoopbackListener::bind(settings.redirect_port, SPEC_REDIRECT_PATH).await?),
+            false => None,
+        };
+        let redirect_uri = match &listener {
+            Some(listener) => settings.redirect_uri(listener.port()),
+            None => settings.redirect_uri_override.clone().unwrap_or_else(|| settings.redirect_uri_to_register()),
+        };
+        let mut runner = self.spec_runner(settings, secrets, JsonMap::new(), redirect_uri.clone());
+        if runner.has("preauthorize") {
+            announcer.emit(self, SignInEvent::Requesting);
+            runner.run("preauthorize").await?;
+        }
+        if settings.uses_browser() {
+            let state = oauth2::CsrfToken::new_random();
+            let url = runner.authorize_url(state.secret())?;
+            let browser_error = self.open_in_browser(url.as_str());
+            let deadline = (!paste).then(|| self.now() + chrono::Duration::from_std(options.timeout).unwrap_or_default());
+            announcer.emit(
+                self,
+                SignInEvent::Started { authorize_url: url.to_string(), redirect_uri: redirect_uri.clone(), deadline, browser_error, paste },
+            );
+            let params = match listener {
+                Some(listener) => listener.wait(ResponseMode::Query, state.secret(), options.timeout).await?,
+                None => {
+                    let address = pasted.await.map_err(|_| Error::cancelled("Sign-in cancelled."))?;
+                    announcer.emit(self, SignInEvent::AddressReceived);
+                    let params = RedirectParams::from_pasted_url(&address, &redirect_uri, ResponseMode::Query)?;
+                    if params.get("error").is_none() {
+                        loopback::check_state(&params, state.secret())?;
+                    }
+                    params
+                }
+            };
+            runner.authorized(params.to_json())?;
+        }
+        announcer.emit(self, SignInEvent::Requesting);
+        let token = runner.run("token").await?;
+        if !token.ran {
+            return Err(Error::provider(
+                "The spec's 'token' step did not run: its condition was false (for example, no code came back from the \
+                 sign-in page).",
+            ));
+        }
+        let grant = spec_grant(&runner, token.expires, self.now())?;
+        Ok((grant, None))
+    }
+
+    /// Renews by the spec's `refresh` step. Latch decided it is due (by the
+    /// step's condition, see [`Engine::spec_due`]), so the step runs.
+    pub(super) async fn spec_refresh(&self, connection: &Connection, settings: &SpecSettings, tokens: Option<&TokenSet>) -> Result<TokenGrant> {
+        let name = &connection.name;
+        if connection.refresh_expires_at.is_some_and(|at| at <= self.now()) {
+            return Err(Error::needs_authorization(format!("The saved sign-in for '{name}' has expired."))
+                .with_action(connection.sign_in_again()));
+        }
+        if settings.spec.step("refresh").is_none() {
+            return Err(Error::needs_authorization(format!(
+                "The spec of '{name}' has no refresh step, so Latch cannot renew its access without you."
+            ))
+            .with_action(connection.sign_in_again()));
+        }
+        let secrets = self.spec_secrets(connection).await?;
+        let mut runner = self.spec_runner(settings, secrets, spec_data(tokens), settings.redirect_uri_to_register());
+        runner.force = true;
+        let result = runner.run("refresh").await?;
+        // `response.expires` only when the refresh gives one: else the old one.
+        let expires = result.expires.or(connection.refresh_expires_at);
+        spec_grant(&runner, expires, self.now())
+    }
+
+    /// When a spec connection's token is due: the first moment its
+    /// `refresh.condition` holds, at least a minute (half the lifetime for
+    /// short ones) after it was issued, and at the latest when it expires.
+    pub(super) fn spec_due(&self, settings: &SpecSettings, tokens: &TokenSet, expires: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        settings.spec.step("refresh")?;
+        let expires = expires?;
+        let now = self.now();
+        let runner = self.spec_runner(settings, (JsonMap::new(), JsonMap::new()), spec_data(Some(tokens)), String::new());
+        let earliest = (now + chrono::Duration::seconds(60).min((expires - now) / 2)).max(now + chrono::Duration::seconds(1));
+        if earliest >= expires {
+            return Some(expires);
+        }
+        let holds = |at: DateTime<Utc>| runner.refresh_due(at).unwrap_or(true);
+        if holds(earliest) {
+            return Some(earliest);
+        }
+        if !holds(expires) {
+            return Some(expires);
+        }
+        // The condition turns true once (`data.expires < addMinutes(now, N)`):
+        // find when, to the second.
+        let (mut low, mut high) = (earliest, expires);
+        while high - low > chrono::Duration::seconds(1) {
+            let middle = low + (high - low) / 2;
+            if holds(middle) {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        Some(high)
+    }
+
+    /// The spec's `info` step after a sign-in: the account's label.
+    pub(super) async fn spec_account(&self, connection: &Connection, settings: &SpecSettings, tokens: &TokenSet) -> Result<Option<String>> {
+        if settings.spec.step("info").is_none() {
+            return Ok(None);
+        }
+        let secrets = self.spec_secrets(connection).await?;
+        let mut runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());
+        Ok(runner.run("info").await?.account)
+    }
+
+    /// The spec's `invalidate` step on disconnect; `None` when it has none.
+    pub(super) async fn spec_invalidate(&self, connection: &Connection, settings: &SpecSettings, tokens: &TokenSet) -> Option<Result<()>> {
+        settings.spec.step("invalidate")?;
+        let outcome = async {
+            let secrets = self.spec_secrets(connection).await?;
+            let mut runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());
+            runner.run("invalidate").await.map(|_| ())
+        }
+        .await;
+        Some(outcome)
+    }
+
+    /// Runs `info` or `refresh` on demand and reports what was sent and
+    /// received, secrets masked (the spec editor's step runner). A refresh
+    /// run here is stored like any refresh.
+    pub async fn run_spec_step(&self, name_or_id: &str, step: &str) -> Result<StepReport> {
+        let connection = self.get(name_or_id)?;
+        let Some(settings) = connection.settings.spec().cloned() else {
+            return Err(Error::validation("kind", format!("'{}' is not made from a spec.", connection.name)));
+        };
+        match step {
+            "info" => {
+                let tokens = self.fresh_tokens(name_or_id).await?.1;
+                let secrets = self.spec_secrets(&connection).await?;
+                let mut runner = self.spec_runner(&settings, secrets, spec_data(Some(&tokens)), settings.redirect_uri_to_register());
+                let result = runner.run("info").await;
+                let trace = std::mem::take(&mut runner.trace);
+                let result = result?;
+                Ok(StepReport { requests: trace, data_keys: result.data.keys().cloned().collect(), account: result.account })
+            }
+            "refresh" => {
+                let refreshed = self.refresh(name_or_id).await?;
+                Ok(StepReport { requests: Vec::new(), data_keys: Vec::new(), account: refreshed.account })
+            }
+            other => Err(Error::validation("step", format!("'{other}' cannot be run on its own; run 'info' or 'refresh'."))),
+        }
+    }
+
+    /// Sends an API request through the spec's base. A 401 from the
+    /// provider's own hosts renews once and tries once more.
+    pub(super) async fn spec_request(&self, name_or_id: &str, api: &ApiRequest) -> Result<ApiResponse> {
+        let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
+        let response = self.spec_send(&connection, &tokens, api).await?;
+        let absolute = self.spec_address(&connection, &tokens, api).await?;
+        if response.status != 401 || !connection.can_renew() || !crate::hosts::belongs_to(&connection.settings, &absolute) {
+            return Ok(response);
+        }
+        let need = super::tokens::RefreshNeed::Since(self.now());
+        let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
+        self.spec_send(&connection, &fresh, api).await
+    }
+
+    async fn spec_built(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<oauth2::http::Request<Vec<u8>>> {
+        let settings = connection.settings.spec().ok_or_else(|| Error::validation("kind", "not a spec connection"))?;
+        let secrets = self.spec_secrets(connection).await?;
+        let runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());
+        runner.api_request(&api.method, api.url.trim(), &api.headers, api.body.as_deref())
+    }
+
+    async fn spec_address(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<String> {
+        Ok(self.spec_built(connection, tokens, api).await?.uri().to_string())
+    }
+
+    async fn spec_send(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<ApiResponse> {
+        let request = self.spec_built(connection, tokens, api).await?;
+        request::send(self.http(), request).await
+    }
+
+    /// Where a spec connection's request goes, its secrets masked.
+    pub(super) fn spec_preview(&self, connection: &Connection, api: &ApiRequest) -> Result<RequestPreview> {
+        let settings = connection.settings.spec().ok_or_else(|| Error::validation("kind", "not a spec connection"))?;
+        let runner = self.spec_runner(settings, masked_secrets(settings), masked_data(request::TOKEN_MASK), String::new());
+        Ok(request::preview_of(&runner.api_request(&api.method, api.url.trim(), &api.headers, api.body.as_deref())?))
+    }
+
+    /// A spec connection's request as a curl line: the real credential, or
+    /// `$TOKEN` where the access token goes.
+    pub(super) async fn spec_curl(&self, name_or_id: &str, api: &ApiRequest, include_token: bool) -> Result<Zeroizing<String>> {
+        if include_token {
+            let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
+            let request = self.spec_built(&connection, &tokens, api).await?;
+            return Ok(request::curl_of(&request, api.body.as_deref(), None));
+        }
+        let connection = self.get(name_or_id)?;
+        let settings = connection.settings.spec().ok_or_else(|| Error::validation("kind", "not a spec connection"))?;
+        let marker = request::token_marker();
+        let runner = self.spec_runner(settings, masked_secrets(settings), masked_data(&marker), String::new());
+        let request = runner.api_request(&api.method, api.url.trim(), &api.headers, api.body.as_deref())?;
+        Ok(request::curl_of(&request, api.body.as_deref(), Some(&marker)))
+    }
+}
+
+/// A spec connection's data from its stored token set.
+fn spec_data(tokens: Option<&TokenSet>) -> JsonMap<String, Json> {
+    tokens
+        .and_then(|t| t.data.as_ref())
+        .and_then(|d| serde_json::from_str::<JsonMap<String, Json>>(d.secret()).ok())
+        .unwrap_or_default()
+}
+
+/// Data for showing a request without its secrets: the usual token keys
+/// hold `mask`.
+fn masked_data(mask: &str) -> JsonMap<String, Json> {
+    ["accessToken", "access_token", "token", "apiKey"].iter().map(|k| ((*k).to_owned(), Json::String(mask.to_owned()))).collect()
+}
+
+/// Common values and password parameters shown as the mask.
+fn masked_secrets(settings: &SpecSettings) -> (JsonMap<String, Json>, JsonMap<String, Json>) {
+    let mask = || Json::String(request::TOKEN_MASK.to_owned());
+    let common = settings.spec.common.keys().map(|k| (k.clone(), mask())).collect();
+    let secret = settings.spec.secret_parameters().into_iter().map(|k| (k, mask())).collect();
+    (common, secret)
+}
+
+/// What a spec's step stored, as a token grant: its data whole, the access
+/// and refresh tokens it names, `data.expires` as the access expiry and
+/// `response.expires` as the sign-in's.
+fn spec_grant(runner: &Runner<'_>, expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<TokenGrant> {
+    let data = &runner.data;
+    let access_token = runner.access_token().ok_or_else(|| {
+        Error::provider(
+            "The spec's 'token' step stored no access token: its response.data has no 'accessToken', and its base \
+             places no credential. Check the spec's token step.",
+        )
+    })?;
+    let refresh_token = ["refreshToken", "refresh_token"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(Json::as_str).filter(|t| !t.is_empty()))
+        .map(|t| RefreshToken::new(t.to_owned()));
+    let until = |at: DateTime<Utc>| (at - now).to_std().ok().or(Some(Duration::ZERO));
+    let access_expires = data.get("expires").and_then(|v| runner::date_of(&crate::spec::iml::Value::from_json(v)));
+    Ok(TokenGrant {
+        tokens: TokenSet {
+            access_token,
+            refresh_token,
+            id_token: None,
+            token_type: "Bearer".into(),
+            data: Some(SpecData::new(Json::Object(data.clone()).to_string())),
+        },
+        expires_in: access_expires.and_then(until),
+        refresh_expires_in: expires.and_then(until),
+        scopes: None,
+    })
+}
