@@ -1,8 +1,8 @@
 //! Runs a spec's steps: each request spec's templates evaluated against the
 //! step's variables, sent, its answer parsed and turned into `temp`, `data`,
-//! `expires`, `metadata` and `uid` the way Make's runtime does (see
-//! docs/latch-spec.md for the decisions where Make's documentation is
-//! silent).
+//! `expires`, `metadata` and `uid` the way Make's runtime does (the README's
+//! "Adding a provider with a spec" lists the decisions taken where Make's
+//! documentation is silent).
 //!
 //! A [`Runner`] holds the variables of one sign-in, refresh or request:
 //! `parameters`, `common`, `data` (`connection` is the same data, with the
