@@ -699,7 +699,7 @@ pub fn check(document: &SpecDocument) -> Vec<String> {
         "parameters", "common", "data", "connection", "temp", "oauth", "query", "body", "headers", "statusCode",
         "environment", "now", "uuid", "timestamp",
     ];
-    let mut problems = Vec::new();
+    let mut problems = schema_problems(document);
     match &document.communication {
         Json::Object(steps) => {
             for name in steps.keys() {
@@ -750,6 +750,41 @@ pub fn check(document: &SpecDocument) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The spec's schema (docs/latch-spec.schema.json), the same file the
+/// app's editor lints with.
+pub const SCHEMA: &str = include_str!("../../../../docs/latch-spec.schema.json");
+
+/// Where `document` breaks the schema, each with its place. The messages
+/// never quote a value from the spec (it may hold common secrets).
+fn schema_problems(document: &SpecDocument) -> Vec<String> {
+    static VALIDATOR: std::sync::OnceLock<Option<jsonschema::Validator>> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Json = serde_json::from_str(SCHEMA).ok()?;
+        jsonschema::validator_for(&schema).ok()
+    });
+    let Some(validator) = validator else {
+        return vec!["Latch's spec schema could not be read; this is a bug in this build of Latch.".into()];
+    };
+    let Ok(instance) = serde_json::to_value(document) else { return Vec::new() };
+    validator
+        .iter_errors(&instance)
+        .map(|err| {
+            let pointer = err.instance_path().to_string();
+            let path: Vec<String> = pointer
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.parse::<usize>() {
+                    Ok(n) => format!("[{}]", n + 1),
+                    Err(_) => format!(".{p}"),
+                })
+                .collect();
+            let path = path.concat();
+            let place = if path.is_empty() { "the spec".to_owned() } else { path.trim_start_matches('.').to_owned() };
+            format!("{place}: {} (the schema: docs/latch-spec.schema.json)", err.masked())
+        })
+        .collect()
 }
 
 fn strings_with_paths<'v>(value: &'v Json, path: &mut String, out: &mut Vec<(String, &'v str)>) {
@@ -840,6 +875,19 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("token.body.code") && p.contains("'tmp'")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("token.body.x") && p.contains("at character")), "{problems:?}");
         assert!(check(&document(serde_json::json!({ "authorize": {} }))).iter().any(|p| p.contains("no 'token' step")));
+    }
+
+    #[test]
+    fn the_schema_names_the_place_and_never_quotes_the_value() {
+        let spec = document(serde_json::json!({
+            "token": { "url": "https://id.example.com/token", "method": 5, "urll": "s3cret-value-in-a-typo" }
+        }));
+        let problems = check(&spec);
+        assert!(problems.iter().any(|p| p.starts_with("communication.token.method:")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("communication.token:") && p.contains("urll")), "{problems:?}");
+        assert!(problems.iter().all(|p| !p.contains("s3cret-value-in-a-typo")), "{problems:?}");
+        let fine = document(serde_json::json!({ "token": { "url": "https://id.example.com/token" } }));
+        assert!(check(&fine).is_empty(), "{:?}", check(&fine));
     }
 
     #[test]
