@@ -324,3 +324,50 @@ fn a_broken_spec_is_refused_with_its_places_and_nothing_is_saved() {
     assert_eq!(output.status.code(), Some(2), "{said}");
     assert!(said.contains("sends your secret to collector.example.net"), "{said}");
 }
+
+#[test]
+fn a_spec_connection_travels_in_an_export_without_secrets_and_an_invalid_new_spec_never_replaces_the_working_one() {
+    let provider = Provider::spec(&[]);
+    let latch = Latch::new();
+    let dir = latch.data_dir.path().with_extension("travel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("quirky.latch-spec.json");
+    write(&path, &quirky_spec(&provider.base));
+    assert!(add_quirky(&latch, path.to_str().unwrap(), "Quirky", "spec-secret").status.success());
+    latch.ok(&["connect", "Quirky", "--timeout", "20"]);
+
+    // An edit with a broken spec changes nothing; a good one keeps the sign-in.
+    let mut broken = quirky_spec(&provider.base);
+    broken["communication"]["token"]["url"] = json!("{{lower(}}");
+    write(&dir.join("broken.latch-spec.json"), &broken);
+    let said = latch.fails(&["spec", "edit", "Quirky", "--spec", dir.join("broken.latch-spec.json").to_str().unwrap()], 2);
+    assert!(said.contains("communication.token.url"), "{said}");
+    assert_eq!(latch.show("Quirky")["spec"]["communication"]["token"]["url"], format!("{}/token", provider.base));
+    let mut better = quirky_spec(&provider.base);
+    better["scopeList"]["write"] = json!("Change your data");
+    write(&dir.join("better.latch-spec.json"), &better);
+    latch.ok(&["spec", "edit", "Quirky", "--spec", dir.join("better.latch-spec.json").to_str().unwrap(), "--scope", "read", "--scope", "write"]);
+    let shown = latch.show("Quirky");
+    assert_eq!(shown["status"], "connected", "still signed in");
+    assert_eq!(shown["scopes"], json!(["read", "write"]));
+
+    // The export holds the spec, never the common data, the password parameter or the data.
+    let token = latch.ok(&["token", "Quirky"]).trim().to_owned();
+    let file = dir.join("export.json");
+    latch.ok(&["export", "Quirky", "-o", file.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in ["spec-secret", "tenant-key-3c1e9a", token.as_str()] {
+        assert!(!text.contains(secret), "the export holds a secret");
+    }
+    let other = Latch::new();
+    let imported = other.ok(&["import", file.to_str().unwrap()]);
+    assert!(imported.contains("latch spec edit") && imported.contains("--common-stdin clientSecret"), "{imported}");
+    other.ok_with_stdin(
+        &["spec", "edit", "Quirky", "--common", "clientId=spec-client", "--common-stdin", "clientSecret", "--param-stdin", "apiKey"],
+        "spec-secret\ntenant-key-3c1e9a\n",
+    );
+    let connected = other.ok(&["connect", "Quirky", "--timeout", "20"]);
+    assert!(connected.contains("ann@example.com"), "{connected}");
+    other.assert_no_secret_leaks(&["spec-secret".to_owned(), "tenant-key-3c1e9a".to_owned(), other.ok(&["token", "Quirky"]).trim().to_owned()]);
+    latch.assert_no_secret_leaks(&["spec-secret".to_owned(), "tenant-key-3c1e9a".to_owned(), token]);
+}

@@ -67,12 +67,51 @@ pub enum SpecCommand {
     Show {
         name: String,
     },
+    /// Change a spec connection: a new version of its spec (checked first; an invalid one never
+    /// replaces the working one), parameter values, common data or scopes. It stays signed in.
+    Edit(SpecEditArgs),
     /// Run a connection's 'info' or 'refresh' step now and print what was sent and received, secrets masked.
     Run {
         name: String,
         #[arg(value_parser = ["info", "refresh"])]
         step: String,
     },
+}
+
+/// The values a spec connection takes from the command line: its common
+/// data and parameters, secret ones from standard input.
+#[derive(Args, Default)]
+pub struct SpecValues {
+    /// A value of the spec's common data (the app's client id...). Repeatable.
+    #[arg(long = "common", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub common: Vec<KeyValue>,
+    /// Read this common value (a client secret) from standard input, one line per
+    /// --common-stdin and then per --param-stdin, in the order given. Repeatable.
+    #[arg(long = "common-stdin", value_name = "KEY")]
+    pub common_stdin: Vec<String>,
+    /// A value for one of the spec's parameters. Repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<KeyValue>,
+    /// Read this parameter (a password) from standard input. Repeatable.
+    #[arg(long = "param-stdin", value_name = "KEY")]
+    pub param_stdin: Vec<String>,
+    /// Use the spec although it sends a secret to a host other than its sign-in, token and API hosts.
+    #[arg(long)]
+    pub accept_secret_hosts: bool,
+}
+
+#[derive(Args)]
+pub struct SpecEditArgs {
+    /// The connection to change.
+    pub name: String,
+    /// A new version of its spec: a *.latch-spec.json file or a folder.
+    #[arg(long, value_name = "PATH")]
+    pub spec: Option<std::path::PathBuf>,
+    /// The scopes to ask for (replaces the list). Repeatable.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub values: SpecValues,
 }
 
 #[derive(Args)]
@@ -165,22 +204,9 @@ pub struct AddArgs {
     /// layout (connections/NAME/communication.imljson, ...) or the VS Code extension's.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["preset", "flow", "client_id"])]
     pub spec: Option<std::path::PathBuf>,
-    /// With --spec: a value of the spec's common data (the app's client id...). Repeatable.
-    #[arg(long = "common", value_name = "KEY=VALUE", value_parser = parse_param, requires = "spec")]
-    pub common: Vec<KeyValue>,
-    /// With --spec: read this common value (a client secret) from standard input, one line per
-    /// --common-stdin and then per --param-stdin, in the order given. Repeatable.
-    #[arg(long = "common-stdin", value_name = "KEY", requires = "spec")]
-    pub common_stdin: Vec<String>,
-    /// With --spec: a value for one of the spec's parameters. Repeatable.
-    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param, requires = "spec")]
-    pub params: Vec<KeyValue>,
-    /// With --spec: read this parameter (a password) from standard input. Repeatable.
-    #[arg(long = "param-stdin", value_name = "KEY", requires = "spec")]
-    pub param_stdin: Vec<String>,
-    /// With --spec: open it although it sends a secret to a host other than its sign-in, token and API hosts.
-    #[arg(long, requires = "spec")]
-    pub accept_secret_hosts: bool,
+    /// With --spec: its common data and parameters.
+    #[command(flatten, next_help_heading = "With --spec")]
+    pub spec_values: SpecValues,
     /// With --issuer: do not fetch the server's metadata; use only the flags given.
     #[arg(long)]
     pub no_discover: bool,

@@ -13,10 +13,10 @@ use clap::Parser;
 use latch_core::model::Connection;
 use latch_core::request::ApiRequest;
 use latch_core::secret::ClientSecret;
-use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions, SpecConnection};
+use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions, SpecConnection, SpecEdit};
 use zeroize::Zeroizing;
 
-use args::{AddArgs, Cli, Command, SpecCommand};
+use args::{AddArgs, Cli, Command, SpecCommand, SpecValues};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -143,6 +143,25 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             let text = serde_json::to_string_pretty(&settings.spec).unwrap_or_default();
             println!("{}", output::clean_block(&text));
         }
+        Command::Spec(SpecCommand::Edit(args)) => {
+            let current = engine.get(&args.name)?;
+            let document = match &args.spec {
+                Some(path) => Some(latch_core::spec::document::load(path)?),
+                None => None,
+            };
+            let reference = document.clone().or_else(|| current.settings.spec().map(|s| s.spec.clone())).unwrap_or_default();
+            let accept_secret_hosts = args.values.accept_secret_hosts;
+            let (common, parameters) = spec_values(&reference, args.values)?;
+            let edit = SpecEdit {
+                document,
+                parameters,
+                common,
+                scopes: (!args.scopes.is_empty()).then_some(args.scopes),
+                accept_secret_hosts,
+            };
+            let connection = engine.edit_spec(&args.name, edit).await?;
+            println!("Saved '{}'.", output::clean(&connection.name));
+        }
         Command::Spec(SpecCommand::Run { name, step }) => {
             let report = engine.run_spec_step(&name, &step).await?;
             for request in &report.requests {
@@ -168,6 +187,11 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
         }
         Command::Add(args) => {
+            let values = &args.spec_values;
+            if !(values.common.is_empty() && values.common_stdin.is_empty() && values.params.is_empty() && values.param_stdin.is_empty())
+            {
+                return Err(Error::validation("spec", "--common and --param give a spec's values: use them with --spec PATH."));
+            }
             let secret = read_secret(args.fields.client_secret_stdin)?;
             let overrides = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
             let issuer = overrides.get("issuer").and_then(|v| v.as_str()).map(str::to_owned);
@@ -350,12 +374,31 @@ async fn sign_in(engine: &Arc<Engine>, name: &str, options: SignInOptions) -> Re
     handle.outcome().await
 }
 
-/// `latch add --spec`'s flags as what the engine takes: values typed per
-/// the spec's parameter definitions, secrets from standard input.
+/// `latch add --spec`'s flags as what the engine takes.
 fn spec_connection(args: AddArgs) -> Result<SpecConnection, Error> {
     let path = args.spec.unwrap_or_default();
     let document = latch_core::spec::document::load(&path)?;
-    let wanted = args.common_stdin.len() + args.param_stdin.len();
+    let accept_secret_hosts = args.spec_values.accept_secret_hosts;
+    let (common, parameters) = spec_values(&document, args.spec_values)?;
+    Ok(SpecConnection {
+        name: args.name,
+        document,
+        parameters,
+        common,
+        scopes: args.fields.scopes.clone(),
+        redirect_port: args.fields.redirect_port.unwrap_or(0),
+        redirect_uri_override: args.fields.redirect_uri.as_ref().and_then(|u| u.as_deref().map(str::to_owned)),
+        accept_secret_hosts,
+    })
+}
+
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// The common data and parameter values the flags give: values typed per
+/// the spec's parameter definitions, secrets from standard input (one line
+/// each, the --common-stdin ones first).
+fn spec_values(document: &latch_core::model::SpecDocument, flags: SpecValues) -> Result<(JsonMap, JsonMap), Error> {
+    let wanted = flags.common_stdin.len() + flags.param_stdin.len();
     let mut lines: Vec<Zeroizing<String>> = Vec::new();
     if wanted > 0 {
         let bytes = read_stdin()?;
@@ -369,16 +412,16 @@ fn spec_connection(args: AddArgs) -> Result<SpecConnection, Error> {
         }
     }
     let mut from_stdin = lines.into_iter();
-    let mut common = serde_json::Map::new();
-    for kv in args.common {
+    let mut common = JsonMap::new();
+    for kv in flags.common {
         common.insert(kv.key, serde_json::Value::String(kv.value));
     }
-    for key in args.common_stdin {
+    for key in flags.common_stdin {
         let value = from_stdin.next().unwrap_or_default();
         common.insert(key, serde_json::Value::String(value.to_string()));
     }
-    let mut parameters = serde_json::Map::new();
-    for kv in args.params {
+    let mut parameters = JsonMap::new();
+    for kv in flags.params {
         let definition = document.parameters.iter().find(|p| p.get("name").and_then(|n| n.as_str()) == Some(kv.key.as_str()));
         let kind = definition.and_then(|d| d.get("type")).and_then(|t| t.as_str()).unwrap_or("text");
         let value = match kind {
@@ -392,20 +435,11 @@ fn spec_connection(args: AddArgs) -> Result<SpecConnection, Error> {
         };
         parameters.insert(kv.key, value);
     }
-    for key in args.param_stdin {
+    for key in flags.param_stdin {
         let value = from_stdin.next().unwrap_or_default();
         parameters.insert(key, serde_json::Value::String(value.to_string()));
     }
-    Ok(SpecConnection {
-        name: args.name,
-        document,
-        parameters,
-        common,
-        scopes: args.fields.scopes.clone(),
-        redirect_port: args.fields.redirect_port.unwrap_or(0),
-        redirect_uri_override: args.fields.redirect_uri.as_ref().and_then(|u| u.as_deref().map(str::to_owned)),
-        accept_secret_hosts: args.accept_secret_hosts,
-    })
+    Ok((common, parameters))
 }
 
 fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {

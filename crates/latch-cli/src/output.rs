@@ -175,6 +175,17 @@ pub fn print_imported(imported: &Imported) {
     let names: Vec<String> = imported.connections.iter().map(|c| clean(&c.name)).collect();
     println!("Imported {} connection(s): {}.", names.len(), names.join(", "));
     for name in &imported.need_secret {
+        let spec = imported.connections.iter().find(|c| &c.name == name).and_then(|c| c.settings.spec());
+        if let Some(spec) = spec {
+            let keys: Vec<String> = spec.spec.common.keys().map(|k| format!("--common-stdin {}", clean(k))).collect();
+            println!(
+                "'{}' needs its app's common data (exports never hold secrets): latch spec edit {} {}",
+                clean(name),
+                shell_name(name),
+                keys.join(" ")
+            );
+            continue;
+        }
         println!(
             "'{}' needs its client secret (exports never hold secrets): latch edit {} --client-secret-stdin",
             clean(name),

@@ -66,7 +66,7 @@ mod engine;
 
 pub use engine::{
     Browser, ConnectionTemplate, Disconnected, Engine, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
-    StepReport, SystemBrowser,
+    SpecEdit, StepReport, SystemBrowser,
 };
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};
 pub use events::{EngineEvent, Notice, SessionId, SignInEvent, SignInOutcome};

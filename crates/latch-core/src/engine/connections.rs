@@ -70,6 +70,11 @@ impl Engine {
         let mut settings = draft.settings.clone();
         settings.normalize();
         errors.extend(validate::settings(&settings, has_client_secret));
+        if let KindSettings::Spec(spec) = &settings {
+            // The templates and the schema: rules over the spec's text.
+            let problems = crate::spec::runner::check(&spec.spec);
+            errors.extend(problems.into_iter().map(|message| FieldError { field: "spec", message }));
+        }
         // Weaker choices stay readable in connections that already have them,
         // but no new connection or edit picks them.
         let before = match id {

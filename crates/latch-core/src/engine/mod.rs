@@ -30,7 +30,7 @@ use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 
 pub use connections::{ConnectionTemplate, SecretChange};
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
-pub use spec::{SpecConnection, StepReport};
+pub use spec::{SpecConnection, SpecEdit, StepReport};
 pub use tokens::Disconnected;
 
 /// Opens URLs in the user's browser.

@@ -46,6 +46,20 @@ pub struct SpecConnection {
     pub accept_secret_hosts: bool,
 }
 
+/// A change to a spec connection; what is left `None` or empty stays.
+#[derive(Debug, Clone, Default)]
+pub struct SpecEdit {
+    /// A new version of the spec: checked first; an invalid one never
+    /// replaces the working one.
+    pub document: Option<SpecDocument>,
+    /// Parameter values to set (password ones go to the secret store).
+    pub parameters: JsonMap<String, Json>,
+    /// Common values to set.
+    pub common: JsonMap<String, Json>,
+    pub scopes: Option<Vec<String>>,
+    pub accept_secret_hosts: bool,
+}
+
 /// What a step run on demand did (the step runner).
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -154,6 +168,75 @@ impl Engine {
             return Err(err);
         }
         Ok(connection)
+    }
+
+    /// Changes a spec connection: its spec, parameter values, common data
+    /// or scopes. Every rule is checked before anything is saved, and the
+    /// connection keeps its sign-in.
+    pub async fn edit_spec(&self, name_or_id: &str, edit: SpecEdit) -> Result<Connection> {
+        let connection = self.get(name_or_id)?;
+        let Some(before) = connection.settings.spec().cloned() else {
+            return Err(Error::validation("kind", format!("'{}' is not made from a spec.", connection.name)));
+        };
+        let (mut common, mut secret) = self.spec_secrets(&connection).await?;
+        let mut settings = before.clone();
+        if let Some(document) = edit.document {
+            let problems = runner::check(&document);
+            if !problems.is_empty() {
+                return Err(Error::invalid(problems.into_iter().map(|message| FieldError { field: "spec", message }).collect()));
+            }
+            let elsewhere = runner::secret_destinations(&document);
+            if !elsewhere.is_empty() && !edit.accept_secret_hosts {
+                return Err(Error::validation(
+                    "spec",
+                    format!("The new spec sends your secret to {}; confirm to use it.", elsewhere.join(", ")),
+                ));
+            }
+            for (key, value) in document.shipped_common() {
+                common.entry(key).or_insert(value);
+            }
+            settings.spec = document.without_common_values();
+        }
+        let secret_names = settings.spec.secret_parameters();
+        let mut errors = Vec::new();
+        for (key, value) in edit.parameters {
+            let Some(definition) = settings.spec.parameters.iter().find(|p| p.get("name").and_then(Json::as_str) == Some(key.as_str())) else {
+                errors.push(FieldError { field: "parameters", message: format!("The spec has no parameter named '{key}'.") });
+                continue;
+            };
+            if secret_names.contains(&key) {
+                secret.insert(key, value);
+            } else if value.is_null() {
+                settings.parameters.remove(&key);
+            } else {
+                if let Err(message) = crate::validate::spec_parameter_value(definition, &value) {
+                    let label = definition.get("label").and_then(Json::as_str).unwrap_or(&key);
+                    errors.push(FieldError { field: "parameters", message: format!("{label}: {message}") });
+                }
+                settings.parameters.insert(key, value);
+            }
+        }
+        common.extend(edit.common.into_iter().filter(|(_, v)| !v.is_null()));
+        let missing: Vec<&str> = settings.spec.common.keys().filter(|k| !common.contains_key(*k)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            errors.push(FieldError {
+                field: "common",
+                message: format!("The spec needs its app's common data: {}.", missing.join(", ")),
+            });
+        }
+        if let Some(scopes) = edit.scopes {
+            settings.scopes = scopes;
+        }
+        if !errors.is_empty() {
+            return Err(Error::invalid(errors));
+        }
+        // Secrets first: a row never names values the store lacks.
+        let common_text = Zeroizing::new(Json::Object(common).to_string());
+        self.secrets.set_kind_secret(&connection.id, SPEC_COMMON.name(), &common_text).await?;
+        let secret_text = Zeroizing::new(Json::Object(secret).to_string());
+        self.secrets.set_kind_secret(&connection.id, SPEC_SECRET_PARAMETERS.name(), &secret_text).await?;
+        let draft = Draft { name: connection.name.clone(), settings: KindSettings::Spec(settings) };
+        self.update(connection.id.as_str(), draft, super::SecretChange::Keep).await
     }
 
     /// The common data and the password parameters of a spec connection.

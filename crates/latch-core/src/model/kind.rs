@@ -194,8 +194,8 @@ impl KindSettings {
     pub fn expects_client_secret(&self) -> bool {
         match self {
             KindSettings::OAuth2(settings) => settings.client_auth != ClientAuth::None,
-            // A spec's app secrets are its common data, kept in their own slot.
-            KindSettings::Spec(_) => false,
+            // A spec's app secrets are its common data (kept in their own slot).
+            KindSettings::Spec(settings) => !settings.spec.common.is_empty(),
         }
     }
 
