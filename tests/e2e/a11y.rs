@@ -1,7 +1,7 @@
 //! Accessibility of the real window: axe-core (pinned in ui/package.json,
 //! installed by scripts/install-deps.sh) runs inside the app's WebDriver
 //! session on every main screen — the empty list, the picker, a preset's
-//! form, the custom form with Advanced open, the discard question, Settings,
+//! form, the custom form (scope chips, then Advanced open), the discard question, Settings,
 //! the list with connections, a healthy detail with its More menu and the
 //! test request panel, the Disconnect and Delete questions, and a detail that
 //! needs a sign-in — in the light and the dark theme, at 1040×720 and 800×600.
@@ -87,6 +87,16 @@ async fn every_main_screen(theme: Theme) {
     window.click("back-to-providers").await;
     window.click("preset-custom").await;
     window.testid("connection-form").await;
+    // Two scopes as chips, the last one focused from the keyboard (Backspace in the empty box).
+    let scopes = window.testid("scope-input").await;
+    scopes.send_keys("openid profile ").await.unwrap();
+    scopes.send_keys("\u{E003}").await.unwrap();
+    window
+        .until("a chip to have the focus", || async {
+            let focused = window.client.execute("return document.activeElement.dataset.testid || '';", vec![]).await.unwrap();
+            focused.as_str() == Some("scope-chip")
+        })
+        .await;
     audit.check("custom-form").await;
     window.click("advanced-toggle").await;
     window.wait_for("#advanced-settings").await;
