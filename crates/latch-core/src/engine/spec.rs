@@ -541,3 +541,142 @@ fn spec_grant(runner: &Runner<'_>, expires: Option<DateTime<Utc>>, now: DateTime
         scopes: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::engine::test_engine_with_clock;
+    use crate::model::Status;
+
+    /// A token endpoint answering every POST with a one-hour token and a
+    /// refresh token, counting the requests.
+    async fn token_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buffer = vec![0; 8192];
+                let _ = stream.read(&mut buffer).await;
+                let body = format!(r#"{{"access_token":"at-{n}","refresh_token":"rt-{n}","expires_in":3600}}"#);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, served)
+    }
+
+    /// A spec without a browser step: its token step asks with the app's
+    /// credentials; renewal when `data.expires` is under ten minutes away;
+    /// the sign-in ends after 30 minutes (`response.expires`).
+    fn spec(token_url: &str) -> SpecDocument {
+        let document = serde_json::json!({
+            "communication": {
+                "token": {
+                    "url": token_url, "method": "POST", "type": "urlencoded",
+                    "body": { "grant_type": "client_credentials", "client_id": "{{common.clientId}}" },
+                    "response": {
+                        "data": { "accessToken": "{{body.access_token}}", "refreshToken": "{{body.refresh_token}}",
+                                  "expires": "{{addSeconds(now, body.expires_in)}}" },
+                        "expires": "{{addMinutes(now, 30)}}"
+                    }
+                },
+                "refresh": {
+                    "condition": "{{data.expires < addMinutes(now, 10)}}",
+                    "url": token_url, "method": "POST", "type": "urlencoded",
+                    "body": { "grant_type": "refresh_token", "refresh_token": "{{data.refreshToken}}" },
+                    "response": { "data": { "accessToken": "{{body.access_token}}", "expires": "{{addSeconds(now, body.expires_in)}}" } }
+                }
+            },
+            "common": { "clientId": "" }
+        });
+        serde_json::from_value(document).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_refresh_is_due_when_the_specs_condition_first_holds_and_the_sign_in_ends_at_response_expires() {
+        let (_dir, engine, clock) = test_engine_with_clock();
+        let engine = Arc::new(engine);
+        let (token_url, served) = token_endpoint().await;
+        let mut common = JsonMap::new();
+        common.insert("clientId".into(), "app".into());
+        let input = SpecConnection { name: "Spec".into(), document: spec(&token_url), common, ..SpecConnection::default() };
+        engine.create_spec(input).await.unwrap();
+        let connected = engine.sign_in("Spec", SignInOptions::default()).unwrap().outcome().await.unwrap();
+        assert_eq!(connected.status, Status::Connected);
+        let expires = connected.access_expires_at.unwrap();
+        let due = connected.refresh_due_at.expect("a due time from the condition");
+        let expected = expires - chrono::Duration::minutes(10);
+        assert!((due - expected).num_seconds().abs() <= 1, "due {due}, expected {expected}");
+        assert!(connected.can_renew());
+
+        // Before the condition holds, a token is served without asking.
+        clock.advance(chrono::Duration::minutes(20));
+        engine.access_token("Spec").await.unwrap();
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The refresher plans on the same time.
+        let list = engine.list().unwrap();
+        let settings = Default::default();
+        assert!(crate::refresher::plan(&list, clock.now(), &settings).refresh_now.is_empty());
+        let one_second = chrono::Duration::seconds(1);
+        assert!(crate::refresher::plan(&list, due - one_second, &settings).refresh_now.is_empty());
+        assert_eq!(crate::refresher::plan(&list, due, &settings).refresh_now, [connected.id.clone()]);
+
+        // Past `response.expires` the user must sign in again: no request, one notice.
+        clock.advance(chrono::Duration::minutes(11));
+        let err = engine.refresh("Spec").await.unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::NeedsAuthorization);
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "nothing sent");
+        let after = engine.get("Spec").unwrap();
+        assert_eq!(after.status, Status::NeedsReauth);
+        let plan = crate::refresher::plan(&[after], clock.now(), &Default::default());
+        assert_eq!(plan.notify_reauth.len(), 1);
+        assert!(plan.refresh_now.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_token_step_that_stores_no_access_token_says_so_and_stores_nothing() {
+        let (_dir, engine, _clock) = test_engine_with_clock();
+        let engine = Arc::new(engine);
+        let (token_url, _) = token_endpoint().await;
+        let mut document = spec(&token_url);
+        document.communication["token"]["response"]["data"] = serde_json::json!({ "other": "{{body.access_token}}" });
+        let mut common = JsonMap::new();
+        common.insert("clientId".into(), "app".into());
+        engine.create_spec(SpecConnection { name: "Spec".into(), document, common, ..SpecConnection::default() }).await.unwrap();
+        let err = engine.sign_in("Spec", SignInOptions::default()).unwrap().outcome().await.unwrap_err();
+        assert!(err.message.contains("stored no access token"), "{}", err.message);
+        assert!(!err.message.contains("at-0"), "{}", err.message);
+        let after = engine.get("Spec").unwrap();
+        assert_eq!(after.status, Status::Error);
+        assert!(engine.secrets.token_set(&after.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_spec_without_its_common_data_or_with_a_wrong_parameter_is_not_saved() {
+        let (_dir, engine, _clock) = test_engine_with_clock();
+        let mut document = spec("https://id.example.com/token");
+        document.parameters = vec![serde_json::json!({ "name": "port", "type": "uinteger", "label": "Port", "required": true })];
+        let input = SpecConnection { name: "Spec".into(), document: document.clone(), ..SpecConnection::default() };
+        let err = engine.create_spec(input).await.unwrap_err();
+        let said: Vec<&str> = err.fields.iter().map(|f| f.message.as_str()).collect();
+        assert!(said.iter().any(|m| m.contains("clientId")), "{said:?}");
+        let mut parameters = JsonMap::new();
+        parameters.insert("port".into(), serde_json::json!(-3));
+        let mut common = JsonMap::new();
+        common.insert("clientId".into(), "app".into());
+        let input = SpecConnection { name: "Spec".into(), document, parameters, common, ..SpecConnection::default() };
+        let err = engine.create_spec(input).await.unwrap_err();
+        assert_eq!(err.fields[0].message, "Port: must not be negative.");
+        assert!(engine.list().unwrap().is_empty());
+    }
+}
