@@ -3,8 +3,8 @@
 //! session on every main screen — the empty list, the picker, a preset's
 //! form, the custom form (scope chips, then Advanced open), the discard question, Settings,
 //! the list with connections, a healthy detail with its More menu and the
-//! test request panel, the Disconnect and Delete questions, and a detail that
-//! needs a sign-in — in the light and the dark theme, at 1040×720 and 800×600.
+//! test request panel, the Disconnect and Delete questions, a detail that
+//! needs a sign-in with its error's Details open, and a sign-in under way — in the light and the dark theme, at 1040×720 and 800×600.
 //! No screen may break a WCAG 2.1 A or AA rule.
 //!
 //! The theme follows the system: WebKitGTK reports `prefers-color-scheme:
@@ -68,8 +68,11 @@ async fn every_main_screen(theme: Theme) {
     let healthy = Provider::oidc(&[]);
     let forgetful = Provider::oidc(&[]);
     let latch = Latch::new();
+    // The window's browser never comes back, so its sign-in waits on screen; the CLI's signs in.
+    latch.set_browser_mode("ignore");
     // Open_with takes paths; a theme name is a plain string that is also a valid path.
     let window = Window::open_with(&latch, &[("GTK_THEME", Path::new(theme.gtk_theme()))]).await;
+    latch.set_browser_mode("login");
     let dark = window.client.execute("return matchMedia('(prefers-color-scheme: dark)').matches;", vec![]).await.unwrap();
     assert_eq!(dark.as_bool(), Some(theme == Theme::Dark), "the page sees the {} theme", theme.name());
     inject_axe(&window).await;
@@ -164,6 +167,17 @@ async fn every_main_screen(theme: Theme) {
         .until("Needs sign-in", || async { window.text_of("[data-testid='detail-status']").await.contains("Needs sign-in") })
         .await;
     audit.check("detail-needs-sign-in").await;
+    click_css(&window, "[data-testid='state'] button[aria-expanded='false']").await;
+    window.testid("error-details").await;
+    audit.check("error-details").await;
+
+    // A sign-in under way: the time left and Cancel.
+    click_css(&window, "[data-testid='connection-row'][data-name='Not yet']").await;
+    window.click("connect").await;
+    window.testid("cancel-connect").await;
+    audit.check("sign-in-waiting").await;
+    window.click("cancel-connect").await;
+    window.until("the sign-in to end", || async { !window.exists("[data-testid='waiting']").await }).await;
 
     let Audit { screens, violations, .. } = audit;
     window.close().await;
