@@ -371,11 +371,10 @@ impl Engine {
     /// not undo the connection; it is shown as a note.
     async fn fetch_account(&self, mut connection: Connection, tokens: &crate::secret::TokenSet) -> Connection {
         let outcome = match &connection.settings {
-            crate::model::KindSettings::Spec(settings) => {
-                if settings.spec.step("info").is_none() {
-                    return connection;
-                }
-                self.spec_account(&connection, settings, tokens).await
+            // Its `info` step ran before the tokens were stored.
+            crate::model::KindSettings::Spec(_) => {
+                self.announce(EngineEvent::Changed { id: connection.id.clone() });
+                return connection;
             }
             crate::model::KindSettings::OAuth2(settings) => {
                 let Some(info_url) = settings.info_url.clone() else { return connection };

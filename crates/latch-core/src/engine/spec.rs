@@ -327,7 +327,12 @@ impl Engine {
                  sign-in page).",
             ));
         }
-        let grant = spec_grant(&runner, token.expires, self.now())?;
+        // `info` checks the new connection and names the account (Make's
+        // order): its data joins the token step's before anything is
+        // stored, and a failure fails the sign-in.
+        let account = if runner.has("info") { runner.run("info").await?.account } else { None };
+        let mut grant = spec_grant(&runner, token.expires, self.now())?;
+        grant.account = account;
         Ok((grant, None))
     }
 
@@ -385,16 +390,6 @@ impl Engine {
             }
         }
         Some(high)
-    }
-
-    /// The spec's `info` step after a sign-in: the account's label.
-    pub(super) async fn spec_account(&self, connection: &Connection, settings: &SpecSettings, tokens: &TokenSet) -> Result<Option<String>> {
-        if settings.spec.step("info").is_none() {
-            return Ok(None);
-        }
-        let secrets = self.spec_secrets(connection).await?;
-        let mut runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());
-        Ok(runner.run("info").await?.account)
     }
 
     /// The spec's `invalidate` step on disconnect; `None` when it has none.
@@ -539,6 +534,7 @@ fn spec_grant(runner: &Runner<'_>, expires: Option<DateTime<Utc>>, now: DateTime
         expires_in: access_expires.and_then(until),
         refresh_expires_in: expires.and_then(until),
         scopes: None,
+        account: None,
     })
 }
 

@@ -323,7 +323,7 @@ impl Engine {
         previous: Option<&TokenSet>,
         generation: i64,
     ) -> Result<(Connection, TokenSet)> {
-        let TokenGrant { tokens, expires_in, refresh_expires_in, scopes } = grant;
+        let TokenGrant { tokens, expires_in, refresh_expires_in, scopes, account } = grant;
         let kept_refresh = tokens.refresh_token.is_none() && previous.is_some_and(|p| p.refresh_token.is_some());
         let tokens = TokenSet {
             refresh_token: tokens.refresh_token.or_else(|| previous.and_then(|p| p.refresh_token.clone())),
@@ -360,6 +360,9 @@ impl Engine {
         };
         if scopes.is_some() || previous.is_none() {
             connection.granted_scopes = scopes;
+        }
+        if account.is_some() {
+            connection.account = account;
         }
         connection.has_refresh_token = tokens.refresh_token.is_some();
         connection.last_error = None;

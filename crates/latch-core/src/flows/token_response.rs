@@ -47,6 +47,9 @@ pub struct TokenGrant {
     /// `None` when the provider did not say (RFC 6749 §5.1: then it granted
     /// what was asked).
     pub scopes: Option<Vec<String>>,
+    /// The account, when the sign-in itself learned it (a spec's `info`
+    /// step runs before the tokens are stored).
+    pub account: Option<String>,
 }
 
 impl TokenGrant {
@@ -65,6 +68,7 @@ impl TokenGrant {
             expires_in: Some(lifetime),
             refresh_expires_in: None,
             scopes: None,
+            account: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl TokenGrant {
             expires_in: response.expires_in(),
             refresh_expires_in: extra.refresh_expires_in.map(Duration::from_secs),
             scopes: response.scopes().map(|s| s.iter().map(|s| s.to_string()).collect()),
+            account: None,
         }
     }
 }
