@@ -41,7 +41,8 @@ bench: deps
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,
 # desktop-file-validate, the unpacked binaries' --version, rpm -qlp). Not
-# part of `make test`: two release builds add 20-30 minutes from scratch.
+# part of `make test`: the release build adds about 12 minutes from scratch
+# on 2 cores (about 2 after a change to the engine).
 # See README.md, "Install".
 package: package-deps
 	@bash scripts/package.sh
