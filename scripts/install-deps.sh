@@ -22,8 +22,10 @@ packages=(build-essential pkg-config libssl-dev dbus dbus-x11 gnome-keyring
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # The real window and notifications under a virtual display; xclip reads
-  # the clipboard the window's Copy buttons write.
-  packages+=(xvfb webkit2gtk-driver dunst xclip)
+  # the clipboard the window's Copy buttons write. The OAuth 1.0a test
+  # provider (tests/providers/oauth1.py) is oauthlib; its RSA methods need
+  # PyJWT and cryptography (dependencies of python3-oauthlib, named anyway).
+  packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography)
 fi
 if [[ "${1:-}" == "--package" ]]; then
   # `make package`: checks of the .deb and .rpm the Tauri bundler builds
