@@ -7,6 +7,7 @@ pub mod client_credentials;
 pub mod device;
 pub mod discovery;
 pub mod loopback;
+pub mod oauth1;
 pub mod oauth;
 pub mod refresh;
 pub mod revoke;
