@@ -3,7 +3,7 @@
 //! access token crosses only through `access_token_reveal` (a deliberate
 //! Reveal). Copying it never sends it to the web view: see `Copied`.
 
-use latch_core::model::{Connection, Draft, KeyValue};
+use latch_core::model::{Connection, Draft, KeyValue, KindSettings};
 use latch_core::request::{ApiRequest, ApiResponse};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -19,6 +19,9 @@ pub struct ConnectionDto {
     /// connection signs in through the browser.
     pub redirect_uri: Option<String>,
     pub missing_scopes: Vec<String>,
+    /// The scopes a sign-in asks for (a spec's default scope when the
+    /// user chose none).
+    pub requested_scopes: Vec<String>,
     /// Latch gets new access tokens without the user (the engine's rule).
     pub can_renew: bool,
 }
@@ -30,6 +33,10 @@ impl From<Connection> for ConnectionDto {
             provider_host: connection.settings.provider_host(),
             redirect_uri: connection.settings.redirect_uri_to_register(),
             missing_scopes: connection.missing_scopes(),
+            requested_scopes: match &connection.settings {
+                KindSettings::Spec(spec) => spec.effective_scopes(),
+                other => other.scopes().to_vec(),
+            },
             connection,
         }
     }
@@ -190,6 +197,58 @@ pub struct SettingsDto {
     pub settings: latch_core::settings::Settings,
 }
 
+/// Where an opened spec came from: `spec_create` reads it again from there.
+#[derive(Debug, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SpecSource {
+    /// A file or a folder the user chose.
+    Path { path: String },
+    /// JSON the user pasted.
+    Text { text: String },
+}
+
+/// One key of a spec's common data (its values never cross to the UI).
+#[derive(Debug, Serialize, TS)]
+pub struct SpecCommonKey {
+    pub key: String,
+    /// The spec file holds a real value for it (not a placeholder).
+    pub shipped: bool,
+    /// The key names a secret (`clientSecret`, `apiKey`…): a masked field.
+    pub secret: bool,
+}
+
+/// An opened spec, before anything is saved.
+#[derive(Debug, Serialize, TS)]
+pub struct SpecOpenedDto {
+    pub source: SpecSource,
+    /// The spec with its common values taken out.
+    pub document: latch_core::model::SpecDocument,
+    /// Every problem, each starting with its place; nothing can be saved
+    /// while there is one.
+    pub problems: Vec<String>,
+    /// Hosts other than the spec's own that would receive a secret: the
+    /// user must confirm each.
+    pub secret_hosts: Vec<String>,
+    pub common: Vec<SpecCommonKey>,
+    /// The redirect URI to register with the service.
+    pub redirect_uri: String,
+}
+
+/// The spec form's content. Values of password parameters and common
+/// data are secrets on their way to the secret store: never printed.
+#[derive(Deserialize, TS)]
+pub struct SpecCreateDto {
+    pub source: SpecSource,
+    pub name: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    #[ts(type = "Record<string, string>")]
+    pub common: serde_json::Map<String, serde_json::Value>,
+    pub scopes: Vec<String>,
+    /// The hosts the user confirmed may receive a secret.
+    pub accepted_secret_hosts: Vec<String>,
+}
+
 /// Every declaration the UI imports, as (file name, TypeScript source).
 pub fn typescript_declarations() -> Vec<(String, String)> {
     fn decl<T: TS + 'static>(out: &mut Vec<(String, String)>) {
@@ -210,6 +269,8 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<KeyValue>(&mut out);
     decl::<ConnectionId>(&mut out);
     decl::<OAuth2Settings>(&mut out);
+    decl::<SpecDocument>(&mut out);
+    decl::<SpecSettings>(&mut out);
     decl::<KindSettings>(&mut out);
     decl::<Draft>(&mut out);
     decl::<FlowFields>(&mut out);
@@ -244,5 +305,11 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<ImportedDto>(&mut out);
     decl::<latch_core::settings::Settings>(&mut out);
     decl::<SettingsDto>(&mut out);
+    decl::<latch_core::spec::runner::StepTrace>(&mut out);
+    decl::<latch_core::StepReport>(&mut out);
+    decl::<SpecSource>(&mut out);
+    decl::<SpecCommonKey>(&mut out);
+    decl::<SpecOpenedDto>(&mut out);
+    decl::<SpecCreateDto>(&mut out);
     out
 }

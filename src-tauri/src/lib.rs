@@ -134,6 +134,13 @@ pub fn run() {
             commands::transfer::connections_import,
             commands::settings::settings_get,
             commands::settings::settings_save,
+            commands::specs::spec_open_file,
+            commands::specs::spec_open_text,
+            commands::specs::spec_parameter_check,
+            commands::specs::spec_create,
+            commands::specs::spec_edit,
+            commands::specs::spec_step_run,
+            commands::specs::spec_schema,
         ])
         .run(tauri::generate_context!())
         .expect("the Latch window starts");

@@ -1,5 +1,5 @@
 // Test-only: what the Rust side would send.
-import type { ConnectionDto, ConnectionTemplate, Draft, OAuth2Settings, PresetDto } from "$lib/ipc";
+import type { Draft, OAuth2ConnectionDto, OAuth2Settings, OAuth2Template, PresetDto, SpecConnectionDto, SpecDocument, SpecOpenedDto } from "$lib/ipc";
 import { mockIPC } from "@tauri-apps/api/mocks";
 
 /** The engine's defaults for a new OAuth 2.0 connection, as `connection_template` sends them. */
@@ -37,7 +37,7 @@ export function oauth2Defaults(): OAuth2Settings {
 }
 
 /** `connection_template("oauth2")`: the defaults, and each flow's required and unused fields (as the engine has them). */
-export function template(): ConnectionTemplate {
+export function template(): OAuth2Template {
   return {
     draft: { name: "", kind: "oauth2", ...oauth2Defaults() },
     flows: [
@@ -57,8 +57,8 @@ export function template(): ConnectionTemplate {
   };
 }
 
-export function connectionDto(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
-  const dto: ConnectionDto = {
+export function connectionDto(overrides: Partial<OAuth2ConnectionDto> = {}): OAuth2ConnectionDto {
+  const dto: OAuth2ConnectionDto = {
     ...oauth2Defaults(),
     name: "Google Drive",
     authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -85,9 +85,11 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
     provider_host: "accounts.google.com",
     redirect_uri: "http://127.0.0.1/callback",
     missing_scopes: [],
+    requested_scopes: [],
     can_renew: false,
     ...overrides,
   };
+  if (overrides.requested_scopes === undefined) dto.requested_scopes = dto.scopes;
   // What the engine answers (`Connection::can_renew`), unless a test says otherwise.
   if (overrides.can_renew === undefined) {
     dto.can_renew = dto.has_refresh_token || dto.flow === "client_credentials";
@@ -96,7 +98,7 @@ export function connectionDto(overrides: Partial<ConnectionDto> = {}): Connectio
 }
 
 /** `connection_draft(id)`: a connection's name, kind and settings, as its edit form starts them. */
-export function draftOf(connection: ConnectionDto): Draft {
+export function draftOf(connection: OAuth2ConnectionDto): Draft {
   const settings = Object.fromEntries(
     Object.keys(oauth2Defaults()).map((key) => [key, JSON.parse(JSON.stringify(connection[key as keyof OAuth2Settings]))]),
   ) as OAuth2Settings;
@@ -153,4 +155,81 @@ export function mockBackend(handlers: Record<string, Handler>) {
     called: (command: string) => calls.filter((call) => call.command === command),
     lastArgs: (command: string) => calls.filter((call) => call.command === command).pop()?.args,
   };
+}
+
+/** A spec as `spec_open_*` sends it: its parameters of every type, scopes and common keys (values taken out). */
+export function specDocument(overrides: Partial<SpecDocument> = {}): SpecDocument {
+  return {
+    name: "Company CRM",
+    communication: {
+      authorize: { url: "https://crm.example.com/authorize" },
+      token: { url: "https://crm.example.com/token" },
+      refresh: { url: "https://crm.example.com/token" },
+    },
+    parameters: [
+      { name: "tenant", type: "text", label: "Tenant", help: "Your company's name at the CRM.", required: true },
+      { name: "apiKey", type: "password", label: "API key", required: true },
+      { name: "email", type: "email", label: "E-mail" },
+      { name: "site", type: "url", label: "Site address" },
+      { name: "limit", type: "uinteger", label: "Page size", default: 50 },
+      { name: "sandbox", type: "boolean", label: "Use the sandbox", default: false },
+      {
+        name: "region",
+        type: "select",
+        label: "Region",
+        options: [
+          { label: "Europe", value: "eu" },
+          { label: "United States", value: "us" },
+        ],
+        default: "eu",
+      },
+      { name: "tags", type: "array", label: "Tags", advanced: true },
+      { name: "extra", type: "collection", label: "Extra headers", advanced: true },
+    ],
+    defaultScope: ["read"],
+    scopeList: { read: "Read your records", write: "Change your records" },
+    common: { clientId: null, clientSecret: null },
+    base: { baseUrl: "https://crm.example.com/api" },
+    ...overrides,
+  };
+}
+
+export function specOpened(overrides: Partial<SpecOpenedDto> = {}): SpecOpenedDto {
+  return {
+    source: { kind: "text", text: "{}" },
+    document: specDocument(),
+    problems: [],
+    secret_hosts: [],
+    common: [
+      { key: "clientId", shipped: false, secret: false },
+      { key: "clientSecret", shipped: false, secret: true },
+    ],
+    redirect_uri: "http://127.0.0.1/oauth/cb/app",
+    ...overrides,
+  };
+}
+
+/** A connection made from `specDocument()`. */
+export function specConnectionDto(overrides: Partial<SpecConnectionDto> = {}): SpecConnectionDto {
+  const base = connectionDto({ id: "cn_spec", name: "Company CRM" });
+  const { flow: _f, pkce: _p, ...common } = base;
+  void _f;
+  void _p;
+  const rest = Object.fromEntries(
+    Object.entries(common).filter(([key]) => !(key in oauth2Defaults()) || key === "scopes" || key === "redirect_port" || key === "redirect_uri_override"),
+  );
+  return {
+    ...(rest as Omit<SpecConnectionDto, "kind" | "spec" | "parameters">),
+    kind: "spec",
+    spec: specDocument(),
+    parameters: { tenant: "acme", region: "eu", sandbox: true },
+    scopes: [],
+    requested_scopes: ["read"],
+    redirect_uri_override: null,
+    redirect_port: 0,
+    provider_host: "crm.example.com",
+    redirect_uri: "http://127.0.0.1/oauth/cb/app",
+    can_renew: true,
+    ...overrides,
+  } as SpecConnectionDto;
 }

@@ -18,11 +18,7 @@ fn secret_change(input: SecretInput) -> SecretChange {
 
 #[tauri::command]
 pub async fn connections_list(state: State<'_, AppState>) -> IpcResult<Vec<ConnectionDto>> {
-    // Connections made from a Make-style spec are the CLI's for now: the
-    // app's screens show OAuth 2.0 settings, which they do not have. The
-    // engine (and so the app's refresher) keeps them alive all the same.
-    let shown = state.engine.list()?.into_iter().filter(|c| c.settings.oauth2().is_some());
-    Ok(shown.map(Into::into).collect())
+    Ok(state.engine.list()?.into_iter().map(Into::into).collect())
 }
 
 #[tauri::command]

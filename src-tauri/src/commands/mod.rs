@@ -6,5 +6,6 @@ pub mod flows;
 pub mod providers;
 pub mod requests;
 pub mod settings;
+pub mod specs;
 pub mod tokens;
 pub mod transfer;

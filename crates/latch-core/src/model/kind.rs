@@ -20,10 +20,7 @@ pub enum KindSettings {
     #[serde(rename = "oauth2")]
     OAuth2(OAuth2Settings),
     /// A Make-style custom connection: steps written in IML (`spec/`).
-    /// The desktop app does not show these yet (the CLI makes and uses
-    /// them), so its TypeScript types leave the variant out.
     #[serde(rename = "spec")]
-    #[cfg_attr(feature = "ts", ts(skip))]
     Spec(SpecSettings),
 }
 

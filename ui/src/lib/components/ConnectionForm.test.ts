@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import type { ConnectionDraft, ConnectionDto, Draft } from "$lib/ipc";
+import type { ConnectionDto, Draft, OAuth2ConnectionDraft, OAuth2ConnectionDto } from "$lib/ipc";
 import ConnectionForm from "./ConnectionForm.svelte";
 import { connectionDto, draftOf, mockBackend, template } from "../../test-fixtures";
 
@@ -14,7 +14,7 @@ async function renderForm(props: { connection?: ConnectionDto; onsaved?: (saved:
 }
 
 /** The engine for editing `connection`: its draft as `connection_draft` gives it, plus `handlers`. */
-function editing(connection: ConnectionDto, handlers: Parameters<typeof mockBackend>[0] = {}) {
+function editing(connection: OAuth2ConnectionDto, handlers: Parameters<typeof mockBackend>[0] = {}) {
   return mockBackend({ connection_draft: () => draftOf(connection), connection_check: () => [], ...handlers });
 }
 
@@ -101,7 +101,7 @@ describe("the connection form", () => {
   it("trims the name the user typed", async () => {
     const backend = mockBackend({
       connection_check: () => [],
-      connection_create: ({ draft }) => connectionDto({ ...(draft as ConnectionDraft), id: "cn_new" }),
+      connection_create: ({ draft }) => connectionDto({ ...(draft as OAuth2ConnectionDraft), id: "cn_new" }),
     });
     const onsaved = vi.fn();
     await renderForm({ onsaved });
@@ -111,13 +111,13 @@ describe("the connection form", () => {
     expect(name).toHaveValue("Team Drive");
     await userEvent.click(screen.getByTestId("save"));
     await waitFor(() => expect(onsaved).toHaveBeenCalled());
-    expect((backend.lastArgs("connection_create")!.draft as ConnectionDraft).name).toBe("Team Drive");
+    expect((backend.lastArgs("connection_create")!.draft as OAuth2ConnectionDraft).name).toBe("Team Drive");
   });
 
   it("enables Save once the engine finds nothing wrong, and saves the draft", async () => {
     const backend = mockBackend({
       connection_check: () => [],
-      connection_create: ({ draft }) => connectionDto({ ...(draft as ConnectionDraft), id: "cn_new" }),
+      connection_create: ({ draft }) => connectionDto({ ...(draft as OAuth2ConnectionDraft), id: "cn_new" }),
     });
     const onsaved = vi.fn();
     await renderForm({ onsaved });
@@ -125,7 +125,7 @@ describe("the connection form", () => {
     await waitFor(() => expect(screen.getByTestId("save")).toBeEnabled());
     await userEvent.click(screen.getByTestId("save"));
     await waitFor(() => expect(onsaved).toHaveBeenCalled());
-    const draft = backend.called("connection_create")[0].args.draft as ConnectionDraft;
+    const draft = backend.called("connection_create")[0].args.draft as OAuth2ConnectionDraft;
     expect(draft).toMatchObject({ name: "Google", flow: "authorization_code", pkce: "s256", authorize_url: null, client_auth: "none" });
     expect(draft.client_secret).toEqual({ kind: "keep" });
   });

@@ -129,7 +129,7 @@ describe("adding a connection", () => {
   it("shows a hosted redirect to register as is, and keeps a required scope chosen", async () => {
     backend();
     render(NewConnection, { onsaved: noop, oncancel: noop });
-    await userEvent.click(await screen.findByRole("button", { name: /Make/ }));
+    await userEvent.click(await screen.findByRole("button", { name: /^Make/ }));
     expect(await screen.findByTestId("preset-redirect-uri")).toHaveTextContent("https://www.make.com/oauth/cb/app");
     const [required] = screen.getAllByTestId("scope-option");
     expect(required.dataset.scope).toBe("openid");

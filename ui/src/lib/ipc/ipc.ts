@@ -25,6 +25,9 @@ import type {
   SettingsDto,
   SignInEventDto,
   SignInStartedDto,
+  SpecCreateDto,
+  SpecOpenedDto,
+  StepReport,
 } from "./types";
 
 /** The engine's error codes, plus `internal` for failures that never reached the engine (the IPC bridge itself). */
@@ -156,6 +159,21 @@ export const connectionsImport = (path: string, digest: string, choices: ImportC
 export const settingsGet = () => call<SettingsDto>("settings_get");
 /** Saves every setting at once; resolves with what is now in effect. */
 export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });
+/** Asks for a spec file (or, with `folder`, a folder in Make's layout) and opens it; null when cancelled. */
+export const specOpenFile = (folder: boolean) => call<SpecOpenedDto | null>("spec_open_file", { folder });
+/** Opens pasted spec JSON: its problems, the hosts that would get a secret, its common keys. Nothing is saved. */
+export const specOpenText = (text: string) => call<SpecOpenedDto>("spec_open_text", { text });
+/** The engine's rule for one parameter's value: the message when it does not fit, else null. */
+export const specParameterCheck = (definition: Record<string, unknown>, value: unknown) =>
+  call<string | null>("spec_parameter_check", { definition, value: value ?? null });
+export const specCreate = (input: SpecCreateDto) => call<ConnectionDto>("spec_create", { input });
+/** Replaces a spec connection's spec with edited JSON; an invalid one is refused and the working one stays. */
+export const specEdit = (id: string, text: string, acceptedSecretHosts: string[]) =>
+  call<ConnectionDto>("spec_edit", { id, text, acceptedSecretHosts });
+/** Runs a spec step on demand: `info` checks the account, `refresh` renews now. Secrets come masked. */
+export const specStepRun = (id: string, step: "info" | "refresh") => call<StepReport>("spec_step_run", { id, step });
+/** The spec JSON schema (docs/latch-spec.schema.json), for the editor's inline errors. */
+export const specSchema = () => call<string>("spec_schema");
 
 /** Opens a web page (a provider's page) in the system browser. */
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });

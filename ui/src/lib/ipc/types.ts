@@ -42,6 +42,26 @@ export type { SignInEvent } from "./generated/SignInEvent";
 export type { SignInEventDto } from "./generated/SignInEventDto";
 export type { SignInOutcome } from "./generated/SignInOutcome";
 export type { SignInStartedDto } from "./generated/SignInStartedDto";
+export type { SpecCommonKey } from "./generated/SpecCommonKey";
+export type { SpecCreateDto } from "./generated/SpecCreateDto";
+export type { SpecDocument } from "./generated/SpecDocument";
+export type { SpecOpenedDto } from "./generated/SpecOpenedDto";
+export type { SpecSettings } from "./generated/SpecSettings";
+export type { SpecSource } from "./generated/SpecSource";
 export type { Status } from "./generated/Status";
+export type { StepReport } from "./generated/StepReport";
+export type { StepTrace } from "./generated/StepTrace";
 export type { TokenPlacement } from "./generated/TokenPlacement";
 export type { TokenRequestFormat } from "./generated/TokenRequestFormat";
+
+// Each kind's own shape, for the screens that show one kind: narrow with `connection.kind === "oauth2"`.
+import type { ConnectionDraft as AnyConnectionDraft } from "./generated/ConnectionDraft";
+import type { ConnectionDto as AnyConnectionDto } from "./generated/ConnectionDto";
+import type { Draft as AnyDraft } from "./generated/Draft";
+export type OAuth2Draft = Extract<AnyDraft, { kind: "oauth2" }>;
+export type OAuth2ConnectionDraft = Extract<AnyConnectionDraft, { kind: "oauth2" }>;
+export type OAuth2ConnectionDto = Extract<AnyConnectionDto, { kind: "oauth2" }>;
+export type SpecConnectionDto = Extract<AnyConnectionDto, { kind: "spec" }>;
+import type { ConnectionTemplate as AnyTemplate } from "./generated/ConnectionTemplate";
+/** The OAuth 2.0 form's template: `connection_template("oauth2")`. */
+export type OAuth2Template = AnyTemplate & { draft: OAuth2Draft };

@@ -5,10 +5,10 @@ import {
   connectionUpdate,
   issuerDiscover,
   type ClientAuth,
-  type ConnectionDraft,
+  type OAuth2ConnectionDraft,
   type ConnectionDto,
-  type ConnectionTemplate,
-  type Draft,
+  type OAuth2Template,
+  type OAuth2Draft,
   type FieldError,
   type PresetDto,
   type SecretInput,
@@ -86,7 +86,7 @@ export function errorBelongsTo(error: FieldError, field: string): boolean {
 
 export class ConnectionFormState {
   /** The name and settings as the user edits them; starts as the engine's draft. */
-  draft = $state<Draft>() as Draft;
+  draft = $state<OAuth2Draft>() as OAuth2Draft;
   secretMode = $state<SecretMode>("enter");
   secretValue = $state("");
   portMode = $state<"automatic" | "fixed">("automatic");
@@ -127,8 +127,8 @@ export class ConnectionFormState {
    * the connection's own (`connection_draft`), a preset's (`preset_draft`) or the template's defaults.
    */
   constructor(
-    readonly template: ConnectionTemplate,
-    start: Draft,
+    readonly template: OAuth2Template,
+    start: OAuth2Draft,
     readonly existing: ConnectionDto | null = null,
     readonly preset: PresetDto | null = null,
   ) {
@@ -235,7 +235,8 @@ export class ConnectionFormState {
     }
     this.discovering = true;
     try {
-      const found = await issuerDiscover(issuer, $state.snapshot(this.draft) as Draft);
+      const found = await issuerDiscover(issuer, $state.snapshot(this.draft) as OAuth2Draft);
+      if (found.draft.kind !== "oauth2") return;
       this.draft = found.draft;
       this.issuerText = found.draft.issuer ?? issuer;
       this.discoveredScopes = found.scopes_supported;
@@ -295,8 +296,8 @@ export class ConnectionFormState {
   redirectUri = $derived(this.draft.redirect_uri_override || redirectUri(this.redirectPort, this.draft.redirect_path));
 
   /** The draft as it goes to the engine: with the client secret and the port as chosen, the name trimmed. */
-  toSend = $derived.by((): ConnectionDraft => {
-    const draft = draftForSending($state.snapshot(this.draft) as Draft, this.secretInput);
+  toSend = $derived.by((): OAuth2ConnectionDraft => {
+    const draft = draftForSending($state.snapshot(this.draft) as OAuth2Draft, this.secretInput);
     draft.name = draft.name.trim();
     draft.redirect_port = this.redirectPort;
     return draft;

@@ -2,6 +2,7 @@
 import type { Action } from "./Action";
 import type { ConnectionId } from "./ConnectionId";
 import type { OAuth2Settings } from "./OAuth2Settings";
+import type { SpecSettings } from "./SpecSettings";
 import type { Status } from "./Status";
 
 /**
@@ -39,4 +40,4 @@ retry_at: string | null,
  * When the connection's own rule makes its access token due (a spec's
  * `refresh.condition`); otherwise the due time follows from the expiry.
  */
-refresh_due_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings);
+refresh_due_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings | { "kind": "spec" } & SpecSettings);

@@ -2,6 +2,7 @@
 import type { Action } from "./Action";
 import type { ConnectionId } from "./ConnectionId";
 import type { OAuth2Settings } from "./OAuth2Settings";
+import type { SpecSettings } from "./SpecSettings";
 import type { Status } from "./Status";
 
 /**
@@ -14,6 +15,11 @@ export type ConnectionDto = { provider_host: string | null,
  * connection signs in through the browser.
  */
 redirect_uri: string | null, missing_scopes: Array<string>, 
+/**
+ * The scopes a sign-in asks for (a spec's default scope when the
+ * user chose none).
+ */
+requested_scopes: Array<string>, 
 /**
  * Latch gets new access tokens without the user (the engine's rule).
  */
@@ -47,4 +53,4 @@ retry_at: string | null,
  * When the connection's own rule makes its access token due (a spec's
  * `refresh.condition`); otherwise the due time follows from the expiry.
  */
-refresh_due_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings);
+refresh_due_at: string | null, created_at: string, updated_at: string, } & ({ "kind": "oauth2" } & OAuth2Settings | { "kind": "spec" } & SpecSettings);

@@ -1,0 +1,146 @@
+import {
+  IpcFailure,
+  connectionCheck,
+  specCreate,
+  specParameterCheck,
+  type ConnectionDto,
+  type SpecOpenedDto,
+} from "$lib/ipc";
+import { scopeChoices, specParameters, startValue, valueToSend, type FieldValue, type SpecParameter } from "$lib/spec-parameters";
+
+/** A common key in words: "clientId" → "Client ID". */
+export function commonLabel(key: string): string {
+  const words = key
+    .replace(/[_-]+/g, " ")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .trim()
+    .split(/\s+/)
+    .map((w) => (/^(id|url|uri|api)$/i.test(w) ? w.toUpperCase() : w.toLowerCase()));
+  const text = words.join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * The form made from an opened spec: its parameters, scopes and common data. Errors are the engine's: a field's
+ * when it is left (or on Save), the rest from Save.
+ */
+export class SpecFormState {
+  readonly parameters: SpecParameter[];
+  readonly scopes: { scope: string; label: string }[];
+  name = $state("");
+  values = $state<Record<string, FieldValue>>({});
+  common = $state<Record<string, string>>({});
+  chosenScopes = $state<string[]>([]);
+  confirmedHosts = $state(false);
+  advancedOpen = $state(false);
+  /** Errors by field: "name", "param:NAME", "common", "hosts", "form". */
+  errors = $state<Record<string, string[]>>({});
+  saving = $state(false);
+  failure = $state<IpcFailure | null>(null);
+  #start: string;
+
+  constructor(readonly opened: SpecOpenedDto) {
+    this.parameters = specParameters(opened.document.parameters);
+    this.scopes = scopeChoices(opened.document.scopeList, opened.document.defaultScope);
+    this.name = opened.document.name ?? "";
+    this.values = Object.fromEntries(this.parameters.map((p) => [p.name, startValue(p)]));
+    this.common = Object.fromEntries(opened.common.map((c) => [c.key, ""]));
+    this.chosenScopes = [...opened.document.defaultScope];
+    this.#start = this.snapshot();
+  }
+
+  private snapshot(): string {
+    return JSON.stringify([this.name, this.values, this.common, this.chosenScopes, this.confirmedHosts]);
+  }
+
+  get changed(): boolean {
+    return this.snapshot() !== this.#start;
+  }
+
+  get errorCount(): number {
+    return Object.values(this.errors).reduce((n, list) => n + list.length, 0);
+  }
+
+  get hasAdvancedErrors(): boolean {
+    return this.parameters.some((p) => p.advanced && (this.errors[`param:${p.name}`]?.length ?? 0) > 0);
+  }
+
+  #set(field: string, messages: string[]) {
+    const next = { ...this.errors };
+    if (messages.length > 0) next[field] = messages;
+    else delete next[field];
+    this.errors = next;
+  }
+
+  /** The engine's check of the name (empty, too long, already taken). */
+  async checkName() {
+    const document = $state.snapshot(this.opened.document);
+    const found = await connectionCheck(
+      {
+        name: this.name.trim(),
+        kind: "spec",
+        spec: document,
+        parameters: {},
+        scopes: [],
+        redirect_uri_override: null,
+        redirect_port: 0,
+        client_secret: { kind: "keep" },
+      },
+      null,
+    );
+    this.#set("name", found.filter((e) => e.field === "name").map((e) => e.message));
+  }
+
+  /** The engine's check of one parameter's value. */
+  async checkParameter(p: SpecParameter) {
+    const message = await specParameterCheck($state.snapshot(this.opened.document.parameters).find((d) => d.name === p.name) ?? {}, valueToSend(p, $state.snapshot(this.values[p.name])));
+    this.#set(`param:${p.name}`, message ? [message] : []);
+  }
+
+  /** What the hosts line needs: the user's yes, when the spec sends a secret elsewhere. */
+  checkHosts() {
+    const needed = this.opened.secret_hosts.length > 0 && !this.confirmedHosts;
+    this.#set("hosts", needed ? ["Tick the box to confirm you trust where this file sends your secret, or choose another file."] : []);
+  }
+
+  /** Checks every field, then saves. "invalid" when something needs fixing (the errors say what). */
+  async save(): Promise<ConnectionDto | "invalid" | null> {
+    this.failure = null;
+    this.saving = true;
+    try {
+      this.#set("common", []);
+      this.#set("form", []);
+      this.checkHosts();
+      await Promise.all([this.checkName(), ...this.parameters.map((p) => this.checkParameter(p))]);
+      if (this.errorCount > 0) return "invalid";
+      const parameters: Record<string, unknown> = {};
+      for (const p of this.parameters) {
+        const value = valueToSend(p, $state.snapshot(this.values[p.name]));
+        if (value !== undefined) parameters[p.name] = value;
+      }
+      const common = Object.fromEntries(Object.entries(this.common).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, v.trim()]));
+      return await specCreate({
+        source: $state.snapshot(this.opened.source),
+        name: this.name.trim(),
+        parameters,
+        common,
+        scopes: $state.snapshot(this.chosenScopes),
+        accepted_secret_hosts: this.confirmedHosts ? $state.snapshot(this.opened.secret_hosts) : [],
+      });
+    } catch (rejection) {
+      const failure = IpcFailure.from(rejection);
+      if (failure.code === "validation") {
+        const fields = failure.fields.length > 0 ? failure.fields : [{ field: "form", message: failure.message }];
+        for (const error of fields) {
+          const key = error.field === "name" || error.field === "common" ? error.field : "form";
+          this.#set(key, [...(this.errors[key] ?? []), error.message]);
+        }
+        return "invalid";
+      }
+      this.failure = failure;
+      return null;
+    } finally {
+      this.saving = false;
+    }
+  }
+}
