@@ -22,6 +22,13 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
+/// The App Academy spec (presets/specs/app-academy.latch-spec.json) with
+/// its API's address replaced by the stand-in's `base`.
+pub fn academy_spec_text(base: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("presets/specs/app-academy.latch-spec.json")).unwrap();
+    text.replace("https://virtserver.swaggerhub.com/TKLOBOUCKOVA/app-academy-v2/1.0.0", base)
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
 }
@@ -67,9 +74,18 @@ impl Provider {
         Self::start("spec-provider.mjs", args, "base")
     }
 
+    /// A real OAuth 1.0a server on Python's oauthlib (tests/providers/oauth1.py).
+    pub fn oauth1() -> Provider {
+        Self::start_with("python3", "oauth1.py", &[], "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
+        Self::start_with("node", script, args, key)
+    }
+
+    fn start_with(program: &str, script: &str, args: &[&str], key: &str) -> Provider {
         let dir = repo_root().join("tests/providers");
-        let mut child = Command::new("node")
+        let mut child = Command::new(program)
             .arg(script)
             .args(args)
             .current_dir(&dir)

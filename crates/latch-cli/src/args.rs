@@ -3,8 +3,8 @@
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use latch_core::model::{
-    ClientAuth, ExpiresInUnit, Flow, KeyValue, Pkce, RevokeStyle, ScopeSeparator, SettingsPatch, TokenPlacement,
-    TokenRequestFormat,
+    Callback, ClientAuth, ExpiresInUnit, Flow, KeyValue, ParameterTransport, Pkce, RevokeStyle, ScopeSeparator, SettingsPatch,
+    SignatureMethod, TokenPlacement, TokenRequestFormat,
 };
 use serde::Serialize;
 
@@ -76,6 +76,37 @@ pub enum SpecCommand {
         #[arg(value_parser = ["info", "refresh"])]
         step: String,
     },
+}
+
+/// The settings of an OAuth 1.0a connection (`latch add --kind oauth1`).
+/// The authorize, info and revoke URLs and the redirect port are the shared
+/// flags.
+#[derive(Args, Default)]
+pub struct OAuth1Flags {
+    #[arg(long, value_name = "URL", requires = "kind")]
+    pub request_token_url: Option<String>,
+    #[arg(long, value_name = "URL", requires = "kind")]
+    pub access_token_url: Option<String>,
+    #[arg(long, value_name = "KEY", requires = "kind")]
+    pub consumer_key: Option<String>,
+    /// Read the consumer secret from standard input (HMAC and PLAINTEXT methods).
+    #[arg(long, requires = "kind", conflicts_with = "private_key_file")]
+    pub consumer_secret_stdin: bool,
+    /// The RSA private key in PEM, for the RSA methods; kept in the keyring, the file is not needed afterwards.
+    #[arg(long, value_name = "PEM", requires = "kind")]
+    pub private_key_file: Option<std::path::PathBuf>,
+    /// Default hmac-sha1. plaintext sends the secrets themselves (https only).
+    #[arg(long, value_parser = EnumFlag::<SignatureMethod>::new(), requires = "kind")]
+    pub signature_method: Option<SignatureMethod>,
+    /// Where the OAuth parameters go; default header.
+    #[arg(long, value_parser = EnumFlag::<ParameterTransport>::new(), requires = "kind")]
+    pub transport: Option<ParameterTransport>,
+    /// Sign non-form request bodies with oauth_body_hash.
+    #[arg(long, requires = "kind")]
+    pub body_hash: bool,
+    /// loopback (default: the provider sends you back to Latch) or oob (it shows a code you type in).
+    #[arg(long, value_parser = EnumFlag::<Callback>::new(), requires = "kind")]
+    pub callback: Option<Callback>,
 }
 
 /// The values a spec connection takes from the command line: its common
@@ -197,9 +228,15 @@ pub struct AddArgs {
     /// Required unless --preset or --issuer gives it.
     #[arg(long, value_parser = EnumFlag::<Flow>::new())]
     pub flow: Option<Flow>,
-    /// Required for OAuth 2.0 connections (not with --spec).
-    #[arg(long, required_unless_present = "spec")]
+    /// Required for OAuth 2.0 connections (not with --spec or --kind oauth1).
+    #[arg(long, required_unless_present_any = ["spec", "kind"])]
     pub client_id: Option<String>,
+    /// The kind of connection: oauth2 (the default) or oauth1 (OAuth 1.0a, signed requests).
+    #[arg(long, value_parser = ["oauth2", "oauth1"])]
+    pub kind: Option<String>,
+    /// With --kind oauth1: its endpoints, keys and signing.
+    #[command(flatten, next_help_heading = "With --kind oauth1")]
+    pub oauth1: OAuth1Flags,
     /// Make the connection from a Make-style spec: a *.latch-spec.json file, or a folder in Make's
     /// layout (connections/NAME/communication.imljson, ...) or the VS Code extension's.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["preset", "flow", "client_id"])]
@@ -389,7 +426,8 @@ fn parse_url(text: &str) -> Result<UrlFlag, String> {
 /// with dashes as flags usually are (`bearer-get`, as the README writes it).
 fn parse_enum<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, String> {
     // On failure, the message quotes what was typed.
-    text.replace('-', "_").parse().or_else(|_| text.parse())
+    // `HMAC-SHA1` as providers write it reads as `hmac_sha1`.
+    text.replace('-', "_").to_ascii_lowercase().parse().or_else(|_| text.parse())
 }
 
 /// An engine enum a flag takes: what `--help` lists for it.
@@ -423,6 +461,15 @@ impl FlagEnum for ExpiresInUnit {
 }
 impl FlagEnum for RevokeStyle {
     const SHOWN: &'static [&'static str] = &["rfc7009", "bearer-get"];
+}
+impl FlagEnum for SignatureMethod {
+    const SHOWN: &'static [&'static str] = &["hmac-sha1", "hmac-sha256", "rsa-sha1", "rsa-sha256", "plaintext"];
+}
+impl FlagEnum for ParameterTransport {
+    const SHOWN: &'static [&'static str] = &["header", "query", "body"];
+}
+impl FlagEnum for Callback {
+    const SHOWN: &'static [&'static str] = &["loopback", "oob"];
 }
 
 /// clap's parser for an engine enum: [`parse_enum`], with the values

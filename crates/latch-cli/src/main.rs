@@ -107,6 +107,16 @@ fn init_logging() {
 
 async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Add(args) if args.kind.as_deref() == Some("oauth1") => {
+            let connection = add_oauth1(engine, args).await?;
+            if connection.settings.oauth1().is_some_and(|s| s.signature_method == latch_core::model::SignatureMethod::Plaintext) {
+                eprintln!(
+                    "latch: warning: PLAINTEXT sends the consumer secret and token secret with every request; only https \
+                     protects them."
+                );
+            }
+            output::print_added(&connection, None);
+        }
         Command::Add(args) if args.spec.is_some() => {
             let connection = engine.create_spec(spec_connection(args)?).await?;
             output::print_added(&connection, None);
@@ -228,6 +238,15 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             let options = SignInOptions { timeout: Duration::from_secs(args.timeout.max(1)), paste: args.paste };
             let connection = sign_in(engine, &args.name, options).await?;
             output::print_connected(&connection);
+        }
+        Command::Token(args) if engine.get(&args.name)?.settings.oauth1().is_some() => {
+            // OAuth 1.0a has no bearer token: the token and its secret, as JSON.
+            let (_, pair) = engine.oauth1_token(&args.name).await?;
+            let line = Zeroizing::new(format!(
+                "{}\n",
+                serde_json::json!({ "oauth_token": pair.token.secret(), "oauth_token_secret": pair.token_secret.secret() })
+            ));
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
         Command::Token(args) => {
             let (connection, token) = engine.access_token(&args.name).await?;
@@ -372,6 +391,65 @@ async fn sign_in(engine: &Arc<Engine>, name: &str, options: SignInOptions) -> Re
         }
     }
     handle.outcome().await
+}
+
+/// `latch add --kind oauth1`: the settings from the flags, the consumer
+/// secret from standard input, the private key from its file into the
+/// keyring. Nothing is kept when the key does not read.
+async fn add_oauth1(engine: &Arc<Engine>, args: AddArgs) -> Result<Connection, Error> {
+    use latch_core::model::{Draft, KindSettings, OAuth1Settings};
+    let flags = args.oauth1;
+    let url = |flag: &Option<args::UrlFlag>| flag.as_ref().and_then(|u| u.as_deref().map(str::to_owned));
+    let mut settings = OAuth1Settings {
+        request_token_url: flags.request_token_url,
+        authorize_url: url(&args.fields.authorize_url),
+        access_token_url: flags.access_token_url,
+        consumer_key: flags.consumer_key.unwrap_or_default(),
+        info_url: url(&args.fields.info_url),
+        revoke_url: url(&args.fields.revoke_url),
+        redirect_port: args.fields.redirect_port.unwrap_or(0),
+        body_hash: flags.body_hash,
+        ..OAuth1Settings::default()
+    };
+    if let Some(method) = flags.signature_method {
+        settings.signature_method = method;
+    }
+    if let Some(transport) = flags.transport {
+        settings.transport = transport;
+    }
+    if let Some(callback) = flags.callback {
+        settings.callback = callback;
+    }
+    let pem = match &flags.private_key_file {
+        Some(path) => {
+            let meta = std::fs::metadata(path)
+                .map_err(|err| Error::validation("private_key", format!("Could not read the key file '{}': {err}.", path.display())))?;
+            if meta.len() > 64 * 1024 {
+                return Err(Error::validation("private_key", "The key file is larger than 64 KiB; a PEM private key is a few kilobytes."));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|_| Error::validation("private_key", format!("The key file '{}' is not text (PEM).", path.display())))?;
+            let pem = Zeroizing::new(text);
+            latch_core::flows::oauth1::private_key_from_pem(&pem)?;
+            Some(pem)
+        }
+        None => None,
+    };
+    if settings.signature_method.uses_private_key() && pem.is_none() {
+        return Err(Error::validation("private_key", "RSA signature methods need --private-key-file PEM."));
+    }
+    let secret = match flags.consumer_secret_stdin {
+        true => read_secret(true)?,
+        false => None,
+    };
+    let connection = engine.create(Draft { name: args.name, settings: KindSettings::OAuth1(settings) }, secret).await?;
+    if let Some(pem) = pem {
+        if let Err(err) = engine.set_oauth1_private_key(connection.id.as_str(), &pem).await {
+            let _ = engine.remove(connection.id.as_str()).await;
+            return Err(err);
+        }
+    }
+    Ok(connection)
 }
 
 /// `latch add --spec`'s flags as what the engine takes.

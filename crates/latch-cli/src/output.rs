@@ -218,6 +218,7 @@ pub fn print_list(connections: &[Connection], json: bool) {
             match &c.settings {
                 KindSettings::OAuth2(settings) => settings.flow.as_str(),
                 KindSettings::Spec(_) => "spec",
+                KindSettings::OAuth1(_) => "oauth1",
             },
             c.status.as_str(),
             c.access_expires_at.map(relative).unwrap_or_else(|| "-".into())
@@ -263,6 +264,32 @@ pub fn print_show(c: &Connection, json: bool) {
             if let Some(uri) = c.settings.redirect_uri_to_register() {
                 row("Redirect URI", uri);
             }
+            print_last_error(c);
+            return;
+        }
+        KindSettings::OAuth1(settings) => {
+            row("Kind", "OAuth 1.0a".into());
+            row("Request token URL", settings.request_token_url.clone().unwrap_or_else(none));
+            row("Authorize URL", settings.authorize_url.clone().unwrap_or_else(none));
+            row("Access token URL", settings.access_token_url.clone().unwrap_or_else(none));
+            row("Info URL", settings.info_url.clone().unwrap_or_else(none));
+            row("Revoke URL", settings.revoke_url.clone().unwrap_or_else(none));
+            row("Consumer key", settings.consumer_key.clone());
+            row(
+                if settings.signature_method.uses_private_key() { "Private key" } else { "Consumer secret" },
+                if settings.signature_method.uses_private_key() || c.has_client_secret {
+                    "saved in the system keyring".into()
+                } else {
+                    "none".into()
+                },
+            );
+            row("Signature method", settings.signature_method.as_str().replace('_', "-").to_ascii_uppercase());
+            row("OAuth parameters in", settings.transport.to_string());
+            row("Body hash", if settings.body_hash { "yes".into() } else { "no".into() });
+            row(
+                "Callback",
+                settings.redirect_uri_to_register().unwrap_or_else(|| "oob (the provider shows a code to type in)".into()),
+            );
             print_last_error(c);
             return;
         }

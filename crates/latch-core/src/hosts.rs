@@ -33,6 +33,9 @@ pub fn endpoint_hosts(settings: &KindSettings) -> Vec<String> {
             s.device_url.clone(),
         ],
         KindSettings::Spec(s) => s.literal_urls().into_iter().map(|(_, url)| Some(url)).collect(),
+        KindSettings::OAuth1(s) => {
+            vec![s.request_token_url.clone(), s.authorize_url.clone(), s.access_token_url.clone(), s.info_url.clone(), s.revoke_url.clone()]
+        }
     };
     let mut hosts: Vec<String> = urls
         .into_iter()

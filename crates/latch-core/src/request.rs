@@ -39,9 +39,9 @@ pub struct ApiResponse {
 pub fn build(settings: &KindSettings, api: &ApiRequest, token: &AccessToken) -> Result<http::Request<Vec<u8>>> {
     match settings {
         KindSettings::OAuth2(settings) => build_oauth2(settings, api, token),
-        // Placed by the spec's `base`, which needs the connection's data:
-        // the engine builds those requests with `spec::base`.
-        KindSettings::Spec(_) => Err(Error::validation(
+        // Placed by the spec's `base`, or signed per request (OAuth 1.0a):
+        // the engine builds those requests itself.
+        KindSettings::Spec(_) | KindSettings::OAuth1(_) => Err(Error::validation(
             "kind",
             "A connection made from a spec sends requests the way its spec's base says; this request was built for an \
              OAuth 2.0 connection.",

@@ -54,9 +54,10 @@ secret_type!(
 );
 
 secret_type!(
-    /// A spec connection's data (`response.data` of its steps), as JSON
-    /// text: it holds the tokens and whatever else the spec keeps.
-    SpecData
+    /// What a kind keeps beside its tokens, as JSON text: a spec
+    /// connection's data (`response.data` of its steps), an OAuth 1.0a
+    /// token secret.
+    TokenData
 );
 
 /// Everything the provider handed over in one token response. Lives in the
@@ -71,7 +72,7 @@ pub struct TokenSet {
     pub token_type: String,
     /// A spec connection's whole data; `access_token` and `refresh_token`
     /// mirror what it names so (`accessToken`, `refreshToken`).
-    pub data: Option<SpecData>,
+    pub data: Option<TokenData>,
 }
 
 #[cfg(test)]
@@ -85,7 +86,7 @@ mod tests {
             refresh_token: Some(RefreshToken::new("rt-456".into())),
             id_token: Some(IdToken::new("id-789".into())),
             token_type: "Bearer".into(),
-            data: Some(SpecData::new(r#"{"accessToken":"at-123"}"#.into())),
+            data: Some(TokenData::new(r#"{"accessToken":"at-123"}"#.into())),
         };
         let printed = format!("{set:?} {:?}", ClientSecret::new("cs-000".into()));
         for value in ["at-123", "rt-456", "id-789", "cs-000"] {

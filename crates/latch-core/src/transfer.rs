@@ -373,6 +373,26 @@ pub fn exposure(settings: &KindSettings) -> Exposure {
             addresses.push(("redirect page", settings.redirect_uri_override.clone()));
             addresses_exposure(&addresses, Vec::new())
         }
+        KindSettings::OAuth1(settings) => {
+            let mut downgrades = Vec::new();
+            if settings.signature_method == crate::model::SignatureMethod::Plaintext {
+                downgrades.push(
+                    "It signs with PLAINTEXT: the consumer secret and token secret travel with every request, protected \
+                     only by https."
+                        .to_owned(),
+                );
+            }
+            addresses_exposure(
+                &[
+                    ("request token", settings.request_token_url.clone()),
+                    ("sign-in page", settings.authorize_url.clone()),
+                    ("access token", settings.access_token_url.clone()),
+                    ("user info", settings.info_url.clone()),
+                    ("revoke", settings.revoke_url.clone()),
+                ],
+                downgrades,
+            )
+        }
     }
 }
 
@@ -987,7 +1007,7 @@ mod tests {
         let message = read(serde_json::json!({"name": "A", "custom_headers": [{"key": 5, "value": "tok_0123456789abcdefghijklmn"}]}));
         assert!(message.contains("(invalid type: a number in 'custom_headers', expected a string)"), "{message}");
         let message = read(serde_json::json!({"name": "A", "kind": "tok_0123456789abcdefghijklmn"}));
-        assert!(message.contains("(unknown variant in 'kind', expected `oauth2` or `spec`)"), "{message}");
+        assert!(message.contains("(unknown variant in 'kind', expected one of `oauth2`, `oauth1`, `spec`)"), "{message}");
         // A name Latch would refuse is not echoed either (control characters reach terminals).
         let message = read(serde_json::json!({"name": "A\u{1b}[2J", "pkce": "x"}));
         assert!(message.starts_with("Connection 1 in the file"), "{message}");

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::error::{is_bidi_control, FieldError};
-use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth2Settings, Pkce, SpecSettings, TokenPlacement};
+use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth1Settings, OAuth2Settings, Pkce, SpecSettings, TokenPlacement};
 use serde_json::Value;
 
 pub const NAME_MAX_CHARS: usize = 100;
@@ -40,7 +40,46 @@ pub fn settings(settings: &KindSettings, has_client_secret: bool) -> Vec<FieldEr
     match settings {
         KindSettings::OAuth2(settings) => oauth2(settings, has_client_secret),
         KindSettings::Spec(settings) => spec(settings),
+        KindSettings::OAuth1(settings) => oauth1(settings, has_client_secret),
     }
+}
+
+/// The rules of an OAuth 1.0a connection. `has_client_secret` is whether a
+/// consumer secret will be stored (HMAC and PLAINTEXT need one; RSA signs
+/// with the private key, checked when it is saved).
+pub fn oauth1(settings: &OAuth1Settings, has_client_secret: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &'static str, message: String| errors.push(FieldError { field, message });
+    for (field, label, value, required) in [
+        ("request_token_url", "Request token URL", &settings.request_token_url, true),
+        ("authorize_url", "Authorize URL", &settings.authorize_url, true),
+        ("access_token_url", "Access token URL", &settings.access_token_url, true),
+        ("info_url", "Info URL", &settings.info_url, false),
+        ("revoke_url", "Revoke URL", &settings.revoke_url, false),
+    ] {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(url) if url.len() > URL_MAX_BYTES => fail(field, too_long(label, "address", url.len(), URL_MAX_BYTES)),
+            Some(url) => {
+                if let Err(message) = check_endpoint_url(label, url) {
+                    fail(field, message);
+                }
+            }
+            None if required => fail(field, format!("{label} is required. Copy it from the provider's API documentation.")),
+            None => {}
+        }
+    }
+    if settings.consumer_key.trim().is_empty() {
+        fail("consumer_key", "Consumer key is required. The provider shows it where you registered your app.".into());
+    } else if settings.consumer_key.chars().any(|c| c.is_control()) {
+        fail("consumer_key", "Consumer key must be one line of text.".into());
+    }
+    if !settings.signature_method.uses_private_key() && !has_client_secret {
+        fail(
+            "client_secret",
+            "Consumer secret is required for this signature method. The provider shows it beside the consumer key.".into(),
+        );
+    }
+    errors
 }
 
 /// The rules of a spec connection that need no template evaluated: the
@@ -355,7 +394,7 @@ pub fn settings_change(before: Option<&KindSettings>, after: &KindSettings) -> V
             let before = before.and_then(KindSettings::oauth2);
             refuse_new_plain_pkce(before, after).into_iter().collect()
         }
-        (_, KindSettings::Spec(_)) => Vec::new(),
+        (_, KindSettings::Spec(_) | KindSettings::OAuth1(_)) => Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod connections;
 mod lease;
+mod oauth1;
 mod providers;
 mod settings;
 mod sign_in;
@@ -30,6 +31,7 @@ use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 
 pub use connections::{ConnectionTemplate, SecretChange};
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
+pub use oauth1::OAuth1Token;
 pub use spec::{SpecConnection, SpecEdit, StepReport};
 pub use tokens::Disconnected;
 

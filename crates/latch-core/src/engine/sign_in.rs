@@ -217,8 +217,14 @@ impl Engine {
         announcer: &Announcer,
         pasted: oneshot::Receiver<Zeroizing<String>>,
     ) -> Result<(TokenGrant, Option<String>)> {
-        if let crate::model::KindSettings::Spec(settings) = &connection.settings {
-            return self.spec_sign_in(connection, settings, options, announcer, pasted).await;
+        match &connection.settings {
+            crate::model::KindSettings::Spec(settings) => {
+                return self.spec_sign_in(connection, settings, options, announcer, pasted).await;
+            }
+            crate::model::KindSettings::OAuth1(settings) => {
+                return self.oauth1_sign_in(connection, settings, options, announcer, pasted).await;
+            }
+            crate::model::KindSettings::OAuth2(_) => {}
         }
         let secret = self.client_secret(connection).await?;
         let target = oauth2(connection)?;
@@ -375,6 +381,13 @@ impl Engine {
             crate::model::KindSettings::Spec(_) => {
                 self.announce(EngineEvent::Changed { id: connection.id.clone() });
                 return connection;
+            }
+            crate::model::KindSettings::OAuth1(settings) => {
+                if settings.info_url.is_none() {
+                    self.announce(EngineEvent::Changed { id: connection.id.clone() });
+                    return connection;
+                }
+                self.oauth1_account(&connection, settings, tokens).await.map(|found| found.or(connection.account.clone()))
             }
             crate::model::KindSettings::OAuth2(settings) => {
                 let Some(info_url) = settings.info_url.clone() else { return connection };

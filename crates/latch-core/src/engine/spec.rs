@@ -24,7 +24,7 @@ use crate::flows::loopback::{self, LoopbackListener, RedirectParams, ResponseMod
 use crate::flows::token_response::TokenGrant;
 use crate::model::{Connection, Draft, KindSettings, SpecDocument, SpecSettings, SPEC_COMMON, SPEC_REDIRECT_PATH, SPEC_SECRET_PARAMETERS};
 use crate::request::{self, ApiRequest, ApiResponse, RequestPreview};
-use crate::secret::{RefreshToken, SpecData, TokenSet};
+use crate::secret::{RefreshToken, TokenData, TokenSet};
 use crate::spec::runner::{self, RunInput, Runner, StepTrace};
 
 /// What a user gives to make a connection from a spec.
@@ -529,7 +529,7 @@ fn spec_grant(runner: &Runner<'_>, expires: Option<DateTime<Utc>>, now: DateTime
             refresh_token,
             id_token: None,
             token_type: "Bearer".into(),
-            data: Some(SpecData::new(Json::Object(data.clone()).to_string())),
+            data: Some(TokenData::new(Json::Object(data.clone()).to_string())),
         },
         expires_in: access_expires.and_then(until),
         refresh_expires_in: expires.and_then(until),

@@ -50,6 +50,10 @@ pub(crate) fn oauth2(connection: &Connection) -> Result<Target<'_>> {
             "kind",
             format!("'{}' is made from a spec: its steps sign in and renew it, not OAuth 2.0 settings.", connection.name),
         )),
+        KindSettings::OAuth1(_) => Err(Error::validation(
+            "kind",
+            format!("'{}' is an OAuth 1.0a connection: its requests are signed, not sent with an OAuth 2.0 token.", connection.name),
+        )),
     }
 }
 
@@ -57,6 +61,14 @@ pub(crate) fn oauth2(connection: &Connection) -> Result<Target<'_>> {
 /// asking for a token is signing in.
 fn signs_in_without_user(connection: &Connection) -> bool {
     oauth2(connection).is_ok_and(|target| target.flow == Flow::ClientCredentials)
+}
+
+/// An OAuth 1.0a token has no renewal: it lasts until it is revoked.
+fn nothing_to_renew(connection: &Connection) -> Error {
+    Error::validation(
+        "kind",
+        format!("'{}' is an OAuth 1.0a connection: its token lasts until it is revoked, so there is nothing to renew.", connection.name),
+    )
 }
 
 /// Pauses between attempts to write a token set the secret store refused.
@@ -168,6 +180,9 @@ impl Engine {
     pub async fn refresh(&self, name_or_id: &str) -> Result<Connection> {
         self.save_unsaved().await;
         let connection = self.get(name_or_id)?;
+        if connection.settings.oauth1().is_some() {
+            return Err(nothing_to_renew(&connection));
+        }
         if connection.status == Status::NeedsReauth {
             return Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
                 .with_action(connection.sign_in_again()));
@@ -265,6 +280,7 @@ impl Engine {
         let outcome = match &connection.settings {
             KindSettings::Spec(settings) => self.spec_refresh(&connection, settings, tokens).await,
             KindSettings::OAuth2(_) => self.oauth2_refresh(&connection, tokens).await,
+            KindSettings::OAuth1(_) => Err(nothing_to_renew(&connection)),
         };
         match outcome {
             Ok(grant) => {
@@ -356,7 +372,7 @@ impl Engine {
         };
         connection.refresh_due_at = match &connection.settings {
             KindSettings::Spec(settings) => self.spec_due(settings, &tokens, connection.access_expires_at),
-            KindSettings::OAuth2(_) => None,
+            KindSettings::OAuth2(_) | KindSettings::OAuth1(_) => None,
         };
         if scopes.is_some() || previous.is_none() {
             connection.granted_scopes = scopes;
@@ -517,8 +533,10 @@ impl Engine {
     /// Sends an API request with the credential placed per the connection's
     /// settings. A 401 refreshes once and retries once.
     pub async fn request(&self, name_or_id: &str, api: ApiRequest) -> Result<ApiResponse> {
-        if matches!(self.get(name_or_id)?.settings, KindSettings::Spec(_)) {
-            return self.spec_request(name_or_id, &api).await;
+        match self.get(name_or_id)?.settings {
+            KindSettings::Spec(_) => return self.spec_request(name_or_id, &api).await,
+            KindSettings::OAuth1(_) => return self.oauth1_request(name_or_id, &api).await,
+            KindSettings::OAuth2(_) => {}
         }
         let (connection, token) = self.access_token(name_or_id).await?;
         let response = request::send(self.http(), request::build(&connection.settings, &api, &token)?).await?;
@@ -537,14 +555,17 @@ impl Engine {
         let connection = self.get(name_or_id)?;
         match &connection.settings {
             KindSettings::Spec(_) => self.spec_preview(&connection, api),
+            KindSettings::OAuth1(_) => self.oauth1_preview(api),
             KindSettings::OAuth2(_) => request::preview(&connection.settings, api),
         }
     }
 
     /// The request as a curl command; the real token only when asked for.
     pub async fn request_curl(&self, name_or_id: &str, api: &ApiRequest, include_token: bool) -> Result<zeroize::Zeroizing<String>> {
-        if matches!(self.get(name_or_id)?.settings, KindSettings::Spec(_)) {
-            return self.spec_curl(name_or_id, api, include_token).await;
+        match self.get(name_or_id)?.settings {
+            KindSettings::Spec(_) => return self.spec_curl(name_or_id, api, include_token).await,
+            KindSettings::OAuth1(_) => return self.oauth1_curl(name_or_id, api, include_token).await,
+            KindSettings::OAuth2(_) => {}
         }
         if include_token {
             let (connection, token) = self.access_token(name_or_id).await?;
@@ -570,8 +591,13 @@ impl Engine {
             None => self.secrets.token_set(&connection.id).await?,
         };
         let mut outcome = Disconnected { revoked: false, revoke_error: None };
-        if let (KindSettings::Spec(settings), Some(tokens)) = (&connection.settings, tokens.as_ref()) {
-            match self.spec_invalidate(&connection, settings, tokens).await {
+        let invalidated = match (&connection.settings, tokens.as_ref()) {
+            (KindSettings::Spec(settings), Some(tokens)) => self.spec_invalidate(&connection, settings, tokens).await,
+            (KindSettings::OAuth1(settings), Some(tokens)) => self.oauth1_revoke(&connection, settings, tokens).await,
+            _ => None,
+        };
+        {
+            match invalidated {
                 Some(Ok(())) => outcome.revoked = true,
                 Some(Err(err)) => outcome.revoke_error = Some(err),
                 None => {}

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::oauth2::{ClientAuth, Flow, OAuth2Settings};
+use super::oauth1::OAuth1Settings;
 use super::spec::SpecSettings;
 use crate::error::{Error, Result};
 
@@ -19,6 +20,10 @@ use crate::error::{Error, Result};
 pub enum KindSettings {
     #[serde(rename = "oauth2")]
     OAuth2(OAuth2Settings),
+    /// OAuth 1.0a (RFC 5849): signed requests, no bearer token.
+    #[serde(rename = "oauth1")]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    OAuth1(OAuth1Settings),
     /// A Make-style custom connection: steps written in IML (`spec/`).
     #[serde(rename = "spec")]
     Spec(SpecSettings),
@@ -55,6 +60,9 @@ pub const SPEC_COMMON: SecretSlot = SecretSlot::Kind("common");
 /// The values of a spec's password (and key) parameters, as one JSON object.
 pub const SPEC_SECRET_PARAMETERS: SecretSlot = SecretSlot::Kind("parameters");
 
+/// An OAuth 1.0a connection's RSA private key (PEM).
+pub const OAUTH1_PRIVATE_KEY: SecretSlot = SecretSlot::Kind("private_key");
+
 /// The version of each kind's stored settings document. A document from a
 /// newer Latch is refused rather than misread.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -64,18 +72,20 @@ impl KindSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             KindSettings::OAuth2(_) => "oauth2",
+            KindSettings::OAuth1(_) => "oauth1",
             KindSettings::Spec(_) => "spec",
         }
     }
 
     /// Every kind Latch knows, by name.
-    pub const KINDS: &'static [&'static str] = &["oauth2", "spec"];
+    pub const KINDS: &'static [&'static str] = &["oauth2", "oauth1", "spec"];
 
     /// A new connection's settings of `kind`, with that kind's defaults.
     pub fn defaults(kind: &str) -> Result<KindSettings> {
         match kind {
             "oauth2" => Ok(KindSettings::OAuth2(OAuth2Settings::default())),
             "spec" => Ok(KindSettings::Spec(SpecSettings::default())),
+            "oauth1" => Ok(KindSettings::OAuth1(OAuth1Settings::default())),
             other => Err(Error::validation(
                 "kind",
                 format!("'{other}' is not a kind of connection this Latch knows. Choose one of: {}.", Self::KINDS.join(", ")),
@@ -93,6 +103,7 @@ impl KindSettings {
         match kind {
             "oauth2" => serde_json::from_value(document).map(KindSettings::OAuth2).map_err(|err| err.to_string()),
             "spec" => serde_json::from_value(document).map(KindSettings::Spec).map_err(|err| err.to_string()),
+            "oauth1" => serde_json::from_value(document).map(KindSettings::OAuth1).map_err(|err| err.to_string()),
             other => Err(format!("its kind '{other}' is not one this Latch knows")),
         }
     }
@@ -102,6 +113,7 @@ impl KindSettings {
         let result = match self {
             KindSettings::OAuth2(settings) => serde_json::to_value(settings),
             KindSettings::Spec(settings) => serde_json::to_value(settings),
+            KindSettings::OAuth1(settings) => serde_json::to_value(settings),
         };
         result.expect("settings are plain data and always serialise")
     }
@@ -109,14 +121,21 @@ impl KindSettings {
     pub fn oauth2(&self) -> Option<&OAuth2Settings> {
         match self {
             KindSettings::OAuth2(settings) => Some(settings),
-            KindSettings::Spec(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn oauth1(&self) -> Option<&OAuth1Settings> {
+        match self {
+            KindSettings::OAuth1(settings) => Some(settings),
+            _ => None,
         }
     }
 
     pub fn spec(&self) -> Option<&SpecSettings> {
         match self {
             KindSettings::Spec(settings) => Some(settings),
-            KindSettings::OAuth2(_) => None,
+            _ => None,
         }
     }
 
@@ -125,6 +144,7 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(settings) => settings.normalize(),
             KindSettings::Spec(settings) => settings.normalize(),
+            KindSettings::OAuth1(settings) => settings.normalize(),
         }
     }
 
@@ -151,6 +171,8 @@ impl KindSettings {
             KindSettings::OAuth2(settings) => has_refresh_token || settings.flow == Flow::ClientCredentials,
             // The spec's own `refresh` step renews, whatever its data holds.
             KindSettings::Spec(settings) => settings.spec.step("refresh").is_some(),
+            // An OAuth 1.0a token lasts until it is revoked: nothing to renew.
+            KindSettings::OAuth1(_) => false,
         }
     }
 
@@ -159,6 +181,7 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(settings) => &settings.scopes,
             KindSettings::Spec(settings) => &settings.scopes,
+            KindSettings::OAuth1(_) => &[],
         }
     }
 
@@ -167,6 +190,7 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(settings) => settings.provider_host(),
             KindSettings::Spec(settings) => settings.provider_host(),
+            KindSettings::OAuth1(settings) => settings.provider_host(),
         }
     }
 
@@ -175,6 +199,7 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(settings) => settings.flow.uses_browser().then(|| settings.redirect_uri_to_register()),
             KindSettings::Spec(settings) => settings.uses_browser().then(|| settings.redirect_uri_to_register()),
+            KindSettings::OAuth1(settings) => settings.redirect_uri_to_register(),
         }
     }
 
@@ -183,6 +208,8 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(settings) => settings.signs_in_by_paste(),
             KindSettings::Spec(settings) => settings.uses_browser() && settings.redirect_uri_override.is_some(),
+            // `oob`: the user types the code the provider shows.
+            KindSettings::OAuth1(settings) => settings.callback == super::oauth1::Callback::Oob,
         }
     }
 
@@ -193,6 +220,7 @@ impl KindSettings {
             KindSettings::OAuth2(settings) => settings.client_auth != ClientAuth::None,
             // A spec's app secrets are its common data (kept in their own slot).
             KindSettings::Spec(settings) => !settings.spec.common.is_empty(),
+            KindSettings::OAuth1(settings) => !settings.signature_method.uses_private_key(),
         }
     }
 
@@ -201,6 +229,7 @@ impl KindSettings {
         match self {
             KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet],
             KindSettings::Spec(_) => &[SecretSlot::TokenSet, SPEC_COMMON, SPEC_SECRET_PARAMETERS],
+            KindSettings::OAuth1(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, OAUTH1_PRIVATE_KEY],
         }
     }
 }

@@ -8,6 +8,7 @@
 //! fields — and the desktop UI receives the same.
 
 mod kind;
+mod oauth1;
 mod oauth2;
 mod patch;
 mod spec;
@@ -15,11 +16,12 @@ mod spec;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kind::{KindSettings, SecretSlot, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
+pub use kind::{KindSettings, SecretSlot, OAUTH1_PRIVATE_KEY, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
 pub use oauth2::{
     ClientAuth, ExpiresInUnit, Flow, FlowFields, OAuth2Settings, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
     TokenRequestFormat, DEFAULT_QUERY_PARAM, DEFAULT_REDIRECT_PATH, DEFAULT_TOKEN_NAME,
 };
+pub use oauth1::{Callback, OAuth1Settings, ParameterTransport, SignatureMethod, OAUTH1_CALLBACK_PATH};
 pub use patch::SettingsPatch;
 pub use spec::{literal_host, SpecDocument, SpecSettings, SPEC_REDIRECT_PATH};
 

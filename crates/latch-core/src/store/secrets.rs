@@ -15,7 +15,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Action, Error, ErrorKind, Result};
 use crate::model::{ConnectionId, SecretSlot};
-use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken, SpecData, TokenSet};
+use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken, TokenData, TokenSet};
 
 /// What a secret store's methods return: a boxed future, so the trait can
 /// be used as `dyn SecretStore` whatever the store does inside.
@@ -79,7 +79,7 @@ impl Secrets {
             refresh_token: stored.refresh_token.take().map(RefreshToken::new),
             id_token: stored.id_token.take().map(IdToken::new),
             token_type: std::mem::take(&mut stored.token_type),
-            data: stored.data.take().map(SpecData::new),
+            data: stored.data.take().map(TokenData::new),
         }))
     }
 
