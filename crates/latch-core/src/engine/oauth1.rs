@@ -467,3 +467,32 @@ fn plain_request(api: &ApiRequest) -> Result<oauth2::http::Request<Vec<u8>>> {
     }
     builder.body(api.body.clone().unwrap_or_default()).map_err(|err| Error::validation("headers", format!("The request could not be built ({err}).")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> RedirectParams {
+        RedirectParams::from_pasted_url(&format!("http://127.0.0.1:1/callback?{query}"), "http://127.0.0.1:1/callback", ResponseMode::Query)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_callback_naming_another_request_token_is_refused_before_any_access_token_request() {
+        let err = callback_verifier(&params("state=s&oauth_token=forged&oauth_verifier=v"), "issued").unwrap_err();
+        assert!(err.message.contains("different or missing oauth_token"), "{}", err.message);
+        assert!(callback_verifier(&params("state=s&oauth_verifier=v"), "issued").is_err(), "missing");
+        assert!(callback_verifier(&params("state=s&oauth_token=issued"), "issued").is_err(), "no verifier");
+        assert_eq!(callback_verifier(&params("state=s&oauth_token=issued&oauth_verifier=v1"), "issued").unwrap().as_str(), "v1");
+    }
+
+    #[test]
+    fn oauth_problems_become_sentences_with_the_next_step() {
+        let err = refusal("request", 401, b"oauth_problem=timestamp_refused&oauth_acceptable_timestamps=1-2");
+        assert!(err.message.contains("clock"), "{}", err.message);
+        assert_eq!(err.provider.unwrap().error, "timestamp_refused");
+        assert_eq!(refusal("request", 401, b"oauth_problem=token_rejected").kind, ErrorKind::NeedsAuthorization);
+        assert!(refusal("request", 401, b"oauth_problem=signature_invalid").message.contains("consumer secret"));
+        assert!(refusal("request", 500, b"<html>").message.contains("HTTP 500"));
+    }
+}
