@@ -380,7 +380,10 @@ pub fn print_sign_in_started(
         Some(err) => eprintln!("{} Open this address to sign in:", clean(err)),
     }
     eprintln!("  {}", clean(authorize_url));
-    if paste {
+    if paste && redirect_uri == "oob" {
+        // OAuth 1.0a out of band: the provider shows a code instead of sending you back.
+        eprintln!("After you allow access, the provider shows a code. Type it here and press Enter:");
+    } else if paste {
         eprintln!("After signing in, the provider sends you to {}.", clean(redirect_uri));
         eprintln!("Copy the whole address from the browser's address bar, paste it here and press Enter:");
     } else if let Some(deadline) = deadline {
