@@ -25,10 +25,12 @@
 #       shared libraries fairly between the processes that map them, so the
 #       sum is what the app costs the machine. Median over the runs.
 #
-# Latch runs against a throwaway data directory holding 100 connections made
-# with the real CLI (latch add), inside a private D-Bus session with an
-# unlocked gnome-keyring (as scripts/test-session.sh does) and XDG dirs in a
-# temp dir, so nothing of the user's is read or written. Results (JSON lines),
+# Latch runs against a throwaway data directory holding 100 connections, and
+# again against one holding 1,000 (BENCH_COUNTS="100 1000"), imported with the
+# real CLI (latch import), inside a private D-Bus session with an unlocked
+# gnome-keyring (as scripts/test-session.sh does) and XDG dirs in a temp dir,
+# so nothing of the user's is read or written. Every row (setting x count)
+# launches the bare window too, alternating with Latch. Results (JSON lines),
 # the apps' stderr and one screenshot per app and setting are kept in
 # target/bench/.
 set -euo pipefail
@@ -38,8 +40,16 @@ RUNS=${BENCH_RUNS:-5}
 IDLE=${BENCH_IDLE:-5}
 PY=/usr/bin/python3          # Debian's: probe.py needs nothing beyond the stdlib
 OUT=$PWD/target/bench
-LATCH_APP=$PWD/target/release/latch-app
-LATCH_CLI=$PWD/target/release/latch
+# BENCH_PROFILE: the cargo profile Latch is built with (release); another one
+# can be defined for a trial without editing Cargo.toml, e.g.
+# CARGO_PROFILE_TRIAL_INHERITS=release CARGO_PROFILE_TRIAL_LTO=thin BENCH_PROFILE=trial
+# BENCH_LATCH_BIN_DIR=DIR measures the latch-app and latch already in DIR
+# (a copy kept from an earlier build, or /usr/bin after installing the .deb)
+# and builds only the bare window.
+PROFILE=${BENCH_PROFILE:-release}
+BIN_DIR=${BENCH_LATCH_BIN_DIR:-$PWD/target/$PROFILE}
+LATCH_APP=$BIN_DIR/latch-app
+LATCH_CLI=$BIN_DIR/latch
 BARE_APP=$OUT/release/bare-window
 
 # The WebKitGTK settings compared: "label|VAR=value ...|VAR=value ..." — the
@@ -48,14 +58,18 @@ BARE_APP=$OUT/release/bare-window
 # (src-tauri/src/webview.rs), the bare window is Tauri's default; the targets
 # are claimed on it. The second gives the bare window the same setting, the
 # same way (bench/bare-window/src/main.rs), to compare like with like.
+# "no compositing" (the variable the setting replaces) is measured only when
+# BENCH_SETTINGS names it.
 CONFIGS=(
   "as shipped||"
   "same setting on both||BARE_HARDWARE_ACCELERATION=never"
   "no compositing|WEBKIT_DISABLE_COMPOSITING_MODE=1|"
 )
+read -r -a COUNTS <<<"${BENCH_COUNTS:-100 1000}"
 
 # BENCH_SETTINGS="as shipped,no compositing" measures only those rows.
-if [[ -n ${BENCH_SETTINGS:-} ]]; then
+BENCH_SETTINGS=${BENCH_SETTINGS:-as shipped,same setting on both}
+if [[ -n $BENCH_SETTINGS ]]; then
   chosen=()
   for config in "${CONFIGS[@]}"; do
     [[ ",$BENCH_SETTINGS," == *",${config%%|*},"* ]] && chosen+=("$config")
@@ -82,8 +96,10 @@ if [[ "${1:-}" != --measure ]]; then
   fi
 
   echo "== building (release): the UI, latch-app and latch, the bare window"
-  npm --prefix ui run build --silent
-  cargo build --release --locked -p latch-app -p latch-cli
+  if [[ -z ${BENCH_LATCH_BIN_DIR:-} ]]; then
+    npm --prefix ui run build --silent
+    cargo build --profile "$PROFILE" --locked -p latch-app -p latch-cli
+  fi
   CARGO_TARGET_DIR=$OUT cargo build --release --locked --manifest-path bench/bare-window/Cargo.toml
   latch_tauri=$(lock_version tauri Cargo.lock)
   bare_tauri=$(lock_version tauri bench/bare-window/Cargo.lock)
@@ -124,16 +140,26 @@ for _ in $(seq 50); do [[ -s $scratch/display ]] && break; sleep 0.1; done
 export DISPLAY=":$(cat "$scratch/display")"
 unset WEBKIT_DISABLE_COMPOSITING_MODE WEBKIT_DISABLE_DMABUF_RENDERER WEBKIT_SKIA_ENABLE_CPU_RENDERING BARE_HARDWARE_ACCELERATION
 
-echo "== 100 connections in a throwaway data directory (latch add)"
-export LATCH_DATA_DIR=$scratch/latch-data
-for n in $(seq -f '%03g' 1 100); do
-  "$LATCH_CLI" add --name "Connection $n" --flow authorization_code --client-id "c$n" \
-    --authorize-url https://example.com/auth --token-url https://example.com/token \
-    --scope read >/dev/null
+# The connections: one data directory per count, filled by `latch import` of
+# a file of that many authorization-code connections (what `latch add
+# --flow authorization_code --client-id cN --authorize-url ... --scope read`
+# makes), named "Connection 0001" ...
+for count in "${COUNTS[@]}"; do
+  echo "== $count connections in a throwaway data directory (latch import)"
+  $PY - "$count" >"$scratch/seed-$count.json" <<'PY'
+import json, sys
+count = int(sys.argv[1])
+connections = [{"name": "Connection %04d" % n, "kind": "oauth2", "flow": "authorization_code", "pkce": "s256",
+                "authorize_url": "https://example.com/auth", "token_url": "https://example.com/token",
+                "client_id": "c%d" % n, "client_auth": "none", "scopes": ["read"]} for n in range(1, count + 1)]
+json.dump({"latch_export": 1, "exported_at": "2026-01-01T00:00:00Z", "connections": connections}, sys.stdout)
+PY
+  LATCH_DATA_DIR=$scratch/latch-data-$count "$LATCH_CLI" import "$scratch/seed-$count.json" >/dev/null
+  listed=$(LATCH_DATA_DIR=$scratch/latch-data-$count "$LATCH_CLI" list --json |
+    $PY -c 'import json, sys; print(len(json.load(sys.stdin)))')
+  echo "latch list: $listed connections"
+  [[ $listed -eq $count ]] || { echo "bench: expected $count connections" >&2; exit 1; }
 done
-count=$("$LATCH_CLI" list --json | $PY -c 'import json, sys; print(len(json.load(sys.stdin)))')
-echo "latch list: $count connections"
-[[ $count -eq 100 ]] || { echo "bench: expected 100 connections" >&2; exit 1; }
 
 results=$OUT/results.jsonl
 mkdir -p "$OUT/logs" "$OUT/screens"
@@ -142,39 +168,42 @@ mkdir -p "$OUT/logs" "$OUT/screens"
 run() { # config-label env app-label binary warmup round
   local label=$1 envs=$2 app=$3 bin=$4 warmup=$5 round=$6 slug idle=$IDLE shot=()
   [[ $app != "bare window" ]] || envs="$envs $bare_envs"
-  slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$app")
+  slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$count-$app")
   [[ $warmup == false ]] || idle=0
   [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png")
   # shellcheck disable=SC2086 # $envs is a list of VAR=value words
   env $envs $PY bench/probe.py --idle "$idle" --log "$OUT/logs/$slug.log" "${shot[@]}" \
-    --meta "config=$label" --meta "env=$envs" --meta "app=$app" \
+    --meta "config=$label" --meta "connections=$count" --meta "env=$envs" --meta "app=$app" \
     --meta "warmup=$warmup" --meta "round=$round" -- "$bin" | tee -a "$results" |
     $PY -c '
 import json, sys
 r = json.loads(sys.stdin.read())
 what = "warm-up" if r["warmup"] else "run %s" % r["round"]
 if r.get("error"):
-    print("  %-20s %-12s %-8s FAILED: %s" % (r["config"], r["app"], what, r["error"]))
+    print("  %-20s %5s %-12s %-8s FAILED: %s" % (r["config"], r["connections"], r["app"], what, r["error"]))
 elif r["warmup"]:
-    print("  %-20s %-12s %-8s first paint %5.0f ms" % (r["config"], r["app"], what, r["paint_ms"]))
+    print("  %-20s %5s %-12s %-8s first paint %5.0f ms" % (r["config"], r["connections"], r["app"], what, r["paint_ms"]))
 else:
-    print("  %-20s %-12s %-8s first paint %5.0f ms  (window %5.0f ms)  idle PSS %6.1f MB" % (
-        r["config"], r["app"], what, r["paint_ms"], r["window_ms"], r["pss_kb"] * 1024 / 1e6))'
+    print("  %-20s %5s %-12s %-8s first paint %5.0f ms  (window %5.0f ms)  idle PSS %6.1f MB" % (
+        r["config"], r["connections"], r["app"], what, r["paint_ms"], r["window_ms"], r["pss_kb"] * 1024 / 1e6))'
 }
 
-echo "== $RUNS launches of each app per setting, ${IDLE} s idle before reading memory"
-for config in "${CONFIGS[@]}"; do
-  IFS='|' read -r label envs bare_envs <<<"$config"
-  run "$label" "$envs" latch-app "$LATCH_APP" true 0
-  run "$label" "$envs" "bare window" "$BARE_APP" true 0
-  for round in $(seq "$RUNS"); do
-    if ((round % 2)); then
-      run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
-      run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
-    else
-      run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
-      run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
-    fi
+echo "== $RUNS launches of each app per setting and count, ${IDLE} s idle before reading memory"
+for count in "${COUNTS[@]}"; do
+  export LATCH_DATA_DIR=$scratch/latch-data-$count
+  for config in "${CONFIGS[@]}"; do
+    IFS='|' read -r label envs bare_envs <<<"$config"
+    run "$label" "$envs" latch-app "$LATCH_APP" true 0
+    run "$label" "$envs" "bare window" "$BARE_APP" true 0
+    for round in $(seq "$RUNS"); do
+      if ((round % 2)); then
+        run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
+        run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
+      else
+        run "$label" "$envs" "bare window" "$BARE_APP" false "$round"
+        run "$label" "$envs" latch-app "$LATCH_APP" false "$round"
+      fi
+    done
   done
 done
 
