@@ -32,11 +32,13 @@ types:
 # Then the import: `latch import` of a 10,000-connection export file and
 # `latch list --json` over them (bench/import.sh).
 # Then IML: a spec's token response block evaluated, a 50 kB spec checked.
+# Then OAuth 1.0a: 10,000 signed requests by Latch beside oauthlib's signer.
 bench: deps
 	@bash bench/desktop.sh
 	@bash bench/refresh.sh
 	@bash bench/import.sh
 	cargo run --release --locked -q -p latch-core --example iml_bench
+	@bash bench/oauth1.sh
 
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,
