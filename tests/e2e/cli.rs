@@ -416,7 +416,7 @@ fn invalid_input_is_refused_with_exit_2_and_nothing_is_saved() {
           "--authorize-url", "http://example.com/auth", "--token-url", "not a url"],
         2,
     );
-    assert!(stderr.contains("Authorize URI must use https://"), "{stderr}");
+    assert!(stderr.contains("Authorize URI must start with https://"), "{stderr}");
     assert!(stderr.contains("Token URI 'not a url' is not a valid URL"), "{stderr}");
     assert_eq!(latch.ok(&["list", "--json"]).trim(), "[]");
 

@@ -115,7 +115,7 @@ async fn a_bad_url_shows_the_engines_message_and_save_saves_nothing() {
         window.fill("token_url", "http://example.com/token").await;
         window
             .until("the https message", || async {
-                window.text_of("[data-testid='error-token_url']").await.contains("must use https://")
+                window.text_of("[data-testid='error-token_url']").await.contains("must start with https://")
             })
             .await;
         window.click("save").await;

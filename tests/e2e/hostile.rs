@@ -117,7 +117,7 @@ fn a_typed_plain_http_issuer_is_refused_before_latch_contacts_it() {
     // TEST-NET-1: nothing answers there, so a fetch would hang until it timed out.
     let started = Instant::now();
     let stderr = latch.fails(&["add", "--name", "Plain", "--client-id", "c", "--issuer", "http://192.0.2.1/"], 2);
-    assert!(stderr.contains("Issuer must use https://"), "{stderr}");
+    assert!(stderr.contains("Issuer must start with https://"), "{stderr}");
     assert!(stderr.contains("Latch did not contact it."), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5), "nothing was fetched: {:?}", started.elapsed());
     latch.fails(&["show", "Plain"], 2);

@@ -203,7 +203,7 @@ fn malformed_invalid_and_future_version_imports_are_refused_and_change_nothing()
         (
             serde_json::json!({"latch_export": 1, "exported_at": "2026-01-01T00:00:00Z", "connections": [valid, invalid]})
                 .to_string(),
-            "Connection 2 ('Bad'): Token URI must use https://.",
+            "Connection 2 ('Bad'): Token URI must start with https://",
         ),
         (serde_json::json!({"connections": []}).to_string(), "not a Latch export"),
     ];

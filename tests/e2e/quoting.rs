@@ -175,7 +175,7 @@ fn requests_go_over_https_or_to_this_computer_and_oversized_fields_are_refused()
     latch.ok(&["connect", "Api"]);
     let stderr = latch.fails(&["request", "Api", "http://example.com/api"], 2);
     assert!(
-        stderr.contains("Request URL must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1]."),
+        stderr.contains("Request URL must start with https:// (plain http:// only for addresses on this computer, such as localhost)."),
         "{stderr}"
     );
     let echo = latch.ok(&["request", "Api", &quirks.url("/api/echo")]);

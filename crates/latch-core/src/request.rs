@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(err.fields[0].field, "url");
         assert_eq!(
             err.message,
-            "Request URL must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1]."
+            "Request URL must start with https:// (plain http:// only for addresses on this computer, such as localhost)."
         );
         for url in ["http://127.0.0.1:8080/me", "http://localhost/me", "http://[::1]:9/me", "https://api.example.com/me"] {
             assert!(build(&spec(TokenPlacement::Header), &ApiRequest::get(url), &token).is_ok(), "{url}");

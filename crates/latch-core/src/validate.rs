@@ -531,7 +531,7 @@ pub fn check_endpoint_url(label: &str, text: &str) -> Result<url::Url, String> {
         "http" if is_loopback_host(&url) => {}
         "http" => {
             return Err(format!(
-                "{label} must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1]."
+                "{label} must start with https:// (plain http:// only for addresses on this computer, such as localhost)."
             ))
         }
         other => return Err(format!("{label} must start with https:// (not {other}:).")),
@@ -607,7 +607,7 @@ mod tests {
             messages(&spec, false),
             vec![(
                 "authorize_url",
-                "Authorize URI must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1].".into()
+                "Authorize URI must start with https:// (plain http:// only for addresses on this computer, such as localhost).".into()
             )]
         );
         for host in ["127.0.0.1:8080", "localhost", "[::1]:9000"] {
@@ -799,7 +799,7 @@ mod tests {
             messages(&spec, false),
             vec![(
                 "redirect_uri_override",
-                "Redirect URI must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1].".into()
+                "Redirect URI must start with https:// (plain http:// only for addresses on this computer, such as localhost).".into()
             )]
         );
     }

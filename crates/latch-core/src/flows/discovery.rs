@@ -101,7 +101,7 @@ mod tests {
     async fn an_issuer_that_breaks_the_endpoint_rules_is_refused_before_anything_is_fetched() {
         let http = ProviderHttp::new();
         for (issuer, says) in [
-            ("http://id.example.com", "Issuer must use https://. Plain http is only allowed for 127.0.0.1, localhost and [::1]."),
+            ("http://id.example.com", "Issuer must start with https:// (plain http:// only for addresses on this computer, such as localhost)."),
             ("file:///etc/passwd", "Issuer must start with https:// (not file:)."),
             ("smb://fileserver/share", "Issuer must start with https:// (not smb:)."),
             ("https://id.example.com#x", "Issuer must not contain a '#' fragment."),
