@@ -215,6 +215,9 @@ pub struct SpecCommonKey {
     pub shipped: bool,
     /// The key names a secret (`clientSecret`, `apiKey`…): a masked field.
     pub secret: bool,
+    /// What the file says to enter, when it ships a placeholder such as
+    /// `<client id from the App Academy e-mail>` (never a real value).
+    pub hint: Option<String>,
 }
 
 /// An opened spec, before anything is saved.

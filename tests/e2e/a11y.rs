@@ -4,7 +4,9 @@
 //! form, the custom form (scope chips, then Advanced open), the discard question, Settings,
 //! the list with connections, a healthy detail with its More menu and the
 //! test request panel, the Disconnect and Delete questions, a detail that
-//! needs a sign-in with its error's Details open, and a sign-in under way — in the light and the dark theme, at 1040×720 and 800×600.
+//! needs a sign-in with its error's Details open, a connection spec opened
+//! (with problems, then its form with Advanced open), a spec connection's
+//! detail, its spec editor and a step run, and a sign-in under way — in the light and the dark theme, at 1040×720 and 800×600.
 //! No screen may break a WCAG 2.1 A or AA rule.
 //!
 //! The theme follows the system: WebKitGTK reports `prefers-color-scheme:
@@ -16,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use latch_e2e::window::{within, Window};
-use latch_e2e::{repo_root, Latch, Provider};
+use latch_e2e::{academy_spec_text, repo_root, Latch, Provider};
 use serde_json::{json, Value};
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -67,6 +69,7 @@ async fn every_main_screen_meets_wcag_21_aa_in_the_dark_theme() {
 async fn every_main_screen(theme: Theme) {
     let healthy = Provider::oidc(&[]);
     let forgetful = Provider::oidc(&[]);
+    let academy = Provider::academy(&[]);
     let latch = Latch::new();
     // The window's browser never comes back, so its sign-in waits on screen; the CLI's signs in.
     latch.set_browser_mode("ignore");
@@ -116,6 +119,25 @@ async fn every_main_screen(theme: Theme) {
     window.click("settings-close").await;
     window.until("Settings to close", || async { !window.exists("[data-testid='settings']").await }).await;
 
+    // A connection spec: one with problems, then one whose form has a field of each kind.
+    window.click("add-connection").await;
+    window.click("preset-spec").await;
+    window.testid("spec-open").await;
+    window.click("spec-paste").await;
+    paste_into(&window, "spec-text", r#"{"communication": {"token": {"url": "{{nosuch.path}}"}}}"#).await;
+    window.click("spec-open-pasted").await;
+    window.testid("spec-problems").await;
+    audit.check("spec-open-problems").await;
+    paste_into(&window, "spec-text", &spec_with_every_field(&academy)).await;
+    window.click("spec-open-pasted").await;
+    window.testid("spec-form").await;
+    audit.check("spec-form").await;
+    window.click("spec-advanced").await;
+    window.wait_for("#spec-advanced").await;
+    audit.check("spec-form-advanced").await;
+    window.click("cancel").await;
+    window.until("the form to close", || async { !window.exists("[data-testid='spec-form']").await }).await;
+
     // Connections, added with the CLI: one healthy, one that needs a sign-in
     // (its provider forgot the grant and a refresh was refused), one never connected.
     let add = |name: &str, provider: &Provider| {
@@ -129,6 +151,14 @@ async fn every_main_screen(theme: Theme) {
     };
     add("Team Drive", &healthy);
     add("Forgetful", &forgetful);
+    let spec_path = latch.data_dir.path().join("academy.latch-spec.json");
+    std::fs::write(&spec_path, academy_spec_text(&academy.base)).unwrap();
+    latch.ok_with_stdin(
+        &["add", "--spec", spec_path.to_str().unwrap(), "--name", "Academy spec", "--common", "clientId=academy-client",
+          "--common-stdin", "clientSecret"],
+        "academy-secret\n",
+    );
+    latch.ok(&["connect", "Academy spec"]);
     let (status, _) = latch_e2e::http("POST", &forgetful.url("/__test/forget-grants"), &[], "");
     assert_eq!(status, 204);
     let _ = latch.run(&["refresh", "Forgetful"]);
@@ -170,6 +200,17 @@ async fn every_main_screen(theme: Theme) {
     click_css(&window, "[data-testid='state'] button[aria-expanded='false']").await;
     window.testid("error-details").await;
     audit.check("error-details").await;
+
+    // A connection made from a spec: its detail, its spec in the editor, a step run.
+    click_css(&window, "[data-testid='connection-row'][data-name='Academy spec']").await;
+    window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
+    audit.check("spec-detail").await;
+    window.click("show-spec").await;
+    window.wait_for("[data-testid='spec-editor'] .cm-editor").await;
+    audit.check("spec-editor").await;
+    window.click("run-info").await;
+    window.testid("step-report").await;
+    audit.check("spec-step-run").await;
 
     // A sign-in under way: the time left and Cancel.
     click_css(&window, "[data-testid='connection-row'][data-name='Not yet']").await;
@@ -319,4 +360,27 @@ async fn resize(window: &Window, width: u32, height: u32) {
             size[0].as_u64() == Some(u64::from(width)) && size[1].as_u64().is_some_and(|h| h + 40 >= u64::from(height))
         })
         .await;
+}
+
+/// Puts `text` into a textarea as a paste would (typing kilobytes key by key is slow over WebDriver).
+async fn paste_into(window: &Window, id: &str, text: &str) {
+    let element = window.testid(id).await;
+    let script = "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));";
+    window.client.execute(script, vec![serde_json::to_value(&element).unwrap(), json!(text)]).await.unwrap();
+}
+
+/// The App Academy spec with a parameter of each kind the form shows, two of them under Advanced.
+fn spec_with_every_field(academy: &Provider) -> String {
+    let mut spec: Value = serde_json::from_str(&academy_spec_text(&academy.base)).unwrap();
+    spec["parameters"] = json!([
+        { "name": "tenant", "type": "text", "label": "Tenant", "help": "Your company's name at the service.", "required": true },
+        { "name": "apiKey", "type": "password", "label": "API key" },
+        { "name": "email", "type": "email", "label": "E-mail" },
+        { "name": "limit", "type": "uinteger", "label": "Page size", "default": 50 },
+        { "name": "sandbox", "type": "boolean", "label": "Use the sandbox", "help": "Test data only." },
+        { "name": "region", "type": "select", "label": "Region", "options": [{ "label": "Europe", "value": "eu" }, { "label": "United States", "value": "us" }] },
+        { "name": "tags", "type": "array", "label": "Tags", "advanced": true },
+        { "name": "extra", "type": "collection", "label": "Extra headers", "advanced": true }
+    ]);
+    spec.to_string()
 }

@@ -201,8 +201,8 @@ export function specOpened(overrides: Partial<SpecOpenedDto> = {}): SpecOpenedDt
     problems: [],
     secret_hosts: [],
     common: [
-      { key: "clientId", shipped: false, secret: false },
-      { key: "clientSecret", shipped: false, secret: true },
+      { key: "clientId", shipped: false, secret: false, hint: "client id from the CRM e-mail" },
+      { key: "clientSecret", shipped: false, secret: true, hint: null },
     ],
     redirect_uri: "http://127.0.0.1/oauth/cb/app",
     ...overrides,

@@ -38,6 +38,7 @@ fn opened(source: SpecSource, document: SpecDocument) -> SpecOpenedDto {
             key: key.clone(),
             shipped: shipped.contains_key(key),
             secret: latch_core::flows::token_response::is_secret_key(key),
+            hint: placeholder_hint(document.common.get(key), shipped.contains_key(key)),
         })
         .collect();
     let redirect_uri = SpecSettings { spec: document.clone(), ..SpecSettings::default() }.redirect_uri_to_register();
@@ -49,6 +50,14 @@ fn opened(source: SpecSource, document: SpecDocument) -> SpecOpenedDto {
         redirect_uri,
         source,
     }
+}
+
+/// The words of a placeholder the file ships (`<client id from the…>`):
+/// only for a value the engine does not take as real.
+fn placeholder_hint(value: Option<&Json>, shipped: bool) -> Option<String> {
+    let text = value?.as_str()?.trim();
+    let words = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')).unwrap_or(text).trim();
+    (!shipped && !words.is_empty()).then(|| words.to_owned())
 }
 
 /// Asks for a spec file (`folder`: a folder in Make's or the VS Code

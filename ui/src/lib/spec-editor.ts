@@ -48,7 +48,8 @@ export function openSpecEditor(parent: HTMLElement, text: string, schema: object
         stateExtensions(schema),
         theme,
         EditorView.lineWrapping,
-        EditorView.contentAttributes.of({ "aria-label": label, "data-testid": "spec-editor-content" }),
+        // The scroller is reachable from the keyboard through its content (axe: scrollable-region-focusable).
+        EditorView.contentAttributes.of({ "aria-label": label, "data-testid": "spec-editor-content", tabindex: "0" }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onchange(update.state.doc.toString());
         }),

@@ -73,6 +73,8 @@ describe("the spec form", () => {
     backend();
     await renderForm();
     expect(screen.getByLabelText("Client ID")).toHaveAttribute("type", "text");
+    // What the file says to enter, from its placeholder.
+    expect(screen.getByText("The file says: client id from the CRM e-mail.")).toBeInTheDocument();
     expect(screen.getByLabelText("Client secret")).toHaveAttribute("type", "password");
   });
 

@@ -11,4 +11,9 @@ shipped: boolean,
 /**
  * The key names a secret (`clientSecret`, `apiKey`…): a masked field.
  */
-secret: boolean, };
+secret: boolean, 
+/**
+ * What the file says to enter, when it ships a placeholder such as
+ * `<client id from the App Academy e-mail>` (never a real value).
+ */
+hint: string | null, };
