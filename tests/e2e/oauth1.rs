@@ -104,3 +104,80 @@ fn a_json_body_travels_with_its_body_hash_and_a_refused_nonce_is_tried_once_more
     assert!(said.contains("check the consumer secret"), "{said}");
     latch.assert_no_secret_leaks(&[HMAC_SECRET.to_owned(), "not-the-secret".to_owned()]);
 }
+
+/// Make's OAuth 1.0 connection, written from its documented format (root
+/// `oauth`, `requestToken`, `authorize`, `accessToken`, `info`; a base that
+/// signs with `connection.*`).
+fn make_oauth1_spec(server: &Provider) -> Value {
+    serde_json::json!({
+        "name": "oauthlib-test",
+        "communication": {
+            "oauth": {
+                "consumer_key": "{{common.consumerKey}}", "consumer_secret": "{{common.consumerSecret}}",
+                "signature_method": "HMAC-SHA1"
+            },
+            "requestToken": {
+                "url": server.url("/oauth/request_token"), "method": "POST",
+                "response": { "type": "urlencoded", "temp": { "token": "{{body.oauth_token}}", "tokenSecret": "{{body.oauth_token_secret}}" } },
+                "log": { "sanitize": ["response.body.oauth_token_secret"] }
+            },
+            "authorize": {
+                "url": server.url("/oauth/authorize"),
+                "oauth": { "token": "{{temp.token}}" },
+                "response": { "temp": { "token": "{{query.oauth_token}}", "verifier": "{{query.oauth_verifier}}" } }
+            },
+            "accessToken": {
+                "url": server.url("/oauth/access_token"), "method": "POST",
+                "oauth": { "token": "{{temp.token}}", "token_secret": "{{temp.tokenSecret}}", "verifier": "{{temp.verifier}}" },
+                "response": { "type": "urlencoded", "data": { "token": "{{body.oauth_token}}", "tokenSecret": "{{body.oauth_token_secret}}" } }
+            },
+            "info": {
+                "url": server.url("/api/me"),
+                "oauth": { "token": "{{connection.token}}", "token_secret": "{{connection.tokenSecret}}" },
+                "response": { "metadata": { "type": "text", "value": "{{body.screen_name}}" }, "uid": "{{body.id}}" }
+            }
+        },
+        "common": { "consumerKey": "", "consumerSecret": "" },
+        "base": {
+            "baseUrl": server.url("/api"),
+            "oauth": {
+                "consumer_key": "{{common.consumerKey}}", "consumer_secret": "{{common.consumerSecret}}",
+                "token": "{{connection.token}}", "token_secret": "{{connection.tokenSecret}}"
+            }
+        }
+    })
+}
+
+#[test]
+fn a_make_oauth_1_spec_connects_and_signs_like_the_flag_connection() {
+    let server = Provider::oauth1();
+    let latch = Latch::new();
+    let dir = latch.data_dir.path().with_extension("oauth1-spec");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("oauthlib.latch-spec.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&make_oauth1_spec(&server)).unwrap()).unwrap();
+    let path = path.to_str().unwrap();
+    latch.ok(&["spec", "check", path]);
+    latch.ok_with_stdin(
+        &["add", "--spec", path, "--name", "From spec", "--common", "consumerKey=hmac-client", "--common-stdin", "consumerSecret"],
+        &format!("{HMAC_SECRET}\n"),
+    );
+    let connected = latch.ok(&["connect", "From spec", "--timeout", "20"]);
+    assert!(connected.contains("ann"), "the info step's metadata: {connected}");
+    let by_spec: Value = serde_json::from_str(&latch.ok(&["request", "From spec", "/me"])).unwrap();
+
+    add(&latch, &server, "From flags", "hmac-sha1", "header", &[]);
+    latch.ok(&["connect", "From flags", "--timeout", "20"]);
+    let by_flags: Value = serde_json::from_str(&latch.ok(&["request", "From flags", &server.url("/api/me")])).unwrap();
+    for key in ["id", "screen_name", "signature_method", "transport"] {
+        assert_eq!(by_spec[key], by_flags[key], "{key}: {by_spec} vs {by_flags}");
+    }
+    let stored = latch.keyring_tokens("From spec").unwrap();
+    let data: Value = serde_json::from_str(stored["data"].as_str().unwrap()).unwrap();
+    let secrets = vec![
+        HMAC_SECRET.to_owned(),
+        data["token"].as_str().unwrap().to_owned(),
+        data["tokenSecret"].as_str().unwrap().to_owned(),
+    ];
+    latch.assert_no_secret_leaks(&secrets);
+}

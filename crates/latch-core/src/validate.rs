@@ -94,8 +94,11 @@ pub fn spec(settings: &SpecSettings) -> Vec<FieldError> {
             field: "spec",
             message: "The spec has no communication: the steps Latch runs to sign in (at least 'token').".into(),
         });
-    } else if document.step("token").is_none() {
-        errors.push(FieldError { field: "spec", message: "The spec has no 'token' step, so it cannot sign in.".into() });
+    } else if document.step(document.token_step()).is_none() {
+        errors.push(FieldError {
+            field: "spec",
+            message: format!("The spec has no '{}' step, so it cannot sign in.", document.token_step()),
+        });
     }
     let secret = document.secret_parameters();
     for definition in &document.parameters {

@@ -292,12 +292,28 @@ impl Engine {
             None => settings.redirect_uri_override.clone().unwrap_or_else(|| settings.redirect_uri_to_register()),
         };
         let mut runner = self.spec_runner(settings, secrets, JsonMap::new(), redirect_uri.clone());
+        let oauth1 = settings.spec.is_oauth1();
+        let state = oauth2::CsrfToken::new_random();
+        if oauth1 {
+            if listener.is_none() {
+                return Err(Error::validation(
+                    "redirect_uri_override",
+                    "OAuth 1.0 specs sign in through Latch's own redirect; remove the hosted redirect address.",
+                ));
+            }
+            // The callback carries Latch's `state` (the provider keeps its query).
+            runner.oauth1_callback = Some(format!("{redirect_uri}?state={}", state.secret()));
+            announcer.emit(self, SignInEvent::Requesting);
+            runner.run("requestToken").await?;
+            if runner.request_token.is_none() {
+                return Err(Error::provider("The spec's 'requestToken' step got no oauth_token from the provider."));
+            }
+        }
         if runner.has("preauthorize") {
             announcer.emit(self, SignInEvent::Requesting);
             runner.run("preauthorize").await?;
         }
         if settings.uses_browser() {
-            let state = oauth2::CsrfToken::new_random();
             let url = runner.authorize_url(state.secret())?;
             let browser_error = self.open_in_browser(url.as_str());
             let deadline = (!paste).then(|| self.now() + chrono::Duration::from_std(options.timeout).unwrap_or_default());
@@ -317,15 +333,23 @@ impl Engine {
                     params
                 }
             };
-            runner.authorized(params.to_json())?;
+            let query = params.to_json();
+            if oauth1 && query.get("oauth_token").and_then(Json::as_str) != runner.request_token.as_deref() {
+                return Err(Error::provider(
+                    "The provider's answer did not name the request Latch made (a different or missing oauth_token), so \
+                     Latch ignored it and asked for no access token. Connect again.",
+                ));
+            }
+            runner.authorized(query)?;
         }
+        let token_step = settings.spec.token_step();
         announcer.emit(self, SignInEvent::Requesting);
-        let token = runner.run("token").await?;
+        let token = runner.run(token_step).await?;
         if !token.ran {
-            return Err(Error::provider(
-                "The spec's 'token' step did not run: its condition was false (for example, no code came back from the \
-                 sign-in page).",
-            ));
+            return Err(Error::provider(format!(
+                "The spec's '{token_step}' step did not run: its condition was false (for example, no code came back \
+                 from the sign-in page)."
+            )));
         }
         // `info` checks the new connection and names the account (Make's
         // order): its data joins the token step's before anything is

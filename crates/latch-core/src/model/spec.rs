@@ -53,6 +53,21 @@ impl SpecDocument {
         self.communication.get(name).filter(|v| !v.is_null())
     }
 
+    /// An OAuth 1.0 spec (Make's `oauth`, `requestToken`, `accessToken`).
+    pub fn is_oauth1(&self) -> bool {
+        ["oauth", "requestToken", "accessToken"].iter().any(|step| self.step(step).is_some())
+    }
+
+    /// The step that gets the tokens: `token`, or `accessToken` in an
+    /// OAuth 1.0 spec.
+    pub fn token_step(&self) -> &'static str {
+        if self.is_oauth1() {
+            "accessToken"
+        } else {
+            "token"
+        }
+    }
+
     /// The parameter definitions of type `password` (or `pkey`/`cert`): the
     /// values the user types for them are secrets.
     pub fn secret_parameters(&self) -> Vec<String> {

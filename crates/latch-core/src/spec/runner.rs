@@ -76,6 +76,12 @@ pub struct Runner<'a> {
     /// Run the step's requests whatever their `condition` says (a refresh
     /// Latch found due, or the user asked for).
     pub force: bool,
+    /// OAuth 1.0 specs: the `oauth_callback` Latch sends with the request
+    /// token request (its loopback redirect with its `state`).
+    pub oauth1_callback: Option<String>,
+    /// OAuth 1.0 specs: the `oauth_token` the request token step got; the
+    /// browser's answer must name it.
+    pub request_token: Option<String>,
 }
 
 /// The user's part of a run: parameter values (secret ones included),
@@ -126,6 +132,8 @@ impl<'a> Runner<'a> {
             secrets,
             trace: Vec::new(),
             force: false,
+            oauth1_callback: None,
+            request_token: None,
         }
     }
 
@@ -247,6 +255,20 @@ impl<'a> Runner<'a> {
         let address = self.eval_string("authorize", "url", request.get("url").unwrap_or(&Json::Null), None)?;
         let mut url = validate::check_endpoint_url("The sign-in page", address.trim())
             .map_err(|message| Error::validation("spec", format!("In the spec's 'authorize' step: {message}")))?;
+        if self.document.is_oauth1() {
+            // Make adds `oauth_token` (the step's `oauth.token`, else the
+            // request token); `state` rides in the callback instead.
+            let oauth = self.oauth_values("authorize", &self.with_root_oauth(&request))?;
+            let token = oauth.get("token").cloned().or_else(|| self.request_token.clone()).unwrap_or_default();
+            if let Some(qs) = request.get("qs") {
+                let pairs = query_pairs(&self.eval("authorize", "qs", qs, None)?);
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            let kept: Vec<(String, String)> =
+                url.query_pairs().filter(|(k, _)| k != "oauth_token").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            url.query_pairs_mut().clear().extend_pairs(kept).append_pair("oauth_token", &token);
+            return Ok(url);
+        }
         if let Some(qs) = request.get("qs") {
             let pairs = query_pairs(&self.eval("authorize", "qs", qs, None)?);
             let mut query = url.query_pairs_mut();
@@ -293,6 +315,7 @@ impl<'a> Runner<'a> {
             return Ok(());
         }
         result.ran = true;
+        let request = &self.with_root_oauth(request);
         let (http_request, mut trace) = self.build(step, request)?;
         let response = self.http.send(http_request, OAUTH_RESPONSE_LIMIT).await.map_err(|err| {
             Error::network(format!("The spec's '{step}' step could not reach the provider: {err}."))
@@ -305,6 +328,11 @@ impl<'a> Runner<'a> {
         trace.response_body = Some(self.mask(&String::from_utf8_lossy(response.body())));
         self.trace.push(trace);
 
+        if step == "requestToken" && status < 400 {
+            if let Value::Object(body) = &vars.body {
+                self.request_token = body.get("oauth_token").map(Value::display);
+            }
+        }
         self.merge_temp(step, spec_response.get("temp"), Some(&vars))?;
         // `valid` judges an answer the HTTP status calls a success; an error
         // status is an error whatever it says.
@@ -394,7 +422,8 @@ impl<'a> Runner<'a> {
 
     /// Builds a request spec against `address` (already evaluated; for API
     /// requests, joined to the base URL).
-    fn build_at(&self, step: &str, request: &Json, address: &str) -> Result<(http::Request<Vec<u8>>, StepTrace)> {
+    fn build_at(&self, step: &str, request_spec: &Json, address: &str) -> Result<(http::Request<Vec<u8>>, StepTrace)> {
+        let request = request_spec;
         let fail = |message: String| Error::validation("spec", format!("In the spec's '{step}' step: {message}"));
         let mut url = validate::check_endpoint_url("The request's address", address.trim()).map_err(fail)?;
         let method = match request.get("method") {
@@ -450,8 +479,97 @@ impl<'a> Runner<'a> {
         };
         let mut builder = http::Request::builder().method(method).uri(url.as_str());
         *builder.headers_mut().expect("a fresh builder has headers") = headers;
-        let request = builder.body(body).map_err(|err| fail(format!("the request could not be built ({err}).")))?;
+        let mut request = builder.body(body).map_err(|err| fail(format!("the request could not be built ({err}).")))?;
+        if request_spec.get("oauth").is_some() {
+            self.sign_oauth1(step, request_spec, &mut request)?;
+        }
         Ok((request, trace))
+    }
+
+    /// A request spec with the communication's root `oauth` merged under
+    /// its own (OAuth 1.0 specs: the step's keys win).
+    fn with_root_oauth(&self, request: &Json) -> Json {
+        let Some(Json::Object(root)) = self.document.communication.get("oauth") else { return request.clone() };
+        let mut merged = request.clone();
+        if let Json::Object(object) = &mut merged {
+            let mut oauth = root.clone();
+            if let Some(Json::Object(own)) = object.get("oauth") {
+                oauth.extend(own.clone());
+            }
+            object.insert("oauth".into(), Json::Object(oauth));
+        }
+        merged
+    }
+
+    /// A request spec's `oauth` directive, its templates evaluated.
+    fn oauth_values(&self, step: &str, request: &Json) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(oauth) = request.get("oauth") {
+            if let Value::Object(values) = self.eval(step, "oauth", oauth, None)? {
+                for (key, value) in values {
+                    match value {
+                        Value::Undefined | Value::Null => {}
+                        Value::Bool(b) => {
+                            out.insert(key, b.to_string());
+                        }
+                        other => {
+                            out.insert(key, other.display());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Signs `request` per the request spec's `oauth` directive (OAuth 1.0
+    /// specs): Make's names, the `request` library's semantics.
+    fn sign_oauth1(&self, step: &str, request_spec: &Json, request: &mut http::Request<Vec<u8>>) -> Result<()> {
+        use crate::flows::oauth1::{self as signer, Key, Method, Signing, Transport};
+        let fail = |message: String| Error::validation("spec", format!("In the spec's '{step}' step: {message}"));
+        let oauth = self.oauth_values(step, request_spec)?;
+        let get = |key: &str| oauth.get(key).map(String::as_str).filter(|v| !v.is_empty());
+        let method = match get("signature_method").unwrap_or("HMAC-SHA1").to_ascii_uppercase().as_str() {
+            "HMAC-SHA1" => Method::HmacSha1,
+            "HMAC-SHA256" => Method::HmacSha256,
+            "RSA-SHA1" => Method::RsaSha1,
+            "RSA-SHA256" => Method::RsaSha256,
+            "PLAINTEXT" => Method::Plaintext,
+            other => return Err(fail(format!("'{other}' is not a signature method Latch knows (HMAC-SHA1, HMAC-SHA256, RSA-SHA1, RSA-SHA256, PLAINTEXT)."))),
+        };
+        let transport = match get("transport_method").unwrap_or("header") {
+            "header" => Transport::Header,
+            "query" => Transport::Query,
+            "body" => Transport::Body,
+            other => return Err(fail(format!("'{other}' is not a transport method (header, query or body)."))),
+        };
+        let consumer_key = get("consumer_key").ok_or_else(|| fail("its oauth directive has no consumer_key.".into()))?;
+        let private_key = match (method.uses_private_key(), get("private_key")) {
+            (true, Some(pem)) => Some(signer::private_key_from_pem(pem)?),
+            (true, None) => return Err(fail("RSA signing needs oauth.private_key.".into())),
+            (false, _) => None,
+        };
+        let key = match &private_key {
+            Some(rsa) => Key::Rsa(rsa),
+            None => Key::Secret { consumer_secret: get("consumer_secret").unwrap_or(""), token_secret: get("token_secret") },
+        };
+        let callback = match step {
+            "requestToken" => self.oauth1_callback.as_deref().or(get("callback")),
+            _ => None,
+        };
+        let signing = Signing {
+            method,
+            transport,
+            consumer_key,
+            key,
+            token: get("token"),
+            callback,
+            verifier: get("verifier"),
+            body_hash: get("body_hash").is_some_and(|v| v != "false"),
+            now: self.now,
+            nonce: None,
+        };
+        signer::sign(&signing, request)
     }
 
     /// An API request through the spec's `base`: the base's headers and
@@ -474,7 +592,7 @@ impl<'a> Runner<'a> {
         };
         let mut spec = JsonMap::new();
         spec.insert("method".into(), Json::String(method.to_owned()));
-        for key in ["headers", "qs"] {
+        for key in ["headers", "qs", "oauth"] {
             if let Some(value) = base.get(key) {
                 spec.insert(key.into(), value.clone());
             }
@@ -694,7 +812,7 @@ fn collect_secret_temp(value: &Json, out: &mut Vec<Zeroizing<String>>) {
 /// JSON path and position. Empty when the spec is fine.
 pub fn check(document: &SpecDocument) -> Vec<String> {
     const STEPS: &[&str] = &["preauthorize", "authorize", "token", "info", "refresh", "invalidate"];
-    const OAUTH1_STEPS: &[&str] = &["oauth", "requestToken", "accessToken"];
+    const OAUTH1_STEPS: &[&str] = &["oauth", "requestToken", "authorize", "accessToken", "info", "invalidate"];
     const ROOTS: &[&str] = &[
         "parameters", "common", "data", "connection", "temp", "oauth", "query", "body", "headers", "statusCode",
         "environment", "now", "uuid", "timestamp",
@@ -702,21 +820,24 @@ pub fn check(document: &SpecDocument) -> Vec<String> {
     let mut problems = schema_problems(document);
     match &document.communication {
         Json::Object(steps) => {
+            let (known, required): (&[&str], &[&str]) = if document.is_oauth1() {
+                (OAUTH1_STEPS, &["requestToken", "authorize", "accessToken"])
+            } else {
+                (STEPS, &["token"])
+            };
             for name in steps.keys() {
-                if OAUTH1_STEPS.contains(&name.as_str()) {
+                if !known.contains(&name.as_str()) {
                     problems.push(format!(
-                        "communication.{name}: OAuth 1.0 specs are not supported yet; this spec needs an OAuth 2.0 \
-                         communication (preauthorize, authorize, token, info, refresh, invalidate)."
-                    ));
-                } else if !STEPS.contains(&name.as_str()) {
-                    problems.push(format!(
-                        "communication.{name}: '{name}' is not a step Latch knows (it knows {}).",
-                        STEPS.join(", ")
+                        "communication.{name}: '{name}' is not a step Latch knows in {} specs (it knows {}).",
+                        if document.is_oauth1() { "OAuth 1.0" } else { "OAuth 2.0" },
+                        known.join(", ")
                     ));
                 }
             }
-            if !steps.contains_key("token") {
-                problems.push("communication: the spec has no 'token' step, so it cannot sign in.".into());
+            for name in required {
+                if !steps.contains_key(*name) {
+                    problems.push(format!("communication: the spec has no '{name}' step, so it cannot sign in."));
+                }
             }
         }
         _ => problems.push("communication: the spec's communication must be a JSON object of steps.".into()),
