@@ -25,7 +25,7 @@ if [[ "${1:-}" == "--test" ]]; then
   # the clipboard the window's Copy buttons write. The OAuth 1.0a test
   # provider (tests/providers/oauth1.py) is oauthlib; its RSA methods need
   # PyJWT and cryptography (dependencies of python3-oauthlib, named anyway).
-  packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography)
+  packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography git)
 fi
 if [[ "${1:-}" == "--package" ]]; then
   # `make package`: checks of the .deb and .rpm the Tauri bundler builds

@@ -79,6 +79,13 @@ impl Provider {
         Self::start_with("python3", "oauth1.py", &[], "base")
     }
 
+    /// A git smart-HTTP server over the bare repositories under `root` that
+    /// takes an access token `check_url` accepts as the password
+    /// (tests/providers/git_server.py).
+    pub fn git(root: &std::path::Path, check_url: &str) -> Provider {
+        Self::start_with("python3", "git_server.py", &["--root", root.to_str().unwrap(), "--check-url", check_url], "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         Self::start_with("node", script, args, key)
     }

@@ -36,7 +36,10 @@ pub enum Command {
     /// Sign in: opens the system browser and waits for the redirect.
     Connect(ConnectArgs),
     /// Print a valid access token, refreshing it first when it is due.
-    Token(NameArg),
+    Token(TokenArgs),
+    /// git's credential helper: `git config credential.https://HOST.helper '!latch git-credential NAME'`.
+    /// 'get' answers with a fresh token as the password; 'store' and 'erase' change nothing.
+    GitCredential(GitCredentialArgs),
     /// Refresh the access token now.
     Refresh(NameArg),
     /// Send a request with the token placed per the connection's settings.
@@ -168,6 +171,28 @@ pub struct ImportArgs {
     /// Without it, a taken name stops the import.
     #[arg(long)]
     pub replace: bool,
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    /// Connection name (or id).
+    pub name: String,
+    /// raw: the token alone (default); json: token, type, expiry and scopes; header: an
+    /// 'Authorization:' line; env: 'NAME_ACCESS_TOKEN=…' for eval.
+    #[arg(long, default_value = "raw", value_parser = ["raw", "json", "header", "env"])]
+    pub format: String,
+}
+
+#[derive(Args)]
+pub struct GitCredentialArgs {
+    /// Connection name (or id).
+    pub name: String,
+    /// What git asks: get, store or erase.
+    #[arg(value_parser = ["get", "store", "erase"])]
+    pub operation: String,
+    /// The user name git sends with the token (GitLab wants 'oauth2'; GitHub takes any).
+    #[arg(long, default_value = "oauth2")]
+    pub username: String,
 }
 
 #[derive(Args)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use latch_core::model::Connection;
-use latch_core::request::ApiRequest;
+use latch_core::request::{self, ApiRequest};
 use latch_core::secret::ClientSecret;
 use latch_core::{presets, Engine, Error, ErrorKind, SecretChange, SignInEvent, SignInOptions, SpecConnection, SpecEdit};
 use zeroize::Zeroizing;
@@ -246,6 +246,44 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 "{}\n",
                 serde_json::json!({ "oauth_token": pair.token.secret(), "oauth_token_secret": pair.token_secret.secret() })
             ));
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+        Command::GitCredential(args) => {
+            // git writes the request (protocol, host, path…) on standard input.
+            let request = read_stdin()?;
+            if args.operation != "get" {
+                // 'store' and 'erase': Latch keeps its tokens itself.
+                return Ok(ExitCode::SUCCESS);
+            }
+            let _ = request;
+            let (connection, token) = engine.access_token(&args.name).await?;
+            let mut answer = Zeroizing::new(format!("username={}\npassword={}\n", args.username, token.secret()));
+            if let Some(expires) = connection.access_expires_at {
+                answer.push_str(&format!("password_expiry_utc={}\n", expires.timestamp()));
+            }
+            let _ = std::io::stdout().lock().write_all(answer.as_bytes());
+        }
+        Command::Token(args) if args.format != "raw" => {
+            let (connection, token) = engine.access_token(&args.name).await?;
+            let variable: String = connection
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .collect();
+            let token_name = connection.settings.oauth2().map(|s| s.token_name.clone()).unwrap_or_else(|| "Bearer".into());
+            let line = Zeroizing::new(match args.format.as_str() {
+                "json" => format!(
+                    "{}\n",
+                    serde_json::json!({
+                        "access_token": token.secret(),
+                        "token_type": token_name,
+                        "expires_at": connection.access_expires_at,
+                        "scope": connection.granted_scopes.clone().unwrap_or_else(|| connection.settings.scopes().to_vec()),
+                    })
+                ),
+                "header" => format!("Authorization: {token_name} {}\n", token.secret()),
+                _ => format!("{variable}_ACCESS_TOKEN={}\n", request::shell_quote(token.secret())),
+            });
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
         Command::Token(args) => {
