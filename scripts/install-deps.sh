@@ -26,6 +26,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # provider (tests/providers/oauth1.py) is oauthlib; its RSA methods need
   # PyJWT and cryptography (dependencies of python3-oauthlib, named anyway).
   packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography git)
+  # The kubectl exec-credential test needs a kubectl: Debian's when none is there.
+  command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 fi
 if [[ "${1:-}" == "--package" ]]; then
   # `make package`: checks of the .deb and .rpm the Tauri bundler builds

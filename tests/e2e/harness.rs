@@ -51,6 +51,8 @@ pub struct Provider {
     child: Child,
     /// The issuer (oidc.mjs) or base URL (quirks.mjs), without trailing slash.
     pub base: String,
+    /// Everything the provider said when it was ready.
+    pub ready: Value,
 }
 
 impl Provider {
@@ -86,6 +88,13 @@ impl Provider {
         Self::start_with("python3", "git_server.py", &["--root", root.to_str().unwrap(), "--check-url", check_url], "base")
     }
 
+    /// An HTTPS stand-in for a Kubernetes API server that takes an access
+    /// token `check_url` accepts (tests/providers/kube_stub.py); its
+    /// certificate is `ready["ca"]`.
+    pub fn kube(check_url: &str) -> Provider {
+        Self::start_with("python3", "kube_stub.py", &["--check-url", check_url], "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         Self::start_with("node", script, args, key)
     }
@@ -118,7 +127,7 @@ impl Provider {
             }
         };
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} printed {line:?}"));
-        Provider { child, base: ready[key].as_str().unwrap().to_owned() }
+        Provider { child, base: ready[key].as_str().unwrap().to_owned(), ready }
     }
 
     pub fn url(&self, path: &str) -> String {

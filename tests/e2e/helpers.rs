@@ -101,3 +101,53 @@ fn token_formats_give_json_a_header_line_and_a_shell_assignment() {
     assert_eq!(latch.ok(&["token", "Academy", "--format", "header"]).trim(), format!("Authorization: Bearer {raw}"));
     assert_eq!(latch.ok(&["token", "Academy", "--format", "env"]).trim(), format!("ACADEMY_ACCESS_TOKEN='{raw}'"));
 }
+
+#[test]
+fn kubectl_reaches_an_api_server_with_the_token_from_the_exec_credential_plugin() {
+    use base64::Engine as _;
+    let academy = Provider::academy(&[]);
+    let latch = Latch::new();
+    academy_connection(&latch, &academy);
+    let stub = Provider::kube(&academy.url("/info"));
+    let ca = base64::engine::general_purpose::STANDARD.encode(stub.ready["ca"].as_str().unwrap());
+    // v1beta1: what Debian 12's kubectl (1.20) and newer ones both speak.
+    let kubeconfig = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: ann
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: {latch}
+      args: ["kube-credential", "Academy"]
+contexts:
+- name: test
+  context: {{cluster: test, user: ann}}
+current-context: test
+"#,
+        server = stub.base,
+        latch = latch_bin().display(),
+    );
+    let path = latch.data_dir.path().with_extension("kubeconfig");
+    std::fs::write(&path, kubeconfig).unwrap();
+    let home = latch.data_dir.path().with_extension("kubehome");
+    std::fs::create_dir_all(&home).unwrap();
+    let output = Command::new("kubectl")
+        .args(["--kubeconfig", path.to_str().unwrap(), "get", "--raw", "/"])
+        .env("HOME", &home)
+        .env("LATCH_DATA_DIR", latch.data_dir.path())
+        .output()
+        .expect("kubectl runs (make test installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "kubectl: {}", String::from_utf8_lossy(&output.stderr));
+    // The stub answers only to a bearer token the App Academy stand-in accepts.
+    assert!(stdout.contains("/apis"), "{stdout}");
+    let token = latch.ok(&["token", "Academy"]).trim().to_owned();
+    latch.assert_no_secret_leaks(&[token, "academy-secret".to_owned()]);
+}

@@ -40,6 +40,9 @@ pub enum Command {
     /// git's credential helper: `git config credential.https://HOST.helper '!latch git-credential NAME'`.
     /// 'get' answers with a fresh token as the password; 'store' and 'erase' change nothing.
     GitCredential(GitCredentialArgs),
+    /// kubectl's exec credential plugin: prints an ExecCredential with a fresh token, in the
+    /// apiVersion kubectl asks for (client.authentication.k8s.io/v1 or v1beta1).
+    KubeCredential(NameArg),
     /// Refresh the access token now.
     Refresh(NameArg),
     /// Send a request with the token placed per the connection's settings.

@@ -263,6 +263,31 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
             let _ = std::io::stdout().lock().write_all(answer.as_bytes());
         }
+        Command::KubeCredential(args) => {
+            // kubectl says which apiVersion it speaks in KUBERNETES_EXEC_INFO.
+            let asked = std::env::var("KUBERNETES_EXEC_INFO")
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|info| info.get("apiVersion").and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| "client.authentication.k8s.io/v1beta1".to_owned());
+            if !matches!(asked.as_str(), "client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1") {
+                return Err(Error::validation(
+                    "apiVersion",
+                    format!(
+                        "kubectl asked for '{}'; Latch speaks client.authentication.k8s.io/v1 and v1beta1.",
+                        output::clean(&asked)
+                    ),
+                ));
+            }
+            let (connection, token) = engine.access_token(&args.name).await?;
+            let mut status = serde_json::json!({ "token": token.secret() });
+            if let Some(expires) = connection.access_expires_at {
+                status["expirationTimestamp"] = expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+            }
+            let credential = serde_json::json!({ "apiVersion": asked, "kind": "ExecCredential", "status": status });
+            let line = Zeroizing::new(format!("{credential}\n"));
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
         Command::Token(args) if args.format != "raw" => {
             let (connection, token) = engine.access_token(&args.name).await?;
             let variable: String = connection
