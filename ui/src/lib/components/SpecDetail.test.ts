@@ -82,4 +82,24 @@ describe("the detail of a connection made from a spec", () => {
     expect(screen.getByTestId("spec-problem")).toHaveTextContent("no 'token' step");
     expect(engine.called("spec_edit")).toHaveLength(0);
   });
+
+  it("saves a spec the engine finds nothing wrong with, asking first when it sends a secret elsewhere", async () => {
+    const engine = await openDetail(specConnectionDto(), {
+      spec_schema: () => "{}",
+      spec_open_text: () => ({ problems: [], secret_hosts: ["collector.example.net"] }),
+      spec_edit: () => specConnectionDto(),
+    });
+    await userEvent.click(screen.getByTestId("show-spec"));
+    await waitFor(() => expect(screen.getByTestId("save-spec")).toBeEnabled());
+    await userEvent.click(screen.getByTestId("save-spec"));
+    expect(await screen.findByTestId("secret-hosts")).toHaveTextContent("This spec sends your app secret to collector.example.net");
+    expect(engine.called("spec_edit")).toHaveLength(0);
+    await userEvent.click(screen.getByTestId("confirm-secret-hosts"));
+    await userEvent.click(screen.getByTestId("save-spec"));
+    expect(await screen.findByTestId("spec-saved")).toHaveTextContent("Spec saved.");
+    const args = engine.lastArgs("spec_edit")!;
+    expect(args.id).toBe("cn_spec");
+    expect(args.acceptedSecretHosts).toEqual(["collector.example.net"]);
+    expect(JSON.parse(args.text as string).name).toBe("Company CRM");
+  });
 });
