@@ -84,6 +84,14 @@ fn git_clones_and_pushes_with_a_fresh_token_from_the_credential_helper() {
     assert!(git(&latch, &project, &home, &["-c", "credential.helper=", "-c", &helper, "fetch", "-q"]).status.success());
 
     let token = latch.ok(&["token", "Academy"]).trim().to_owned();
+    // Each hand-out is in the usage log, with the program that asked.
+    let uses: Vec<Value> = serde_json::from_str(&latch.ok(&["log", "Academy", "--json"])).unwrap();
+    let helper_uses: Vec<&Value> = uses.iter().filter(|u| u["what"] == "git-credential").collect();
+    assert!(helper_uses.len() >= 2, "clone, push and fetch asked: {uses:?}");
+    assert!(helper_uses.iter().all(|u| u["via"] == "helper" && u["pid"].is_number()), "{uses:?}");
+    assert_eq!(uses[0]["what"], "token", "newest first");
+    let table = latch.ok(&["log"]);
+    assert!(table.contains("git-credential via helper"), "{table}");
     latch.assert_no_secret_leaks(&[token, "academy-secret".to_owned()]);
 }
 

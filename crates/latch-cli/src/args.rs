@@ -43,6 +43,9 @@ pub enum Command {
     /// kubectl's exec credential plugin: prints an ExecCredential with a fresh token, in the
     /// apiVersion kubectl asks for (client.authentication.k8s.io/v1 or v1beta1).
     KubeCredential(NameArg),
+    /// When credentials were handed out, to which program and host (never the credential itself);
+    /// kept 30 days.
+    Log(LogArgs),
     /// Refresh the access token now.
     Refresh(NameArg),
     /// Send a request with the token placed per the connection's settings.
@@ -184,6 +187,18 @@ pub struct TokenArgs {
     /// 'Authorization:' line; env: 'NAME_ACCESS_TOKEN=…' for eval.
     #[arg(long, default_value = "raw", value_parser = ["raw", "json", "header", "env"])]
     pub format: String,
+}
+
+#[derive(Args)]
+pub struct LogArgs {
+    /// Only this connection's uses.
+    pub name: Option<String>,
+    /// How many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON (documented in the README) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -241,7 +241,8 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         }
         Command::Token(args) if engine.get(&args.name)?.settings.oauth1().is_some() => {
             // OAuth 1.0a has no bearer token: the token and its secret, as JSON.
-            let (_, pair) = engine.oauth1_token(&args.name).await?;
+            let (connection, pair) = engine.oauth1_token(&args.name).await?;
+            engine.record_use(&connection, "cli", "token", &requester(), None);
             let line = Zeroizing::new(format!(
                 "{}\n",
                 serde_json::json!({ "oauth_token": pair.token.secret(), "oauth_token_secret": pair.token_secret.secret() })
@@ -257,12 +258,14 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
             let _ = request;
             let (connection, token) = engine.access_token(&args.name).await?;
+            engine.record_use(&connection, "helper", "git-credential", &requester(), None);
             let mut answer = Zeroizing::new(format!("username={}\npassword={}\n", args.username, token.secret()));
             if let Some(expires) = connection.access_expires_at {
                 answer.push_str(&format!("password_expiry_utc={}\n", expires.timestamp()));
             }
             let _ = std::io::stdout().lock().write_all(answer.as_bytes());
         }
+        Command::Log(args) => output::print_usage(engine, &engine.usage(args.name.as_deref(), args.limit)?, args.json),
         Command::KubeCredential(args) => {
             // kubectl says which apiVersion it speaks in KUBERNETES_EXEC_INFO.
             let asked = std::env::var("KUBERNETES_EXEC_INFO")
@@ -280,6 +283,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 ));
             }
             let (connection, token) = engine.access_token(&args.name).await?;
+            engine.record_use(&connection, "helper", "kube-credential", &requester(), None);
             let mut status = serde_json::json!({ "token": token.secret() });
             if let Some(expires) = connection.access_expires_at {
                 status["expirationTimestamp"] = expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
@@ -290,6 +294,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         }
         Command::Token(args) if args.format != "raw" => {
             let (connection, token) = engine.access_token(&args.name).await?;
+            engine.record_use(&connection, "cli", "token", &requester(), None);
             let variable: String = connection
                 .name
                 .chars()
@@ -313,6 +318,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         }
         Command::Token(args) => {
             let (connection, token) = engine.access_token(&args.name).await?;
+            engine.record_use(&connection, "cli", "token", &requester(), None);
             if connection.status == latch_core::model::Status::NeedsReauth {
                 // The provider refused to renew it; this token still works until it expires.
                 let until = connection.access_expires_at.map(|at| format!(" until {}", at.format("%Y-%m-%d %H:%M UTC")));
@@ -348,7 +354,11 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 headers: args.headers.into_iter().map(|kv| (kv.key, kv.value)).collect(),
                 body,
             };
+            let host = url_host(&request.url);
             let response = engine.request(&args.name, request).await?;
+            if let Ok(connection) = engine.get(&args.name) {
+                engine.record_use(&connection, "cli", "request", &requester(), host.as_deref());
+            }
             eprintln!("HTTP {} {}", response.status, output::clean(&response.reason));
             let _ = std::io::stdout().lock().write_all(&response.body);
             if response.status >= 400 {
@@ -581,6 +591,17 @@ fn spec_values(document: &latch_core::model::SpecDocument, flags: SpecValues) ->
         parameters.insert(key, serde_json::Value::String(value.to_string()));
     }
     Ok((common, parameters))
+}
+
+/// The program that ran `latch`: the one a credential is handed to.
+fn requester() -> latch_core::Requester {
+    latch_core::Requester::process(std::os::unix::process::parent_id())
+}
+
+/// The host of a request's address, for the usage log (a relative path has
+/// none here; the engine joins it to the base).
+fn url_host(address: &str) -> Option<String> {
+    address.trim().parse::<url::Url>().ok().and_then(|u| u.host_str().map(str::to_owned))
 }
 
 fn read_stdin() -> Result<Zeroizing<Vec<u8>>, Error> {

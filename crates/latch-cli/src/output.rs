@@ -565,3 +565,35 @@ mod tests {
         );
     }
 }
+
+/// `latch log`: the newest uses first, one line each, or JSON.
+pub fn print_usage(engine: &latch_core::Engine, uses: &[latch_core::store::usage::UsageEntry], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(uses).expect("uses serialise"));
+        return;
+    }
+    if uses.is_empty() {
+        println!("No credential was handed out in the last {} days.", latch_core::USAGE_KEPT_DAYS);
+        return;
+    }
+    let names: std::collections::HashMap<String, String> =
+        engine.list().unwrap_or_default().into_iter().map(|c| (c.id.0, c.name)).collect();
+    for used in uses {
+        let name = names.get(used.connection_id.as_str()).map(String::as_str).unwrap_or(used.connection_id.as_str());
+        let program = match (&used.exe, used.pid) {
+            (Some(exe), Some(pid)) => format!("{exe} (pid {pid})"),
+            (None, Some(pid)) => format!("pid {pid}"),
+            _ => "you, in the app".to_owned(),
+        };
+        let host = used.host.as_deref().map(|h| format!(" → {h}")).unwrap_or_default();
+        println!(
+            "{}  {}  {} via {} to {}{}",
+            used.at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            clean(name),
+            clean(&used.what),
+            clean(&used.via),
+            clean(&program),
+            clean(&host)
+        );
+    }
+}

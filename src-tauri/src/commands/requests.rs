@@ -10,7 +10,13 @@ use crate::AppState;
 
 #[tauri::command]
 pub async fn request_send(state: State<'_, AppState>, id: String, request: ApiRequestDto) -> IpcResult<ApiResponseDto> {
-    Ok(state.engine.request(&id, ApiRequest::from(request)).await?.into())
+    let request = ApiRequest::from(request);
+    let host = url::Url::parse(request.url.trim()).ok().and_then(|u| u.host_str().map(str::to_owned));
+    let response = state.engine.request(&id, request).await?;
+    if let Ok(connection) = state.engine.get(&id) {
+        state.engine.record_use(&connection, "app", "request", &latch_core::Requester::user(), host.as_deref());
+    }
+    Ok(response.into())
 }
 
 #[tauri::command]
@@ -30,5 +36,10 @@ pub async fn request_curl_copy(
     include_token: bool,
 ) -> IpcResult<Copied> {
     let line = state.engine.request_curl(&id, &ApiRequest::from(request), include_token).await?;
+    if include_token {
+        if let Ok(connection) = state.engine.get(&id) {
+            state.engine.record_use(&connection, "app", "copy-curl", &latch_core::Requester::user(), None);
+        }
+    }
     copy_to_clipboard(&app, &line, include_token)
 }

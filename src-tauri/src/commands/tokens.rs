@@ -22,14 +22,16 @@ const CLEAR_SECRET_AFTER: Duration = Duration::from_secs(45);
 
 #[tauri::command]
 pub async fn access_token_reveal(state: State<'_, AppState>, id: String) -> IpcResult<String> {
-    let (_, token) = state.engine.access_token(&id).await?;
+    let (connection, token) = state.engine.access_token(&id).await?;
+    state.engine.record_use(&connection, "app", "reveal", &latch_core::Requester::user(), None);
     Ok(token.secret().to_owned())
 }
 
 /// Copy access token: the token goes from the engine to the clipboard.
 #[tauri::command]
 pub async fn access_token_copy(app: AppHandle, state: State<'_, AppState>, id: String) -> IpcResult<Copied> {
-    let (_, token) = state.engine.access_token(&id).await?;
+    let (connection, token) = state.engine.access_token(&id).await?;
+    state.engine.record_use(&connection, "app", "copy", &latch_core::Requester::user(), None);
     copy_to_clipboard(&app, token.secret(), true)
 }
 

@@ -193,6 +193,7 @@ impl Engine {
         let outcome = self.disconnect_holding_lease(self.get(connection.id.as_str())?).await?;
         self.secrets.delete_all(&connection.id, connection.settings.secret_slots()).await?;
         self.db().connection_delete(&connection.id)?;
+        self.db().usage_forget(&connection.id)?;
         tracing::info!(connection = %connection.id, "removed");
         self.announce(EngineEvent::Removed { id: connection.id });
         Ok(outcome)

@@ -14,6 +14,7 @@ mod sign_in;
 mod spec;
 mod tokens;
 mod transfer;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +33,7 @@ use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 pub use connections::{ConnectionTemplate, SecretChange};
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
 pub use oauth1::OAuth1Token;
+pub use usage::{Requester, USAGE_KEPT_DAYS};
 pub use spec::{SpecConnection, SpecEdit, StepReport};
 pub use tokens::Disconnected;
 

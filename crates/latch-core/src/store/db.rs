@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261129_0003_kinds", include_str!("migrations/20261129_0003_kinds.sql")),
     ("20261130_0004_token_generation", include_str!("migrations/20261130_0004_token_generation.sql")),
     ("20261201_0005_refresh_due", include_str!("migrations/20261201_0005_refresh_due.sql")),
+    ("20261201_0006_usage_log", include_str!("migrations/20261201_0006_usage_log.sql")),
 ];
 
 pub struct Db {

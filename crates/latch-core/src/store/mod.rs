@@ -8,6 +8,7 @@ pub mod keyring;
 pub mod leases;
 pub mod refresh_state;
 pub mod secrets;
+pub mod usage;
 
 pub use db::Db;
 pub use keyring::KeyringSecrets;
