@@ -21,6 +21,7 @@ import {
   type SignInOutcome,
 } from "$lib/ipc";
 import { statusWords } from "$lib/status-badge";
+import { leave } from "$lib/state/leave-guard.svelte";
 
 /** What the right-hand pane shows. */
 export type View =
@@ -106,11 +107,15 @@ export class ConnectionsState {
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
       onSignIn((event) => this.#signInEvent(event)),
-      onReconnectRequested((id) => {
-        this.show(id);
-        void this.connect(id);
-      }),
-      onOpenSettings(() => (this.view = { kind: "settings" })),
+      // The tray and the notifications move the pane like a click in the window does: a screen with unsaved
+      // work has its say first (see leave-guard), and "Keep editing" leaves everything, sign-in included, as is.
+      onReconnectRequested((id) =>
+        leave(() => {
+          this.show(id);
+          void this.connect(id);
+        }),
+      ),
+      onOpenSettings(() => leave(() => (this.view = { kind: "settings" }))),
     ];
     void this.load();
     return () => {

@@ -1,7 +1,7 @@
 /**
  * Leaving a screen that holds unsaved work: the screen decides what happens first. A changed connection form asks
  * "Discard changes?"; Settings saves what was changed. Whatever moves the right-hand pane elsewhere (a click in the
- * list, Add, the gear) goes through `leave`.
+ * list, Add, the gear, the tray's Settings…, a notification's Sign in again) goes through `leave`.
  */
 
 /** Called with the step that leaves; returns true when it takes over (asks, or saves first) and calls it later. */
