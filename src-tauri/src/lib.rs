@@ -25,6 +25,8 @@ pub struct AppState {
     pub engine: Arc<latch_core::Engine>,
     pub refresher: latch_core::refresher::Refresher,
     tray: Option<tray::Tray>,
+    /// Tokens for `latch token` and other programs of this user, while the app runs.
+    _agent: Option<latch_core::agent::Agent>,
 }
 
 pub fn run() {
@@ -86,7 +88,13 @@ pub fn run() {
                     None
                 }
             };
-            app.manage(AppState { engine: engine.clone(), refresher, tray });
+            // The agent: none when the session has no runtime directory, or
+            // when `latch agent` already answers there.
+            let agent = latch_core::agent::socket_path().and_then(|path| {
+                let started = tauri::async_runtime::block_on(latch_core::agent::Agent::start(engine.clone(), &path));
+                started.map_err(|err| tracing::info!(error = %err, "no agent in the app")).ok()
+            });
+            app.manage(AppState { engine: engine.clone(), refresher, tray, _agent: agent });
             events::watch_other_processes(app.handle().clone(), engine);
             events::show_change(app.handle());
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {

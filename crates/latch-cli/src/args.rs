@@ -43,6 +43,10 @@ pub enum Command {
     /// kubectl's exec credential plugin: prints an ExecCredential with a fresh token, in the
     /// apiVersion kubectl asks for (client.authentication.k8s.io/v1 or v1beta1).
     KubeCredential(NameArg),
+    /// Keep connections fresh and hand tokens to this user's programs over a Unix socket
+    /// ($XDG_RUNTIME_DIR/latch/agent.sock) until stopped: what the app does, for machines without
+    /// a desktop. 'latch token' asks the agent first.
+    Agent,
     /// When credentials were handed out, to which program and host (never the credential itself);
     /// kept 30 days.
     Log(LogArgs),

@@ -265,6 +265,16 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
             let _ = std::io::stdout().lock().write_all(answer.as_bytes());
         }
+        Command::Agent => {
+            let path = latch_core::agent::socket_path().ok_or_else(|| {
+                Error::validation("agent", "This session has no XDG_RUNTIME_DIR, so there is no place for the agent's socket.")
+            })?;
+            let _refresher = latch_core::refresher::Refresher::spawn(engine.clone());
+            let _agent = latch_core::agent::Agent::start(engine.clone(), &path).await?;
+            eprintln!("Latch agent: answering at {} and keeping connections fresh. Ctrl-C stops it.", path.display());
+            // Until Ctrl-C or SIGTERM (finish_before_exiting lets a refresh under way finish).
+            std::future::pending::<()>().await;
+        }
         Command::Log(args) => output::print_usage(engine, &engine.usage(args.name.as_deref(), args.limit)?, args.json),
         Command::KubeCredential(args) => {
             // kubectl says which apiVersion it speaks in KUBERNETES_EXEC_INFO.
@@ -314,6 +324,20 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 "header" => format!("Authorization: {token_name} {}\n", token.secret()),
                 _ => format!("{variable}_ACCESS_TOKEN={}\n", request::shell_quote(token.secret())),
             });
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+        Command::Token(args) if agent_path().is_some() => {
+            // The agent holds fresh tokens in memory: no keyring look-up.
+            let path = agent_path().unwrap_or_default();
+            let token = match latch_core::agent::ask_token(&path, &args.name).await {
+                Some(answer) => answer?.token.clone(),
+                None => {
+                    let (connection, token) = engine.access_token(&args.name).await?;
+                    engine.record_use(&connection, "cli", "token", &requester(), None);
+                    token.secret().to_owned()
+                }
+            };
+            let line = Zeroizing::new(format!("{token}\n"));
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
         Command::Token(args) => {
@@ -591,6 +615,14 @@ fn spec_values(document: &latch_core::model::SpecDocument, flags: SpecValues) ->
         parameters.insert(key, serde_json::Value::String(value.to_string()));
     }
     Ok((common, parameters))
+}
+
+/// The agent's socket, unless LATCH_NO_AGENT says to read the store.
+fn agent_path() -> Option<std::path::PathBuf> {
+    if std::env::var_os("LATCH_NO_AGENT").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    latch_core::agent::socket_path().filter(|p| p.exists())
 }
 
 /// The program that ran `latch`: the one a credential is handed to.

@@ -31,7 +31,8 @@
 //!    settings. Every verb that changes a connection announces an
 //!    [`EngineEvent`].
 //! 6. **Above the engine** — [`refresher`]: one task that keeps every
-//!    connection fresh and announces what only the user can fix.
+//!    connection fresh and announces what only the user can fix; [`agent`]:
+//!    tokens for other processes of the same user over a Unix socket.
 //!
 //! Data flow: a form or the CLI's flags become a [`Draft`](model::Draft) or
 //! a [`SettingsPatch`](model::SettingsPatch) → the engine validates and
@@ -40,6 +41,7 @@
 //! them before they expire → events tell the front ends. docs/ARCHITECTURE.md
 //! says how to add a field, a kind or a secret store.
 
+pub mod agent;
 pub mod clock;
 pub mod dir_watch;
 pub mod discover;
@@ -87,7 +89,7 @@ mod layers {
         &["http", "flows", "store", "dir_watch"],
         &["presets", "discover", "transfer", "request", "spec"],
         &["engine"],
-        &["refresher"],
+        &["refresher", "agent"],
     ];
 
     fn layer_of(module: &str) -> usize {
