@@ -1,4 +1,4 @@
-import { render, screen, within } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 import App from "./App.svelte";
@@ -76,5 +76,43 @@ describe("every dialog in the app", () => {
     await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
     expect(screen.queryByRole("alertdialog")).toBeNull();
     expect(importButton).toHaveFocus();
+  });
+});
+
+describe("after Delete", () => {
+  /** Opens `name`'s detail and confirms Delete in it; the list then answers without it. */
+  async function deleteFromDetail(names: string[], name: string) {
+    let connections = names.map((each, i) => connectionDto({ id: `cn_${i}`, name: each }));
+    mockBackend({
+      connections_list: () => connections,
+      connection_remove: ({ id }) => {
+        connections = connections.filter((connection) => connection.id !== id);
+        return { revoked: false, revoke_error: null };
+      },
+    });
+    render(App);
+    const rows = await screen.findAllByTestId("connection-row");
+    await userEvent.click(rows[names.indexOf(name)]);
+    await userEvent.click(screen.getByTestId("more-actions"));
+    await userEvent.click(screen.getByTestId("delete"));
+    await userEvent.click(await screen.findByTestId("confirm-delete"));
+    await waitFor(() => expect(screen.queryByTestId("detail")).toBeNull());
+  }
+
+  it("moves the focus to the connection that took the deleted one's place, and says “Deleted NAME”", async () => {
+    await deleteFromDetail(["Lab", "Mail", "Wiki"], "Mail");
+    await waitFor(() => expect(document.activeElement).toHaveAttribute("data-name", "Wiki"));
+    expect(screen.getByTestId("announcement")).toHaveTextContent("Deleted Mail.");
+  });
+
+  it("moves the focus to the one before when the last one in the list is deleted", async () => {
+    await deleteFromDetail(["Lab", "Mail"], "Mail");
+    await waitFor(() => expect(document.activeElement).toHaveAttribute("data-name", "Lab"));
+  });
+
+  it("moves the focus to the empty state's Add connection when none is left", async () => {
+    await deleteFromDetail(["Lab"], "Lab");
+    await waitFor(() => expect(screen.getByRole("button", { name: "Add connection" })).toHaveFocus());
+    expect(screen.getByTestId("announcement")).toHaveTextContent("Deleted Lab.");
   });
 });

@@ -82,6 +82,8 @@ export class ConnectionsState {
   lastDisconnect = $state<{ id: string; outcome: DisconnectOutcome } | null>(null);
   /** A sentence for screen readers about what just happened (a sign-in ended); the app's live region reads it. */
   announcement = $state("");
+  /** The last connection deleted here, and the one in the list the focus goes to after it (null: none left). */
+  removed = $state<{ name: string; neighbourId: string | null } | null>(null);
   /**
    * The offer after the first connect ever: Latch renews only while it runs, so start it at login? "asking"
    * while the question is shown, "saving" while the answer is saved, "on" once it is.
@@ -276,8 +278,15 @@ export class ConnectionsState {
 
   async remove(id: string): Promise<DisconnectOutcome> {
     const outcome = await connectionRemove(id);
+    const at = this.connections.findIndex((connection) => connection.id === id);
+    const name = this.connections[at]?.name ?? "the connection";
     this.connections = this.connections.filter((connection) => connection.id !== id);
     if (this.selectedId === id) this.view = { kind: "nothing" };
+    // The button that asked is gone with the detail: the keyboard carries on from the row that took the deleted
+    // one's place (the one before it at the end of the list); the app moves the focus there (or to Add).
+    const neighbour = this.connections[Math.min(at, this.connections.length - 1)] ?? null;
+    this.removed = { name, neighbourId: neighbour?.id ?? null };
+    this.announcement = `Deleted ${name}.`;
     return outcome;
   }
 
