@@ -329,7 +329,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         Command::Token(args) if agent_path().is_some() => {
             // The agent holds fresh tokens in memory: no keyring look-up.
             let path = agent_path().unwrap_or_default();
-            let token = match latch_core::agent::ask_token(&path, &args.name).await {
+            let token = match latch_core::agent::ask_token(&path, engine.data_dir(), &args.name).await {
                 Some(answer) => answer?.token.clone(),
                 None => {
                     let (connection, token) = engine.access_token(&args.name).await?;

@@ -47,6 +47,10 @@ struct Request {
     op: String,
     #[serde(default)]
     name: Option<String>,
+    /// The data directory the client reads: an agent over another one
+    /// (a test's, a second profile's) says so, and the client reads its own.
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
 }
 
 /// An error as the agent answers it.
@@ -206,6 +210,9 @@ fn refusal(message: &str) -> serde_json::Value {
 }
 
 async fn handle(request: Request, state: &State, pid: Option<u32>) -> serde_json::Value {
+    if request.data_dir.as_deref().is_some_and(|dir| !same_dir(dir, state.engine.data_dir())) {
+        return serde_json::json!({ "ok": false, "other_store": true });
+    }
     match (request.op.as_str(), request.name) {
         ("ping", _) => serde_json::json!({ "ok": true }),
         ("token", Some(name)) => match token(state, &name, pid).await {
@@ -278,18 +285,27 @@ async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<AgentToken
     Ok(answer)
 }
 
-/// Asks the agent at `path` for `name`'s token. `None` when no agent
-/// answers there (the caller then reads the store itself).
-pub async fn ask_token(path: &Path, name: &str) -> Option<Result<AgentToken>> {
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    canonical(a) == canonical(b)
+}
+
+/// Asks the agent at `path` for `name`'s token from the store in
+/// `data_dir`. `None` when no agent answers there, or it keeps another
+/// store (the caller then reads its own).
+pub async fn ask_token(path: &Path, data_dir: &Path, name: &str) -> Option<Result<AgentToken>> {
     let stream = tokio::time::timeout(Duration::from_millis(500), UnixStream::connect(path)).await.ok()?.ok()?;
     let (read, mut write) = stream.into_split();
-    let request = serde_json::json!({ "op": "token", "name": name }).to_string() + "\n";
+    let request = serde_json::json!({ "op": "token", "name": name, "data_dir": data_dir }).to_string() + "\n";
     write.write_all(request.as_bytes()).await.ok()?;
     let mut reader = BufReader::new(read);
     let mut line = Zeroizing::new(String::new());
     // The agent may refresh first: give it the provider's time.
     tokio::time::timeout(crate::http::REQUEST_TIMEOUT + Duration::from_secs(5), reader.read_line(&mut line)).await.ok()?.ok()?;
     let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    if value["other_store"] == true {
+        return None;
+    }
     if value["ok"] == true {
         return serde_json::from_value::<AgentToken>(value).ok().map(Ok);
     }
@@ -325,14 +341,16 @@ mod tests {
         assert_eq!(read.unwrap().unwrap(), 0, "closed with nothing said");
 
         // An unknown connection: the engine's sentence.
-        let asked = ask_token(&path, "Nope").await.unwrap().unwrap_err();
+        let asked = ask_token(&path, dir.path(), "Nope").await.unwrap().unwrap_err();
         assert_eq!(asked.kind, ErrorKind::NotFound);
+        // A client of another data directory reads its own store.
+        assert!(ask_token(&path, &dir.path().join("elsewhere"), "Nope").await.is_none());
 
         // A second agent refuses to take over.
         let (_dir2, other) = crate::engine::test_engine();
         assert!(Agent::start(Arc::new(other), &path).await.is_err());
         drop(agent);
         assert!(!path.exists(), "the socket goes with the agent");
-        assert!(ask_token(&path, "x").await.is_none(), "no agent: the caller reads the store");
+        assert!(ask_token(&path, dir.path(), "x").await.is_none(), "no agent: the caller reads the store");
     }
 }

@@ -22,7 +22,6 @@ pub enum KindSettings {
     OAuth2(OAuth2Settings),
     /// OAuth 1.0a (RFC 5849): signed requests, no bearer token.
     #[serde(rename = "oauth1")]
-    #[cfg_attr(feature = "ts", ts(skip))]
     OAuth1(OAuth1Settings),
     /// A Make-style custom connection: steps written in IML (`spec/`).
     #[serde(rename = "spec")]

@@ -865,6 +865,28 @@ pub fn check(document: &SpecDocument) -> Vec<String> {
             }
         }
     }
+    // Addresses written out must be addresses Latch sends to (https, or
+    // plain http to this computer); templated ones are checked when built.
+    if let Json::Object(steps) = &document.communication {
+        for (name, step) in steps {
+            let requests: Vec<(String, &Json)> = match step {
+                Json::Array(items) => items.iter().enumerate().map(|(i, r)| (format!("communication.{name}[{}]", i + 1), r)).collect(),
+                one => vec![(format!("communication.{name}"), one)],
+            };
+            for (place, request) in requests {
+                if let Some(url) = request.get("url").and_then(Json::as_str).filter(|u| !u.contains("{{")) {
+                    if let Err(message) = validate::check_endpoint_url("The address", url.trim()) {
+                        problems.push(format!("{place}.url: {message}"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(url) = document.base.as_ref().and_then(|b| b.get("baseUrl")).and_then(Json::as_str).filter(|u| !u.contains("{{")) {
+        if let Err(message) = validate::check_endpoint_url("The base URL", url.trim()) {
+            problems.push(format!("base.baseUrl: {message}"));
+        }
+    }
     for (i, definition) in document.parameters.iter().enumerate() {
         if definition.get("name").and_then(Json::as_str).is_none_or(|n| n.trim().is_empty()) {
             problems.push(format!("parameters[{}]: a parameter needs a 'name'.", i + 1));
@@ -996,6 +1018,10 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("token.body.code") && p.contains("'tmp'")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("token.body.x") && p.contains("at character")), "{problems:?}");
         assert!(check(&document(serde_json::json!({ "authorize": {} }))).iter().any(|p| p.contains("no 'token' step")));
+        let plain = check(&document(serde_json::json!({ "token": { "url": "not an address" } })));
+        assert!(plain.iter().any(|p| p.starts_with("communication.token.url: The address")), "{plain:?}");
+        let http = check(&document(serde_json::json!({ "token": { "url": "http://id.example.com/token" } })));
+        assert!(http.iter().any(|p| p.contains("https://")), "{http:?}");
     }
 
     #[test]
