@@ -140,19 +140,30 @@ pub async fn spec_create(state: State<'_, AppState>, input: SpecCreateDto) -> Ip
     Ok(connection.into())
 }
 
-/// Replaces a spec connection's spec with the editor's text. Checked first:
-/// an invalid spec never replaces the working one.
+/// Changes a spec connection: its spec (the editor's text; checked first,
+/// an invalid spec never replaces the working one) and/or the values typed
+/// in (Change values…). Parameters set to null are cleared; common values
+/// and password parameters left out keep what is saved. The sign-in stays.
 #[tauri::command]
 pub async fn spec_edit(
     state: State<'_, AppState>,
     id: String,
-    text: String,
+    text: Option<String>,
     accepted_secret_hosts: Vec<String>,
+    parameters: Option<JsonMap<String, Json>>,
+    common: Option<JsonMap<String, Json>>,
+    scopes: Option<Vec<String>>,
 ) -> IpcResult<ConnectionDto> {
-    let document = document::parse_single(&text, "the edited spec")?;
-    let elsewhere = runner::secret_destinations(&document);
+    let document = text.map(|text| document::parse_single(&text, "the edited spec")).transpose()?;
+    let elsewhere = document.as_ref().map(runner::secret_destinations).unwrap_or_default();
     let confirmed = elsewhere.iter().all(|host| accepted_secret_hosts.contains(host));
-    let edit = SpecEdit { document: Some(document), accept_secret_hosts: confirmed, ..SpecEdit::default() };
+    let edit = SpecEdit {
+        document,
+        parameters: parameters.unwrap_or_default(),
+        common: common.unwrap_or_default(),
+        scopes,
+        accept_secret_hosts: confirmed,
+    };
     Ok(state.engine.edit_spec(&id, edit).await?.into())
 }
 

@@ -20,6 +20,7 @@ import type {
   ImportFileDto,
   KindSettings,
   PresetDto,
+  PrivateKeyFileDto,
   ProviderError,
   RequestPreview,
   SettingsDto,
@@ -174,6 +175,12 @@ export const specEdit = (id: string, text: string, acceptedSecretHosts: string[]
 export const specStepRun = (id: string, step: "info" | "refresh") => call<StepReport>("spec_step_run", { id, step });
 /** The spec JSON schema (docs/latch-spec.schema.json), for the editor's inline errors. */
 export const specSchema = () => call<string>("spec_schema");
+/** The engine's reading of an RSA private key (PEM): null when it can sign with it, else what is wrong. */
+export const oauth1PrivateKeyCheck = (pem: string) => call<string | null>("oauth1_private_key_check", { pem });
+/** Asks for a PEM file and reads it; null when the user closed the dialog. */
+export const oauth1PrivateKeyChoose = () => call<PrivateKeyFileDto | null>("oauth1_private_key_choose");
+/** Saves an OAuth 1.0a connection's private key in the keyring. */
+export const oauth1PrivateKeySet = (id: string, pem: string) => call<null>("oauth1_private_key_set", { id, pem });
 
 /** Opens a web page (a provider's page) in the system browser. */
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });

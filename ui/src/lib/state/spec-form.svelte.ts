@@ -3,7 +3,9 @@ import {
   connectionCheck,
   specCreate,
   specParameterCheck,
+  specValuesEdit,
   type ConnectionDto,
+  type SpecConnectionDto,
   type SpecOpenedDto,
 } from "$lib/ipc";
 import { scopeChoices, specParameters, startValue, valueToSend, type FieldValue, type SpecParameter } from "$lib/spec-parameters";
@@ -23,6 +25,10 @@ export function commonLabel(key: string): string {
 /**
  * The form made from an opened spec: its parameters, scopes and common data. Errors are the engine's: a field's
  * when it is left (or on Save), the rest from Save.
+ *
+ * With `saved` (Change values… of a spec connection) it starts from the connection's values and saves through
+ * `spec_edit`: the secret parts (password parameters, the app's details) are never shown and start empty, and
+ * empty keeps what is saved; a plain parameter emptied is cleared.
  */
 export class SpecFormState {
   readonly parameters: SpecParameter[];
@@ -39,14 +45,27 @@ export class SpecFormState {
   failure = $state<IpcFailure | null>(null);
   #start: string;
 
-  constructor(readonly opened: SpecOpenedDto) {
+  constructor(
+    readonly opened: SpecOpenedDto,
+    readonly saved: SpecConnectionDto | null = null,
+  ) {
     this.parameters = specParameters(opened.document.parameters);
     this.scopes = scopeChoices(opened.document.scopeList, opened.document.defaultScope);
-    this.name = opened.document.name ?? "";
-    this.values = Object.fromEntries(this.parameters.map((p) => [p.name, startValue(p)]));
+    this.name = saved?.name ?? opened.document.name ?? "";
+    const savedValue = (p: SpecParameter) =>
+      saved && p.type !== "password" && p.name in saved.parameters ? startValue({ ...p, default: saved.parameters[p.name] }) : null;
+    this.values = Object.fromEntries(
+      this.parameters.map((p) => [p.name, savedValue(p) ?? (saved && p.type === "password" ? "" : startValue(p))]),
+    );
     this.common = Object.fromEntries(opened.common.map((c) => [c.key, ""]));
-    this.chosenScopes = [...opened.document.defaultScope];
+    // A saved connection with no scopes of its own asks for the spec's default ones (SpecSettings.scopes).
+    this.chosenScopes = [...(saved && saved.scopes.length > 0 ? saved.scopes : opened.document.defaultScope)];
     this.#start = this.snapshot();
+  }
+
+  /** A password parameter of a saved connection left empty: the saved one stays, nothing to check. */
+  keepsSaved(p: SpecParameter): boolean {
+    return this.saved !== null && p.type === "password" && valueToSend(p, $state.snapshot(this.values[p.name])) === undefined;
   }
 
   private snapshot(): string {
@@ -93,6 +112,7 @@ export class SpecFormState {
 
   /** The engine's check of one parameter's value. */
   async checkParameter(p: SpecParameter) {
+    if (this.keepsSaved(p)) return this.#set(`param:${p.name}`, []);
     const message = await specParameterCheck($state.snapshot(this.opened.document.parameters).find((d) => d.name === p.name) ?? {}, valueToSend(p, $state.snapshot(this.values[p.name])));
     this.#set(`param:${p.name}`, message ? [message] : []);
   }
@@ -110,9 +130,10 @@ export class SpecFormState {
     try {
       this.#set("common", []);
       this.#set("form", []);
-      this.checkHosts();
-      await Promise.all([this.checkName(), ...this.parameters.map((p) => this.checkParameter(p))]);
+      if (!this.saved) this.checkHosts();
+      await Promise.all([...(this.saved ? [] : [this.checkName()]), ...this.parameters.map((p) => this.checkParameter(p))]);
       if (this.errorCount > 0) return "invalid";
+      if (this.saved) return await this.#saveValues(this.saved);
       const parameters: Record<string, unknown> = {};
       for (const p of this.parameters) {
         const value = valueToSend(p, $state.snapshot(this.values[p.name]));
@@ -142,5 +163,18 @@ export class SpecFormState {
     } finally {
       this.saving = false;
     }
+  }
+
+  /** Change values…: what changed goes to `spec_edit`, under the engine's rules for what is left out. */
+  async #saveValues(saved: SpecConnectionDto): Promise<ConnectionDto> {
+    const parameters: Record<string, unknown> = {};
+    for (const p of this.parameters) {
+      const value = valueToSend(p, $state.snapshot(this.values[p.name]));
+      if (value !== undefined) parameters[p.name] = value;
+      // Emptied: cleared (null), unless it is a secret one, which empty keeps.
+      else if (p.type !== "password" && p.name in saved.parameters) parameters[p.name] = null;
+    }
+    const common = Object.fromEntries(Object.entries(this.common).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, v.trim()]));
+    return specValuesEdit(saved.id, { parameters, common, scopes: $state.snapshot(this.chosenScopes) });
   }
 }
