@@ -197,6 +197,15 @@ pub struct SettingsDto {
     pub settings: latch_core::settings::Settings,
 }
 
+/// A private key file the user chose for an OAuth 1.0a connection. The PEM
+/// goes back to the form only to be saved with `oauth1_private_key_set`;
+/// no `Debug`, so it is never logged.
+#[derive(Serialize, TS)]
+pub struct PrivateKeyFileDto {
+    pub file_name: String,
+    pub pem: String,
+}
+
 /// Where an opened spec came from: `spec_create` reads it again from there.
 #[derive(Debug, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -274,6 +283,10 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<OAuth2Settings>(&mut out);
     decl::<SpecDocument>(&mut out);
     decl::<SpecSettings>(&mut out);
+    decl::<SignatureMethod>(&mut out);
+    decl::<ParameterTransport>(&mut out);
+    decl::<Callback>(&mut out);
+    decl::<OAuth1Settings>(&mut out);
     decl::<KindSettings>(&mut out);
     decl::<Draft>(&mut out);
     decl::<FlowFields>(&mut out);
@@ -311,6 +324,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<latch_core::spec::runner::StepTrace>(&mut out);
     decl::<latch_core::StepReport>(&mut out);
     decl::<SpecSource>(&mut out);
+    decl::<PrivateKeyFileDto>(&mut out);
     decl::<SpecCommonKey>(&mut out);
     decl::<SpecOpenedDto>(&mut out);
     decl::<SpecCreateDto>(&mut out);

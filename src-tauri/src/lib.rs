@@ -149,6 +149,9 @@ pub fn run() {
             commands::specs::spec_edit,
             commands::specs::spec_step_run,
             commands::specs::spec_schema,
+            commands::oauth1::oauth1_private_key_check,
+            commands::oauth1::oauth1_private_key_choose,
+            commands::oauth1::oauth1_private_key_set,
         ])
         .run(tauri::generate_context!())
         .expect("the Latch window starts");

@@ -1,5 +1,16 @@
 // Test-only: what the Rust side would send.
-import type { Draft, OAuth2ConnectionDto, OAuth2Settings, OAuth2Template, PresetDto, SpecConnectionDto, SpecDocument, SpecOpenedDto } from "$lib/ipc";
+import type {
+  Draft,
+  OAuth1ConnectionDto,
+  OAuth1Settings,
+  OAuth2ConnectionDto,
+  OAuth2Settings,
+  OAuth2Template,
+  PresetDto,
+  SpecConnectionDto,
+  SpecDocument,
+  SpecOpenedDto,
+} from "$lib/ipc";
 import { mockIPC } from "@tauri-apps/api/mocks";
 
 /** The engine's defaults for a new OAuth 2.0 connection, as `connection_template` sends them. */
@@ -232,4 +243,45 @@ export function specConnectionDto(overrides: Partial<SpecConnectionDto> = {}): S
     can_renew: true,
     ...overrides,
   } as SpecConnectionDto;
+}
+
+/** `OAuth1Settings::default()`: what `connection_template("oauth1")` starts a form from. */
+export function oauth1Defaults(): OAuth1Settings {
+  return {
+    request_token_url: null,
+    authorize_url: null,
+    access_token_url: null,
+    consumer_key: "",
+    signature_method: "hmac_sha1",
+    transport: "header",
+    body_hash: false,
+    callback: "loopback",
+    redirect_port: 0,
+    info_url: null,
+    revoke_url: null,
+    request_token_params: [],
+    authorize_params: [],
+    access_token_params: [],
+  };
+}
+
+/** An OAuth 1.0a connection as `connections_list` sends it. */
+export function oauth1ConnectionDto(overrides: Partial<OAuth1ConnectionDto> = {}): OAuth1ConnectionDto {
+  const base = connectionDto({ id: "cn_o1", name: "Photos" });
+  const rest = Object.fromEntries(Object.entries(base).filter(([key]) => !(key in oauth2Defaults())));
+  return {
+    ...(rest as Omit<OAuth1ConnectionDto, "kind" | keyof OAuth1Settings>),
+    ...oauth1Defaults(),
+    kind: "oauth1",
+    request_token_url: "https://photos.example.net/request_token",
+    authorize_url: "https://photos.example.net/authorize",
+    access_token_url: "https://photos.example.net/access_token",
+    consumer_key: "dpf43f3p2l4k3l03",
+    provider_host: "photos.example.net",
+    redirect_uri: "http://127.0.0.1/callback",
+    requested_scopes: [],
+    has_client_secret: true,
+    can_renew: false,
+    ...overrides,
+  } as OAuth1ConnectionDto;
 }

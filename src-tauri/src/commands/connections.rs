@@ -18,10 +18,7 @@ fn secret_change(input: SecretInput) -> SecretChange {
 
 #[tauri::command]
 pub async fn connections_list(state: State<'_, AppState>) -> IpcResult<Vec<ConnectionDto>> {
-    // OAuth 1.0a connections are the CLI's for now: the app has no screens
-    // for them yet (the engine keeps them all the same).
-    let shown = state.engine.list()?.into_iter().filter(|c| c.settings.oauth1().is_none());
-    Ok(shown.map(Into::into).collect())
+    Ok(state.engine.list()?.into_iter().map(Into::into).collect())
 }
 
 #[tauri::command]

@@ -148,6 +148,8 @@ export function connectionState(connection: ConnectionDto, now: number): Connect
       return { ...state, summary: "Latch is renewing the sign-in…", primary: "test_request" };
     case "connected":
     default: {
+      // OAuth 1.0a (RFC 5849): the token has no expiry and nothing renews it; it works until revoked.
+      if (connection.kind === "oauth1") return { ...state, summary: "The token lasts until you disconnect.", primary: "test_request" };
       if (canRenew(connection)) {
         const renewed = connection.access_issued_at ? ` · last renewed ${agoInWords(connection.access_issued_at, now)}` : "";
         const notes = connection.refresh_expires_at

@@ -54,7 +54,7 @@ describe("adding a connection", () => {
     render(NewConnection, { onsaved: noop, oncancel: noop });
     await screen.findAllByTestId("preset-card");
     const names = [...screen.getByRole("list", { name: "Services" }).querySelectorAll(".name")].map((name) => name.textContent);
-    expect(names).toEqual(["GitHub", "Make", "Custom / other provider"]);
+    expect(names).toEqual(["GitHub", "Make", "Trello", "Custom / other provider"]);
     await userEvent.type(screen.getByTestId("preset-search"), "make.com");
     expect(screen.getAllByTestId("preset-card").map((card) => card.dataset.preset)).toEqual(["make"]);
     expect(screen.getByTestId("preset-custom")).toBeInTheDocument();
