@@ -171,6 +171,14 @@ export const specCreate = (input: SpecCreateDto) => call<ConnectionDto>("spec_cr
 /** Replaces a spec connection's spec with edited JSON; an invalid one is refused and the working one stays. */
 export const specEdit = (id: string, text: string, acceptedSecretHosts: string[]) =>
   call<ConnectionDto>("spec_edit", { id, text, acceptedSecretHosts });
+/**
+ * Change values…: a spec connection's parameter values (null clears one), its app's common data and scopes;
+ * what is left out (common values, password parameters) keeps what is saved. The sign-in stays.
+ */
+export const specValuesEdit = (
+  id: string,
+  values: { parameters: Record<string, unknown>; common: Record<string, string>; scopes: string[] },
+) => call<ConnectionDto>("spec_edit", { id, text: null, acceptedSecretHosts: [], ...values });
 /** Runs a spec step on demand: `info` checks the account, `refresh` renews now. Secrets come masked. */
 export const specStepRun = (id: string, step: "info" | "refresh") => call<StepReport>("spec_step_run", { id, step });
 /** The spec JSON schema (docs/latch-spec.schema.json), for the editor's inline errors. */
