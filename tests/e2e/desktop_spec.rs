@@ -87,6 +87,21 @@ async fn a_pasted_app_academy_spec_is_saved_connected_and_its_info_step_run_from
         screenshots(&window, "detail", "detail").await;
         assert_eq!(latch.show("Academy")["kind"], "spec", "the CLI sees the window's connection");
 
+        // Change values…: the add form's fields, secrets empty (never shown); saved through the engine, still
+        // signed in. The client secret typed again goes to the keyring: the step run below still uses it.
+        window.click("show-change-values").await;
+        window.testid("spec-form").await;
+        let secret = window.wait_for("[data-testid='spec-common'][data-key='clientSecret']").await;
+        assert_eq!(secret.prop("value").await.unwrap().as_deref(), Some(""), "a saved secret is never shown");
+        secret.send_keys("academy-secret").await.unwrap();
+        screenshots(&window, "change-values", "spec-form").await;
+        window.click("save").await;
+        window
+            .until("the facts again", || async { window.text_of("[data-testid='spec-facts']").await.contains("Saved in your keyring") })
+            .await;
+        assert!(window.text_of("[data-testid='detail-status']").await.contains("Connected"), "Change values… keeps the sign-in");
+        assert_eq!(latch.show("Academy")["status"], "connected");
+
         // The spec editor (loaded on demand) and the step runner.
         window.click("show-spec").await;
         window.wait_for("[data-testid='spec-editor'] .cm-editor").await;
