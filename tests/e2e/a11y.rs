@@ -70,6 +70,7 @@ async fn every_main_screen(theme: Theme) {
     let healthy = Provider::oidc(&[]);
     let forgetful = Provider::oidc(&[]);
     let academy = Provider::academy(&[]);
+    let photos = Provider::oauth1();
     let latch = Latch::new();
     // The window's browser never comes back, so its sign-in waits on screen; the CLI's signs in.
     latch.set_browser_mode("ignore");
@@ -138,6 +139,23 @@ async fn every_main_screen(theme: Theme) {
     window.click("cancel").await;
     window.until("the form to close", || async { !window.exists("[data-testid='spec-form']").await }).await;
 
+    // The OAuth 1.0a form: the callback URL first, then with an RSA key, PLAINTEXT's warning and Advanced.
+    window.click("add-connection").await;
+    window.click("preset-oauth1").await;
+    window.testid("oauth1-form").await;
+    audit.check("oauth1-form").await;
+    choose(&window, "o1-signature_method", "rsa_sha1").await;
+    window.testid("o1-pem").await;
+    audit.check("oauth1-form-rsa").await;
+    choose(&window, "o1-signature_method", "plaintext").await;
+    window.testid("plaintext-warning").await;
+    window.click("o1-advanced").await;
+    window.wait_for("#o1-advanced").await;
+    audit.check("oauth1-form-advanced").await;
+    window.click("cancel").await;
+    window.click("confirm-discard").await;
+    window.until("the form to close", || async { !window.exists("[data-testid='oauth1-form']").await }).await;
+
     // Connections, added with the CLI: one healthy, one that needs a sign-in
     // (its provider forgot the grant and a refresh was refused), one never connected.
     let add = |name: &str, provider: &Provider| {
@@ -163,7 +181,17 @@ async fn every_main_screen(theme: Theme) {
     assert_eq!(status, 204);
     let _ = latch.run(&["refresh", "Forgetful"]);
     latch.ok(&["add", "--name", "Not yet", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
-    for name in ["Team Drive", "Forgetful", "Not yet"] {
+    // OAuth 1.0a: one connected, one whose service shows a code (not connected yet).
+    for (name, callback) in [("Photos", "loopback"), ("Photos code", "oob")] {
+        latch.ok_with_stdin(
+            &["add", "--kind", "oauth1", "--name", name, "--consumer-key", "hmac-client", "--consumer-secret-stdin",
+              "--request-token-url", &photos.url("/oauth/request_token"), "--authorize-url", &photos.url("/oauth/authorize"),
+              "--access-token-url", &photos.url("/oauth/access_token"), "--callback", callback],
+            "hmac-secret-5d2c81\n",
+        );
+    }
+    latch.ok(&["connect", "Photos"]);
+    for name in ["Team Drive", "Forgetful", "Not yet", "Photos", "Photos code"] {
         window.wait_for(&format!("[data-testid='connection-row'][data-name='{name}']")).await;
     }
     audit.check("list").await;
@@ -212,6 +240,26 @@ async fn every_main_screen(theme: Theme) {
     window.testid("step-report").await;
     audit.check("spec-step-run").await;
 
+    // An OAuth 1.0a connection: its detail, a signed test request with the curl menu open, the code field.
+    click_css(&window, "[data-testid='connection-row'][data-name='Photos']").await;
+    window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
+    window.testid("oauth1-facts").await;
+    audit.check("oauth1-detail").await;
+    window.click("test-request").await;
+    window.fill("test_url", &photos.url("/api/me")).await;
+    click_css(&window, "[data-testid='test-request-panel'] button[type='submit']").await;
+    window.testid("response").await;
+    click_css(&window, "[data-testid='test-request-panel'] .tools button[aria-haspopup]").await;
+    window.testid("curl-signed").await;
+    audit.check("oauth1-test-request").await;
+    window.client.execute("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));", vec![]).await.unwrap();
+    click_css(&window, "[data-testid='connection-row'][data-name='Photos code']").await;
+    window.click("connect").await;
+    window.wait_for("#pasted-address").await;
+    audit.check("oauth1-code-waiting").await;
+    window.click("cancel-connect").await;
+    window.until("the sign-in to end", || async { !window.exists("[data-testid='waiting']").await }).await;
+
     // A sign-in under way: the time left and Cancel.
     click_css(&window, "[data-testid='connection-row'][data-name='Not yet']").await;
     window.click("connect").await;
@@ -229,6 +277,13 @@ async fn every_main_screen(theme: Theme) {
         theme.name(),
         violations.join("\n\n")
     );
+}
+
+/// Chooses an option of a select as the keyboard would (WebKit's driver cannot click an option).
+async fn choose(window: &Window, id: &str, value: &str) {
+    let select = window.testid(id).await;
+    let script = "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', { bubbles: true }));";
+    window.client.execute(script, vec![serde_json::to_value(&select).unwrap(), Value::from(value)]).await.unwrap();
 }
 
 /// Loads axe-core into the page. The app is one page: once per launch is enough.

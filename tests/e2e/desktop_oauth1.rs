@@ -68,12 +68,12 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         let pem = std::fs::read_to_string(repo_root().join("tests/providers/oauth1-rsa-key.pem")).unwrap();
 
         window.click("add-connection").await;
-        let offered = window.text_of("[data-testid='preset-oauth1']").await;
+        let offered = window.testid("preset-oauth1").await.text().await.unwrap();
         assert!(offered.contains("Trello, Flickr or Jira Server"), "{offered}");
         screenshots(&window, "picker", "preset-oauth1").await;
         window.click("preset-oauth1").await;
         window.testid("oauth1-form").await;
-        let callback = window.text_of("[data-testid='redirect-uri']").await;
+        let callback = window.testid("redirect-uri").await.text().await.unwrap();
         assert_eq!(callback, "http://127.0.0.1/callback", "the callback URL to register comes first");
 
         type_into(&window, "o1-name", "Photos").await;
@@ -86,6 +86,7 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         window.click("o1-advanced").await;
         type_into(&window, "o1-revoke_url", &server.url("/oauth/invalidate")).await;
         screenshots(&window, "form", "oauth1-form").await;
+        screenshots(&window, "form-key", "o1-consumer_key").await;
         window.click("save").await;
 
         window.testid("detail").await;
