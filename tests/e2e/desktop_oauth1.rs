@@ -129,6 +129,33 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         let outcome = window.testid("disconnect-outcome").await.text().await.unwrap();
         assert!(outcome.contains("was told to cancel the sign-in"), "the revoke URL was called: {outcome}");
         window.until("Not connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Not connected") }).await;
+
+        // Edited to "the service shows a code": its own form again, the key kept; Connect asks for the code.
+        window.click("more-actions").await;
+        window.click("edit").await;
+        window.testid("oauth1-form").await;
+        assert_eq!(window.testid("o1-consumer_key").await.prop("value").await.unwrap().as_deref(), Some("rsa-client"));
+        assert_eq!(window.testid("o1-pem").await.prop("value").await.unwrap().as_deref(), Some(""), "the saved key is not shown");
+        window.click("o1-callback-oob").await;
+        window.click("save").await;
+        window.until("the detail", || async { window.exists("[data-testid='oauth1-facts']").await }).await;
+        window.click("connect").await;
+        window.wait_for("#pasted-address").await;
+        let waiting = window.text_of("[data-testid='waiting']").await;
+        assert!(waiting.contains("Code shown by the service"), "{waiting}");
+        screenshots(&window, "code", "waiting").await;
+        window.click("cancel-connect").await;
+        window.until("the sign-in to end", || async { !window.exists("[data-testid='waiting']").await }).await;
+
+        // Trello: its addresses filled in, marked Not verified.
+        window.click("add-connection").await;
+        window.wait_for("[data-testid='oauth1-start'][data-preset='oauth1-trello']").await.click().await.unwrap();
+        window.testid("not-verified").await;
+        assert_eq!(
+            window.testid("o1-request_token_url").await.prop("value").await.unwrap().as_deref(),
+            Some("https://trello.com/1/OAuthGetRequestToken")
+        );
+        screenshots(&window, "trello", "oauth1-form").await;
         window.close().await;
     })
     .await;
