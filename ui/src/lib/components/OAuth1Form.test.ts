@@ -142,6 +142,18 @@ describe("adding an OAuth 1.0a connection", () => {
     expect(engine.lastArgs("connection_create")!.draft).toMatchObject({ transport: "query", body_hash: true });
   });
 
+  it("an address under Advanced the engine refuses opens Advanced and takes the user there", async () => {
+    const engine = backend({
+      connection_check: () => [{ field: "info_url", message: "Account info URL must be a web address (https://…)." }],
+    });
+    await openForm("trello");
+    expect(screen.queryByTestId("o1-info_url")).toBeNull();
+    await userEvent.click(screen.getByTestId("save"));
+    expect(await screen.findByTestId("error-info_url")).toHaveTextContent("must be a web address");
+    await waitFor(() => expect(screen.getByTestId("o1-info_url")).toHaveFocus());
+    expect(engine.called("connection_create")).toHaveLength(0);
+  });
+
   it("with “The service shows a code” has no callback URL to register", async () => {
     backend();
     await openForm("preset-oauth1");

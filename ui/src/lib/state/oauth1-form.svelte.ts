@@ -16,7 +16,17 @@ import {
 import { usesPrivateKey, type OAuth1Start } from "$lib/oauth1-starts";
 
 /** The fields the engine's `validate::oauth1` names, plus the private key this form checks itself. */
-export const OAUTH1_FIELDS = ["name", "request_token_url", "authorize_url", "access_token_url", "consumer_key", "client_secret", "private_key"] as const;
+export const OAUTH1_FIELDS = [
+  "name",
+  "request_token_url",
+  "authorize_url",
+  "access_token_url",
+  "consumer_key",
+  "client_secret",
+  "private_key",
+  "info_url",
+  "revoke_url",
+] as const;
 
 /**
  * The OAuth 1.0a form's state: the draft, the consumer secret or private key typed (sent once, on Save, then kept in
@@ -59,8 +69,9 @@ export class OAuth1FormState {
     return Object.values(this.errors).reduce((sum, list) => sum + list.length, 0);
   }
 
+  /** An error in a field under Advanced (the info and revoke URLs) opens it, so Save can take the user there. */
   get hasAdvancedErrors(): boolean {
-    return false;
+    return (this.errors.info_url?.length ?? 0) + (this.errors.revoke_url?.length ?? 0) > 0;
   }
 
   #set(field: string, messages: string[]) {
