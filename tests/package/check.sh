@@ -101,7 +101,7 @@ dpkg --compare-versions "$libc_declared" ge "$libc_needed" \
 
 # The manual page names every command `latch --help` lists.
 man_page=$(zcat "$root/usr/share/man/man1/latch.1.gz")
-for cmd in $("$root/usr/bin/latch" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p'); do
+for cmd in $("$root/usr/bin/latch" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z-]\+\) .*/\1/p'); do
   [[ $cmd == help ]] || grep -q "^\.B $cmd\b" <<<"$man_page" || fail "latch.1 does not describe 'latch $cmd' (src-tauri/packaging/latch.1)"
 done
 
