@@ -24,8 +24,9 @@ types:
 	LATCH_WRITE_TS=1 cargo test -p latch-app --test typescript_types
 
 # Release builds of Latch and of a bare Tauri window (bench/bare-window), then
-# cold start to first paint and idle memory of each under Xvfb, with 100
-# connections, for several WebKitGTK settings. Figures, not pass/fail; see
+# cold start to first paint and idle memory of each under Xvfb, with 100 and
+# with 1,000 connections, as shipped and with the same WebKitGTK setting on
+# both. Figures, not pass/fail; see
 # bench/README.md. BENCH_RUNS=5 and BENCH_IDLE=5 (seconds) can be changed.
 # Then the refresher: 10,000 connections scheduled (memory, idle wake-ups)
 # and 1,000 refreshes due at once beside openid-client (bench/refresh.sh).
@@ -43,8 +44,8 @@ bench: deps
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,
 # desktop-file-validate, the unpacked binaries' --version, rpm -qlp). Not
-# part of `make test`: the release build adds about 12 minutes from scratch
-# on 2 cores (about 2 after a change to the engine).
+# part of `make test`: the release build adds about 13 minutes from scratch
+# on 2 cores (about 5 after a change to the engine).
 # See README.md, "Install".
 package: package-deps
 	@bash scripts/package.sh
