@@ -326,21 +326,16 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             });
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
-        Command::Token(args) if agent_path().is_some() => {
-            // The agent holds fresh tokens in memory: no keyring look-up.
-            let path = agent_path().unwrap_or_default();
-            let token = match latch_core::agent::ask_token(&path, engine.data_dir(), &args.name).await {
-                Some(answer) => answer?.token.clone(),
-                None => {
-                    let (connection, token) = engine.access_token(&args.name).await?;
-                    engine.record_use(&connection, "cli", "token", &requester(), None);
-                    token.secret().to_owned()
-                }
-            };
-            let line = Zeroizing::new(format!("{token}\n"));
-            let _ = std::io::stdout().lock().write_all(line.as_bytes());
-        }
         Command::Token(args) => {
+            // The agent holds fresh tokens in memory: no keyring look-up. It
+            // leaves anything but a plainly connected connection to us.
+            if let Some(path) = agent_path() {
+                if let Some(answer) = latch_core::agent::ask_token(&path, engine.data_dir(), &args.name).await {
+                    let line = Zeroizing::new(format!("{}\n", answer?.token));
+                    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
             let (connection, token) = engine.access_token(&args.name).await?;
             engine.record_use(&connection, "cli", "token", &requester(), None);
             if connection.status == latch_core::model::Status::NeedsReauth {

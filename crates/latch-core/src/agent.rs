@@ -216,7 +216,10 @@ async fn handle(request: Request, state: &State, pid: Option<u32>) -> serde_json
     match (request.op.as_str(), request.name) {
         ("ping", _) => serde_json::json!({ "ok": true }),
         ("token", Some(name)) => match token(state, &name, pid).await {
-            Ok(token) => {
+            // Needing a sign-in, failing, new: the client reads the store
+            // itself and says what to do.
+            Ok(None) => serde_json::json!({ "ok": false, "other_store": true }),
+            Ok(Some(token)) => {
                 let mut value = serde_json::to_value(&token).unwrap_or_default();
                 value["ok"] = true.into();
                 value
@@ -231,7 +234,7 @@ async fn handle(request: Request, state: &State, pid: Option<u32>) -> serde_json
     }
 }
 
-async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<AgentToken> {
+async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<Option<AgentToken>> {
     let engine = &state.engine;
     // Another process wrote the store (a sign-in, a refresh, a disconnect):
     // what is held may be stale.
@@ -244,6 +247,10 @@ async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<AgentToken
         }
     }
     let connection = engine.get(name)?;
+    if connection.status != crate::model::Status::Connected || connection.retry_at.is_some() {
+        state.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&connection.id);
+        return Ok(None);
+    }
     let requester = pid.map(Requester::process).unwrap_or_default();
     let now = engine.now();
     let held = {
@@ -258,9 +265,13 @@ async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<AgentToken
     };
     if let Some(token) = held {
         engine.record_use(&connection, "agent", "token", &requester, None);
-        return Ok(token);
+        return Ok(Some(token));
     }
     let (connection, token) = engine.access_token(name).await?;
+    if connection.status != crate::model::Status::Connected {
+        // The refresh just failed: the client says what to do.
+        return Ok(None);
+    }
     engine.record_use(&connection, "agent", "token", &requester, None);
     let token_type = connection.settings.oauth2().map(|s| s.token_name.clone()).unwrap_or_else(|| "Bearer".into());
     let answer = AgentToken {
@@ -282,7 +293,7 @@ async fn token(state: &State, name: &str, pid: Option<u32>) -> Result<AgentToken
             Held { token, token_type, expires_at: connection.access_expires_at, due: connection.refresh_due(), name: connection.name },
         );
     }
-    Ok(answer)
+    Ok(Some(answer))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
