@@ -168,7 +168,7 @@ async fn every_main_screen(theme: Theme) {
         latch.ok(&["connect", name]);
     };
     add("Team Drive", &healthy);
-    add("Forgetful", &forgetful);
+    add("Lapsed", &forgetful);
     let spec_path = latch.data_dir.path().join("academy.latch-spec.json");
     std::fs::write(&spec_path, academy_spec_text(&academy.base)).unwrap();
     latch.ok_with_stdin(
@@ -179,7 +179,7 @@ async fn every_main_screen(theme: Theme) {
     latch.ok(&["connect", "Academy spec"]);
     let (status, _) = latch_e2e::http("POST", &forgetful.url("/__test/forget-grants"), &[], "");
     assert_eq!(status, 204);
-    let _ = latch.run(&["refresh", "Forgetful"]);
+    let _ = latch.run(&["refresh", "Lapsed"]);
     latch.ok(&["add", "--name", "Not yet", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
     // OAuth 1.0a: one connected, one whose service shows a code (not connected yet).
     for (name, callback) in [("Photos", "loopback"), ("Photos code", "oob")] {
@@ -191,7 +191,7 @@ async fn every_main_screen(theme: Theme) {
         );
     }
     latch.ok(&["connect", "Photos"]);
-    for name in ["Team Drive", "Forgetful", "Not yet", "Photos", "Photos code"] {
+    for name in ["Team Drive", "Lapsed", "Not yet", "Photos", "Photos code"] {
         window.wait_for(&format!("[data-testid='connection-row'][data-name='{name}']")).await;
     }
     audit.check("list").await;
@@ -220,7 +220,7 @@ async fn every_main_screen(theme: Theme) {
         window.until("the dialog to close", || async { !window.exists("[role='alertdialog']").await }).await;
     }
 
-    click_css(&window, "[data-testid='connection-row'][data-name='Forgetful']").await;
+    click_css(&window, "[data-testid='connection-row'][data-name='Lapsed']").await;
     window
         .until("Needs sign-in", || async { window.text_of("[data-testid='detail-status']").await.contains("Needs sign-in") })
         .await;

@@ -1089,7 +1089,7 @@ async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
         };
         add("Team Drive", &op);
         add(LONG, &gone);
-        add("Forgetful", &forgetful);
+        add("Lapsed", &forgetful);
         // The implicit flow never gives a refresh token.
         latch.ok(&[
             "add", "--name", "No Refresh", "--flow", "implicit", "--client-id", "quirky",
@@ -1103,7 +1103,7 @@ async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
         let window = Window::open(&latch).await;
         window
             .until("a retry and a needed sign-in", || async {
-                row_badge(&window, LONG).await.starts_with("Retrying") && row_badge(&window, "Forgetful").await == "Needs sign-in"
+                row_badge(&window, LONG).await.starts_with("Retrying") && row_badge(&window, "Lapsed").await == "Needs sign-in"
             })
             .await;
 
@@ -1117,7 +1117,7 @@ async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
             for (name, shot, status) in [
                 ("Team Drive", "healthy", "Connected"),
                 (LONG, "retrying", "Retrying"),
-                ("Forgetful", "needs-sign-in", "Needs sign-in"),
+                ("Lapsed", "needs-sign-in", "Needs sign-in"),
                 ("No Refresh", "no-refresh-token", "Connected"),
             ] {
                 click_css(&window, &format!("[data-testid='connection-row'][data-name=\"{name}\"]")).await;
