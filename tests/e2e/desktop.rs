@@ -909,7 +909,15 @@ async fn a_field_shows_its_error_only_once_left_and_save_says_how_many_need_fixi
             .await;
         assert!(!window.exists("[data-testid='error-client_id']").await, "the client ID was never reached");
         window.click("save").await;
-        window.until("the count", || async { window.exists("[data-testid='error-client_id']").await }).await;
+        // The errors and the count line paint in the same pass, but a read can
+        // fall between them: wait for both.
+        window
+            .until("the count", || async {
+                window.exists("[data-testid='error-client_id']").await
+                    && window.exists("[data-testid='fix-count']").await
+                    && window.text_of("[data-testid='fix-count']").await.contains("need fixing")
+            })
+            .await;
         let count = window.text_of("[data-testid='fix-count']").await;
         let errors = window.client.find_all(fantoccini::Locator::Css("[data-error-for]")).await.unwrap().len();
         assert!(count.contains(&format!("{errors} things need fixing")), "{count} for {errors} errors");
