@@ -423,8 +423,7 @@ impl Engine {
 /// The `oauth_verifier` of a loopback callback, after checking that it
 /// answers the request token Latch got (the OAuth 1.0a `state`).
 fn callback_verifier(params: &RedirectParams, temporary: &str) -> Result<Zeroizing<String>> {
-    if let Some(problem) = params.get("error").or(params.get("oauth_problem")) {
-        let _ = problem;
+    if params.get("error").or(params.get("oauth_problem")).is_some() {
         return Err(Error::needs_authorization("The sign-in was refused or cancelled at the provider."));
     }
     match params.get("oauth_token") {

@@ -458,8 +458,9 @@ impl Engine {
     /// provider's own hosts renews once and tries once more.
     pub(super) async fn spec_request(&self, name_or_id: &str, api: &ApiRequest) -> Result<ApiResponse> {
         let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
-        let response = self.spec_send(&connection, &tokens, api).await?;
-        let absolute = self.spec_address(&connection, &tokens, api).await?;
+        let built = self.spec_built(&connection, &tokens, api).await?;
+        let absolute = built.uri().to_string();
+        let response = request::send(self.http(), built).await?;
         if response.status != 401 || !connection.can_renew() || !crate::hosts::belongs_to(&connection.settings, &absolute) {
             return Ok(response);
         }
@@ -473,10 +474,6 @@ impl Engine {
         let secrets = self.spec_secrets(connection).await?;
         let runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());
         runner.api_request(&api.method, api.url.trim(), &api.headers, api.body.as_deref())
-    }
-
-    async fn spec_address(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<String> {
-        Ok(self.spec_built(connection, tokens, api).await?.uri().to_string())
     }
 
     async fn spec_send(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<ApiResponse> {
