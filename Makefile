@@ -34,12 +34,16 @@ types:
 # `latch list --json` over them (bench/import.sh).
 # Then IML: a spec's token response block evaluated, a 50 kB spec checked.
 # Then OAuth 1.0a: 10,000 signed requests by Latch beside oauthlib's signer.
-bench: deps
+# Then the agent: `latch token` answered by `latch agent` beside one
+# `secret-tool lookup` in the same private keyring (bench/agent.sh).
+bench:
+	@bash scripts/install-deps.sh --bench
 	@bash bench/desktop.sh
 	@bash bench/refresh.sh
 	@bash bench/import.sh
 	cargo run --release --locked -q -p latch-core --example iml_bench
 	@bash bench/oauth1.sh
+	@bash bench/agent.sh
 
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,

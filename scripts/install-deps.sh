@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Latch needs to build and test (--test) or package
-# (--package) on Debian 12, and nothing that is already there: Debian
-# packages with apt-get (as root, or with sudo) and the test providers' npm
-# packages. Never downloads prebuilt binaries.
+# Installs what Latch needs to build and test (--test), package
+# (--package) or benchmark (--bench) on Debian 12, and nothing that is
+# already there: Debian packages with apt-get (as root, or with sudo) and
+# the test providers' npm packages. Never downloads prebuilt binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,12 @@ if [[ "${1:-}" == "--package" ]]; then
   # `make package`: checks of the .deb and .rpm the Tauri bundler builds
   # (lintian, desktop-file-validate, rpm -qlp; file for the binaries).
   packages+=(lintian desktop-file-utils rpm file)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  # `make bench`: secret-tool, the peer of the agent benchmark; nginx-light
+  # (the reference reverse proxy and the upstream) and wrk (the load
+  # generator) for the proxy benchmark (bench/desktop.sh installs its own).
+  packages+=(libsecret-tools nginx-light wrk)
 fi
 
 missing=()
