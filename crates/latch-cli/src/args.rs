@@ -48,7 +48,7 @@ pub enum Command {
     /// a desktop. 'latch token' asks the agent first.
     Agent,
     /// When credentials were handed out, to which program and host (never the credential itself);
-    /// kept 30 days.
+    /// kept 30 days unless changed in the app's Settings.
     Log(LogArgs),
     /// Refresh the access token now.
     Refresh(NameArg),
@@ -312,7 +312,8 @@ pub struct EditArgs {
     /// Delete the stored client secret (a public client).
     #[arg(long, conflicts_with = "client_secret_stdin")]
     pub remove_client_secret: bool,
-    /// Empty a list: scopes, resources, auth-params, token-params, refresh-params or headers. Repeatable.
+    /// Empty a list: scopes, resources, auth-params, token-params, refresh-params, headers or allowed-hosts.
+    /// Repeatable.
     #[arg(long, value_name = "LIST", value_parser = parse_list_name)]
     pub clear: Vec<&'static str>,
     #[command(flatten)]
@@ -427,6 +428,21 @@ pub struct SpecFlags {
     #[arg(long, value_parser = EnumFlag::<ExpiresInUnit>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_unit: Option<ExpiresInUnit>,
+    /// Where the connection's API lives, e.g. https://api.github.com: 'latch proxy' forwards
+    /// there, and requests may send the credential there. An empty value clears it.
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<UrlFlag>,
+    /// Another host that may receive the credential: HOST (any port), HOST:PORT or *.DOMAIN.
+    /// Repeatable; 'edit' adds to the list ('--clear allowed-hosts' empties it).
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    #[serde(rename = "allowed_hosts", skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<String>,
+    /// Whether 'latch proxy' passes a caller's own Authorization and Cookie headers on (on|off;
+    /// off by default: they are dropped).
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_caller_auth: Option<bool>,
 }
 
 /// An address flag: an empty value (`--info-url ''`) clears the address.
@@ -457,12 +473,21 @@ const LISTS: &[(&str, &str)] = &[
     ("token-params", "token_params"),
     ("refresh-params", "refresh_params"),
     ("headers", "custom_headers"),
+    ("allowed-hosts", "allowed_hosts"),
 ];
 
 fn parse_list_name(text: &str) -> Result<&'static str, String> {
     LISTS.iter().find(|(name, _)| *name == text).map(|(_, field)| *field).ok_or_else(|| {
         format!("'{text}' is not one of: {}", LISTS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "))
     })
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("'{text}' is not on or off")),
+    }
 }
 
 fn parse_url(text: &str) -> Result<UrlFlag, String> {

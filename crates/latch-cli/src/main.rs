@@ -222,9 +222,19 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 (None, true) => SecretChange::Remove,
                 (None, false) => SecretChange::Keep,
             };
-            let mut patch = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
+            let cleared_hosts = args.clear.contains(&"allowed_hosts");
+            let mut fields = args.fields;
+            if !fields.allow_hosts.is_empty() && !cleared_hosts {
+                // --allow-host adds a host; the others stay allowed.
+                let mut hosts = engine.get(&args.name)?.settings.api().allowed_hosts.clone();
+                hosts.append(&mut fields.allow_hosts);
+                fields.allow_hosts = hosts;
+            }
+            let mut patch = fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
             for field in args.clear {
-                patch = patch.set(field, Vec::<()>::new());
+                if !(field == "allowed_hosts" && patch.sets(field)) {
+                    patch = patch.set(field, Vec::<()>::new());
+                }
             }
             let connection = engine.edit(&args.name, args.new_name, patch, secret).await?;
             output::warn_if_implicit(&connection);
@@ -501,6 +511,11 @@ async fn add_oauth1(engine: &Arc<Engine>, args: AddArgs) -> Result<Connection, E
         revoke_url: url(&args.fields.revoke_url),
         redirect_port: args.fields.redirect_port.unwrap_or(0),
         body_hash: flags.body_hash,
+        api: latch_core::model::ApiAccess {
+            api_base_url: url(&args.fields.api_base_url),
+            allowed_hosts: args.fields.allow_hosts.clone(),
+            forward_caller_auth: args.fields.forward_caller_auth.unwrap_or(false),
+        },
         ..OAuth1Settings::default()
     };
     if let Some(method) = flags.signature_method {
@@ -559,6 +574,11 @@ fn spec_connection(args: AddArgs) -> Result<SpecConnection, Error> {
         redirect_port: args.fields.redirect_port.unwrap_or(0),
         redirect_uri_override: args.fields.redirect_uri.as_ref().and_then(|u| u.as_deref().map(str::to_owned)),
         accept_secret_hosts,
+        api: latch_core::model::ApiAccess {
+            api_base_url: args.fields.api_base_url.as_ref().and_then(|u| u.as_deref().map(str::to_owned)),
+            allowed_hosts: args.fields.allow_hosts.clone(),
+            forward_caller_auth: args.fields.forward_caller_auth.unwrap_or(false),
+        },
     })
 }
 

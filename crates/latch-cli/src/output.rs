@@ -111,6 +111,8 @@ fn flag_for(field: &str) -> &'static str {
         "token_url" => "--token-url URL",
         "authorize_url" => "--authorize-url URL",
         "device_url" => "--device-url URL",
+        "allowed_hosts" => "--allow-host HOST",
+        "api_base_url" => "--api-base-url URL",
         _ => "...",
     }
 }
@@ -238,6 +240,14 @@ pub fn print_show(c: &Connection, json: bool) {
     row("Status", format!("{} — {}", c.status, expiry_sentence(c)));
     if let Some(account) = &c.account {
         row("Account", account.clone());
+    }
+    let api = c.settings.api();
+    row("API base URL", c.settings.api_base_url().unwrap_or_else(|| "none (set one with --api-base-url to use the proxy)".into()));
+    if !api.allowed_hosts.is_empty() {
+        row("Also allowed hosts", api.allowed_hosts.join(" "));
+    }
+    if api.forward_caller_auth {
+        row("Caller's own auth", "passed on by the proxy".into());
     }
     let spec = match &c.settings {
         KindSettings::OAuth2(settings) => settings,
@@ -573,7 +583,8 @@ pub fn print_usage(engine: &latch_core::Engine, uses: &[latch_core::store::usage
         return;
     }
     if uses.is_empty() {
-        println!("No credential was handed out in the last {} days.", latch_core::USAGE_KEPT_DAYS);
+        let days = engine.settings().map(|s| s.usage_kept_days).unwrap_or_default();
+        println!("No credential was handed out in the last {days} days.");
         return;
     }
     let names: std::collections::HashMap<String, String> =

@@ -115,6 +115,17 @@ impl std::fmt::Display for ProviderError {
     }
 }
 
+/// "a", "a and b", "a, b and c".
+pub(crate) fn list_in_words<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_owned(),
+        [rest @ .., last] => {
+            format!("{} and {}", rest.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", "), last.as_ref())
+        }
+    }
+}
+
 /// Provider-supplied text, kept to one short line.
 pub(crate) fn one_line(text: &str) -> String {
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -5,6 +5,7 @@
 //! common second-level label of a two-letter country domain (`example.co.uk`);
 //! an IP address or `localhost` is its own domain.
 
+use crate::error::{Action, Error};
 use crate::model::KindSettings;
 
 /// The part of `host` a registrant controls, approximately (see above).
@@ -51,6 +52,65 @@ pub fn endpoint_hosts(settings: &KindSettings) -> Vec<String> {
 pub fn belongs_to(settings: &KindSettings, url: &str) -> bool {
     let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(registrable_domain)) else { return false };
     endpoint_hosts(settings).iter().any(|own| registrable_domain(own) == host)
+}
+
+/// Whether the credential of a connection with `settings` may go to
+/// `url`: the API base URL's host (on its port), the allowed hosts, and —
+/// for a connection with neither — its provider's own domain. (A spec's
+/// relative paths join its own base and are not asked about.)
+pub fn may_receive(settings: &KindSettings, url: &url::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let port = url.port_or_known_default().unwrap_or(0);
+    let api = settings.api();
+    let base = settings.api_base_url().and_then(|base| url::Url::parse(&base).ok());
+    if let Some(base) = &base {
+        if base.host_str().is_some_and(|b| b.eq_ignore_ascii_case(host)) && base.port_or_known_default() == Some(port) {
+            return true;
+        }
+    }
+    if api.host_rules().iter().any(|rule| rule.matches(host, port)) {
+        return true;
+    }
+    base.is_none() && api.allowed_hosts.is_empty() && belongs_to(settings, url.as_str())
+}
+
+/// The refusal when `connection` may not send its credential to `url`
+/// ([`may_receive`]): which hosts it goes to, and how to allow this one.
+pub fn check_destination(name: &str, settings: &KindSettings, url: &url::Url) -> Result<(), Error> {
+    if may_receive(settings, url) {
+        return Ok(());
+    }
+    let host = match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => url.as_str().to_owned(),
+    };
+    let mut allowed: Vec<String> = Vec::new();
+    if let Some(base) = settings.api_base_url().and_then(|base| url::Url::parse(&base).ok()) {
+        allowed.extend(base.host_str().map(|h| match base.port() {
+            Some(port) => format!("{h}:{port}"),
+            None => h.to_owned(),
+        }));
+    }
+    allowed.extend(settings.api().allowed_hosts.iter().cloned());
+    let goes_to = if allowed.is_empty() {
+        let mut domains: Vec<String> = endpoint_hosts(settings).iter().map(|h| registrable_domain(h)).collect();
+        domains.dedup();
+        match domains.is_empty() {
+            true => "nowhere yet: it has no API base URL".to_owned(),
+            false => format!("only to its provider's own domain ({})", domains.join(", ")),
+        }
+    } else {
+        format!("only to {}", crate::error::list_in_words(&allowed))
+    };
+    Err(Error::validation(
+        "allowed_hosts",
+        format!(
+            "Latch sends the credential of '{name}' {goes_to}; {host} is not one of its hosts. If {host} should receive \
+             it, add it to the connection's allowed hosts."
+        ),
+    )
+    .with_action(Action::edit(name, &["allowed_hosts"])))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, FieldError, Result};
+use crate::error::{list_in_words, Error, FieldError, Result};
 use crate::hosts;
 use crate::model::{Connection, Draft, Flow, KindSettings, OAuth2Settings, Pkce};
 use crate::presets;
@@ -518,17 +518,6 @@ pub fn site_of(url: &url::Url) -> String {
     match url.port_or_known_default() {
         Some(port) if validate::is_loopback_host(url) => format!("{site}:{port}"),
         _ => site,
-    }
-}
-
-/// "a", "a and b", "a, b and c".
-fn list_in_words<S: AsRef<str>>(items: &[S]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.as_ref().to_owned(),
-        [rest @ .., last] => {
-            format!("{} and {}", rest.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", "), last.as_ref())
-        }
     }
 }
 

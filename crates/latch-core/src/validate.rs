@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 
 use crate::error::{is_bidi_control, FieldError};
-use crate::model::{ClientAuth, Flow, KeyValue, KindSettings, OAuth1Settings, OAuth2Settings, Pkce, SpecSettings, TokenPlacement};
+use crate::model::{
+    ApiAccess, ClientAuth, Flow, KeyValue, KindSettings, OAuth1Settings, OAuth2Settings, Pkce, SpecSettings, TokenPlacement,
+};
 use serde_json::Value;
 
 pub const NAME_MAX_CHARS: usize = 100;
@@ -37,11 +39,44 @@ const RESERVED_TOKEN_PARAMS: &[&str] =
 /// Every rule `settings` break, in form order, by kind. `has_client_secret`
 /// is whether a client secret will be stored with them.
 pub fn settings(settings: &KindSettings, has_client_secret: bool) -> Vec<FieldError> {
-    match settings {
+    let mut errors = match settings {
         KindSettings::OAuth2(settings) => oauth2(settings, has_client_secret),
         KindSettings::Spec(settings) => spec(settings),
         KindSettings::OAuth1(settings) => oauth1(settings, has_client_secret),
+    };
+    errors.extend(api(settings.api()));
+    errors
+}
+
+/// The rules of the API base URL and the allowed hosts.
+pub fn api(access: &ApiAccess) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(base) = access.api_base_url.as_deref() {
+        if base.len() > URL_MAX_BYTES {
+            errors.push(FieldError {
+                field: "api_base_url",
+                message: format!("The API base URL is longer than {} bytes.", URL_MAX_BYTES),
+            });
+        } else {
+            match check_endpoint_url("API base URL", base) {
+                Err(message) => errors.push(FieldError { field: "api_base_url", message }),
+                Ok(url) if url.query().is_some() || url.fragment().is_some() => errors.push(FieldError {
+                    field: "api_base_url",
+                    message: "The API base URL ends at its path: leave out '?…' and '#…'.".into(),
+                }),
+                Ok(_) => {}
+            }
+        }
     }
+    if access.allowed_hosts.len() > 50 {
+        errors.push(FieldError { field: "allowed_hosts", message: "Allow at most 50 hosts.".into() });
+    }
+    for host in &access.allowed_hosts {
+        if let Err(message) = crate::model::HostRule::parse(host) {
+            errors.push(FieldError { field: "allowed_hosts", message });
+        }
+    }
+    errors
 }
 
 /// The rules of an OAuth 1.0a connection. `has_client_secret` is whether a
@@ -1003,5 +1038,20 @@ mod tests {
         let (before, after) = (KindSettings::OAuth2(plain.clone()), KindSettings::OAuth2(plain.clone()));
         assert!(settings_change(Some(&before), &after).is_empty());
         assert_eq!(settings_change(None, &after).len(), 1);
+    }
+
+    #[test]
+    fn the_base_url_follows_the_endpoint_rules_and_has_no_query() {
+        let access = |url: &str| crate::model::ApiAccess { api_base_url: Some(url.into()), ..Default::default() };
+        assert!(api(&access("https://api.github.com")).is_empty());
+        assert!(api(&access("http://127.0.0.1:8080/v1")).is_empty());
+        assert_eq!(api(&access("http://api.example.com"))[0].field, "api_base_url");
+        assert!(api(&access("https://api.example.com/v1?x=1"))[0].message.contains("'?"));
+    }
+
+    #[test]
+    fn allowed_hosts_that_do_not_parse_are_refused_on_their_field() {
+        let access = crate::model::ApiAccess { allowed_hosts: vec!["https://x.example".into()], ..Default::default() };
+        assert_eq!(api(&access)[0].field, "allowed_hosts");
     }
 }

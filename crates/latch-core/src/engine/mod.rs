@@ -33,7 +33,7 @@ use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 pub use connections::{ConnectionTemplate, SecretChange};
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
 pub use oauth1::OAuth1Token;
-pub use usage::{Requester, USAGE_KEPT_DAYS};
+pub use usage::Requester;
 pub use spec::{SpecConnection, SpecEdit, StepReport};
 pub use tokens::Disconnected;
 
@@ -437,7 +437,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_401_refreshes_and_retries_only_for_the_providers_own_hosts() {
+    async fn a_request_to_another_host_is_refused_unsent_and_a_401_from_the_providers_own_refreshes_once() {
         use std::sync::atomic::Ordering::SeqCst;
         let (_dir, engine) = test_engine();
         let (token_url, served) = token_endpoint().await;
@@ -445,10 +445,12 @@ mod tests {
         engine.access_token("Service").await.unwrap();
         let before = served.load(SeqCst);
 
-        // Another site answering 401 does not earn a fresh token.
+        // Another site never sees the token: refused before anything is sent.
         let elsewhere = unauthorized_api("localhost").await;
-        let response = engine.request("Service", crate::request::ApiRequest::get(elsewhere)).await.unwrap();
-        assert_eq!(response.status, 401);
+        let err = engine.request("Service", crate::request::ApiRequest::get(elsewhere)).await.unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Validation);
+        assert!(err.message.contains("localhost") && err.message.contains("allowed hosts"), "{}", err.message);
+        assert_eq!(err.action, Some(crate::Action::edit("Service", &["allowed_hosts"])));
         assert_eq!(served.load(SeqCst), before, "no refresh for a host that is not the provider's");
 
         // The provider's own host: one refresh, one retry.

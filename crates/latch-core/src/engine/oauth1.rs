@@ -345,6 +345,7 @@ impl Engine {
 
     /// An API request, signed for this one request.
     pub(super) async fn oauth1_request(&self, name_or_id: &str, api: &ApiRequest) -> Result<ApiResponse> {
+        self.check_destination(&self.get(name_or_id)?, &api.url)?;
         let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
         let settings = connection.settings.oauth1().cloned().ok_or_else(|| Error::validation("kind", "not an OAuth 1.0a connection"))?;
         let response = self.oauth1_api(&connection, &settings, &tokens, api).await?;
@@ -387,6 +388,7 @@ impl Engine {
                 "An OAuth 1.0a request is signed for each request: copy it with its signature (it works once).",
             ));
         }
+        self.check_destination(&self.get(name_or_id)?, &api.url)?;
         let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
         let settings = connection.settings.oauth1().cloned().ok_or_else(|| Error::validation("kind", "not an OAuth 1.0a connection"))?;
         let keys = self.oauth1_keys(&connection, &settings).await?;

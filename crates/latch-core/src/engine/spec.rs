@@ -44,6 +44,8 @@ pub struct SpecConnection {
     /// The user confirmed that the spec may send a secret to a host other
     /// than its sign-in, token and API hosts.
     pub accept_secret_hosts: bool,
+    /// The API base URL (else the spec's own) and the allowed hosts.
+    pub api: crate::model::ApiAccess,
 }
 
 /// A change to a spec connection; what is left `None` or empty stays.
@@ -150,6 +152,7 @@ impl Engine {
             scopes: input.scopes.clone(),
             redirect_uri_override: input.redirect_uri_override.clone(),
             redirect_port: input.redirect_port,
+            api: input.api.clone(),
         };
         let connection = self.create(Draft { name: input.name.clone(), settings: KindSettings::Spec(settings) }, None).await?;
         let saved = async {
@@ -457,11 +460,11 @@ impl Engine {
     /// Sends an API request through the spec's base. A 401 from the
     /// provider's own hosts renews once and tries once more.
     pub(super) async fn spec_request(&self, name_or_id: &str, api: &ApiRequest) -> Result<ApiResponse> {
+        self.check_destination(&self.get(name_or_id)?, &api.url)?;
         let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
         let built = self.spec_built(&connection, &tokens, api).await?;
-        let absolute = built.uri().to_string();
         let response = request::send(self.http(), built).await?;
-        if response.status != 401 || !connection.can_renew() || !crate::hosts::belongs_to(&connection.settings, &absolute) {
+        if response.status != 401 || !connection.can_renew() {
             return Ok(response);
         }
         let need = super::tokens::RefreshNeed::Since(self.now());
@@ -492,6 +495,7 @@ impl Engine {
     /// `$TOKEN` where the access token goes.
     pub(super) async fn spec_curl(&self, name_or_id: &str, api: &ApiRequest, include_token: bool) -> Result<Zeroizing<String>> {
         if include_token {
+            self.check_destination(&self.get(name_or_id)?, &api.url)?;
             let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
             let request = self.spec_built(&connection, &tokens, api).await?;
             return Ok(request::curl_of(&request, api.body.as_deref(), None));

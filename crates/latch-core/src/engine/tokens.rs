@@ -538,16 +538,27 @@ impl Engine {
             KindSettings::OAuth1(_) => return self.oauth1_request(name_or_id, &api).await,
             KindSettings::OAuth2(_) => {}
         }
+        self.check_destination(&self.get(name_or_id)?, &api.url)?;
         let (connection, token) = self.access_token(name_or_id).await?;
         let response = request::send(self.http(), request::build(&connection.settings, &api, &token)?).await?;
-        // A refreshed token goes again only to the provider's own hosts: a 401
-        // from anywhere else must not earn it a fresh token.
-        if response.status != 401 || !connection.can_renew() || !crate::hosts::belongs_to(&connection.settings, &api.url) {
+        if response.status != 401 || !connection.can_renew() {
             return Ok(response);
         }
         let need = RefreshNeed::Since(self.now());
         let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
         request::send(self.http(), request::build(&connection.settings, &api, &fresh.access_token)?).await
+    }
+
+    /// Refuses a request whose credential would go to a host the connection
+    /// does not send it to (`hosts::may_receive`). A spec's relative path
+    /// joins its own base and passes.
+    pub(crate) fn check_destination(&self, connection: &Connection, url: &str) -> Result<()> {
+        match url::Url::parse(url.trim()) {
+            Ok(url) => crate::hosts::check_destination(&connection.name, &connection.settings, &url),
+            Err(url::ParseError::RelativeUrlWithoutBase) if matches!(connection.settings, KindSettings::Spec(_)) => Ok(()),
+            // Not an address: the request's own checks say why.
+            Err(_) => Ok(()),
+        }
     }
 
     /// Where the credential will go, masked, before anything is sent.
@@ -568,6 +579,7 @@ impl Engine {
             KindSettings::OAuth2(_) => {}
         }
         if include_token {
+            self.check_destination(&self.get(name_or_id)?, &api.url)?;
             let (connection, token) = self.access_token(name_or_id).await?;
             request::curl(&connection.settings, api, Some(&token))
         } else {

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::api::ApiAccess;
 use super::oauth2::{ClientAuth, Flow, OAuth2Settings};
 use super::oauth1::OAuth1Settings;
 use super::spec::SpecSettings;
@@ -144,6 +145,36 @@ impl KindSettings {
             KindSettings::OAuth2(settings) => settings.normalize(),
             KindSettings::Spec(settings) => settings.normalize(),
             KindSettings::OAuth1(settings) => settings.normalize(),
+        }
+        self.api_mut().normalize();
+    }
+
+    /// The API base URL and the hosts the credential may go to.
+    pub fn api(&self) -> &ApiAccess {
+        match self {
+            KindSettings::OAuth2(settings) => &settings.api,
+            KindSettings::Spec(settings) => &settings.api,
+            KindSettings::OAuth1(settings) => &settings.api,
+        }
+    }
+
+    pub fn api_mut(&mut self) -> &mut ApiAccess {
+        match self {
+            KindSettings::OAuth2(settings) => &mut settings.api,
+            KindSettings::Spec(settings) => &mut settings.api,
+            KindSettings::OAuth1(settings) => &mut settings.api,
+        }
+    }
+
+    /// Where the connection's API lives: the API base URL, or a spec's own
+    /// `base.url` when it is a plain address.
+    pub fn api_base_url(&self) -> Option<String> {
+        if let Some(base) = &self.api().api_base_url {
+            return Some(base.clone());
+        }
+        match self {
+            KindSettings::Spec(settings) => settings.literal_base_url(),
+            _ => None,
         }
     }
 

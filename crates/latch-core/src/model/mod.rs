@@ -7,6 +7,7 @@
 //! [`Connection`] flat — `kind` and the kind's settings beside the common
 //! fields — and the desktop UI receives the same.
 
+mod api;
 mod kind;
 mod oauth1;
 mod oauth2;
@@ -16,6 +17,7 @@ mod spec;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use api::{ApiAccess, HostRule};
 pub use kind::{KindSettings, SecretSlot, OAUTH1_PRIVATE_KEY, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
 pub use oauth2::{
     ClientAuth, ExpiresInUnit, Flow, FlowFields, OAuth2Settings, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_enum, KeyValue};
+use super::{string_enum, ApiAccess, KeyValue};
 
 string_enum!(
     /// How requests are signed (`oauth_signature_method`).
@@ -66,6 +66,10 @@ pub struct OAuth1Settings {
     pub request_token_params: Vec<KeyValue>,
     pub authorize_params: Vec<KeyValue>,
     pub access_token_params: Vec<KeyValue>,
+    /// The API base URL and the hosts the credential may go to.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub api: ApiAccess,
 }
 
 impl Default for OAuth1Settings {
@@ -85,6 +89,7 @@ impl Default for OAuth1Settings {
             request_token_params: Vec::new(),
             authorize_params: Vec::new(),
             access_token_params: Vec::new(),
+            api: ApiAccess::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_enum, KeyValue};
+use super::{string_enum, ApiAccess, KeyValue};
 
 string_enum!(
     /// The OAuth 2.0 grant used to obtain tokens.
@@ -130,6 +130,10 @@ pub struct OAuth2Settings {
     /// absolute URI, sent as `resource=` with the authorization and token
     /// requests so the provider can limit the token's audience.
     pub resource: Vec<String>,
+    /// The API base URL and the hosts the credential may go to.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub api: ApiAccess,
 }
 
 impl Default for OAuth2Settings {
@@ -171,6 +175,7 @@ impl OAuth2Settings {
             redirect_uri_override: None,
             device_url: None,
             resource: Vec::new(),
+            api: ApiAccess::default(),
         }
     }
 

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::ApiAccess;
+
 /// A spec, as written by its author (common values taken out).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -110,6 +112,11 @@ pub struct SpecSettings {
     /// The loopback port of the redirect (0: any free port, for providers
     /// that accept any loopback port as RFC 8252 asks).
     pub redirect_port: u16,
+    /// The API base URL (the spec's `base.url` when not set) and the hosts
+    /// the credential may go to.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub api: ApiAccess,
 }
 
 /// The path of Latch's loopback redirect for spec connections.
@@ -155,6 +162,12 @@ impl SpecSettings {
             .next()
     }
 
+    /// The spec's `base.baseUrl`, when it is written out rather than computed.
+    pub fn literal_base_url(&self) -> Option<String> {
+        let base = self.spec.base.as_ref()?.get("baseUrl")?.as_str()?;
+        (!base.contains("{{")).then(|| base.to_owned())
+    }
+
     /// The spec's addresses written out (not computed by templates), with
     /// what they are for: its steps' URLs and the API's base URL.
     pub fn literal_urls(&self) -> Vec<(&'static str, String)> {
@@ -179,10 +192,8 @@ impl SpecSettings {
                 }
             }
         }
-        if let Some(base) = self.spec.base.as_ref().and_then(|b| b.get("baseUrl")).and_then(Value::as_str) {
-            if !base.contains("{{") {
-                out.push(("API", base.to_owned()));
-            }
+        if let Some(base) = self.literal_base_url() {
+            out.push(("API", base));
         }
         out
     }
