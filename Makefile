@@ -36,6 +36,9 @@ types:
 # Then OAuth 1.0a: 10,000 signed requests by Latch beside oauthlib's signer.
 # Then the agent: `latch token` answered by `latch agent` beside one
 # `secret-tool lookup` in the same private keyring (bench/agent.sh).
+# Then the proxy: `latch proxy` beside nginx as a reverse proxy in front of
+# the same local nginx upstream, under wrk; 1,000 idle clients; 1 GiB
+# through it (bench/proxy.sh).
 bench:
 	@bash scripts/install-deps.sh --bench
 	@bash bench/desktop.sh
@@ -44,6 +47,7 @@ bench:
 	cargo run --release --locked -q -p latch-core --example iml_bench
 	@bash bench/oauth1.sh
 	@bash bench/agent.sh
+	@bash bench/proxy.sh
 
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,
