@@ -36,6 +36,10 @@ pub enum EngineEvent {
     Notice(Notice),
     /// A sign-in session moved on.
     SignIn { session: SessionId, connection: ConnectionId, event: SignInEvent },
+    /// The connection's credential was handed out and the use recorded
+    /// (`Engine::record_use`): a record of use on screen reads it again.
+    /// The connection itself did not change.
+    Used { id: ConnectionId },
 }
 
 impl EngineEvent {
@@ -46,7 +50,7 @@ impl EngineEvent {
             | EngineEvent::Refreshed { id }
             | EngineEvent::NeedsAttention { id }
             | EngineEvent::Removed { id } => Some(id),
-            EngineEvent::Notice(_) | EngineEvent::SignIn { .. } => None,
+            EngineEvent::Notice(_) | EngineEvent::SignIn { .. } | EngineEvent::Used { .. } => None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The user's preferences that the engine honours: which notifications go
-//! out and how early the refresh-token warning comes. Kept in the SQLite
+//! out, how early the refresh-token warning comes and how long the record
+//! of use (`engine/usage.rs`) is kept. Kept in the SQLite
 //! `settings` table (`engine/settings.rs` reads and writes them), so every
 //! front end and the refresher see the same. (Starting at login is the
 //! desktop shell's business: the OS keeps it.)
@@ -19,20 +20,27 @@ pub struct Settings {
     pub notify_expiry: bool,
     /// How many hours ahead that warning comes.
     pub warn_ahead_hours: u32,
+    /// How many days each hand-out of a credential stays in the record of
+    /// use before it is forgotten.
+    pub usage_kept_days: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24 }
+        Settings { notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24, usage_kept_days: 30 }
     }
 }
 
 /// The warning can come at most 30 days ahead.
 pub const MAX_WARN_AHEAD_HOURS: u32 = 30 * 24;
 
+/// The record of use is kept between a day and a year.
+pub const USAGE_KEPT_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=365;
+
 pub(crate) const NOTIFY_REAUTH: &str = "notify_reauth";
 pub(crate) const NOTIFY_EXPIRY: &str = "notify_expiry";
 pub(crate) const WARN_AHEAD_HOURS: &str = "warn_ahead_hours";
+pub(crate) const USAGE_KEPT_DAYS: &str = "usage_kept_days";
 
 /// Settings the refresher honours.
 #[derive(Debug, Clone)]
@@ -59,6 +67,16 @@ impl Settings {
                 format!("Choose between 1 hour and {} days ahead.", MAX_WARN_AHEAD_HOURS / 24),
             ));
         }
+        if !USAGE_KEPT_DAYS_RANGE.contains(&self.usage_kept_days) {
+            return Err(Error::validation(
+                "usage_kept_days",
+                format!(
+                    "Keep the record of use for {} to {} days.",
+                    USAGE_KEPT_DAYS_RANGE.start(),
+                    USAGE_KEPT_DAYS_RANGE.end()
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -82,6 +100,18 @@ mod tests {
         }
         for hours in [1, MAX_WARN_AHEAD_HOURS] {
             assert!(Settings { warn_ahead_hours: hours, ..Settings::default() }.check().is_ok());
+        }
+    }
+
+    #[test]
+    fn the_record_of_use_is_kept_a_month_by_default_and_between_one_and_365_days() {
+        assert_eq!(Settings::default().usage_kept_days, 30);
+        for days in [0, 366] {
+            let err = Settings { usage_kept_days: days, ..Settings::default() }.check().unwrap_err();
+            assert_eq!(err.message, "Keep the record of use for 1 to 365 days.");
+        }
+        for days in [1, 365] {
+            assert!(Settings { usage_kept_days: days, ..Settings::default() }.check().is_ok());
         }
     }
 }

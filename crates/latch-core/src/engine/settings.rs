@@ -2,7 +2,11 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::settings::{Settings, MAX_WARN_AHEAD_HOURS, NOTIFY_EXPIRY, NOTIFY_REAUTH, WARN_AHEAD_HOURS};
+use crate::settings::{
+    Settings, MAX_WARN_AHEAD_HOURS, NOTIFY_EXPIRY, NOTIFY_REAUTH, USAGE_KEPT_DAYS, USAGE_KEPT_DAYS_RANGE,
+    WARN_AHEAD_HOURS,
+};
+use crate::store::Db;
 
 impl Engine {
     /// The saved settings; defaults for what was never saved (or what a
@@ -20,6 +24,7 @@ impl Engine {
             notify_reauth: flag(NOTIFY_REAUTH, defaults.notify_reauth)?,
             notify_expiry: flag(NOTIFY_EXPIRY, defaults.notify_expiry)?,
             warn_ahead_hours: hours,
+            usage_kept_days: usage_kept_days(&db)?,
         })
     }
 
@@ -30,9 +35,25 @@ impl Engine {
             (NOTIFY_REAUTH, settings.notify_reauth.to_string()),
             (NOTIFY_EXPIRY, settings.notify_expiry.to_string()),
             (WARN_AHEAD_HOURS, settings.warn_ahead_hours.to_string()),
+            (USAGE_KEPT_DAYS, settings.usage_kept_days.to_string()),
         ])?;
+        // A shorter record takes effect now, not at the next use.
+        self.forget_old_uses();
         self.settings()
     }
+}
+
+/// The saved `usage_kept_days`, or the default when it was never saved (a
+/// data directory from before the setting) or is out of range. One lookup
+/// by primary key: `record_use` asks on every use rather than caching it,
+/// so a change saved by another process (the app, while `latch agent`
+/// runs) applies at once.
+pub(super) fn usage_kept_days(db: &Db) -> Result<u32> {
+    Ok(db
+        .setting(USAGE_KEPT_DAYS)?
+        .and_then(|v| v.parse().ok())
+        .filter(|days| USAGE_KEPT_DAYS_RANGE.contains(days))
+        .unwrap_or(Settings::default().usage_kept_days))
 }
 
 #[cfg(test)]
@@ -49,7 +70,7 @@ mod tests {
     #[test]
     fn saved_settings_are_read_back() {
         let (_dir, engine) = test_engine();
-        let chosen = Settings { notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72 };
+        let chosen = Settings { notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72, usage_kept_days: 7 };
         assert_eq!(engine.save_settings(&chosen).unwrap(), chosen);
         assert_eq!(engine.settings().unwrap(), chosen);
     }
@@ -59,7 +80,12 @@ mod tests {
         let (_dir, engine) = test_engine();
         for hours in [0, MAX_WARN_AHEAD_HOURS + 1] {
             let err = engine
-                .save_settings(&Settings { notify_reauth: false, notify_expiry: false, warn_ahead_hours: hours })
+                .save_settings(&Settings {
+                    notify_reauth: false,
+                    notify_expiry: false,
+                    warn_ahead_hours: hours,
+                    ..Settings::default()
+                })
                 .unwrap_err();
             assert!(err.message.contains("between 1 hour and 30 days"), "{}", err.message);
         }

@@ -16,10 +16,12 @@ use crate::model::ConnectionId;
 pub struct UsageEntry {
     pub at: DateTime<Utc>,
     pub connection_id: ConnectionId,
-    /// Through what: `cli`, `helper`, `app`, `proxy`.
+    /// Through what: `cli` (the command line), `agent` (the app or `latch
+    /// agent` answering the command line), `helper` (git's or kubectl's),
+    /// `app` (the person at the window).
     pub via: String,
     /// What was handed out or done: `token`, `request`, `git-credential`,
-    /// `kube-credential`, `copy`.
+    /// `kube-credential`, `copy`, `reveal`, `copy-curl`.
     pub what: String,
     /// The process that asked, when known (the script that ran `latch`).
     pub pid: Option<u32>,
@@ -47,17 +49,29 @@ impl Db {
                 entry.parent_pid,
                 entry.host
             ])?;
+        self.usage_prune(keep_since)
+    }
+
+    /// Forgets the uses older than `keep_since`.
+    pub fn usage_prune(&self, keep_since: DateTime<Utc>) -> Result<()> {
         self.conn.prepare_cached("DELETE FROM usage_log WHERE at < ?1")?.execute([keep_since.to_rfc3339()])?;
         Ok(())
     }
 
-    /// The newest `limit` uses, of one connection or all, newest first.
-    pub fn usage_list(&self, connection: Option<&ConnectionId>, limit: usize) -> Result<Vec<UsageEntry>> {
+    /// The newest `limit` uses since `since`, of one connection or all,
+    /// newest first.
+    pub fn usage_list(
+        &self,
+        connection: Option<&ConnectionId>,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<UsageEntry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT at, connection_id, via, what, pid, exe, parent_pid, host FROM usage_log \
-             WHERE ?1 IS NULL OR connection_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+             WHERE (?1 IS NULL OR connection_id = ?1) AND at >= ?2 ORDER BY at DESC, id DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![connection.map(ConnectionId::as_str), limit as i64], |row| {
+        let since = since.to_rfc3339();
+        let rows = stmt.query_map(params![connection.map(ConnectionId::as_str), since, limit as i64], |row| {
             let at: String = row.get(0)?;
             Ok(UsageEntry {
                 at: DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
