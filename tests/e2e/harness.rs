@@ -95,6 +95,12 @@ impl Provider {
         Self::start_with("python3", "kube_stub.py", &["--check-url", check_url], "base")
     }
 
+    /// An API behind the proxy that takes an access token `check_url`
+    /// accepts (tests/providers/api_upstream.py).
+    pub fn api(check_url: &str) -> Provider {
+        Self::start_with("python3", "api_upstream.py", &["--check-url", check_url], "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         Self::start_with("node", script, args, key)
     }

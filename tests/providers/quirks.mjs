@@ -18,7 +18,7 @@ const PORT = Number(args.port) || 0;
 const QUIRKS = new Set([
   'ok', 'string-expires', 'no-token-type', 'comma-scope', 'form', 'no-refresh-on-refresh',
   'html-502', 'hang', 'invalid-grant', 'error-200', 'minutes', 'flaky-503', 'json-only',
-  'slow-3s', 'echo-secret', 'nested-tokens', 'huge-expires',
+  'slow-3s', 'echo-secret', 'nested-tokens', 'huge-expires', 'short',
 ]);
 
 // --- state -------------------------------------------------------------------
@@ -278,9 +278,11 @@ async function handleToken(req, res, quirk) {
   }
 
   const scopes = scope.split(/[\s,]+/).filter(Boolean);
-  // flaky-503 hands out 6-second tokens so that a refresher meets the 503s at once.
-  const expiresIn = quirk === 'minutes' ? 5 : quirk === 'flaky-503' ? 6 : 3600;
-  const accessTtl = quirk === 'minutes' ? 5 * 60 : quirk === 'flaky-503' ? 6 : 3600;
+  // flaky-503 hands out 6-second tokens so that a refresher meets the 503s at
+  // once; short does so for tokens that run out during a test.
+  const sixSeconds = quirk === 'flaky-503' || quirk === 'short';
+  const expiresIn = quirk === 'minutes' ? 5 : sixSeconds ? 6 : 3600;
+  const accessTtl = quirk === 'minutes' ? 5 * 60 : sixSeconds ? 6 : 3600;
   const accessToken = issueAccess(clientId, scopes.join(' '), accessTtl);
   const refreshToken = withRefresh ? issueRefresh(clientId, scopes.join(' ')) : undefined;
 

@@ -47,6 +47,14 @@ pub enum Command {
     /// ($XDG_RUNTIME_DIR/latch/agent.sock) until stopped: what the app does, for machines without
     /// a desktop. 'latch token' asks the agent first.
     Agent,
+    /// Forward http://127.0.0.1:PORT/<connection>/<path> to the connection's API base URL with
+    /// its credential added, until stopped; callers never see a token. Every request carries
+    /// the proxy's key (Proxy-Authorization: Bearer KEY, or the path prefix /_k/KEY/), a new one
+    /// each start.
+    Proxy(ProxyArgs),
+    /// Run a command with LATCH_<NAME>_URL set, per connection, to its base on the proxy (key
+    /// included; a proxy is started for the command when none runs). Its exit code is passed through.
+    Exec(ExecArgs),
     /// When credentials were handed out, to which program and host (never the credential itself);
     /// kept 30 days unless changed in the app's Settings.
     Log(LogArgs),
@@ -318,6 +326,30 @@ pub struct EditArgs {
     pub clear: Vec<&'static str>,
     #[command(flatten)]
     pub fields: SpecFlags,
+}
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// The port on 127.0.0.1 (any free one when left out).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the running proxy's address and key as shell 'export' lines, then exit:
+    /// eval "$(latch proxy --print-env)".
+    #[arg(long)]
+    pub print_env: bool,
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Connections the command uses.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Also set <NAME>_ACCESS_TOKEN to a fresh token (the command then sees it).
+    #[arg(long)]
+    pub token_env: bool,
+    /// The command and its arguments, after '--'.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// The settings `add` and `edit` share, one flag per field of the OAuth 2.0

@@ -21,11 +21,18 @@ use args::{AddArgs, Cli, Command, SpecCommand, SpecValues};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
+    // The long-running servers use every core; a one-shot command needs one thread.
+    let runtime = match cli.command {
+        Command::Proxy(_) | Command::Agent | Command::Exec(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .expect("a tokio runtime starts");
     let outcome = runtime.block_on(async {
         let engine = Arc::new(Engine::open_default()?);
-        if matches!(cli.command, Command::Connect(_)) {
-            // Ctrl-C cancels a sign-in (see `sign_in`).
+        if matches!(cli.command, Command::Connect(_) | Command::Exec(_)) {
+            // Ctrl-C cancels a sign-in (see `sign_in`); `exec` passes signals to its command.
             return run(&engine, cli.command).await;
         }
         finish_before_exiting(&engine, run(&engine, cli.command)).await
@@ -285,6 +292,47 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             // Until Ctrl-C or SIGTERM (finish_before_exiting lets a refresh under way finish).
             std::future::pending::<()>().await;
         }
+        Command::Proxy(args) if args.print_env => {
+            let info = running_proxy(engine).await.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, 
+                    "No Latch proxy is running for this data directory: start one with 'latch proxy', or switch it on in \
+                     the app's Settings.",
+                )
+            })?;
+            println!("export LATCH_PROXY_URL={}", request::shell_quote(&info.url));
+            let line = Zeroizing::new(format!("export LATCH_PROXY_KEY={}\n", request::shell_quote(&info.key)));
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+        Command::Proxy(args) => {
+            let _refresher = latch_core::refresher::Refresher::spawn(engine.clone());
+            let proxy = latch_core::proxy::Proxy::start(engine.clone(), args.port.unwrap_or(0)).await?;
+            let _notices = desktop_notices(engine);
+            // The agent tells `latch exec` and `--print-env` where the proxy is.
+            let agent = match latch_core::agent::socket_path() {
+                Some(path) => match latch_core::agent::Agent::start(engine.clone(), &path).await {
+                    Ok(agent) => Some(agent),
+                    Err(_) => {
+                        eprintln!(
+                            "latch: another Latch agent (the app?) answers at {}; 'latch exec' and 'latch proxy --print-env' \
+                             will not find this proxy.",
+                            path.display()
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(agent) = &agent {
+                agent.set_proxy(Some(proxy.info().clone()));
+            }
+            eprintln!(
+                "Latch proxy on {}/<connection>/<path>. 'latch proxy --print-env' prints its key; 'latch exec NAME -- \
+                 COMMAND' passes it on. Ctrl-C stops it.",
+                proxy.info().url
+            );
+            std::future::pending::<()>().await;
+        }
+        Command::Exec(args) => return exec(engine, args).await,
         Command::Log(args) => output::print_usage(engine, &engine.usage(args.name.as_deref(), args.limit)?, args.json),
         Command::KubeCredential(args) => {
             // kubectl says which apiVersion it speaks in KUBERNETES_EXEC_INFO.
@@ -638,6 +686,130 @@ fn agent_path() -> Option<std::path::PathBuf> {
         return None;
     }
     latch_core::agent::socket_path().filter(|p| p.exists())
+}
+
+/// The proxy the agent's process runs, when there is one for this store.
+async fn running_proxy(engine: &Engine) -> Option<latch_core::proxy::ProxyInfo> {
+    latch_core::agent::ask_proxy(&agent_path()?, engine.data_dir()).await
+}
+
+/// Notices the engine raises (a connection needs a sign-in) as desktop
+/// notifications, while `latch proxy` runs without the app.
+fn desktop_notices(engine: &Engine) -> tokio::task::JoinHandle<()> {
+    let mut events = engine.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(latch_core::EngineEvent::Notice(latch_core::Notice::NeedsReauth { name, .. })) => {
+                    let body = format!(
+                        "The service no longer accepts the saved sign-in. Open Latch to sign in again, or run: latch connect {}",
+                        output::shell_name(&name)
+                    );
+                    let shown = notify_rust::Notification::new()
+                        .appname("Latch")
+                        .summary(&format!("{name} needs you to sign in again"))
+                        .body(&body)
+                        .show_async()
+                        .await;
+                    if let Err(err) = shown {
+                        eprintln!("latch: '{name}' needs you to sign in again (no desktop notification: {err}).");
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    })
+}
+
+/// `latch exec NAME… -- COMMAND`: the command runs with each connection's
+/// base on the proxy (the running one, else one started for it), and with
+/// `--token-env` a fresh token per connection. Signals go to the command;
+/// its exit code comes back.
+async fn exec(engine: &Arc<Engine>, args: args::ExecArgs) -> Result<ExitCode, Error> {
+    let connections = args.names.iter().map(|name| engine.get(name)).collect::<Result<Vec<_>, Error>>()?;
+    let mut own_proxy = None;
+    let info = match running_proxy(engine).await {
+        Some(info) => info,
+        None => {
+            let _refresher = latch_core::refresher::Refresher::spawn(engine.clone());
+            let proxy = latch_core::proxy::Proxy::start(engine.clone(), 0).await?;
+            let info = proxy.info().clone();
+            own_proxy = Some((proxy, _refresher));
+            info
+        }
+    };
+    let mut env: Vec<(String, Zeroizing<String>)> = vec![
+        ("LATCH_PROXY_URL".into(), Zeroizing::new(info.url.clone())),
+        ("LATCH_PROXY_KEY".into(), info.key.clone()),
+    ];
+    let mut tokens = Vec::new();
+    for connection in &connections {
+        let variable = env_name(&connection.name);
+        env.push((format!("LATCH_{variable}_URL"), Zeroizing::new(info.connection_url(&connection.name))));
+        if args.token_env {
+            let (connection, token) = engine.access_token(connection.id.as_str()).await?;
+            env.push((format!("{variable}_ACCESS_TOKEN"), Zeroizing::new(token.secret().to_owned())));
+            tokens.push(connection);
+        }
+    }
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut command = tokio::process::Command::new(program);
+    command.args(rest).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut child = command.spawn().map_err(|err| {
+        Error::validation("command", format!("Could not run '{}': {err}.", output::clean(program)))
+    })?;
+    drop(env);
+    let child_requester = child.id().map(latch_core::Requester::process).unwrap_or_default();
+    for connection in &connections {
+        engine.record_use(connection, "exec", "proxy-url", &child_requester, None);
+    }
+    for connection in &tokens {
+        engine.record_use(connection, "exec", "token", &child_requester, None);
+    }
+    let status = wait_forwarding_signals(&mut child).await?;
+    drop(own_proxy);
+    use std::os::unix::process::ExitStatusExt;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Waits for `child`, passing SIGINT, SIGTERM, SIGHUP and SIGQUIT on to it.
+async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> Result<std::process::ExitStatus, Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let watch = |kind: SignalKind| signal(kind).map_err(|err| Error::storage(format!("Signals cannot be watched: {err}.")));
+    let (mut int, mut term, mut hup, mut quit) =
+        (watch(SignalKind::interrupt())?, watch(SignalKind::terminate())?, watch(SignalKind::hangup())?, watch(SignalKind::quit())?);
+    loop {
+        let signal = tokio::select! {
+            status = child.wait() => {
+                return status.map_err(|err| Error::storage(format!("The command could not be waited for: {err}.")));
+            }
+            _ = int.recv() => libc::SIGINT,
+            _ = term.recv() => libc::SIGTERM,
+            _ = hup.recv() => libc::SIGHUP,
+            _ = quit.recv() => libc::SIGQUIT,
+        };
+        if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            // SAFETY: kill(2) on our own child's pid; it has no other effect.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+}
+
+/// A connection's name as an environment variable's part: letters and
+/// digits in upper case, anything else '_' ("Team Drive" → TEAM_DRIVE).
+fn env_name(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
 }
 
 /// The program that ran `latch`: the one a credential is handed to.

@@ -9,6 +9,9 @@
 //! `{"op":"token","name":"GitHub"}` → `{"ok":true,"token":"…","token_type":
 //! "Bearer","expires_at":"…","connection_id":"cn_…"}` or `{"ok":false,
 //! "error":{"kind":"needs_authorization","message":"…","action":{…}}}`.
+//! `{"op":"proxy"}` → `{"ok":true,"url":"http://127.0.0.1:PORT","key":"…"}`
+//! when this process runs the proxy too (`latch exec` and `latch proxy
+//! --print-env` learn the key so).
 //! `{"op":"ping"}` → `{"ok":true}`. Anything else gets an error answer; a
 //! client that says nothing within [`READ_TIMEOUT`] is dropped.
 //! (macOS and Windows would use their own local sockets; not yet.)
@@ -27,6 +30,7 @@ use zeroize::Zeroizing;
 use crate::engine::{Engine, Requester};
 use crate::error::{Action, Error, ErrorKind, Result};
 use crate::model::ConnectionId;
+use crate::proxy::ProxyInfo;
 use crate::secret::AccessToken;
 
 /// A client gets this long to send its request.
@@ -99,12 +103,15 @@ struct State {
     /// The store's version when the held tokens were read: another process
     /// writing the store empties them.
     store_version: Mutex<i64>,
+    /// The proxy this process runs, if any.
+    proxy: Mutex<Option<ProxyInfo>>,
 }
 
 /// The running agent; dropping it stops listening and removes the socket.
 pub struct Agent {
     path: PathBuf,
     task: tokio::task::JoinHandle<()>,
+    state: Arc<State>,
 }
 
 impl Drop for Agent {
@@ -129,9 +136,14 @@ impl Agent {
             .map_err(|err| Error::storage(format!("Latch could not listen at {}: {err}.", path.display())))?;
         set_mode(path, 0o600)?;
         let version = engine.store_version().unwrap_or(0);
-        let state = Arc::new(State { engine, held: Mutex::default(), store_version: Mutex::new(version) });
-        let task = tokio::spawn(serve(listener, state));
-        Ok(Agent { path: path.to_owned(), task })
+        let state = Arc::new(State { engine, held: Mutex::default(), store_version: Mutex::new(version), proxy: Mutex::default() });
+        let task = tokio::spawn(serve(listener, state.clone()));
+        Ok(Agent { path: path.to_owned(), task, state })
+    }
+
+    /// Tells clients where this process's proxy answers (or that it stopped).
+    pub fn set_proxy(&self, proxy: Option<ProxyInfo>) {
+        *self.state.proxy.lock().unwrap_or_else(|p| p.into_inner()) = proxy;
     }
 }
 
@@ -230,7 +242,11 @@ async fn handle(request: Request, state: &State, pid: Option<u32>) -> serde_json
             }),
         },
         ("token", None) => refusal("A token request names its connection."),
-        _ => refusal("The agent answers 'ping' and 'token'."),
+        ("proxy", _) => match state.proxy.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(proxy) => serde_json::json!({ "ok": true, "url": proxy.url, "key": proxy.key.as_str() }),
+            None => serde_json::json!({ "ok": false, "no_proxy": true }),
+        },
+        _ => refusal("The agent answers 'ping', 'token' and 'proxy'."),
     }
 }
 
@@ -324,6 +340,25 @@ pub async fn ask_token(path: &Path, data_dir: &Path, name: &str) -> Option<Resul
     let mut err = Error::new(error.kind, error.message);
     err.action = error.action;
     Some(Err(err))
+}
+
+/// Asks the agent at `path` where its process's proxy answers, for the
+/// store in `data_dir`. `None` when no agent answers, it keeps another
+/// store, or its process runs no proxy.
+pub async fn ask_proxy(path: &Path, data_dir: &Path) -> Option<ProxyInfo> {
+    let stream = tokio::time::timeout(Duration::from_millis(500), UnixStream::connect(path)).await.ok()?.ok()?;
+    let (read, mut write) = stream.into_split();
+    let request = serde_json::json!({ "op": "proxy", "data_dir": data_dir }).to_string() + "\n";
+    write.write_all(request.as_bytes()).await.ok()?;
+    let mut line = Zeroizing::new(String::new());
+    tokio::time::timeout(READ_TIMEOUT, BufReader::new(read).read_line(&mut line)).await.ok()?.ok()?;
+    let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    if value["ok"] != true {
+        return None;
+    }
+    let url = value["url"].as_str()?.to_owned();
+    let key = Zeroizing::new(value["key"].as_str()?.to_owned());
+    Some(ProxyInfo { url, key })
 }
 
 #[cfg(test)]

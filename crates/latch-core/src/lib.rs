@@ -53,6 +53,7 @@ pub mod http;
 pub mod model;
 pub mod paths;
 pub mod presets;
+pub mod proxy;
 pub mod refresh_policy;
 pub mod refresher;
 pub mod request;
@@ -89,7 +90,7 @@ mod layers {
         &["http", "flows", "store", "dir_watch"],
         &["presets", "discover", "transfer", "request", "spec"],
         &["engine"],
-        &["refresher", "agent"],
+        &["refresher", "agent", "proxy"],
     ];
 
     fn layer_of(module: &str) -> usize {

@@ -138,16 +138,8 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
         let plan = plan(&connections, now, &settings);
         let find = |id: &ConnectionId| connections.iter().find(|c| &c.id == id);
 
-        for id in &plan.notify_reauth {
-            // Marked even when notifications are off: turning them on later
-            // does not bring back old episodes.
-            if engine.db().mark_notified(id, Notified::Reauth).unwrap_or(false) && chosen.notify_reauth {
-                if let Some(c) = find(id) {
-                    let reason = c.last_error.clone().unwrap_or_default();
-                    let action = c.sign_in_again();
-                    engine.announce(EngineEvent::Notice(Notice::NeedsReauth { id: id.clone(), name: c.name.clone(), reason, action }));
-                }
-            }
+        for c in plan.notify_reauth.iter().filter_map(find) {
+            engine.notify_needs_sign_in(c, chosen.notify_reauth);
         }
         for id in &plan.warn_expiry {
             if engine.db().mark_notified(id, Notified::ExpiryWarning).unwrap_or(false) && chosen.notify_expiry {

@@ -135,6 +135,8 @@ pub async fn spec_create(state: State<'_, AppState>, input: SpecCreateDto) -> Ip
             redirect_port: 0,
             redirect_uri_override: None,
             accept_secret_hosts: confirmed,
+            // The spec's own base; the detail view's settings change it.
+            api: Default::default(),
         })
         .await?;
     Ok(connection.into())

@@ -36,6 +36,7 @@ pub use oauth1::OAuth1Token;
 pub use usage::Requester;
 pub use spec::{SpecConnection, SpecEdit, StepReport};
 pub use tokens::Disconnected;
+pub(crate) use tokens::RefreshNeed;
 
 /// Opens URLs in the user's browser.
 pub trait Browser: Send + Sync {

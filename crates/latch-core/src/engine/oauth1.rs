@@ -343,6 +343,16 @@ impl Engine {
         })
     }
 
+    /// `api` signed for this one request, not sent.
+    pub(super) async fn oauth1_signed(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<oauth2::http::Request<Vec<u8>>> {
+        let settings = connection.settings.oauth1().ok_or_else(|| Error::validation("kind", "not an OAuth 1.0a connection"))?;
+        let keys = self.oauth1_keys(connection, settings).await?;
+        let secret = Zeroizing::new(token_secret(tokens).unwrap_or_default());
+        let mut request = plain_request(api)?;
+        self.oauth1_sign(settings, &keys, Some((tokens.access_token.secret(), secret.as_str())), None, None, &mut request)?;
+        Ok(request)
+    }
+
     /// An API request, signed for this one request.
     pub(super) async fn oauth1_request(&self, name_or_id: &str, api: &ApiRequest) -> Result<ApiResponse> {
         self.check_destination(&self.get(name_or_id)?, &api.url)?;

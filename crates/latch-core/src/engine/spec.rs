@@ -472,7 +472,7 @@ impl Engine {
         self.spec_send(&connection, &fresh, api).await
     }
 
-    async fn spec_built(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<oauth2::http::Request<Vec<u8>>> {
+    pub(super) async fn spec_built(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<oauth2::http::Request<Vec<u8>>> {
         let settings = connection.settings.spec().ok_or_else(|| Error::validation("kind", "not a spec connection"))?;
         let secrets = self.spec_secrets(connection).await?;
         let runner = self.spec_runner(settings, secrets, spec_data(Some(tokens)), settings.redirect_uri_to_register());

@@ -132,7 +132,11 @@ impl Engine {
     pub(crate) async fn fresh_tokens(&self, name_or_id: &str) -> Result<(Connection, TokenSet)> {
         self.save_unsaved().await;
         let connection = self.get(name_or_id)?;
-        if connection.status == Status::New && signs_in_without_user(&connection) {
+        // No token yet — or another caller is getting the first one: wait
+        // for its lease and share the result.
+        let first = connection.status == Status::New
+            || (connection.status == Status::Refreshing && connection.access_issued_at.is_none());
+        if first && signs_in_without_user(&connection) {
             return self.refresh_single_flight(&connection.id, RefreshNeed::First).await;
         }
         let tokens = self.stored_tokens(&connection).await?;
@@ -547,6 +551,42 @@ impl Engine {
         let need = RefreshNeed::Since(self.now());
         let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
         request::send(self.http(), request::build(&connection.settings, &api, &fresh.access_token)?).await
+    }
+
+    /// Tells the user — once per episode, in any process, and only when
+    /// `notify` (the setting) allows — that `c` needs a sign-in: a notice
+    /// the front ends word. Marked even when off, so turning notifications
+    /// on later does not bring back old episodes.
+    pub fn notify_needs_sign_in(&self, c: &Connection, notify: bool) {
+        if self.db().mark_notified(&c.id, crate::store::refresh_state::Notified::Reauth).unwrap_or(false) && notify {
+            let reason = c.last_error.clone().unwrap_or_default();
+            let notice = crate::events::Notice::NeedsReauth { id: c.id.clone(), name: c.name.clone(), reason, action: c.sign_in_again() };
+            self.announce(EngineEvent::Notice(notice));
+        }
+    }
+
+    /// The request `api` as it would go out — the credential placed (OAuth
+    /// 2.0), the spec's `base` applied, or signed for this one request
+    /// (OAuth 1.0a) — after the destination rule. Nothing is sent: the
+    /// proxy sends it with the caller's body.
+    pub(crate) async fn authorized_request(
+        &self,
+        connection: &Connection,
+        tokens: &crate::secret::TokenSet,
+        api: &ApiRequest,
+    ) -> Result<oauth2::http::Request<Vec<u8>>> {
+        self.check_destination(connection, &api.url)?;
+        let built = match &connection.settings {
+            KindSettings::OAuth2(_) => request::build(&connection.settings, api, &tokens.access_token)?,
+            KindSettings::Spec(_) => self.spec_built(connection, tokens, api).await?,
+            KindSettings::OAuth1(_) => self.oauth1_signed(connection, tokens, api).await?,
+        };
+        // A spec's base may name another host: the rule holds for where it really goes.
+        let sent_to = built.uri().to_string();
+        if matches!(connection.settings, KindSettings::Spec(_)) && url::Url::parse(api.url.trim()).is_ok() {
+            self.check_destination(connection, &sent_to)?;
+        }
+        Ok(built)
     }
 
     /// Refuses a request whose credential would go to a host the connection

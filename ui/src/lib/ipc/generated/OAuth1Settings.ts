@@ -23,4 +23,18 @@ info_url: string | null,
 /**
  * Told on disconnect to forget the token (a signed POST), when set.
  */
-revoke_url: string | null, request_token_params: Array<KeyValue>, authorize_params: Array<KeyValue>, access_token_params: Array<KeyValue>, };
+revoke_url: string | null, request_token_params: Array<KeyValue>, authorize_params: Array<KeyValue>, access_token_params: Array<KeyValue>, 
+/**
+ * Where the connection's API lives, e.g. `https://api.github.com`.
+ */
+api_base_url: string | null, 
+/**
+ * Other hosts that may receive the credential: `host`, `host:port`
+ * (that port only) or `*.domain` (its subdomains).
+ */
+allowed_hosts: Array<string>, 
+/**
+ * The proxy passes a caller's own `Authorization` and `Cookie`
+ * headers on; otherwise it drops them.
+ */
+forward_caller_auth: boolean, };

@@ -70,4 +70,18 @@ device_url: string | null,
  * absolute URI, sent as `resource=` with the authorization and token
  * requests so the provider can limit the token's audience.
  */
-resource: Array<string>, };
+resource: Array<string>, 
+/**
+ * Where the connection's API lives, e.g. `https://api.github.com`.
+ */
+api_base_url: string | null, 
+/**
+ * Other hosts that may receive the credential: `host`, `host:port`
+ * (that port only) or `*.domain` (its subdomains).
+ */
+allowed_hosts: Array<string>, 
+/**
+ * The proxy passes a caller's own `Authorization` and `Cookie`
+ * headers on; otherwise it drops them.
+ */
+forward_caller_auth: boolean, };

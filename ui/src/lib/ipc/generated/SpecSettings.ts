@@ -24,4 +24,18 @@ redirect_uri_override: string | null,
  * The loopback port of the redirect (0: any free port, for providers
  * that accept any loopback port as RFC 8252 asks).
  */
-redirect_port: number, };
+redirect_port: number, 
+/**
+ * Where the connection's API lives, e.g. `https://api.github.com`.
+ */
+api_base_url: string | null, 
+/**
+ * Other hosts that may receive the credential: `host`, `host:port`
+ * (that port only) or `*.domain` (its subdomains).
+ */
+allowed_hosts: Array<string>, 
+/**
+ * The proxy passes a caller's own `Authorization` and `Cookie`
+ * headers on; otherwise it drops them.
+ */
+forward_caller_auth: boolean, };

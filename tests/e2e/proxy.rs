@@ -1,0 +1,304 @@
+//! `latch proxy` and `latch exec` end to end, with the real refresher, the
+//! quirk provider's 6-second tokens, and an API (tests/providers/
+//! api_upstream.py) that checks every token with the provider: the caller
+//! never holds a token, needs the proxy's key, cannot steer the proxy to
+//! another host, and one refresh serves everyone.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use latch_e2e::{http, Latch, Provider};
+use serde_json::Value;
+
+/// A `latch proxy` running over `latch`'s store, with its address and key
+/// as `latch proxy --print-env` tells them.
+struct RunningProxy {
+    child: Child,
+    url: String,
+    key: String,
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime_dir(latch: &Latch) {
+    let runtime = latch.data_dir.path().with_extension("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    latch.set_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+}
+
+fn start_proxy(latch: &Latch) -> RunningProxy {
+    let child = latch.command(&["proxy"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = latch.run(&["proxy", "--print-env"]);
+        if out.status.success() {
+            let text = String::from_utf8(out.stdout).unwrap();
+            let value = |name: &str| {
+                let line = text.lines().find(|l| l.starts_with(&format!("export {name}="))).unwrap();
+                line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
+            };
+            return RunningProxy { child, url: value("LATCH_PROXY_URL"), key: value("LATCH_PROXY_KEY") };
+        }
+        assert!(Instant::now() < deadline, "the proxy did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// curl with `args`; (status, body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl").args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+/// Sends `raw` to the proxy and reads what comes back until it closes or 5 s pass.
+fn raw(url: &str, raw: &str) -> String {
+    let host = url.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn upstream(quirks: &Provider) -> Provider {
+    Provider::api(&quirks.url("/api/echo"))
+}
+
+fn client_credentials(latch: &Latch, name: &str, quirks: &Provider, api: &Provider) {
+    latch.ok_with_stdin(
+        &[
+            "add", "--name", name, "--flow", "client_credentials", "--client-id", "proxy-client", "--client-secret-stdin",
+            "--token-url", &quirks.url("/token/short"), "--revoke-url", &quirks.url("/revoke"), "--api-base-url", &api.base,
+        ],
+        "proxy-secret\n",
+    );
+}
+
+fn grants(quirks: &Provider) -> u64 {
+    quirks.stats()["by_grant"]["client_credentials"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn the_proxy_adds_the_credential_only_for_callers_with_its_key_and_keeps_to_the_api() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    client_credentials(&latch, "Team API", &quirks, &api);
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    let base = format!("{}/Team%20API", proxy.url);
+
+    // No key, a wrong key: 407, and the API hears nothing.
+    let (status, body) = curl(&[&format!("{base}/echo/a")]);
+    assert_eq!(status, 407, "{body}");
+    assert!(body.contains("key"), "{body}");
+    let (status, _) = curl(&["-H", "Proxy-Authorization: Bearer not-the-key", &format!("{base}/echo/a")]);
+    assert_eq!(status, 407);
+    let (status, _) = curl(&[&format!("{}/_k/not-the-key/Team%20API/echo/a", proxy.url)]);
+    assert_eq!(status, 407);
+    assert_eq!(api.stats()["requests"], 0, "nothing forwarded without the key");
+    assert_eq!(api.stats()["refused"], 0);
+
+    // With the key (header or path): forwarded with the token; the caller's
+    // own Authorization and Cookie are dropped.
+    let (status, body) = curl(&["-H", &key_header, "-H", "Authorization: Basic c3RvbGVu", "-H", "Cookie: session=1", &format!("{base}/echo/a/b?x=1&y=%20")]);
+    assert_eq!(status, 200, "{body}");
+    let echo = json(&body);
+    assert_eq!(echo["path"], "/echo/a/b");
+    assert_eq!(echo["query"], "x=1&y=%20");
+    assert_eq!(echo["had_cookie"], false);
+    assert_eq!(echo["caller_authorization"], Value::Null);
+    assert!(echo["headers"].get("proxy-authorization").is_none(), "{echo}");
+    let (status, _) = curl(&[&format!("{}/_k/{}/Team%20API/echo/c", proxy.url, proxy.key)]);
+    assert_eq!(status, 200);
+
+    // A streamed (chunked) upload arrives whole.
+    let upload = latch.data_dir.path().with_extension("upload");
+    let data: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&upload, &data).unwrap();
+    let (status, body) = curl(&[
+        "-H", &key_header, "-H", "Transfer-Encoding: chunked", "--data-binary", &format!("@{}", upload.display()),
+        &format!("{base}/echo/upload"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    use sha2::Digest;
+    assert_eq!(json(&body)["body_sha256"], hex(&sha2::Sha256::digest(&data)));
+    assert_eq!(json(&body)["body_bytes"], data.len());
+
+    // Unknown connection: 404 naming the known ones.
+    let (status, body) = curl(&["-H", &key_header, &format!("{}/Nope/echo", proxy.url)]);
+    assert_eq!(status, 404);
+    assert!(json(&body)["known"].as_array().unwrap().iter().any(|n| n == "Team API"), "{body}");
+
+    // The path stays under the base; the Host and the target are the proxy's own.
+    let before = api.stats()["requests"].as_u64().unwrap();
+    for path in ["/Team%20API/echo/../../secret", "/Team%20API/echo/%2e%2e/x", "/Team%20API/a%2Fb"] {
+        let (status, body) = curl(&["--path-as-is", "-H", &key_header, &format!("{}{path}", proxy.url)]);
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+    let answer = raw(&proxy.url, &format!("GET /Team%20API/echo HTTP/1.1\r\nHost: evil.example\r\n{key_header}\r\n\r\n"));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let answer = raw(&proxy.url, &format!("GET http://evil.example/echo HTTP/1.1\r\nHost: evil.example\r\n{key_header}\r\n\r\n"));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let host = proxy.url.strip_prefix("http://").unwrap();
+    for smuggle in [
+        format!("POST /Team%20API/echo HTTP/1.1\r\nHost: {host}\r\n{key_header}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\nGET /Team%20API/smuggled HTTP/1.1\r\nHost: {host}\r\n{key_header}\r\n\r\n"),
+        format!("POST /Team%20API/echo HTTP/1.1\r\nHost: {host}\r\n{key_header}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /Team%20API/smuggled HTTP/1.1\r\nHost: {host}\r\n{key_header}\r\n\r\n"),
+    ] {
+        let answer = raw(&proxy.url, &smuggle);
+        assert!(!answer.contains("smuggled"), "{answer}");
+    }
+    let stats = api.stats();
+    assert!(!stats["paths"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("smuggled") || p == "/secret"), "{stats}");
+    assert!(stats["requests"].as_u64().unwrap() <= before + 2, "{stats}");
+
+    // A WebSocket upgrade passes through both ways.
+    let mut socket = TcpStream::connect(host).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    socket
+        .write_all(format!("GET /Team%20API/ws HTTP/1.1\r\nHost: {host}\r\n{key_header}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        socket.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    socket.write_all(b"hello through the proxy").unwrap();
+    let mut echoed = [0u8; 23];
+    socket.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"hello through the proxy");
+    drop(socket);
+
+    // Upstream down: 502 with the reason.
+    latch.ok(&["edit", "Team API", "--api-base-url", "http://127.0.0.1:9"]);
+    let (status, body) = curl(&["-H", &key_header, &format!("{base}/echo")]);
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(json(&body)["error"], "upstream_unreachable");
+
+    // Every use is logged with the program and the host; no secret on disk.
+    let uses: Vec<Value> = serde_json::from_str(&latch.ok(&["log", "Team API", "--json"])).unwrap();
+    let proxied: Vec<&Value> = uses.iter().filter(|u| u["via"] == "proxy").collect();
+    assert!(!proxied.is_empty(), "{uses:?}");
+    assert!(proxied.iter().any(|u| u["exe"].as_str().is_some_and(|e| e.ends_with("curl")) && u["host"] == "127.0.0.1"), "{uses:?}");
+    let token = latch.access_token("Team API");
+    // (The key itself is printed by --print-env, by design.)
+    latch.assert_no_secret_leaks(&[token, "proxy-secret".to_owned()]);
+}
+
+#[test]
+fn one_refresh_serves_twenty_callers_and_a_long_download_outlives_its_token() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    client_credentials(&latch, "Busy", &quirks, &api);
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    let url = format!("{}/Busy/echo/x", proxy.url);
+
+    // 20 at once with no token yet: one token request.
+    let burst = |label: &str| {
+        let threads: Vec<_> = (0..20)
+            .map(|_| {
+                let (key_header, url) = (key_header.clone(), url.clone());
+                std::thread::spawn(move || curl(&["-H", &key_header, &url]))
+            })
+            .collect();
+        let answers: Vec<(u16, String)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{label}: {answers:?}");
+    };
+    burst("first token");
+    assert_eq!(grants(&quirks), 1, "one token for twenty callers");
+
+    // The provider forgets the token: all twenty get 401 upstream, one refresh, one retry each.
+    let token = latch.access_token("Busy");
+    let (status, _) = http("POST", &quirks.url("/revoke"), &[("Content-Type", "application/x-www-form-urlencoded")], &format!("token={token}"));
+    assert_eq!(status, 200);
+    let before = grants(&quirks);
+    burst("after revocation");
+    assert_eq!(grants(&quirks), before + 1, "one refresh for twenty callers");
+
+    // A download that takes longer than the 6-second token lives; the next
+    // request goes with the token the refresher got meanwhile.
+    let tokens_before = api.stats()["tokens"].as_array().unwrap().len();
+    let (status, body) = curl(&["-H", &key_header, &format!("{}/Busy/big?mib=16&seconds=8", proxy.url)]);
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), 16 * 1024 * 1024);
+    let (status, body) = curl(&["-H", &key_header, &url]);
+    assert_eq!(status, 200, "{body}");
+    assert!(api.stats()["tokens"].as_array().unwrap().len() > tokens_before, "a new token after the long download");
+}
+
+#[test]
+fn latch_exec_gives_the_command_its_proxy_address_and_passes_its_exit_code() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    client_credentials(&latch, "Team API", &quirks, &api);
+
+    // No proxy runs: exec starts one for the command.
+    let script = r#"test -z "${TEAM_API_ACCESS_TOKEN:-}" || exit 90
+curl -sS "$LATCH_TEAM_API_URL/echo/from-exec" | grep -q '"path": "/echo/from-exec"' || exit 91
+exit 7"#;
+    let out = latch.command(&["exec", "Team API", "--", "sh", "-c", script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // --token-env adds the token itself.
+    let out = latch.command(&["exec", "Team API", "--token-env", "--", "sh", "-c", r#"test -n "$TEAM_API_ACCESS_TOKEN""#]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+
+    // With a proxy running, exec uses it (its key).
+    let proxy = start_proxy(&latch);
+    let out = latch.command(&["exec", "Team API", "--", "sh", "-c", "printf %s \"$LATCH_PROXY_KEY\""]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), proxy.key);
+
+    // A command that does not exist: a clear message.
+    let out = latch.command(&["exec", "Team API", "--", "no-such-program-here"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-program-here"));
+
+    let uses: Vec<Value> = serde_json::from_str(&latch.ok(&["log", "Team API", "--json"])).unwrap();
+    assert!(uses.iter().any(|u| u["via"] == "exec" && u["what"] == "token"), "{uses:?}");
+    let token = latch.access_token("Team API");
+    latch.assert_no_secret_leaks(&[token, "proxy-secret".to_owned()]);
+}
+
+#[test]
+fn a_request_is_refused_unsent_to_a_host_the_connection_does_not_allow() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    client_credentials(&latch, "Strict", &quirks, &api);
+    // localhost is another host than the base URL's 127.0.0.1.
+    let elsewhere = api.base.replace("127.0.0.1", "localhost") + "/echo";
+    let said = latch.fails(&["request", "Strict", &elsewhere], 2);
+    assert!(said.contains("localhost") && said.contains("--allow-host"), "{said}");
+    assert_eq!(api.stats()["requests"], 0, "nothing sent");
+    let port = api.base.rsplit(':').next().unwrap();
+    latch.ok(&["edit", "Strict", "--allow-host", &format!("localhost:{port}")]);
+    latch.ok(&["request", "Strict", &elsewhere]);
+    assert_eq!(api.stats()["requests"], 1);
+    assert_eq!(latch.show("Strict")["allowed_hosts"], serde_json::json!([format!("localhost:{port}")]));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
