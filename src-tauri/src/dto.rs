@@ -197,6 +197,28 @@ pub struct SettingsDto {
     pub settings: latch_core::settings::Settings,
 }
 
+/// One use of a connection's credential, for Recent use: the engine's
+/// record, plus the program's file name to show (the full path stays in
+/// `exe`). No secret is recorded, so none crosses here.
+#[derive(Debug, Serialize, TS)]
+pub struct UsageDto {
+    #[serde(flatten)]
+    pub entry: latch_core::store::usage::UsageEntry,
+    /// The executable's file name (`curl` for `/usr/bin/curl`).
+    pub program: Option<String>,
+}
+
+impl From<latch_core::store::usage::UsageEntry> for UsageDto {
+    fn from(entry: latch_core::store::usage::UsageEntry) -> Self {
+        let program = entry.exe.as_deref().map(|exe| {
+            std::path::Path::new(exe)
+                .file_name()
+                .map_or_else(|| exe.to_owned(), |name| name.to_string_lossy().into_owned())
+        });
+        UsageDto { entry, program }
+    }
+}
+
 /// A private key file the user chose for an OAuth 1.0a connection. The PEM
 /// goes back to the form only to be saved with `oauth1_private_key_set`;
 /// no `Debug`, so it is never logged.
@@ -321,6 +343,8 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<ImportedDto>(&mut out);
     decl::<latch_core::settings::Settings>(&mut out);
     decl::<SettingsDto>(&mut out);
+    decl::<latch_core::store::usage::UsageEntry>(&mut out);
+    decl::<UsageDto>(&mut out);
     decl::<latch_core::spec::runner::StepTrace>(&mut out);
     decl::<latch_core::StepReport>(&mut out);
     decl::<SpecSource>(&mut out);

@@ -17,6 +17,9 @@ use crate::AppState;
 pub const CONNECTIONS_CHANGED: &str = "connections-changed";
 /// A sign-in session moved on (`SignInEventDto`).
 pub const SIGN_IN: &str = "sign-in";
+/// A connection's credential was handed out (the payload is its id): its
+/// record of use reads again. The list is not reloaded for it.
+pub const CONNECTION_USED: &str = "connection-used";
 
 /// Forwards every engine event, for as long as the app runs.
 pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
@@ -27,6 +30,9 @@ pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
                 Ok(EngineEvent::Notice(notice)) => crate::notifications::notify(&app, &notice),
                 Ok(EngineEvent::SignIn { session, connection, event }) => {
                     let _ = app.emit(SIGN_IN, SignInEventDto { session, id: connection.to_string(), event });
+                }
+                Ok(EngineEvent::Used { id }) => {
+                    let _ = app.emit(CONNECTION_USED, id.to_string());
                 }
                 Ok(event) if event.changed_connection().is_some() => show_change(&app),
                 Ok(_) => {}

@@ -142,6 +142,7 @@ pub fn run() {
             commands::transfer::connections_import,
             commands::settings::settings_get,
             commands::settings::settings_save,
+            commands::usage::connection_usage,
             commands::specs::spec_open_file,
             commands::specs::spec_open_text,
             commands::specs::spec_parameter_check,

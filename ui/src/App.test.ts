@@ -119,7 +119,7 @@ describe("the list's badges", () => {
 
 describe("starting at login, offered after the first connect", () => {
   const signIn = (session: string, event: SignInEvent, id = "cn_1") => emit("sign-in", { session, id, event });
-  const settings = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24 };
+  const settings = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24, usage_kept_days: 30 };
 
   afterEach(() => localStorage.clear());
 

@@ -146,10 +146,15 @@ type Handler = (args: Record<string, unknown>) => unknown;
 
 /**
  * Fakes the Rust side: each command answers with its handler; any other command fails the test loudly.
- * `connection_template` answers with the engine's template unless a test gives its own.
+ * `connection_template` answers with the engine's template, and `connection_usage` with no uses, unless a test
+ * gives its own.
  */
 export function mockBackend(handlers: Record<string, Handler>) {
-  const all: Record<string, Handler> = { connection_template: () => template(), ...handlers };
+  const all: Record<string, Handler> = {
+    connection_template: () => template(),
+    connection_usage: () => [],
+    ...handlers,
+  };
   const calls: { command: string; args: Record<string, unknown> }[] = [];
   mockIPC(
     (command, args) => {

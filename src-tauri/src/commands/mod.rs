@@ -10,3 +10,4 @@ pub mod settings;
 pub mod specs;
 pub mod tokens;
 pub mod transfer;
+pub mod usage;

@@ -22,8 +22,18 @@ pub struct Requester {
 
 impl Requester {
     /// Process `pid`, as /proc describes it (its executable and parent);
-    /// what cannot be read stays unknown.
+    /// what cannot be read stays unknown. When `pid` is Latch's own command
+    /// line — `latch token` asking the agent — the program that ran it is
+    /// the one the token is for, and is recorded instead.
     pub fn process(pid: u32) -> Requester {
+        let asked = Requester::read(pid);
+        match (&asked.exe, asked.parent_pid) {
+            (Some(exe), Some(parent)) if is_latch_command_line(exe) => Requester::read(parent),
+            _ => asked,
+        }
+    }
+
+    fn read(pid: u32) -> Requester {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string());
         // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and ')'.
         let parent_pid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -37,6 +47,13 @@ impl Requester {
     pub fn user() -> Requester {
         Requester::default()
     }
+}
+
+/// `exe` is the `latch` installed beside this process (the app and the
+/// command line ship together: /usr/bin, target/debug).
+fn is_latch_command_line(exe: &str) -> bool {
+    let beside = std::env::current_exe().ok().and_then(|ours| Some(ours.parent()?.join("latch")));
+    beside.is_some_and(|cli| std::path::Path::new(exe) == cli)
 }
 
 impl Engine {

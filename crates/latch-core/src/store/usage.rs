@@ -18,7 +18,7 @@ pub struct UsageEntry {
     pub connection_id: ConnectionId,
     /// Through what: `cli` (the command line), `agent` (the app or `latch
     /// agent` answering the command line), `helper` (git's or kubectl's),
-    /// `app` (the person at the window).
+    /// `app` (the person at the window), `proxy` (the local proxy).
     pub via: String,
     /// What was handed out or done: `token`, `request`, `git-credential`,
     /// `kube-credential`, `copy`, `reveal`, `copy-curl`.

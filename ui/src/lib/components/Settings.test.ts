@@ -6,7 +6,13 @@ import App from "../../App.svelte";
 import { connectionDto, mockBackend } from "../../test-fixtures";
 import Settings from "./Settings.svelte";
 
-const DEFAULTS: SettingsDto = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24 };
+const DEFAULTS: SettingsDto = {
+  start_at_login: false,
+  notify_reauth: true,
+  notify_expiry: true,
+  warn_ahead_hours: 24,
+  usage_kept_days: 30,
+};
 
 describe("Settings", () => {
   it("shows what is saved, saves only after a change and sends every choice", async () => {
@@ -31,9 +37,62 @@ describe("Settings", () => {
 
     await waitFor(() => expect(screen.getByTestId("settings-status")).toHaveTextContent("Saved."));
     expect(backend.lastArgs("settings_save")).toEqual({
-      settings: { start_at_login: true, notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72 },
+      settings: { start_at_login: true, notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72, usage_kept_days: 30 },
     });
     expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
+  });
+
+  it("keeps the record of use for the days typed, saved like the other choices", async () => {
+    let stored = { ...DEFAULTS };
+    const backend = mockBackend({
+      settings_get: () => stored,
+      settings_save: ({ settings }) => (stored = { ...(settings as SettingsDto) }),
+    });
+    render(Settings, { onclose: () => {} });
+    const days = (await screen.findByLabelText(/Keep the record of use for/)) as HTMLInputElement;
+    expect(days).toHaveValue(30);
+    expect(days.closest("label")).toHaveTextContent(/Keep the record of use for\s+days/);
+    const save = screen.getByRole("button", { name: "Save" });
+    expect(save).toBeDisabled();
+
+    const user = userEvent.setup();
+    await user.clear(days);
+    await user.type(days, "7");
+    expect(save).toBeEnabled();
+    await user.click(save);
+    await waitFor(() => expect(screen.getByTestId("settings-status")).toHaveTextContent("Saved."));
+    expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, usage_kept_days: 7 } });
+    expect(days).toHaveValue(7);
+  });
+
+  it("says beside the field when the engine refuses the number of days, and saves nothing", async () => {
+    const backend = mockBackend({
+      settings_get: () => DEFAULTS,
+      settings_save: ({ settings }) => {
+        const days = (settings as SettingsDto).usage_kept_days;
+        if (days >= 1 && days <= 365) return settings;
+        const message = "Keep the record of use for 1 to 365 days.";
+        throw { code: "validation", message, fields: [{ field: "usage_kept_days", message }], details: null };
+      },
+    });
+    render(Settings, { onclose: () => {} });
+    const days = (await screen.findByLabelText(/Keep the record of use for/)) as HTMLInputElement;
+    const user = userEvent.setup();
+    for (const typed of ["400", ""]) {
+      await user.clear(days);
+      if (typed) await user.type(days, typed);
+      await user.click(screen.getByRole("button", { name: "Save" }));
+      expect(await screen.findByTestId("error-usage_kept_days")).toHaveTextContent(
+        "Keep the record of use for 1 to 365 days.",
+      );
+      expect(days).toHaveAttribute("aria-invalid", "true");
+      expect(days).toHaveAccessibleDescription(/Keep the record of use for 1 to 365 days\./);
+    }
+    // An emptied field is sent as no days at all, for the engine to refuse.
+    expect(backend.called("settings_save").map((call) => (call.args.settings as SettingsDto).usage_kept_days)).toEqual([
+      400, 0,
+    ]);
+    expect(screen.queryByTestId("settings-status")).toHaveTextContent("");
   });
 
   it("cannot choose how early to warn while the warning is off", async () => {

@@ -29,6 +29,7 @@ import type {
   SpecCreateDto,
   SpecOpenedDto,
   StepReport,
+  UsageDto,
 } from "./types";
 
 /** The engine's error codes, plus `internal` for failures that never reached the engine (the IPC bridge itself). */
@@ -157,6 +158,9 @@ export const importChoose = () => call<ImportFileDto | null>("import_choose");
  */
 export const connectionsImport = (path: string, digest: string, choices: ImportChoice[], accepted: string[]) =>
   call<ImportedDto>("connections_import", { path, digest, choices, accepted });
+/** The newest `limit` uses of one connection's credential, newest first (never the credential itself). */
+export const connectionUsage = (idOrName: string, limit: number) =>
+  call<UsageDto[]>("connection_usage", { idOrName, limit });
 export const settingsGet = () => call<SettingsDto>("settings_get");
 /** Saves every setting at once; resolves with what is now in effect. */
 export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });
@@ -215,6 +219,8 @@ async function subscribe<T>(event: string, callback: (payload: T) => void): Prom
 export const onConnectionsChanged = (callback: () => void) => subscribe<null>("connections-changed", () => callback());
 /** A sign-in session moved on, wherever it was started (this window, a notification's Reconnect, the tray). */
 export const onSignIn = (callback: (event: SignInEventDto) => void) => subscribe<SignInEventDto>("sign-in", callback);
+/** A connection's credential was handed out (the payload is its id): its Recent use reads again. */
+export const onConnectionUsed = (callback: (id: string) => void) => subscribe<string>("connection-used", callback);
 /** The user chose Settings… in the tray menu. */
 export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
 /** The user clicked Sign in again on a notification: the payload is the connection's id. */

@@ -58,6 +58,8 @@ export type { StepReport } from "./generated/StepReport";
 export type { StepTrace } from "./generated/StepTrace";
 export type { TokenPlacement } from "./generated/TokenPlacement";
 export type { TokenRequestFormat } from "./generated/TokenRequestFormat";
+export type { UsageDto } from "./generated/UsageDto";
+export type { UsageEntry } from "./generated/UsageEntry";
 
 // Each kind's own shape, for the screens that show one kind: narrow with `connection.kind === "oauth2"`.
 import type { ConnectionDraft as AnyConnectionDraft } from "./generated/ConnectionDraft";

@@ -15,4 +15,9 @@ notify_expiry: boolean,
 /**
  * How many hours ahead that warning comes.
  */
-warn_ahead_hours: number, };
+warn_ahead_hours: number, 
+/**
+ * How many days each hand-out of a credential stays in the record of
+ * use before it is forgotten.
+ */
+usage_kept_days: number, };
