@@ -48,7 +48,11 @@ export function usageWords(use: Pick<UsageDto, "via" | "what">): string {
     return "Given to a helper program";
   }
   if (via === "proxy") return "Through the local proxy";
-  if (via === "exec") return "Given to a program Latch started";
+  if (via === "exec") {
+    // The program was given the proxy's address (and its key), the credential stayed in Latch.
+    if (what === "proxy-url") return "A program Latch started was sent through the local proxy";
+    return "Given to a program Latch started";
+  }
   if (via === "cli" || via === "agent") {
     if (what === "request") return "Request sent from the terminal";
     return "Given to a program from the terminal";

@@ -37,8 +37,8 @@ const day = (): UsageDto[] => [
     parent_pid: 4100,
     program: "python3.11",
   }),
-  use({ at: ago(60 * MIN + 30_000), via: "helper", what: "git-credential", pid: 77, exe: "/usr/lib/git-core/git", program: "git" }),
-  use({ at: ago(90 * MIN + 30_000), via: "helper", what: "kube-credential", pid: 78, exe: "/usr/bin/kubectl", program: "kubectl" }),
+  use({ at: ago(60 * MIN + 30_000), via: "helper", what: "git-credential", pid: 77, exe: "/usr/bin/git", program: "git" }),
+  use({ at: ago(90 * MIN + 30_000), via: "helper", what: "kube-credential", exe: "/usr/bin/kubectl", program: "kubectl" }),
   use({ at: ago(120 * MIN + 30_000), via: "app", what: "reveal" }),
   use({ at: ago(180 * MIN + 30_000), via: "app", what: "copy" }),
 ];
