@@ -79,10 +79,15 @@ fn upstream(quirks: &Provider) -> Provider {
 }
 
 fn client_credentials(latch: &Latch, name: &str, quirks: &Provider, api: &Provider) {
+    client_credentials_from(latch, name, quirks, api, "short");
+}
+
+/// A client credentials connection whose tokens come from the quirk `token` endpoint.
+fn client_credentials_from(latch: &Latch, name: &str, quirks: &Provider, api: &Provider, token: &str) {
     latch.ok_with_stdin(
         &[
             "add", "--name", name, "--flow", "client_credentials", "--client-id", "proxy-client", "--client-secret-stdin",
-            "--token-url", &quirks.url("/token/short"), "--revoke-url", &quirks.url("/revoke"), "--api-base-url", &api.base,
+            "--token-url", &quirks.url(&format!("/token/{token}")), "--revoke-url", &quirks.url("/revoke"), "--api-base-url", &api.base,
         ],
         "proxy-secret\n",
     );
@@ -203,12 +208,13 @@ fn the_proxy_adds_the_credential_only_for_callers_with_its_key_and_keeps_to_the_
 }
 
 #[test]
-fn one_refresh_serves_twenty_callers_and_a_long_download_outlives_its_token() {
+fn one_refresh_serves_twenty_callers() {
     let quirks = Provider::quirks();
     let api = upstream(&quirks);
     let latch = Latch::new();
     runtime_dir(&latch);
-    client_credentials(&latch, "Busy", &quirks, &api);
+    // Hour-long tokens: only the callers below make Latch ask for one.
+    client_credentials_from(&latch, "Busy", &quirks, &api, "ok");
     let proxy = start_proxy(&latch);
     let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
     let url = format!("{}/Busy/echo/x", proxy.url);
@@ -231,17 +237,27 @@ fn one_refresh_serves_twenty_callers_and_a_long_download_outlives_its_token() {
     let token = latch.access_token("Busy");
     let (status, _) = http("POST", &quirks.url("/revoke"), &[("Content-Type", "application/x-www-form-urlencoded")], &format!("token={token}"));
     assert_eq!(status, 200);
-    let before = grants(&quirks);
     burst("after revocation");
-    assert_eq!(grants(&quirks), before + 1, "one refresh for twenty callers");
+    assert_eq!(grants(&quirks), 2, "one refresh for twenty callers");
+}
 
-    // A download that takes longer than the 6-second token lives; the next
-    // request goes with the token the refresher got meanwhile.
+#[test]
+fn a_long_download_outlives_its_token_and_the_next_request_has_the_new_one() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    // Six-second tokens, renewed by the proxy's refresher.
+    client_credentials(&latch, "Slow", &quirks, &api);
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    let (status, body) = curl(&["-H", &key_header, &format!("{}/Slow/echo/first", proxy.url)]);
+    assert_eq!(status, 200, "{body}");
     let tokens_before = api.stats()["tokens"].as_array().unwrap().len();
-    let (status, body) = curl(&["-H", &key_header, &format!("{}/Busy/big?mib=16&seconds=8", proxy.url)]);
+    let (status, body) = curl(&["-H", &key_header, &format!("{}/Slow/big?mib=16&seconds=8", proxy.url)]);
     assert_eq!(status, 200);
     assert_eq!(body.len(), 16 * 1024 * 1024);
-    let (status, body) = curl(&["-H", &key_header, &url]);
+    let (status, body) = curl(&["-H", &key_header, &format!("{}/Slow/echo/after", proxy.url)]);
     assert_eq!(status, 200, "{body}");
     assert!(api.stats()["tokens"].as_array().unwrap().len() > tokens_before, "a new token after the long download");
 }
@@ -301,4 +317,120 @@ fn a_request_is_refused_unsent_to_a_host_the_connection_does_not_allow() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Summaries of the notifications dunst received that name `name`.
+fn notifications_naming(name: &str) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new("dunstctl").arg("history").output().expect("dunstctl runs (make test starts dunst)");
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    history["data"][0]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|n| n["summary"]["data"].as_str())
+                .filter(|summary| summary.contains(name))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_connection_that_needs_a_sign_in_answers_401_in_words_and_notifies_once() {
+    let academy = Provider::academy(&[]);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    let name = "Proxied Academy";
+    latch.ok_with_stdin(
+        &[
+            "add", "--preset", "app-academy", "--name", name, "--client-id", "academy-client", "--client-secret-stdin",
+            "--authorize-url", &academy.url("/authorize"), "--token-url", &academy.url("/token"),
+            "--refresh-url", &academy.url("/refresh"), "--revoke-url", &academy.url("/invalidate"),
+            "--info-url", &academy.url("/info"), "--redirect-uri", "", "--api-base-url", &academy.base,
+        ],
+        "academy-secret\n",
+    );
+    latch.ok(&["connect", name, "--timeout", "20"]);
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    let url = format!("{}/Proxied%20Academy/info", proxy.url);
+    let (status, body) = curl(&["-H", &key_header, &url]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["user"], "Jane Doe");
+
+    // The provider forgets the connection (tokens and refresh token).
+    let token = latch.access_token(name);
+    let (status, _) = http("GET", &academy.url("/invalidate"), &[("Authorization", &format!("Bearer {token}"))], "");
+    assert_eq!(status, 204);
+    for _ in 0..2 {
+        let (status, body) = curl(&["-H", &key_header, &url]);
+        assert_eq!(status, 401, "{body}");
+        let answer = json(&body);
+        assert_eq!(answer["error"], "needs_sign_in");
+        assert_eq!(answer["connection"], name);
+    }
+    assert_eq!(latch.show(name)["status"], "needs_reauth");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = notifications_naming(name);
+    while seen.is_empty() && Instant::now() < deadline {
+        seen = notifications_naming(name);
+    }
+    assert_eq!(seen.len(), 1, "one notification: {seen:?}");
+    assert!(seen[0].contains("sign in again"), "{seen:?}");
+}
+
+#[test]
+fn clients_over_the_limit_get_503_and_the_proxy_keeps_serving() {
+    let quirks = Provider::quirks();
+    let api = upstream(&quirks);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    client_credentials(&latch, "Limited", &quirks, &api);
+    // 200 descriptors in all: room for (200 - 128) / 2 = 36 clients.
+    let mut command = latch.command(&["proxy"]);
+    let program = command.get_program().to_owned();
+    let args: Vec<std::ffi::OsString> = command.get_args().map(|a| a.to_owned()).collect();
+    let mut limited = Command::new("sh");
+    limited.arg("-c").arg("ulimit -n 200 && exec \"$0\" \"$@\"").arg(program).args(args);
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => limited.env(key, value),
+            None => limited.env_remove(key),
+        };
+    }
+    let child = limited.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (url, key) = loop {
+        let out = latch.run(&["proxy", "--print-env"]);
+        if out.status.success() {
+            let text = String::from_utf8(out.stdout).unwrap();
+            let value = |name: &str| {
+                let line = text.lines().find(|l| l.starts_with(&format!("export {name}="))).unwrap();
+                line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
+            };
+            break (value("LATCH_PROXY_URL"), value("LATCH_PROXY_KEY"));
+        }
+        assert!(Instant::now() < deadline, "the proxy did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _proxy = RunningProxy { child, url: url.clone(), key: key.clone() };
+    let host = url.strip_prefix("http://").unwrap().to_owned();
+    // 100 idle clients hold their connections open.
+    let idle: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(&host).unwrap()).collect();
+    let mut refused = 0;
+    for mut stream in idle.iter().skip(60).take(10).map(|s| s.try_clone().unwrap()) {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 503") {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10, "clients over the limit hear 503 at once");
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = curl(&["-H", &format!("Proxy-Authorization: Bearer {key}"), &format!("{url}/Limited/echo/after")]);
+    assert_eq!(status, 200, "{body}");
 }

@@ -76,8 +76,15 @@ async fn finish_before_exiting(
         code = signalled => {
             if engine.is_busy() {
                 eprintln!("latch: finishing the refresh under way, so its new sign-in is saved…");
-                if let Err(err) = command.await {
-                    output::print_error(&err);
+                // The command's end, or — for one that serves until stopped
+                // (agent, proxy) — the end of the work holding a lease.
+                tokio::select! {
+                    outcome = &mut command => {
+                        if let Err(err) = outcome {
+                            output::print_error(&err);
+                        }
+                    }
+                    _ = engine.wait_idle(Duration::from_secs(75)) => {}
                 }
             }
             Ok(ExitCode::from(code))
@@ -175,6 +182,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 common,
                 scopes: (!args.scopes.is_empty()).then_some(args.scopes),
                 accept_secret_hosts,
+                api: None,
             };
             let connection = engine.edit_spec(&args.name, edit).await?;
             println!("Saved '{}'.", output::clean(&connection.name));
