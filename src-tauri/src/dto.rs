@@ -281,6 +281,20 @@ pub struct SpecCreateDto {
     pub scopes: Vec<String>,
     /// The hosts the user confirmed may receive a secret.
     pub accepted_secret_hosts: Vec<String>,
+    /// The API base URL and allowed hosts typed in (none: the spec's own base).
+    #[serde(flatten)]
+    pub api: latch_core::model::ApiAccess,
+}
+
+/// The local proxy as Settings shows it: where it answers while it runs,
+/// or why the proxy that was switched on is not running. Its key never
+/// crosses here (Copy proxy key puts it on the clipboard from the shell).
+#[derive(Debug, Serialize, TS)]
+pub struct ProxyStateDto {
+    /// `http://127.0.0.1:PORT`, while it runs.
+    pub address: Option<String>,
+    /// In plain words, e.g. the port is used by another program.
+    pub problem: Option<String>,
 }
 
 /// Every declaration the UI imports, as (file name, TypeScript source).
@@ -343,6 +357,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<ImportedDto>(&mut out);
     decl::<latch_core::settings::Settings>(&mut out);
     decl::<SettingsDto>(&mut out);
+    decl::<ProxyStateDto>(&mut out);
     decl::<latch_core::store::usage::UsageEntry>(&mut out);
     decl::<UsageDto>(&mut out);
     decl::<latch_core::spec::runner::StepTrace>(&mut out);

@@ -6,6 +6,7 @@ mod commands;
 mod dto;
 mod error;
 mod events;
+mod local_proxy;
 mod notifications;
 mod tray;
 mod webview;
@@ -26,7 +27,9 @@ pub struct AppState {
     pub refresher: latch_core::refresher::Refresher,
     tray: Option<tray::Tray>,
     /// Tokens for `latch token` and other programs of this user, while the app runs.
-    _agent: Option<latch_core::agent::Agent>,
+    pub agent: Option<latch_core::agent::Agent>,
+    /// The local proxy, while Settings has it switched on.
+    pub proxy: local_proxy::LocalProxy,
 }
 
 pub fn run() {
@@ -94,7 +97,14 @@ pub fn run() {
                 let started = tauri::async_runtime::block_on(latch_core::agent::Agent::start(engine.clone(), &path));
                 started.map_err(|err| tracing::info!(error = %err, "no agent in the app")).ok()
             });
-            app.manage(AppState { engine: engine.clone(), refresher, tray, _agent: agent });
+            app.manage(AppState { engine: engine.clone(), refresher, tray, agent, proxy: Default::default() });
+            // Switched on in Settings: the proxy runs from launch (a port in use is said there, not fatal).
+            if let Ok(settings) = engine.settings().map_err(|err| tracing::warn!(error = %err, "settings unreadable")) {
+                if settings.proxy_enabled {
+                    let state = app.state::<AppState>();
+                    tauri::async_runtime::block_on(state.proxy.apply(&engine, state.agent.as_ref(), &settings));
+                }
+            }
             events::watch_other_processes(app.handle().clone(), engine);
             events::show_change(app.handle());
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {
@@ -142,6 +152,8 @@ pub fn run() {
             commands::transfer::connections_import,
             commands::settings::settings_get,
             commands::settings::settings_save,
+            commands::proxy::proxy_state,
+            commands::proxy::proxy_key_copy,
             commands::usage::connection_usage,
             commands::specs::spec_open_file,
             commands::specs::spec_open_text,

@@ -96,6 +96,28 @@ struct Held {
     connection: Connection,
     tokens: TokenSet,
     due: Option<DateTime<Utc>>,
+    /// An OAuth 2.0 connection with its token in the header: the base and
+    /// the headers to add, made once (the placement rules of
+    /// `request::build`), so a request costs no rebuilding.
+    fast: Option<FastPath>,
+}
+
+struct FastPath {
+    base: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl FastPath {
+    fn of(connection: &Connection, tokens: &TokenSet) -> Option<FastPath> {
+        let settings = connection.settings.oauth2()?;
+        if settings.token_placement != crate::model::TokenPlacement::Header {
+            return None;
+        }
+        let base = connection.settings.api_base_url()?;
+        let built = crate::request::build(&connection.settings, &ApiRequest::get(base.clone()), &tokens.access_token).ok()?;
+        let headers = built.headers().iter().map(|(name, value)| (name.clone(), value.clone())).collect();
+        Some(FastPath { base: base.trim_end_matches('/').to_owned(), headers })
+    }
 }
 
 struct State {
@@ -106,15 +128,18 @@ struct State {
     /// For WebSocket upgrades: HTTP/1.1 only.
     upstream_h1: reqwest::Client,
     held: Mutex<HashMap<String, Arc<Held>>>,
-    /// The store's version when the held tokens were read.
-    store: Mutex<i64>,
 }
 
 impl Proxy {
     /// Listens on 127.0.0.1:`port` (0: any free port) with a new key.
     pub async fn start(engine: Arc<Engine>, port: u16) -> Result<Proxy> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|err| {
-            Error::validation("port", format!("The proxy could not listen on 127.0.0.1:{port}: {err}."))
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|err| match err.kind() {
+            // The usual cause, said so that the user knows what to change.
+            std::io::ErrorKind::AddrInUse => Error::validation(
+                "port",
+                format!("Port {port} is already used by another program. Choose another port, or 0 for any free port."),
+            ),
+            _ => Error::validation("port", format!("The proxy could not listen on 127.0.0.1:{port}: {err}.")),
         })?;
         let port = listener.local_addr().map_err(|err| Error::network(format!("The proxy has no address: {err}.")))?.port();
         let key = Zeroizing::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
@@ -127,7 +152,6 @@ impl Proxy {
             let builder = if h1 { builder.http1_only() } else { builder };
             builder.build().map_err(|err| Error::network(format!("The proxy's HTTP client could not start: {err}.")))
         };
-        let version = engine.store_version().unwrap_or(0);
         let state = Arc::new(State {
             engine,
             key: key.clone(),
@@ -135,7 +159,6 @@ impl Proxy {
             upstream: client(false)?,
             upstream_h1: client(true)?,
             held: Mutex::default(),
-            store: Mutex::new(version),
         });
         let task = tokio::spawn(serve(listener, state));
         Ok(Proxy { info: ProxyInfo { url: format!("http://127.0.0.1:{port}"), key }, task })
@@ -180,6 +203,22 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => forget.forget_all(),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    // Another process wrote the store (a sign-in, a refresh, an edit): what
+    // is held may be stale. Woken by inotify, so a request asks nothing.
+    let watched = state.clone();
+    tokio::spawn(async move {
+        let mut watch = crate::dir_watch::DirWatch::new(watched.engine.data_dir());
+        let mut seen = watched.engine.store_version().unwrap_or(0);
+        loop {
+            watch.changed().await;
+            if let Ok(version) = watched.engine.store_version() {
+                if version != seen {
+                    seen = version;
+                    watched.forget_all();
+                }
             }
         }
     });
@@ -238,22 +277,9 @@ impl State {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Another process wrote the store (a sign-in, a refresh, an edit):
-    /// what is held may be stale. (SQLite's data version: no disk read.)
-    fn notice_other_writers(&self) {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(version) = self.engine.store_version() {
-            if version != *store {
-                *store = version;
-                self.forget_all();
-            }
-        }
-    }
-
     /// The connection named `name` with a current token: held, or read
     /// (and refreshed when due) through the engine.
     async fn credential(&self, name: &str) -> Result<Arc<Held>> {
-        self.notice_other_writers();
         let key = name.to_lowercase();
         let now = self.engine.now();
         if let Some(held) = self.held.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -268,19 +294,19 @@ impl State {
 
     fn remember(&self, key: String, connection: Connection, tokens: TokenSet) -> Result<Arc<Held>> {
         let due = connection.refresh_due();
-        let held = Arc::new(Held { connection, tokens, due });
+        let fast = FastPath::of(&connection, &tokens);
+        let held = Arc::new(Held { connection, tokens, due, fast });
         // Only a plainly connected connection is kept: one needing a sign-in
         // or waiting to retry is read again each time.
         if held.connection.status == Status::Connected && held.connection.retry_at.is_none() {
-            *self.store.lock().unwrap_or_else(|p| p.into_inner()) = self.engine.store_version().unwrap_or(0);
             self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(key, held.clone());
         }
         Ok(held)
     }
 
-    /// After a 401 to a request sent at `sent_at`: the token someone got
-    /// since, or one refresh for every caller (in any process).
-    async fn renewed(&self, name: &str, stale: &Held, sent_at: DateTime<Utc>) -> Result<Arc<Held>> {
+    /// After a 401: the token someone got since, or one refresh for every
+    /// caller (in any process).
+    async fn renewed(&self, name: &str, stale: &Held) -> Result<Arc<Held>> {
         let key = name.to_lowercase();
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,7 +317,7 @@ impl State {
                 _ => held.remove(&key),
             };
         }
-        let need = crate::engine::RefreshNeed::Since(sent_at);
+        let need = crate::engine::RefreshNeed::Rejected(stale.tokens.access_token.clone());
         let (connection, tokens) = self.engine.refresh_single_flight(&stale.connection.id, need).await?;
         self.remember(key, connection, tokens)
     }
@@ -452,7 +478,11 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
         Ok(held) => held,
         Err(err) => return credential_error(state, &target.connection, err),
     };
-    let url = match upstream_url(&held.connection, &target) {
+    let tail = match &target.query {
+        Some(query) => format!("{}?{query}", target.path),
+        None => target.path.clone(),
+    };
+    let url = match upstream_url(&held.connection, &tail) {
         Ok(url) => url,
         Err(response) => return response,
     };
@@ -499,19 +529,31 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
     loop {
         let api = ApiRequest {
             method: method.to_string(),
-            url: url.clone(),
+            url: tail.clone(),
             headers: Vec::new(),
             body: if signs_body { kept.as_ref().map(|b| b.to_vec()) } else { None },
         };
-        let built = match state.engine.authorized_request(&held.connection, &held.tokens, &api).await {
-            Ok(built) => built,
-            Err(err) => return credential_error(state, &target.connection, err),
-        };
-        let (parts, _) = built.into_parts();
         let mut outgoing = headers.clone();
-        for (name, value) in parts.headers.iter() {
-            outgoing.insert(name.clone(), value.clone());
-        }
+        let (method, uri) = match &held.fast {
+            Some(fast) => {
+                for (name, value) in &fast.headers {
+                    outgoing.insert(name.clone(), value.clone());
+                }
+                (method.clone(), format!("{}/{}", fast.base, api.url))
+            }
+            None => {
+                let absolute = ApiRequest { url: url.clone(), ..api };
+                let built = match state.engine.authorized_request(&held.connection, &held.tokens, &absolute).await {
+                    Ok(built) => built,
+                    Err(err) => return credential_error(state, &target.connection, err),
+                };
+                let (parts, _) = built.into_parts();
+                for (name, value) in parts.headers.iter() {
+                    outgoing.insert(name.clone(), value.clone());
+                }
+                (parts.method, parts.uri.to_string())
+            }
+        };
         if let Some(protocol) = &upgrade_to {
             outgoing.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             outgoing.insert(header::UPGRADE, protocol.clone());
@@ -522,9 +564,7 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
             (None, None) => reqwest::Body::from(Bytes::new()),
         };
         let client_http = if upgrade { &state.upstream_h1 } else { &state.upstream };
-        let uri = parts.uri.to_string();
-        let sent_at = state.engine.now();
-        let sent = client_http.request(parts.method.clone(), &uri).headers(outgoing).body(body).send().await;
+        let sent = client_http.request(method, &uri).headers(outgoing).body(body).send().await;
         let response = match sent {
             Ok(response) => response,
             Err(err) => {
@@ -541,7 +581,7 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
         client.record(state, &held.connection, &requester, &uri);
         if response.status() == StatusCode::UNAUTHORIZED && !tried_renewal && kept.is_some() && held.connection.can_renew() {
             tried_renewal = true;
-            match state.renewed(&target.connection, &held, sent_at).await {
+            match state.renewed(&target.connection, &held).await {
                 Ok(fresh) => {
                     held = fresh;
                     continue;
@@ -600,15 +640,11 @@ async fn read_whole(body: Incoming, limit: usize) -> std::result::Result<Bytes, 
 }
 
 /// The connection's API base URL joined with the path and query asked for.
-fn upstream_url(connection: &Connection, target: &Target) -> std::result::Result<String, Response<Body>> {
-    let tail = match &target.query {
-        Some(query) => format!("{}?{query}", target.path),
-        None => target.path.clone(),
-    };
+fn upstream_url(connection: &Connection, tail: &str) -> std::result::Result<String, Response<Body>> {
     match connection.settings.api_base_url() {
         Some(base) => Ok(format!("{}/{tail}", base.trim_end_matches('/'))),
         // A spec whose base is computed: its runner joins a relative path.
-        None if matches!(connection.settings, KindSettings::Spec(_)) => Ok(tail),
+        None if matches!(connection.settings, KindSettings::Spec(_)) => Ok(tail.to_owned()),
         None => Err(json_response(
             StatusCode::NOT_FOUND,
             serde_json::json!({

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod flows;
 pub mod oauth1;
 pub mod providers;
+pub mod proxy;
 pub mod requests;
 pub mod settings;
 pub mod specs;

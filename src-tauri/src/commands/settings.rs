@@ -13,11 +13,14 @@ pub async fn settings_get(app: AppHandle, state: State<'_, AppState>) -> IpcResu
     Ok(SettingsDto { start_at_login: start_at_login(&app), settings: state.engine.settings()? })
 }
 
-/// Saves everything; the refresher picks the new settings up at once.
+/// Saves everything; the refresher picks the new settings up at once, and
+/// the local proxy starts, moves or stops (a port it cannot use is said by
+/// `proxy_state`, not here: the settings are saved all the same).
 #[tauri::command]
 pub async fn settings_save(app: AppHandle, state: State<'_, AppState>, settings: SettingsDto) -> IpcResult<SettingsDto> {
     let saved = state.engine.save_settings(&settings.settings)?;
     state.refresher.wake();
+    state.proxy.apply(&state.engine, state.agent.as_ref(), &saved).await;
     let autostart = app.autolaunch();
     let changed = match (settings.start_at_login, start_at_login(&app)) {
         (true, false) => autostart.enable(),

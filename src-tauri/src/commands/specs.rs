@@ -135,8 +135,7 @@ pub async fn spec_create(state: State<'_, AppState>, input: SpecCreateDto) -> Ip
             redirect_port: 0,
             redirect_uri_override: None,
             accept_secret_hosts: confirmed,
-            // The spec's own base; the detail view's settings change it.
-            api: Default::default(),
+            api: input.api,
         })
         .await?;
     Ok(connection.into())
@@ -155,6 +154,7 @@ pub async fn spec_edit(
     parameters: Option<JsonMap<String, Json>>,
     common: Option<JsonMap<String, Json>>,
     scopes: Option<Vec<String>>,
+    api: Option<latch_core::model::ApiAccess>,
 ) -> IpcResult<ConnectionDto> {
     let document = text.map(|text| document::parse_single(&text, "the edited spec")).transpose()?;
     let elsewhere = document.as_ref().map(runner::secret_destinations).unwrap_or_default();
@@ -165,6 +165,7 @@ pub async fn spec_edit(
         common: common.unwrap_or_default(),
         scopes,
         accept_secret_hosts: confirmed,
+        api,
     };
     Ok(state.engine.edit_spec(&id, edit).await?.into())
 }

@@ -3,8 +3,8 @@
 use super::Engine;
 use crate::error::Result;
 use crate::settings::{
-    Settings, MAX_WARN_AHEAD_HOURS, NOTIFY_EXPIRY, NOTIFY_REAUTH, USAGE_KEPT_DAYS, USAGE_KEPT_DAYS_RANGE,
-    WARN_AHEAD_HOURS,
+    Settings, MAX_WARN_AHEAD_HOURS, NOTIFY_EXPIRY, NOTIFY_REAUTH, PROXY_ENABLED, PROXY_PORT, PROXY_PORT_RANGE,
+    USAGE_KEPT_DAYS, USAGE_KEPT_DAYS_RANGE, WARN_AHEAD_HOURS,
 };
 use crate::store::Db;
 
@@ -20,11 +20,19 @@ impl Engine {
             .and_then(|v| v.parse().ok())
             .filter(|h| (1..=MAX_WARN_AHEAD_HOURS).contains(h))
             .unwrap_or(defaults.warn_ahead_hours);
+        let port = db
+            .setting(PROXY_PORT)?
+            .and_then(|v| v.parse().ok())
+            .filter(|p| *p == 0 || PROXY_PORT_RANGE.contains(p))
+            .unwrap_or(defaults.proxy_port);
         Ok(Settings {
             notify_reauth: flag(NOTIFY_REAUTH, defaults.notify_reauth)?,
             notify_expiry: flag(NOTIFY_EXPIRY, defaults.notify_expiry)?,
             warn_ahead_hours: hours,
             usage_kept_days: usage_kept_days(&db)?,
+            // A data directory from before the switch reads "off".
+            proxy_enabled: db.setting(PROXY_ENABLED)?.map_or(defaults.proxy_enabled, |v| v == "true"),
+            proxy_port: port,
         })
     }
 
@@ -36,6 +44,8 @@ impl Engine {
             (NOTIFY_EXPIRY, settings.notify_expiry.to_string()),
             (WARN_AHEAD_HOURS, settings.warn_ahead_hours.to_string()),
             (USAGE_KEPT_DAYS, settings.usage_kept_days.to_string()),
+            (PROXY_ENABLED, settings.proxy_enabled.to_string()),
+            (PROXY_PORT, settings.proxy_port.to_string()),
         ])?;
         // A shorter record takes effect now, not at the next use.
         self.forget_old_uses();
@@ -70,7 +80,14 @@ mod tests {
     #[test]
     fn saved_settings_are_read_back() {
         let (_dir, engine) = test_engine();
-        let chosen = Settings { notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72, usage_kept_days: 7 };
+        let chosen = Settings {
+            notify_reauth: false,
+            notify_expiry: true,
+            warn_ahead_hours: 72,
+            usage_kept_days: 7,
+            proxy_enabled: true,
+            proxy_port: 8787,
+        };
         assert_eq!(engine.save_settings(&chosen).unwrap(), chosen);
         assert_eq!(engine.settings().unwrap(), chosen);
     }
@@ -89,6 +106,14 @@ mod tests {
                 .unwrap_err();
             assert!(err.message.contains("between 1 hour and 30 days"), "{}", err.message);
         }
+        assert_eq!(engine.settings().unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn a_privileged_proxy_port_is_refused_and_nothing_changes() {
+        let (_dir, engine) = test_engine();
+        let err = engine.save_settings(&Settings { proxy_enabled: true, proxy_port: 80, ..Settings::default() }).unwrap_err();
+        assert_eq!(err.fields[0].field, "proxy_port");
         assert_eq!(engine.settings().unwrap(), Settings::default());
     }
 }

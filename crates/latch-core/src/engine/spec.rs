@@ -60,6 +60,9 @@ pub struct SpecEdit {
     pub common: JsonMap<String, Json>,
     pub scopes: Option<Vec<String>>,
     pub accept_secret_hosts: bool,
+    /// A new API base URL, allowed hosts and caller-header choice (checked
+    /// with the rest when saved); None keeps what is saved.
+    pub api: Option<crate::model::ApiAccess>,
 }
 
 /// What a step run on demand did (the step runner).
@@ -229,6 +232,9 @@ impl Engine {
         }
         if let Some(scopes) = edit.scopes {
             settings.scopes = scopes;
+        }
+        if let Some(api) = edit.api {
+            settings.api = api;
         }
         if !errors.is_empty() {
             return Err(Error::invalid(errors));
@@ -467,7 +473,7 @@ impl Engine {
         if response.status != 401 || !connection.can_renew() {
             return Ok(response);
         }
-        let need = super::tokens::RefreshNeed::Since(self.now());
+        let need = super::tokens::RefreshNeed::Rejected(tokens.access_token.clone());
         let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
         self.spec_send(&connection, &fresh, api).await
     }

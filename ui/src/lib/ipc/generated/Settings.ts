@@ -20,4 +20,12 @@ warn_ahead_hours: number,
  * How many days each hand-out of a credential stays in the record of
  * use before it is forgotten.
  */
-usage_kept_days: number, };
+usage_kept_days: number, 
+/**
+ * The desktop app runs the local proxy while it runs.
+ */
+proxy_enabled: boolean, 
+/**
+ * The proxy's port on 127.0.0.1; 0 for any free port.
+ */
+proxy_port: number, };

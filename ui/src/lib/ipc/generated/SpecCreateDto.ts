@@ -9,4 +9,18 @@ export type SpecCreateDto = { source: SpecSource, name: string, parameters: Reco
 /**
  * The hosts the user confirmed may receive a secret.
  */
-accepted_secret_hosts: Array<string>, };
+accepted_secret_hosts: Array<string>, 
+/**
+ * Where the connection's API lives, e.g. `https://api.github.com`.
+ */
+api_base_url: string | null, 
+/**
+ * Other hosts that may receive the credential: `host`, `host:port`
+ * (that port only) or `*.domain` (its subdomains).
+ */
+allowed_hosts: Array<string>, 
+/**
+ * The proxy passes a caller's own `Authorization` and `Cookie`
+ * headers on; otherwise it drops them.
+ */
+forward_caller_auth: boolean, };
