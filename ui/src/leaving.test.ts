@@ -44,7 +44,7 @@ describe("leaving a changed connection form", () => {
 });
 
 describe("the tray and notifications change the view through the same question", () => {
-  const DEFAULTS = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24, usage_kept_days: 30 };
+  const DEFAULTS = { start_at_login: false, notify_reauth: true, notify_expiry: true, warn_ahead_hours: 24, usage_kept_days: 30, proxy_enabled: false, proxy_port: 0 };
 
   async function halfDoneForm() {
     const backend = mockBackend({

@@ -44,6 +44,9 @@ export function oauth2Defaults(): OAuth2Settings {
     redirect_uri_override: null,
     device_url: null,
     resource: [],
+    api_base_url: null,
+    allowed_hosts: [],
+    forward_caller_auth: false,
   };
 }
 
@@ -153,6 +156,7 @@ export function mockBackend(handlers: Record<string, Handler>) {
   const all: Record<string, Handler> = {
     connection_template: () => template(),
     connection_usage: () => [],
+    proxy_state: () => ({ address: null, problem: null }),
     ...handlers,
   };
   const calls: { command: string; args: Record<string, unknown> }[] = [];
@@ -243,6 +247,9 @@ export function specConnectionDto(overrides: Partial<SpecConnectionDto> = {}): S
     requested_scopes: ["read"],
     redirect_uri_override: null,
     redirect_port: 0,
+    api_base_url: null,
+    allowed_hosts: [],
+    forward_caller_auth: false,
     provider_host: "crm.example.com",
     redirect_uri: "http://127.0.0.1/oauth/cb/app",
     can_renew: true,
@@ -267,6 +274,9 @@ export function oauth1Defaults(): OAuth1Settings {
     request_token_params: [],
     authorize_params: [],
     access_token_params: [],
+    api_base_url: null,
+    allowed_hosts: [],
+    forward_caller_auth: false,
   };
 }
 

@@ -9,6 +9,11 @@ describe("an error's next step as a button", () => {
     expect(actionLabel({ action: "edit_fields", connection: "GitHub", fields: ["client_id"] })).toBe("Edit settings");
   });
 
+  it("names the allowed hosts and the API address when the error is about where the sign-in may go", () => {
+    expect(actionLabel({ action: "edit_fields", connection: "GitHub", fields: ["allowed_hosts"] })).toBe("Edit allowed hosts");
+    expect(actionLabel({ action: "edit_fields", connection: "GitHub", fields: ["api_base_url"] })).toBe("Edit API address");
+  });
+
   it("offers no button for a step taken outside Latch or shown elsewhere", () => {
     const none: Action[] = [
       { action: "check_network" },

@@ -1,4 +1,4 @@
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { SettingsDto } from "$lib/ipc";
@@ -12,6 +12,8 @@ const DEFAULTS: SettingsDto = {
   notify_expiry: true,
   warn_ahead_hours: 24,
   usage_kept_days: 30,
+  proxy_enabled: false,
+  proxy_port: 0,
 };
 
 describe("Settings", () => {
@@ -37,7 +39,7 @@ describe("Settings", () => {
 
     await waitFor(() => expect(screen.getByTestId("settings-status")).toHaveTextContent("Saved."));
     expect(backend.lastArgs("settings_save")).toEqual({
-      settings: { start_at_login: true, notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72, usage_kept_days: 30 },
+      settings: { start_at_login: true, notify_reauth: false, notify_expiry: true, warn_ahead_hours: 72, usage_kept_days: 30, proxy_enabled: false, proxy_port: 0 },
     });
     expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
   });
@@ -183,3 +185,77 @@ describe("Settings changes are never lost", () => {
     expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, start_at_login: true } });
   });
 });
+
+describe("the Local proxy box", () => {
+  it("switches the proxy on with a port, then shows where it runs and copies its key through the shell", async () => {
+    let stored = { ...DEFAULTS };
+    let running = false;
+    const backend = mockBackend({
+      settings_get: () => stored,
+      settings_save: ({ settings }) => {
+        stored = settings as SettingsDto;
+        running = stored.proxy_enabled;
+        return stored;
+      },
+      proxy_state: () => ({ address: running ? "http://127.0.0.1:8787" : null, problem: null }),
+      proxy_key_copy: () => ({ clears_in_seconds: 45 }),
+    });
+    render(Settings, { onclose: () => {} });
+    const user = userEvent.setup();
+    const box = within(await screen.findByRole("group", { name: "Local proxy" }));
+    expect(box.getByText("Scripts use it with latch exec, or with the key in a Proxy-Authorization header.")).toBeInTheDocument();
+    const port = box.getByRole("spinbutton", { name: "Port" });
+    expect(port).toBeDisabled();
+    await user.click(box.getByRole("checkbox", { name: /Let programs on this computer use connections through Latch/ }));
+    await user.clear(port);
+    await user.type(port, "8787");
+    expect(screen.queryByTestId("proxy-running")).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, proxy_enabled: true, proxy_port: 8787 } }));
+    expect(await screen.findByTestId("proxy-address")).toHaveTextContent("http://127.0.0.1:8787");
+    await user.click(screen.getByRole("button", { name: "Copy proxy key" }));
+    expect(await screen.findByTestId("proxy-key-status")).toHaveTextContent("Copied — cleared in 45 s");
+    expect(backend.called("proxy_key_copy")).toHaveLength(1);
+    // The key itself never came to the page.
+    expect(JSON.stringify(backend.calls)).not.toMatch(/key":/);
+  });
+
+  it("says beside the port, in plain words, when another program uses it", async () => {
+    mockBackend({
+      settings_get: () => ({ ...DEFAULTS, proxy_enabled: true, proxy_port: 8080 }),
+      proxy_state: () => ({
+        address: null,
+        problem: "Port 8080 is already used by another program. Choose another port, or 0 for any free port.",
+      }),
+    });
+    render(Settings, { onclose: () => {} });
+    expect(await screen.findByTestId("proxy-problem")).toHaveTextContent(
+      "The proxy is not running. Port 8080 is already used by another program. Choose another port, or 0 for any free port.",
+    );
+    expect(screen.getByRole("spinbutton", { name: "Port" })).toHaveAttribute("aria-invalid", "true");
+    expect(screen.queryByRole("button", { name: "Copy proxy key" })).toBeNull();
+  });
+
+  it("shows the engine's rule for a port out of range beside the field, and a port past 65535 gets the same words", async () => {
+    const message = "Choose a port from 1024 to 65535, or 0 to let Latch pick a free one.";
+    const backend = mockBackend({
+      settings_get: () => ({ ...DEFAULTS, proxy_enabled: true }),
+      settings_save: ({ settings }) => {
+        const port = (settings as SettingsDto).proxy_port;
+        if (port !== 0 && port < 1024) throw { code: "validation", message, fields: [{ field: "proxy_port", message }], details: null };
+        return settings;
+      },
+    });
+    render(Settings, { onclose: () => {} });
+    const user = userEvent.setup();
+    const port = await screen.findByRole("spinbutton", { name: "Port" });
+    await user.clear(port);
+    await user.type(port, "70000");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByTestId("error-proxy_port")).toHaveTextContent(message);
+    expect(backend.lastArgs("settings_save")).toEqual({ settings: { ...DEFAULTS, proxy_enabled: true, proxy_port: 1 } });
+    // Beside the field only, not again above the form.
+    expect(screen.getAllByText(message)).toHaveLength(1);
+  });
+});
+

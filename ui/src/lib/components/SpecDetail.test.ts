@@ -115,6 +115,7 @@ describe("Change values… of a spec connection", () => {
     const engine = await openDetail(saved, {
       spec_open_text: () => specOpened(),
       spec_parameter_check: () => null,
+      connection_check: () => [],
       spec_edit: () => ({ ...saved, parameters: { tenant: "globex", region: "us", sandbox: true } }),
     });
     await userEvent.click(screen.getByTestId("show-change-values"));
@@ -156,6 +157,8 @@ describe("Change values… of a spec connection", () => {
     expect("apiKey" in parameters).toBe(false);
     expect(args.common).toEqual({ clientSecret: "n3w-s3cret" });
     expect(args.scopes).toEqual(["read", "write"]);
+    // The API section goes with the values, as saved when nothing there changed.
+    expect(args.api).toEqual({ api_base_url: null, allowed_hosts: [], forward_caller_auth: false });
     // Back to the facts, still signed in, no sign-in started.
     await waitFor(() => expect(screen.queryByTestId("spec-form")).toBeNull());
     expect(within(screen.getByTestId("spec-facts")).getAllByTestId("spec-value")[0]).toHaveTextContent("globex");

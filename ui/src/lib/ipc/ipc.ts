@@ -22,6 +22,7 @@ import type {
   PresetDto,
   PrivateKeyFileDto,
   ProviderError,
+  ProxyStateDto,
   RequestPreview,
   SettingsDto,
   SignInEventDto,
@@ -164,6 +165,10 @@ export const connectionUsage = (idOrName: string, limit: number) =>
 export const settingsGet = () => call<SettingsDto>("settings_get");
 /** Saves every setting at once; resolves with what is now in effect. */
 export const settingsSave = (settings: SettingsDto) => call<SettingsDto>("settings_save", { settings });
+/** Where the local proxy answers, or why the one switched on does not run. Its key never comes here. */
+export const proxyState = () => call<ProxyStateDto>("proxy_state");
+/** Copy proxy key: the shell puts the running proxy's key on the clipboard and clears it after a while. */
+export const proxyKeyCopy = () => call<Copied>("proxy_key_copy");
 /** Asks for a spec file (or, with `folder`, a folder in Make's layout) and opens it; null when cancelled. */
 export const specOpenFile = (folder: boolean) => call<SpecOpenedDto | null>("spec_open_file", { folder });
 /** Opens pasted spec JSON: its problems, the hosts that would get a secret, its common keys. Nothing is saved. */
@@ -181,8 +186,11 @@ export const specEdit = (id: string, text: string, acceptedSecretHosts: string[]
  */
 export const specValuesEdit = (
   id: string,
-  values: { parameters: Record<string, unknown>; common: Record<string, string>; scopes: string[] },
+  values: { parameters: Record<string, unknown>; common: Record<string, string>; scopes: string[]; api?: ApiAccess },
 ) => call<ConnectionDto>("spec_edit", { id, text: null, acceptedSecretHosts: [], ...values });
+
+/** A connection's API base URL, allowed hosts and caller-header choice: the same three fields in every kind. */
+export type ApiAccess = Pick<SpecCreateDto, "api_base_url" | "allowed_hosts" | "forward_caller_auth">;
 /** Runs a spec step on demand: `info` checks the account, `refresh` renews now. Secrets come masked. */
 export const specStepRun = (id: string, step: "info" | "refresh") => call<StepReport>("spec_step_run", { id, step });
 /** The spec JSON schema (docs/latch-spec.schema.json), for the editor's inline errors. */

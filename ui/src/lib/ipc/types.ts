@@ -42,6 +42,7 @@ export type { ScopeSeparator } from "./generated/ScopeSeparator";
 export type { SecretInput } from "./generated/SecretInput";
 export type { SessionId } from "./generated/SessionId";
 export type { Settings } from "./generated/Settings";
+export type { ProxyStateDto } from "./generated/ProxyStateDto";
 export type { SettingsDto } from "./generated/SettingsDto";
 export type { SignInEvent } from "./generated/SignInEvent";
 export type { SignInEventDto } from "./generated/SignInEventDto";

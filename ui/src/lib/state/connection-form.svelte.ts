@@ -54,7 +54,7 @@ export const ADVANCED_FIELDS = [
 /** The provider's endpoints: in the main section for a custom provider, inside Advanced when a preset filled them. */
 export const ENDPOINT_FIELDS = ["issuer", "flow", "pkce", "authorize_url", "token_url", "device_url"];
 
-const MAIN_FIELDS = ["name", "scopes", "client_id", "client_secret"];
+const MAIN_FIELDS = ["name", "scopes", "client_id", "client_secret", "api_base_url", "allowed_hosts", "forward_caller_auth"];
 
 /** Every field the form has a place for. */
 const PLACED_FIELDS = [...MAIN_FIELDS, ...ENDPOINT_FIELDS, ...ADVANCED_FIELDS];

@@ -26,9 +26,9 @@ import { leave } from "$lib/state/leave-guard.svelte";
 /** What the right-hand pane shows. */
 export type View =
   | { kind: "nothing" }
-  | { kind: "detail"; id: string }
+  | { kind: "detail"; id: string; changeValues?: string }
   | { kind: "create" }
-  | { kind: "edit"; id: string }
+  | { kind: "edit"; id: string; focus?: string }
   | { kind: "settings" };
 
 type Stage<S extends SignInEvent["stage"]> = Omit<Extract<SignInEvent, { stage: S }>, "stage">;
@@ -165,8 +165,13 @@ export class ConnectionsState {
     this.view = { kind: "detail", id };
   }
 
-  edit(id: string) {
-    this.view = { kind: "edit", id };
+  /**
+   * Opens a connection's settings to change, the cursor in `focus` when given (an error's button names the field).
+   * A spec connection's are changed in its detail (Change values…).
+   */
+  edit(id: string, focus?: string) {
+    const spec = this.connections.find((connection) => connection.id === id)?.kind === "spec";
+    this.view = spec ? { kind: "detail", id, changeValues: focus ?? "" } : { kind: "edit", id, focus };
   }
 
   /** The connection a person knows by this name (errors' actions name connections as the user sees them). */

@@ -26,6 +26,9 @@ export const OAUTH1_FIELDS = [
   "private_key",
   "info_url",
   "revoke_url",
+  "api_base_url",
+  "allowed_hosts",
+  "forward_caller_auth",
 ] as const;
 
 /**

@@ -4,11 +4,15 @@ import {
   specCreate,
   specParameterCheck,
   specValuesEdit,
+  type ApiAccess,
   type ConnectionDto,
   type SpecConnectionDto,
   type SpecOpenedDto,
 } from "$lib/ipc";
 import { scopeChoices, specParameters, startValue, valueToSend, type FieldValue, type SpecParameter } from "$lib/spec-parameters";
+
+/** The API fields the engine checks (the caller-header choice has no rule). */
+const API_CHECKED = ["api_base_url", "allowed_hosts"];
 
 /** A common key in words: "clientId" → "Client ID". */
 export function commonLabel(key: string): string {
@@ -37,9 +41,11 @@ export class SpecFormState {
   values = $state<Record<string, FieldValue>>({});
   common = $state<Record<string, string>>({});
   chosenScopes = $state<string[]>([]);
+  /** The API address, allowed hosts and caller-header choice (empty for a new one: the spec's own base). */
+  api = $state<ApiAccess>({ api_base_url: null, allowed_hosts: [], forward_caller_auth: false });
   confirmedHosts = $state(false);
   advancedOpen = $state(false);
-  /** Errors by field: "name", "param:NAME", "common", "hosts", "form". */
+  /** Errors by field: "name", "param:NAME", "common", "hosts", "api_base_url", "allowed_hosts", "form". */
   errors = $state<Record<string, string[]>>({});
   saving = $state(false);
   failure = $state<IpcFailure | null>(null);
@@ -60,6 +66,13 @@ export class SpecFormState {
     this.common = Object.fromEntries(opened.common.map((c) => [c.key, ""]));
     // A saved connection with no scopes of its own asks for the spec's default ones (SpecSettings.scopes).
     this.chosenScopes = [...(saved && saved.scopes.length > 0 ? saved.scopes : opened.document.defaultScope)];
+    if (saved) {
+      this.api = {
+        api_base_url: saved.api_base_url,
+        allowed_hosts: [...saved.allowed_hosts],
+        forward_caller_auth: saved.forward_caller_auth,
+      };
+    }
     this.#start = this.snapshot();
   }
 
@@ -69,7 +82,7 @@ export class SpecFormState {
   }
 
   private snapshot(): string {
-    return JSON.stringify([this.name, this.values, this.common, this.chosenScopes, this.confirmedHosts]);
+    return JSON.stringify([this.name, this.values, this.common, this.chosenScopes, this.confirmedHosts, this.api]);
   }
 
   get changed(): boolean {
@@ -91,23 +104,33 @@ export class SpecFormState {
     this.errors = next;
   }
 
-  /** The engine's check of the name (empty, too long, already taken). */
+  /** The engine's check of the name (empty, too long, already taken) and of the API fields. */
   async checkName() {
+    await this.#checkDraft(["name", ...API_CHECKED]);
+  }
+
+  /** The engine's check of the API address and allowed hosts (left, or on Save). */
+  async checkApi() {
+    await this.#checkDraft(API_CHECKED);
+  }
+
+  async #checkDraft(fields: string[]) {
     const document = $state.snapshot(this.opened.document);
     const found = await connectionCheck(
       {
-        name: this.name.trim(),
+        name: this.saved?.name ?? this.name.trim(),
         kind: "spec",
         spec: document,
         parameters: {},
         scopes: [],
         redirect_uri_override: null,
         redirect_port: 0,
+        ...$state.snapshot(this.api),
         client_secret: { kind: "keep" },
       },
-      null,
+      this.saved?.id ?? null,
     );
-    this.#set("name", found.filter((e) => e.field === "name").map((e) => e.message));
+    for (const field of fields) this.#set(field, found.filter((e) => e.field === field).map((e) => e.message));
   }
 
   /** The engine's check of one parameter's value. */
@@ -131,7 +154,7 @@ export class SpecFormState {
       this.#set("common", []);
       this.#set("form", []);
       if (!this.saved) this.checkHosts();
-      await Promise.all([...(this.saved ? [] : [this.checkName()]), ...this.parameters.map((p) => this.checkParameter(p))]);
+      await Promise.all([this.saved ? this.checkApi() : this.checkName(), ...this.parameters.map((p) => this.checkParameter(p))]);
       if (this.errorCount > 0) return "invalid";
       if (this.saved) return await this.#saveValues(this.saved);
       const parameters: Record<string, unknown> = {};
@@ -147,13 +170,14 @@ export class SpecFormState {
         common,
         scopes: $state.snapshot(this.chosenScopes),
         accepted_secret_hosts: this.confirmedHosts ? $state.snapshot(this.opened.secret_hosts) : [],
+        ...$state.snapshot(this.api),
       });
     } catch (rejection) {
       const failure = IpcFailure.from(rejection);
       if (failure.code === "validation") {
         const fields = failure.fields.length > 0 ? failure.fields : [{ field: "form", message: failure.message }];
         for (const error of fields) {
-          const key = error.field === "name" || error.field === "common" ? error.field : "form";
+          const key = ["name", "common", ...API_CHECKED].includes(error.field) ? error.field : "form";
           this.#set(key, [...(this.errors[key] ?? []), error.message]);
         }
         return "invalid";
@@ -175,6 +199,11 @@ export class SpecFormState {
       else if (p.type !== "password" && p.name in saved.parameters) parameters[p.name] = null;
     }
     const common = Object.fromEntries(Object.entries(this.common).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, v.trim()]));
-    return specValuesEdit(saved.id, { parameters, common, scopes: $state.snapshot(this.chosenScopes) });
+    return specValuesEdit(saved.id, {
+      parameters,
+      common,
+      scopes: $state.snapshot(this.chosenScopes),
+      api: $state.snapshot(this.api),
+    });
   }
 }
