@@ -389,7 +389,7 @@ fn clients_over_the_limit_get_503_and_the_proxy_keeps_serving() {
     runtime_dir(&latch);
     client_credentials(&latch, "Limited", &quirks, &api);
     // 200 descriptors in all: room for (200 - 128) / 2 = 36 clients.
-    let mut command = latch.command(&["proxy"]);
+    let command = latch.command(&["proxy"]);
     let program = command.get_program().to_owned();
     let args: Vec<std::ffi::OsString> = command.get_args().map(|a| a.to_owned()).collect();
     let mut limited = Command::new("sh");

@@ -21,12 +21,16 @@ use crate::secret::{AccessToken, TokenSet};
 use crate::store::leases::{holder_alive, process_tag};
 
 /// Why a refresh is wanted.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum RefreshNeed {
     /// Only if still due once the lease is ours.
     IfDue,
     /// Unless someone refreshed after this moment.
     Since(DateTime<Utc>),
+    /// The API refused this access token (a 401): unless the stored one is
+    /// already another (someone refreshed meanwhile, whenever the refused
+    /// request was read or sent).
+    Rejected(AccessToken),
     /// A client credentials connection has no token yet: get the first.
     First,
 }
@@ -225,15 +229,17 @@ impl Engine {
         let lease = self.take_lease(id).await?;
         // Re-read: another process may have refreshed while we waited.
         let mut connection = self.get(id.as_str())?;
-        let tokens = match need {
+        let tokens = match &need {
             RefreshNeed::First if connection.status == Status::New => None,
             _ => Some(self.stored_tokens(&connection).await?),
         };
-        let already_fresh = match (need, &tokens) {
+        let already_fresh = match (&need, &tokens) {
             (RefreshNeed::First, None) => false,
             (RefreshNeed::First, Some(_)) => true,
             (RefreshNeed::IfDue, _) => connection.refresh_due().is_none_or(|due| self.now() < due),
-            (RefreshNeed::Since(asked), _) => connection.access_issued_at.is_some_and(|issued| issued > asked),
+            (RefreshNeed::Since(asked), _) => connection.access_issued_at.is_some_and(|issued| issued > *asked),
+            (RefreshNeed::Rejected(refused), Some(stored)) => stored.access_token.secret() != refused.secret(),
+            (RefreshNeed::Rejected(_), None) => false,
         };
         if let (true, Some(tokens)) = (already_fresh, tokens.clone()) {
             return Ok((connection, tokens));
@@ -548,8 +554,7 @@ impl Engine {
         if response.status != 401 || !connection.can_renew() {
             return Ok(response);
         }
-        let need = RefreshNeed::Since(self.now());
-        let (connection, fresh) = self.refresh_single_flight(&connection.id, need).await?;
+        let (connection, fresh) = self.refresh_single_flight(&connection.id, RefreshNeed::Rejected(token)).await?;
         request::send(self.http(), request::build(&connection.settings, &api, &fresh.access_token)?).await
     }
 
