@@ -172,6 +172,19 @@ fn a_make_oauth_1_spec_connects_and_signs_like_the_flag_connection() {
     for key in ["id", "screen_name", "signature_method", "transport"] {
         assert_eq!(by_spec[key], by_flags[key], "{key}: {by_spec} vs {by_flags}");
     }
+
+    // Through the proxy (`latch exec` starts one): each request signed on its
+    // way, the spec's base applied; a form body is signed with it.
+    latch.ok(&["edit", "From flags", "--api-base-url", &server.url("/api")]);
+    let script = r#"curl -sS "$LATCH_FROM_SPEC_URL/me"; echo; curl -sS "$LATCH_FROM_FLAGS_URL/me"; echo
+curl -sS -d greeting=hello "$LATCH_FROM_FLAGS_URL/echo""#;
+    let out = latch.command(&["exec", "From spec", "From flags", "--", "sh", "-c", script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let answers: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{text}"))).collect();
+    assert_eq!(answers.len(), 3, "{text}");
+    assert_eq!(answers[0]["screen_name"], "ann", "the spec's base through the proxy: {text}");
+    assert_eq!(answers[1]["screen_name"], "ann", "signed through the proxy: {text}");
+    assert_eq!(answers[2]["body"], "greeting=hello", "a signed form body: {text}");
     let stored = latch.keyring_tokens("From spec").unwrap();
     let data: Value = serde_json::from_str(stored["data"].as_str().unwrap()).unwrap();
     let secrets = vec![

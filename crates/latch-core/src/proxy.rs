@@ -510,6 +510,7 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let signs_body = matches!(held.connection.settings, KindSettings::OAuth1(_)) && form;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let limit = if signs_body { SIGNED_BODY } else { KEPT_BODY };
     let keep = !upgrade && (signs_body || (!chunked && length.unwrap_or(0) <= KEPT_BODY as u64));
 
@@ -530,7 +531,8 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
         let api = ApiRequest {
             method: method.to_string(),
             url: tail.clone(),
-            headers: Vec::new(),
+            // What decides whether a body is signed (an OAuth 1.0a form body is).
+            headers: content_type.iter().map(|t| ("Content-Type".to_owned(), t.clone())).collect(),
             body: if signs_body { kept.as_ref().map(|b| b.to_vec()) } else { None },
         };
         let mut outgoing = headers.clone();
