@@ -31,6 +31,16 @@ async fn screenshots(window: &Window, name: &str, shown: &str) {
     window.client.set_window_size(1040, 720).await.unwrap();
 }
 
+/// Clicks the first element matching `css`, scrolled into view first.
+async fn click_css(window: &Window, css: &str) {
+    let element = window.wait_for(css).await;
+    let script = "arguments[0].scrollIntoView({block: 'center'});";
+    window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
+    if let Err(err) = element.click().await {
+        window.fail(&format!("click {css}: {err:?}")).await;
+    }
+}
+
 /// A client-credentials connection whose API is the upstream, connected.
 fn team_api(latch: &Latch, quirks: &Provider, api: &Provider) {
     latch.ok_with_stdin(
@@ -199,6 +209,65 @@ async fn the_proxy_switched_on_in_settings_carries_a_request_with_the_copied_key
         assert_eq!(status, 0, "nothing listens any more");
         assert_eq!(requests(&api), 1);
         drop(taken);
+        window.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth1_and_spec_connections_show_and_change_their_api_address_and_allowed_hosts() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(240, async {
+        let latch = Latch::new();
+        latch.ok_with_stdin(
+            &[
+                "add", "--kind", "oauth1", "--name", "Photos", "--consumer-key", "photos-key", "--consumer-secret-stdin",
+                "--request-token-url", "https://photos.example.com/oauth/request_token",
+                "--authorize-url", "https://photos.example.com/oauth/authorize",
+                "--access-token-url", "https://photos.example.com/oauth/access_token",
+                "--api-base-url", "https://api.photos.example.com", "--allow-host", "*.photos-cdn.example.com",
+            ],
+            "photos-secret\n",
+        );
+        let spec = latch.data_dir.path().with_extension("academy.json");
+        std::fs::write(&spec, latch_e2e::academy_spec_text("https://academy.example.com")).unwrap();
+        latch.ok_with_stdin(
+            &["add", "--spec", spec.to_str().unwrap(), "--name", "Academy", "--common", "clientId=academy-client",
+              "--common-stdin", "clientSecret"],
+            "academy-secret\n",
+        );
+
+        let window = Window::open(&latch).await;
+        click_css(&window, "[data-testid='connection-row'][data-name='Photos']").await;
+        let facts = window.text_of("[data-testid='oauth1-facts']").await;
+        assert!(facts.contains("https://api.photos.example.com"), "{facts}");
+        assert!(facts.contains("every address under photos-cdn.example.com"), "{facts}");
+        screenshots(&window, "oauth1-detail", "detail-allowed-hosts").await;
+        window.click("more-actions").await;
+        window.click("edit").await;
+        window.testid("api-section").await;
+        screenshots(&window, "oauth1-form", "api-section").await;
+        window.click("cancel").await;
+
+        click_css(&window, "[data-testid='connection-row'][data-name='Academy']").await;
+        window.testid("spec-facts").await;
+        window.click("show-change-values").await;
+        window.testid("api-section").await;
+        window.fill("api_base_url", "https://api.academy.example.com").await;
+        window.click("allowed_hosts-add").await;
+        window.fill("allowed_hosts.0", "files.academy.example.com").await;
+        screenshots(&window, "spec-change-values", "api-section").await;
+        window.click("save").await;
+        window
+            .until("the facts with the API address", || async {
+                window.text_of("[data-testid='detail-api-base-url']").await == "https://api.academy.example.com"
+            })
+            .await;
+        assert_eq!(window.text_of("[data-testid='detail-allowed-hosts']").await, "files.academy.example.com");
+        screenshots(&window, "spec-detail", "detail-allowed-hosts").await;
+        let shown = latch.show("Academy");
+        assert_eq!(shown["api_base_url"], "https://api.academy.example.com", "{shown}");
+        assert_eq!(shown["allowed_hosts"], serde_json::json!(["files.academy.example.com"]), "{shown}");
         window.close().await;
     })
     .await;
