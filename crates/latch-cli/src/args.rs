@@ -280,11 +280,15 @@ pub struct AddArgs {
     /// Start from a provider preset ('latch presets' lists them); other flags override it.
     #[arg(long, value_name = "ID")]
     pub preset: Option<String>,
+    /// An API's address: Latch reads its protected resource metadata (RFC 9728), finds where to sign
+    /// in, and registers itself there when the server allows it (RFC 7591) — no client ID to copy.
+    #[arg(long, value_name = "API_URL", conflicts_with_all = ["preset", "spec", "kind", "flow", "no_discover"])]
+    pub from: Option<String>,
     /// Required unless --preset or --issuer gives it.
     #[arg(long, value_parser = EnumFlag::<Flow>::new())]
     pub flow: Option<Flow>,
-    /// Required for OAuth 2.0 connections (not with --spec or --kind oauth1).
-    #[arg(long, required_unless_present_any = ["spec", "kind"])]
+    /// Required for OAuth 2.0 connections (not with --spec, --from or --kind oauth1).
+    #[arg(long, required_unless_present_any = ["spec", "kind", "from"])]
     pub client_id: Option<String>,
     /// The kind of connection: oauth2 (the default) or oauth1 (OAuth 1.0a, signed requests).
     #[arg(long, value_parser = ["oauth2", "oauth1"])]

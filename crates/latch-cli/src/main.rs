@@ -211,6 +211,13 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 println!("Data: {}", report.data_keys.join(", "));
             }
         }
+        Command::Add(args) if args.from.is_some() => {
+            let secret = read_secret(args.fields.client_secret_stdin)?;
+            let from = args.from.clone().unwrap_or_default();
+            let overrides = args.fields.into_patch().set_some("client_id", args.client_id);
+            let (connection, found) = engine.create_from_api(&from, args.name, overrides, secret).await?;
+            output::print_added_from_api(&connection, &found);
+        }
         Command::Add(args) => {
             let values = &args.spec_values;
             if !(values.common.is_empty() && values.common_stdin.is_empty() && values.params.is_empty() && values.param_stdin.is_empty())

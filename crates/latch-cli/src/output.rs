@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use latch_core::model::{Connection, Flow, KindSettings, TokenPlacement};
 use latch_core::presets::Preset;
 use latch_core::transfer::{ImportCandidate, Imported};
-use latch_core::{Action, Disconnected, Error};
+use latch_core::{Action, Disconnected, Error, FoundApi};
 
 /// `text` (one line of it) safe for the terminal: no control characters
 /// (ESC among them) and no bidi controls. A line break becomes nothing.
@@ -142,6 +142,23 @@ pub fn print_added(connection: &Connection, preset: Option<&Preset>) {
             println!("Note: {}", clean(note));
         }
     }
+}
+
+/// `latch add --from`: what Latch found behind the API address, in words.
+pub fn print_added_from_api(connection: &Connection, found: &FoundApi) {
+    let signs_in_at = found.authorize_url.as_deref().unwrap_or(&found.issuer);
+    println!("API at {}, signs in at {}.", clean(&found.resource), clean(signs_in_at));
+    if found.registered {
+        println!("Latch registered itself there: nothing to copy from a developer console.");
+    } else {
+        println!("Latch uses the client ID you gave.");
+    }
+    if !found.scopes.is_empty() {
+        let scopes: Vec<String> = found.scopes.iter().map(|s| clean(s)).collect();
+        println!("Scopes the API lists (asked for): {}", scopes.join(" "));
+    }
+    let name = &connection.name;
+    println!("Added '{}'. Next: latch connect {}", clean(name), shell_name(name));
 }
 
 pub fn print_presets(presets: &[Preset], json: bool) {
@@ -465,6 +482,7 @@ pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> 
         None => println!("{did} '{name}'. Its tokens are deleted here (no revoke URI is set, so the provider was not told)."),
         Some(err) => {
             println!("{did} '{name}'. Its tokens are deleted here.");
+            print_registration_deleted(outcome, removed);
             eprintln!(
                 "latch: but revoking them at the provider failed: {} They stay valid there until they expire.",
                 clean(&err.message)
@@ -472,7 +490,21 @@ pub fn print_disconnected(name: &str, outcome: &Disconnected, removed: bool) -> 
             return ExitCode::from(4);
         }
     }
+    print_registration_deleted(outcome, removed);
     ExitCode::SUCCESS
+}
+
+/// For a client Latch registered itself: whether its registration is gone.
+fn print_registration_deleted(outcome: &Disconnected, removed: bool) {
+    match &outcome.registration_deleted {
+        None => {}
+        Some(Ok(())) if removed => println!("Latch's registration at the provider is deleted."),
+        Some(Ok(())) => println!("Latch's registration at the provider is deleted; connecting again registers anew."),
+        Some(Err(err)) => eprintln!(
+            "latch: deleting Latch's registration at the provider failed: {} It stays there; nothing else needs it.",
+            clean(&err.message)
+        ),
+    }
 }
 
 /// `latch status`: what needs attention, for people and scripts. Exit 3 when

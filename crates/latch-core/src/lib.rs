@@ -68,7 +68,7 @@ pub mod wall_clock;
 mod engine;
 
 pub use engine::{
-    Browser, ConnectionTemplate, Disconnected, Engine, OAuth1Token, Requester, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
+    Browser, ConnectionTemplate, Disconnected, Engine, FoundApi, OAuth1Token, Requester, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
     SpecEdit, StepReport, SystemBrowser,
 };
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};

@@ -54,6 +54,12 @@ secret_type!(
 );
 
 secret_type!(
+    /// An RFC 7592 registration access token: manages (deletes) a client
+    /// Latch registered for itself (RFC 7591).
+    RegistrationToken
+);
+
+secret_type!(
     /// What a kind keeps beside its tokens, as JSON text: a spec
     /// connection's data (`response.data` of its steps), an OAuth 1.0a
     /// token secret.

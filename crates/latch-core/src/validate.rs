@@ -290,6 +290,15 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
         }
     }
 
+    if let Some(registration) = &spec.registration {
+        // Addresses a server named in its registration answer: the same
+        // rules as typed ones, whether they came from there or from a file.
+        for (label, url) in [("Registration endpoint", Some(&registration.endpoint)), ("Registration client URI", registration.client_uri.as_ref())] {
+            if let Some(message) = url.and_then(|url| check_endpoint_url(label, url).err()) {
+                fail("registration", message);
+            }
+        }
+    }
     if spec.client_id.trim().is_empty() {
         fail("client_id", "Client ID is required. Copy it from the app you registered with the provider.".into());
     } else if spec.client_id.len() > VALUE_MAX_BYTES {

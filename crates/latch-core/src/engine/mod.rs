@@ -9,6 +9,7 @@ mod connections;
 mod lease;
 mod oauth1;
 mod providers;
+mod registration;
 mod settings;
 mod sign_in;
 mod spec;
@@ -31,6 +32,7 @@ use crate::paths;
 use crate::store::{Db, KeyringSecrets, SecretStore, Secrets};
 
 pub use connections::{ConnectionTemplate, SecretChange};
+pub use registration::FoundApi;
 pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
 pub use oauth1::OAuth1Token;
 pub use usage::Requester;

@@ -199,6 +199,10 @@ impl Engine {
         let cancel = async move {
             let _ = cancelled.wait_for(|cancelled| *cancelled).await;
         };
+        let connection = match self.registered_for_sign_in(connection.clone()).await {
+            Ok(connection) => connection,
+            Err(err) => return self.complete_sign_in(&connection, Err(err)).await,
+        };
         let flow = self.sign_in_flow(&connection, &options, announcer, pasted);
         // Dropping the flow on cancel closes its loopback listener.
         let outcome = tokio::select! {

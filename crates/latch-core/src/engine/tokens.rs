@@ -44,6 +44,10 @@ pub struct Disconnected {
     /// Revocation was attempted and failed; the tokens stay valid at the
     /// provider until they expire.
     pub revoke_error: Option<Error>,
+    /// For a client Latch registered itself: whether deleting the
+    /// registration at the server (RFC 7592) worked. `None` when there was
+    /// none to delete. Best effort: the tokens are gone either way.
+    pub registration_deleted: Option<Result<()>>,
 }
 
 /// The OAuth 2.0 view of a connection, for the flows.
@@ -647,7 +651,7 @@ impl Engine {
             Some(tokens) => Some(tokens),
             None => self.secrets.token_set(&connection.id).await?,
         };
-        let mut outcome = Disconnected { revoked: false, revoke_error: None };
+        let mut outcome = Disconnected { revoked: false, revoke_error: None, registration_deleted: None };
         let invalidated = match (&connection.settings, tokens.as_ref()) {
             (KindSettings::Spec(settings), Some(tokens)) => self.spec_invalidate(&connection, settings, tokens).await,
             (KindSettings::OAuth1(settings), Some(tokens)) => self.oauth1_revoke(&connection, settings, tokens).await,
@@ -676,6 +680,8 @@ impl Engine {
             }
             outcome.revoked = outcome.revoke_error.is_none();
         }
+        // After the revocation, which still authenticates as the client.
+        outcome.registration_deleted = self.delete_registration(&mut connection).await;
         self.secrets.delete_token_set(&connection.id).await?;
         self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).remove(&connection.id);
         connection.status = Status::New;

@@ -17,6 +17,8 @@ pub struct ServerMetadata {
     pub introspection_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 7591 dynamic client registration endpoint.
+    pub registration_endpoint: Option<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
     #[serde(default)]

@@ -10,6 +10,8 @@ pub mod loopback;
 pub mod oauth1;
 pub mod oauth;
 pub mod refresh;
+pub mod registration;
+pub mod resource_metadata;
 pub mod revoke;
 pub mod token_response;
 

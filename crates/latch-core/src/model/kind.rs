@@ -60,6 +60,10 @@ pub const SPEC_COMMON: SecretSlot = SecretSlot::Kind("common");
 /// The values of a spec's password (and key) parameters, as one JSON object.
 pub const SPEC_SECRET_PARAMETERS: SecretSlot = SecretSlot::Kind("parameters");
 
+/// An OAuth 2.0 connection's RFC 7592 registration access token, when Latch
+/// registered the client itself (RFC 7591).
+pub const REGISTRATION_TOKEN: SecretSlot = SecretSlot::Kind("registration_token");
+
 /// An OAuth 1.0a connection's RSA private key (PEM).
 pub const OAUTH1_PRIVATE_KEY: SecretSlot = SecretSlot::Kind("private_key");
 
@@ -257,7 +261,7 @@ impl KindSettings {
     /// Every secret store entry a connection of this kind may hold.
     pub fn secret_slots(&self) -> &'static [SecretSlot] {
         match self {
-            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet],
+            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, REGISTRATION_TOKEN],
             KindSettings::Spec(_) => &[SecretSlot::TokenSet, SPEC_COMMON, SPEC_SECRET_PARAMETERS],
             KindSettings::OAuth1(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, OAUTH1_PRIVATE_KEY],
         }

@@ -130,6 +130,11 @@ pub struct OAuth2Settings {
     /// absolute URI, sent as `resource=` with the authorization and token
     /// requests so the provider can limit the token's audience.
     pub resource: Vec<String>,
+    /// Set when Latch registered this client itself (RFC 7591) rather than
+    /// the user copying a client ID from a developer console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub registration: Option<ClientRegistration>,
     /// The API base URL and the hosts the credential may go to.
     #[serde(flatten)]
     #[cfg_attr(feature = "ts", ts(flatten))]
@@ -175,6 +180,7 @@ impl OAuth2Settings {
             redirect_uri_override: None,
             device_url: None,
             resource: Vec::new(),
+            registration: None,
             api: ApiAccess::default(),
         }
     }
@@ -279,6 +285,25 @@ impl Flow {
         let owned = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect();
         FlowFields { flow: self, required: owned(required), unused: owned(unused) }
     }
+}
+
+/// A client Latch registered for itself (RFC 7591). Its registration
+/// access token, when the server gave one, is a secret kept in the secret
+/// store (`model::kind::REGISTRATION_TOKEN`), never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ClientRegistration {
+    /// The registration endpoint it was made at: a new registration (after
+    /// the old one was deleted) goes there.
+    pub endpoint: String,
+    /// The RFC 7592 client configuration endpoint, when the server offers
+    /// one: disconnecting deletes the registration there.
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    /// The registration was deleted at the server (at disconnect): the next
+    /// sign-in registers again.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// The settings a flow needs, and those it ignores (the form hides them).
