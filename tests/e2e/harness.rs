@@ -101,6 +101,12 @@ impl Provider {
         Self::start_with("python3", "api_upstream.py", &["--check-url", check_url], "base")
     }
 
+    /// An API that names its authorization server in RFC 9728 metadata
+    /// (tests/providers/resource_server.py); its API address is `ready["resource"]`.
+    pub fn resource(args: &[&str]) -> Provider {
+        Self::start_with("python3", "resource_server.py", args, "base")
+    }
+
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
         Self::start_with("node", script, args, key)
     }

@@ -9,6 +9,10 @@
 // access token whose audience (introspection's `aud`) is URI, with the API's
 // scopes (api:read api:write). Any other resource is refused (invalid_target).
 //
+// Dynamic client registration is open (RFC 7591 at /reg, no initial access
+// token) and managed (RFC 7592: /reg/CLIENT_ID with the registration access
+// token); /__test/stats counts `registrations` and `registration_deletes`.
+//
 // stdout carries exactly one line of JSON once the server listens:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT}
 // Everything else (oidc-provider notices/warnings, debug output) goes to stderr.
@@ -223,6 +227,10 @@ const configuration = {
     clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     deviceFlow: { enabled: DEVICE },
+    // RFC 7591 open dynamic registration (no initial access token), and
+    // RFC 7592 management of a registration with its registration access token.
+    registration: { enabled: true, initialAccessToken: false },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
     resourceIndicators: {
       enabled: true,
       // A refresh without `resource` keeps the audience it was granted.
@@ -260,7 +268,7 @@ const configuration = {
 // ---------------------------------------------------------------------------
 // Helpers for the node:http front
 // ---------------------------------------------------------------------------
-const stats = { token_requests: 0, by_grant: {}, revocations: 0 };
+const stats = { token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0 };
 
 async function readRaw(req) {
   const chunks = [];
@@ -306,6 +314,7 @@ let provider;
 let providerCallback;
 let tokenPath;
 let revocationPath;
+let registrationPath;
 
 const server = http.createServer(async (req, res) => {
   try {
@@ -337,6 +346,10 @@ const server = http.createServer(async (req, res) => {
       stats.by_grant[gt] = (stats.by_grant[gt] || 0) + 1;
     } else if (req.method === 'POST' && url.pathname === revocationPath) {
       stats.revocations += 1;
+    } else if (req.method === 'POST' && url.pathname === registrationPath) {
+      stats.registrations += 1;
+    } else if (req.method === 'DELETE' && url.pathname.startsWith(`${registrationPath}/`)) {
+      stats.registration_deletes += 1;
     }
 
     providerCallback(req, res);
@@ -355,6 +368,7 @@ server.listen(PORT, '127.0.0.1', () => {
   providerCallback = provider.callback();
   tokenPath = new URL(provider.urlFor('token')).pathname;
   revocationPath = new URL(provider.urlFor('revocation')).pathname;
+  registrationPath = new URL(provider.urlFor('registration')).pathname;
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 });
 
