@@ -82,12 +82,24 @@ impl ProxyInfo {
 /// The running proxy; dropping it stops listening.
 pub struct Proxy {
     info: ProxyInfo,
-    task: tokio::task::JoinHandle<()>,
+    /// Tells the serving threads to stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// Each serving thread says here when it has stopped listening.
+    stopped: Vec<std::sync::mpsc::Receiver<()>>,
+    /// Forgets held tokens when connections change (on the caller's runtime).
+    watchers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
+        for watcher in &self.watchers {
+            watcher.abort();
+        }
+        // Stopped means nothing listens any more: wait briefly for it.
+        for stopped in &self.stopped {
+            let _ = stopped.recv_timeout(Duration::from_millis(500));
+        }
     }
 }
 
@@ -120,29 +132,26 @@ impl FastPath {
     }
 }
 
+/// What every serving thread shares.
 struct State {
     engine: Arc<Engine>,
     key: Zeroizing<String>,
     port: u16,
-    upstream: reqwest::Client,
-    /// For WebSocket upgrades: HTTP/1.1 only.
-    upstream_h1: reqwest::Client,
     held: Mutex<HashMap<String, Arc<Held>>>,
+    /// Clients at once, over all threads.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
-impl Proxy {
-    /// Listens on 127.0.0.1:`port` (0: any free port) with a new key.
-    pub async fn start(engine: Arc<Engine>, port: u16) -> Result<Proxy> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|err| match err.kind() {
-            // The usual cause, said so that the user knows what to change.
-            std::io::ErrorKind::AddrInUse => Error::validation(
-                "port",
-                format!("Port {port} is already used by another program. Choose another port, or 0 for any free port."),
-            ),
-            _ => Error::validation("port", format!("The proxy could not listen on 127.0.0.1:{port}: {err}.")),
-        })?;
-        let port = listener.local_addr().map_err(|err| Error::network(format!("The proxy has no address: {err}.")))?.port();
-        let key = Zeroizing::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
+/// A serving thread's own HTTP clients: their pooled connections live on
+/// its runtime.
+struct Upstream {
+    plain: reqwest::Client,
+    /// For WebSocket upgrades: HTTP/1.1 only.
+    h1: reqwest::Client,
+}
+
+impl Upstream {
+    fn new() -> Result<Upstream> {
         let client = |h1: bool| {
             let builder = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -152,16 +161,79 @@ impl Proxy {
             let builder = if h1 { builder.http1_only() } else { builder };
             builder.build().map_err(|err| Error::network(format!("The proxy's HTTP client could not start: {err}.")))
         };
+        Ok(Upstream { plain: client(false)?, h1: client(true)? })
+    }
+}
+
+/// A listener on 127.0.0.1:`port` that other threads' listeners share
+/// (SO_REUSEPORT: the kernel spreads new clients over them).
+fn listen(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+    socket.listen(1024)
+}
+
+impl Proxy {
+    /// Listens on 127.0.0.1:`port` (0: any free port) with a new key.
+    ///
+    /// One thread per core (at most four) serves, each with a single-threaded
+    /// runtime and its own listener on the port: a request is handled from
+    /// its socket to the upstream's and back on one thread, without handing
+    /// work between threads (what costs a thread pool most on a proxy).
+    pub async fn start(engine: Arc<Engine>, port: u16) -> Result<Proxy> {
+        let first = listen(port).map_err(|err| match err.kind() {
+            // The usual cause, said so that the user knows what to change.
+            std::io::ErrorKind::AddrInUse => Error::validation(
+                "port",
+                format!("Port {port} is already used by another program. Choose another port, or 0 for any free port."),
+            ),
+            _ => Error::validation("port", format!("The proxy could not listen on 127.0.0.1:{port}: {err}.")),
+        })?;
+        let port = first.local_addr().map_err(|err| Error::network(format!("The proxy has no address: {err}.")))?.port();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        let mut listeners = vec![first];
+        while listeners.len() < threads {
+            match listen(port) {
+                Ok(listener) => listeners.push(listener),
+                Err(_) => break,
+            }
+        }
+        let key = Zeroizing::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
         let state = Arc::new(State {
             engine,
             key: key.clone(),
             port,
-            upstream: client(false)?,
-            upstream_h1: client(true)?,
             held: Mutex::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(client_limit())),
         });
-        let task = tokio::spawn(serve(listener, state));
-        Ok(Proxy { info: ProxyInfo { url: format!("http://127.0.0.1:{port}"), key }, task })
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut stopped = Vec::new();
+        for listener in listeners {
+            let listener = listener.into_std().map_err(|err| Error::network(format!("The proxy could not listen: {err}.")))?;
+            let (state, mut stopping) = (state.clone(), stopping.clone());
+            let (done, stopped_rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("latch-proxy".into())
+                .spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    runtime.block_on(async move {
+                        let (Ok(listener), Ok(upstream)) = (TcpListener::from_std(listener), Upstream::new()) else { return };
+                        tokio::select! {
+                            _ = serve(listener, state, Arc::new(upstream)) => {}
+                            _ = stopping.wait_for(|stop| *stop) => {}
+                        }
+                    });
+                    // A keyring call under way is not waited for.
+                    runtime.shutdown_background();
+                    let _ = done.send(());
+                })
+                .map_err(|err| Error::network(format!("The proxy could not start a thread: {err}.")))?;
+            stopped.push(stopped_rx);
+        }
+        let watchers = watch_changes(state);
+        Ok(Proxy { info: ProxyInfo { url: format!("http://127.0.0.1:{port}"), key }, stop, stopped, watchers })
     }
 
     pub fn info(&self) -> &ProxyInfo {
@@ -192,11 +264,13 @@ fn client_limit() -> usize {
     256
 }
 
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    // Held tokens go when their connection changes.
+/// Held tokens go when their connection changes here, or when another
+/// process writes the store (a sign-in, a refresh, an edit) — woken by
+/// inotify, so a request asks nothing.
+fn watch_changes(state: Arc<State>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut changes = state.engine.subscribe();
     let forget = state.clone();
-    tokio::spawn(async move {
+    let events = tokio::spawn(async move {
         loop {
             match changes.recv().await {
                 Ok(event) if event.changed_connection().is_some() => forget.forget_all(),
@@ -206,41 +280,41 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
             }
         }
     });
-    // Another process wrote the store (a sign-in, a refresh, an edit): what
-    // is held may be stale. Woken by inotify, so a request asks nothing.
-    let watched = state.clone();
-    tokio::spawn(async move {
-        let mut watch = crate::dir_watch::DirWatch::new(watched.engine.data_dir());
-        let mut seen = watched.engine.store_version().unwrap_or(0);
+    let store = tokio::spawn(async move {
+        let mut watch = crate::dir_watch::DirWatch::new(state.engine.data_dir());
+        let mut seen = state.engine.store_version().unwrap_or(0);
         loop {
             watch.changed().await;
-            if let Ok(version) = watched.engine.store_version() {
+            if let Ok(version) = state.engine.store_version() {
                 if version != seen {
                     seen = version;
-                    watched.forget_all();
+                    state.forget_all();
                 }
             }
         }
     });
-    let permits = Arc::new(tokio::sync::Semaphore::new(client_limit()));
+    vec![events, store]
+}
+
+async fn serve(listener: TcpListener, state: Arc<State>, upstream: Arc<Upstream>) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             // Out of descriptors for a moment: let some clients finish.
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Ok(permit) = state.permits.clone().try_acquire_owned() else {
             tokio::spawn(too_busy(stream));
             continue;
         };
-        let state = state.clone();
+        let (state, upstream) = (state.clone(), upstream.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
             let client = Arc::new(Client { peer, requester: Mutex::new(None), recorded: Mutex::default() });
             let service = hyper::service::service_fn(move |request| {
-                let (state, client) = (state.clone(), client.clone());
-                async move { Ok::<_, Infallible>(handle(&state, &client, request).await) }
+                let (state, upstream, client) = (state.clone(), upstream.clone(), client.clone());
+                async move { Ok::<_, Infallible>(handle(&state, &upstream, &client, request).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -452,7 +526,7 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
         && headers.get_all(header::CONNECTION).iter().any(|v| v.to_str().unwrap_or("").to_ascii_lowercase().contains("upgrade"))
 }
 
-async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) -> Response<Body> {
+async fn handle(state: &State, upstream: &Upstream, client: &Client, mut request: Request<Incoming>) -> Response<Body> {
     let target = match target(&state.key, state.port, &request) {
         Ok(target) => target,
         Err(Refusal::NoKey) => {
@@ -565,7 +639,7 @@ async fn handle(state: &State, client: &Client, mut request: Request<Incoming>) 
             (None, Some(incoming)) => reqwest::Body::wrap_stream(incoming.into_data_stream()),
             (None, None) => reqwest::Body::from(Bytes::new()),
         };
-        let client_http = if upgrade { &state.upstream_h1 } else { &state.upstream };
+        let client_http = if upgrade { &upstream.h1 } else { &upstream.plain };
         let sent = client_http.request(method, &uri).headers(outgoing).body(body).send().await;
         let response = match sent {
             Ok(response) => response,
