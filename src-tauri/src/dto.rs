@@ -316,6 +316,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<Status>(&mut out);
     decl::<KeyValue>(&mut out);
     decl::<ConnectionId>(&mut out);
+    decl::<ClientRegistration>(&mut out);
     decl::<OAuth2Settings>(&mut out);
     decl::<SpecDocument>(&mut out);
     decl::<SpecSettings>(&mut out);
