@@ -677,6 +677,8 @@ async fn the_paste_sign_in_takes_the_address_from_the_browsers_address_bar_and_c
                 &academy.url("/info"),
                 "--revoke-url",
                 &academy.url("/invalidate"),
+                "--api-base-url",
+                &academy.base,
                 "--redirect-uri",
                 &hosted,
             ],

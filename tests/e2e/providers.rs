@@ -231,6 +231,8 @@ fn add_academy(latch: &Latch, academy: &Provider, extra: &[&str]) {
         ("--refresh-url", academy.url("/refresh")),
         ("--info-url", academy.url("/info")),
         ("--revoke-url", academy.url("/invalidate")),
+        // The stand-in serves the API too (the preset's is the real one).
+        ("--api-base-url", academy.base.clone()),
     ];
     let mut args = vec!["add", "--preset", "app-academy", "--name", "Academy", "--client-id", "academy-client", "--client-secret-stdin"];
     args.extend(urls.iter().flat_map(|(flag, url)| [*flag, url.as_str()]));

@@ -53,7 +53,7 @@ fn the_app_academy_spec_connects_refreshes_requests_and_invalidates_like_the_fla
             "add", "--preset", "app-academy", "--name", "Academy flags", "--client-id", "academy-client", "--client-secret-stdin",
             "--authorize-url", &academy.url("/authorize"), "--token-url", &academy.url("/token"),
             "--refresh-url", &academy.url("/refresh"), "--revoke-url", &academy.url("/invalidate"),
-            "--info-url", &academy.url("/info"), "--redirect-uri", "",
+            "--info-url", &academy.url("/info"), "--redirect-uri", "", "--api-base-url", &academy.base,
         ],
         "academy-secret\n",
     );

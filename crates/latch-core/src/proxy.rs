@@ -311,7 +311,7 @@ async fn serve(listener: TcpListener, state: Arc<State>, upstream: Arc<Upstream>
         tokio::spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
-            let client = Arc::new(Client { peer, requester: Mutex::new(None), recorded: Mutex::default() });
+            let client = Arc::new(Client { peer, requester: Arc::default(), recorded: Mutex::default() });
             let service = hyper::service::service_fn(move |request| {
                 let (state, upstream, client) = (state.clone(), upstream.clone(), client.clone());
                 async move { Ok::<_, Infallible>(handle(&state, &upstream, &client, request).await) }
@@ -342,7 +342,7 @@ async fn too_busy(mut stream: TcpStream) {
 /// when a use is recorded) and the connections it used already.
 struct Client {
     peer: SocketAddr,
-    requester: Mutex<Option<Requester>>,
+    requester: Arc<Mutex<Option<Requester>>>,
     recorded: Mutex<Vec<ConnectionId>>,
 }
 
@@ -526,7 +526,7 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
         && headers.get_all(header::CONNECTION).iter().any(|v| v.to_str().unwrap_or("").to_ascii_lowercase().contains("upgrade"))
 }
 
-async fn handle(state: &State, upstream: &Upstream, client: &Client, mut request: Request<Incoming>) -> Response<Body> {
+async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut request: Request<Incoming>) -> Response<Body> {
     let target = match target(&state.key, state.port, &request) {
         Ok(target) => target,
         Err(Refusal::NoKey) => {
@@ -598,7 +598,6 @@ async fn handle(state: &State, upstream: &Upstream, client: &Client, mut request
         (None, Some(request.into_body()))
     };
 
-    let requester = client.requester(state);
     let mut held = held;
     let mut tried_renewal = false;
     loop {
@@ -654,7 +653,7 @@ async fn handle(state: &State, upstream: &Upstream, client: &Client, mut request
                 )
             }
         };
-        client.record(state, &held.connection, &requester, &uri);
+        client.record(state, &held.connection, &uri);
         if response.status() == StatusCode::UNAUTHORIZED && !tried_renewal && kept.is_some() && held.connection.can_renew() {
             tried_renewal = true;
             match state.renewed(&target.connection, &held).await {
@@ -773,15 +772,15 @@ fn credential_error(state: &State, name: &str, err: Error) -> Response<Body> {
 
 /// The upstream answer, streamed back; a 101 joins the two upgraded
 /// connections.
-async fn pass_back(response: reqwest::Response, on_upgrade: Option<hyper::upgrade::OnUpgrade>) -> Response<Body> {
+async fn pass_back(mut response: reqwest::Response, on_upgrade: Option<hyper::upgrade::OnUpgrade>) -> Response<Body> {
     let status = response.status();
-    let mut headers = response.headers().clone();
-    for name in hop_by_hop(response.headers()) {
+    let upgrade_value = response.headers().get(header::UPGRADE).cloned();
+    let mut headers = std::mem::take(response.headers_mut());
+    for name in hop_by_hop(&headers) {
         headers.remove(name);
     }
     if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(on_upgrade) = on_upgrade {
-            let upgrade_value = response.headers().get(header::UPGRADE).cloned();
             tokio::spawn(async move {
                 let (Ok(upstream), Ok(downstream)) = (response.upgrade().await, on_upgrade.await) else { return };
                 let mut downstream = TokioIo::new(downstream);
@@ -806,27 +805,26 @@ async fn pass_back(response: reqwest::Response, on_upgrade: Option<hyper::upgrad
 }
 
 impl Client {
-    /// The process behind this TCP client, looked up once.
-    fn requester(&self, state: &State) -> Requester {
-        let mut known = self.requester.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(requester) = known.as_ref() {
-            return requester.clone();
-        }
-        let found = peer_pid(self.peer, state.port).map(Requester::process).unwrap_or_default();
-        *known = Some(found.clone());
-        found
-    }
-
     /// One usage row per connection per TCP client (a keep-alive client's
-    /// thousand requests are one use).
-    fn record(&self, state: &State, connection: &Connection, requester: &Requester, url: &str) {
+    /// thousand requests are one use), written off the serving thread: the
+    /// process behind the client is looked up in /proc once, and SQLite
+    /// writes to disk.
+    fn record(&self, state: &Arc<State>, connection: &Connection, url: &str) {
         let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
         if recorded.contains(&connection.id) {
             return;
         }
         recorded.push(connection.id.clone());
         drop(recorded);
-        state.engine.record_use(connection, "proxy", "request", requester, Some(&host_of(url)));
+        let (state, connection, host, peer, known) =
+            (state.clone(), connection.clone(), host_of(url), self.peer, self.requester.clone());
+        tokio::task::spawn_blocking(move || {
+            let requester = {
+                let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
+                known.get_or_insert_with(|| peer_pid(peer, state.port).map(Requester::process).unwrap_or_default()).clone()
+            };
+            state.engine.record_use(&connection, "proxy", "request", &requester, Some(&host));
+        });
     }
 }
 
