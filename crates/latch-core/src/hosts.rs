@@ -106,7 +106,7 @@ pub fn check_destination(name: &str, settings: &KindSettings, url: &url::Url) ->
     Err(Error::validation(
         "allowed_hosts",
         format!(
-            "Latch sends the credential of '{name}' {goes_to}; {host} is not one of its hosts. If {host} should receive \
+            "Latch sends the sign-in of '{name}' {goes_to}; {host} is not one of its hosts. If {host} should receive \
              it, add it to the connection's allowed hosts."
         ),
     )

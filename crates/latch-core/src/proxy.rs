@@ -293,7 +293,24 @@ fn watch_changes(state: Arc<State>) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![events, store]
+    vec![events, store, tokio::spawn(release_freed_memory())]
+}
+
+/// Set when clients came or went since the allocator was last trimmed.
+static CLIENTS_CHANGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// After many clients come and go (each with its buffers and an upstream
+/// connection), the allocator keeps their freed pages: hand them back to
+/// the system, at most every two seconds and only after such a change.
+async fn release_freed_memory() {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if CLIENTS_CHANGED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free memory to the system.
+            let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        }
+    }
 }
 
 async fn serve(listener: TcpListener, state: Arc<State>, upstream: Arc<Upstream>) {
@@ -308,6 +325,7 @@ async fn serve(listener: TcpListener, state: Arc<State>, upstream: Arc<Upstream>
             continue;
         };
         let (state, upstream) = (state.clone(), upstream.clone());
+        CLIENTS_CHANGED.store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);

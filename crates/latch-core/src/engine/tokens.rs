@@ -603,7 +603,13 @@ impl Engine {
     /// joins its own base and passes.
     pub(crate) fn check_destination(&self, connection: &Connection, url: &str) -> Result<()> {
         match url::Url::parse(url.trim()) {
-            Ok(url) => crate::hosts::check_destination(&connection.name, &connection.settings, &url),
+            Ok(_) => {
+                // The address rules first (https, plain http only to this
+                // computer): they say more than "not one of its hosts".
+                let url = crate::validate::check_endpoint_url("Request URL", url.trim())
+                    .map_err(|message| Error::validation("url", message))?;
+                crate::hosts::check_destination(&connection.name, &connection.settings, &url)
+            }
             Err(url::ParseError::RelativeUrlWithoutBase) if matches!(connection.settings, KindSettings::Spec(_)) => Ok(()),
             // Not an address: the request's own checks say why.
             Err(_) => Ok(()),
