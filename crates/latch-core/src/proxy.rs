@@ -140,6 +140,8 @@ struct State {
     held: Mutex<HashMap<String, Arc<Held>>>,
     /// Clients at once, over all threads.
     permits: Arc<tokio::sync::Semaphore>,
+    /// To the thread that records uses.
+    uses: Mutex<std::sync::mpsc::Sender<Use>>,
 }
 
 /// A serving thread's own HTTP clients: their pooled connections live on
@@ -201,12 +203,15 @@ impl Proxy {
             }
         }
         let key = Zeroizing::new(oauth2::CsrfToken::new_random_len(32).secret().clone());
+        let uses = spawn_recorder(engine.clone(), port)
+            .map_err(|err| Error::network(format!("The proxy could not start a thread: {err}.")))?;
         let state = Arc::new(State {
             engine,
             key: key.clone(),
             port,
             held: Mutex::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(client_limit())),
+            uses: Mutex::new(uses),
         });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut stopped = Vec::new();
@@ -834,16 +839,34 @@ impl Client {
         }
         recorded.push(connection.id.clone());
         drop(recorded);
-        let (state, connection, host, peer, known) =
-            (state.clone(), connection.clone(), host_of(url), self.peer, self.requester.clone());
-        tokio::task::spawn_blocking(move || {
-            let requester = {
-                let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
-                known.get_or_insert_with(|| peer_pid(peer, state.port).map(Requester::process).unwrap_or_default()).clone()
-            };
-            state.engine.record_use(&connection, "proxy", "request", &requester, Some(&host));
-        });
+        let use_ = Use { connection: connection.clone(), host: host_of(url), peer: self.peer, requester: self.requester.clone() };
+        let _ = state.uses.lock().unwrap_or_else(|p| p.into_inner()).send(use_);
     }
+}
+
+/// A use to record, by the proxy's recording thread.
+struct Use {
+    connection: Connection,
+    host: String,
+    peer: SocketAddr,
+    requester: Arc<Mutex<Option<Requester>>>,
+}
+
+/// One thread writes the usage rows, in order: a thousand new clients are
+/// a queue, not a thousand threads.
+fn spawn_recorder(engine: Arc<Engine>, port: u16) -> std::io::Result<std::sync::mpsc::Sender<Use>> {
+    let (uses, queue) = std::sync::mpsc::channel::<Use>();
+    std::thread::Builder::new().name("latch-proxy-log".into()).spawn(move || {
+        // Ends when the proxy is gone (every sender dropped).
+        for use_ in queue {
+            let requester = {
+                let mut known = use_.requester.lock().unwrap_or_else(|p| p.into_inner());
+                known.get_or_insert_with(|| peer_pid(use_.peer, port).map(Requester::process).unwrap_or_default()).clone()
+            };
+            engine.record_use(&use_.connection, "proxy", "request", &requester, Some(&use_.host));
+        }
+    })?;
+    Ok(uses)
 }
 
 /// The process that owns the client end of a loopback TCP connection from
