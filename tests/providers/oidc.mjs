@@ -2,12 +2,17 @@
 // Local OpenID Connect / OAuth 2.0 provider for Latch integration tests.
 //
 //   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device] [--device-ttl SECONDS]
-//                 [--resource-server URI]...
+//                 [--resource-server URI]... [--require-par]
 //
 // --resource-server registers an API for RFC 8707 resource indicators: a
 // `resource=URI` on the authorization and token requests yields an opaque
 // access token whose audience (introspection's `aud`) is URI, with the API's
 // scopes (api:read api:write). Any other resource is refused (invalid_target).
+//
+// Pushed authorization requests (RFC 9126) are offered at /request; with
+// --require-par the server requires them (its metadata says
+// require_pushed_authorization_requests) and refuses any other sign-in.
+// /__test/stats counts `pushed_requests`.
 //
 // Dynamic client registration is open (RFC 7591 at /reg, no initial access
 // token) and managed (RFC 7592: /reg/CLIENT_ID with the registration access
@@ -36,6 +41,7 @@ const { values: args } = parseArgs({
     device: { type: 'boolean', default: false },
     'device-ttl': { type: 'string', default: '600' },
     'resource-server': { type: 'string', multiple: true, default: [] },
+    'require-par': { type: 'boolean', default: false },
   },
 });
 const RESOURCE_SERVERS = args['resource-server'];
@@ -229,6 +235,7 @@ const configuration = {
     deviceFlow: { enabled: DEVICE },
     // RFC 7591 open dynamic registration (no initial access token), and
     // RFC 7592 management of a registration with its registration access token.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: args['require-par'] },
     registration: { enabled: true, initialAccessToken: false },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
     resourceIndicators: {
@@ -268,7 +275,7 @@ const configuration = {
 // ---------------------------------------------------------------------------
 // Helpers for the node:http front
 // ---------------------------------------------------------------------------
-const stats = { token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0 };
+const stats = { token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0, pushed_requests: 0 };
 
 async function readRaw(req) {
   const chunks = [];
@@ -315,6 +322,7 @@ let providerCallback;
 let tokenPath;
 let revocationPath;
 let registrationPath;
+let parPath;
 
 const server = http.createServer(async (req, res) => {
   try {
@@ -346,6 +354,8 @@ const server = http.createServer(async (req, res) => {
       stats.by_grant[gt] = (stats.by_grant[gt] || 0) + 1;
     } else if (req.method === 'POST' && url.pathname === revocationPath) {
       stats.revocations += 1;
+    } else if (req.method === 'POST' && url.pathname === parPath) {
+      stats.pushed_requests += 1;
     } else if (req.method === 'POST' && url.pathname === registrationPath) {
       stats.registrations += 1;
     } else if (req.method === 'DELETE' && url.pathname.startsWith(`${registrationPath}/`)) {
@@ -369,6 +379,7 @@ server.listen(PORT, '127.0.0.1', () => {
   tokenPath = new URL(provider.urlFor('token')).pathname;
   revocationPath = new URL(provider.urlFor('revocation')).pathname;
   registrationPath = new URL(provider.urlFor('registration')).pathname;
+  parPath = new URL(provider.urlFor('pushed_authorization_request')).pathname;
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 });
 

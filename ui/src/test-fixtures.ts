@@ -44,6 +44,8 @@ export function oauth2Defaults(): OAuth2Settings {
     redirect_uri_override: null,
     device_url: null,
     resource: [],
+    par_url: null,
+    par: false,
     api_base_url: null,
     allowed_hosts: [],
     forward_caller_auth: false,

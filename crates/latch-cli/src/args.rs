@@ -396,6 +396,15 @@ pub struct SpecFlags {
     #[arg(long, value_name = "URL", value_parser = parse_url)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_url: Option<UrlFlag>,
+    /// RFC 9126 pushed authorization request endpoint ('add --issuer' finds it).
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub par_url: Option<UrlFlag>,
+    /// Push the sign-in request to the PAR endpoint first (on|off): the browser then only
+    /// sees a request_uri. On by itself when the server requires it.
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub par: Option<bool>,
     /// How disconnect revokes: rfc7009 (POST the token) or bearer-get (GET with the token).
     #[arg(long, value_parser = EnumFlag::<RevokeStyle>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]

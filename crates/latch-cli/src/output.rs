@@ -111,6 +111,8 @@ fn flag_for(field: &str) -> &'static str {
         "token_url" => "--token-url URL",
         "authorize_url" => "--authorize-url URL",
         "device_url" => "--device-url URL",
+        "par_url" => "--par-url URL",
+        "par" => "--par off",
         "allowed_hosts" => "--allow-host HOST",
         "api_base_url" => "--api-base-url URL",
         _ => "...",
@@ -370,6 +372,11 @@ pub fn print_show(c: &Connection, json: bool) {
     }
     if let Some(device_url) = &spec.device_url {
         row("Device URI", device_url.clone());
+    }
+    if spec.pushes_authorization_request() {
+        row("Pushed requests (PAR)", format!("on, at {}", spec.par_url.as_deref().unwrap_or("-")));
+    } else if let Some(par_url) = &spec.par_url {
+        row("Pushed requests (PAR)", format!("off (offered at {par_url})"));
     }
     if spec.flow.uses_browser() {
         let port = if spec.redirect_port == 0 && spec.redirect_uri_override.is_none() { " (automatic port)" } else { "" };

@@ -22,6 +22,10 @@ pub fn patch_from_metadata(metadata: &ServerMetadata) -> SettingsPatch {
         // RFC 9207 §3: a server that advertises `iss` always sends it, so a
         // response without it did not come from this server.
         .set("require_iss", metadata.authorization_response_iss_parameter_supported)
+        .set_some("par_url", metadata.pushed_authorization_request_endpoint.as_ref())
+        // RFC 9126 §5: a server that requires PAR refuses any other sign-in;
+        // one that only offers it leaves the choice to the user.
+        .set_some("par", (metadata.require_pushed_authorization_requests && metadata.pushed_authorization_request_endpoint.is_some()).then_some(true))
 }
 
 /// What discovery found, for a form: the user's draft with the discovered
@@ -89,6 +93,25 @@ mod tests {
         assert_eq!(settings.device_url.as_deref(), Some("https://id.example.com/device"));
         assert_eq!(settings.pkce, Pkce::S256);
         assert!(settings.require_iss);
+        assert_eq!(settings.par_url, None);
+        assert!(!settings.par);
+    }
+
+    #[test]
+    fn a_server_that_requires_par_switches_it_on_and_one_that_offers_it_only_names_the_endpoint() {
+        let required = applied(patch_from_metadata(&metadata(serde_json::json!({
+            "issuer": "https://id.example.com",
+            "pushed_authorization_request_endpoint": "https://id.example.com/par",
+            "require_pushed_authorization_requests": true
+        }))));
+        assert_eq!(required.par_url.as_deref(), Some("https://id.example.com/par"));
+        assert!(required.par);
+        let offered = patch_from_metadata(&metadata(serde_json::json!({
+            "issuer": "https://id.example.com",
+            "pushed_authorization_request_endpoint": "https://id.example.com/par"
+        })));
+        assert!(!offered.sets("par"), "the user's choice stays");
+        assert_eq!(applied(offered).par_url.as_deref(), Some("https://id.example.com/par"));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn endpoint_hosts(settings: &KindSettings) -> Vec<String> {
             s.info_url.clone(),
             s.issuer.clone(),
             s.device_url.clone(),
+            s.par_url.clone(),
         ],
         KindSettings::Spec(s) => s.literal_urls().into_iter().map(|(_, url)| Some(url)).collect(),
         KindSettings::OAuth1(s) => {

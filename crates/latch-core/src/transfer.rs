@@ -360,6 +360,7 @@ pub fn exposure(settings: &KindSettings) -> Exposure {
                 ("revoke", settings.revoke_url.clone()),
                 ("user info", settings.info_url.clone()),
                 ("device authorization", settings.device_url.clone()),
+                ("pushed sign-in request", settings.par_url.clone()),
                 ("issuer", settings.issuer.clone()),
                 ("redirect page", settings.redirect_uri_override.clone()),
             ],

@@ -239,8 +239,10 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
         ("info_url", "Info URI", &spec.info_url),
         ("issuer", "Issuer", &spec.issuer),
         ("device_url", "Device authorization URI", &spec.device_url),
+        ("par_url", "PAR endpoint", &spec.par_url),
     ] {
-        let required = needs.requires(field);
+        // With PAR on, a browser sign-in starts at the PAR endpoint (RFC 9126).
+        let required = needs.requires(field) || (field == "par_url" && spec.pushes_authorization_request());
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(url) if url.len() > URL_MAX_BYTES => fail(field, too_long(label, "address", url.len(), URL_MAX_BYTES)),
             Some(url) => {
@@ -248,6 +250,12 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
                     fail(field, message);
                 }
             }
+            None if required && field == "par_url" => fail(
+                field,
+                "PAR endpoint is required while pushed authorization requests (PAR) are on. Copy it from the provider's \
+                 metadata (pushed_authorization_request_endpoint), or turn PAR off."
+                    .into(),
+            ),
             None if required => fail(
                 field,
                 format!("{label} is required for the {flow_label} flow. Copy it from the provider's API documentation."),
@@ -752,6 +760,32 @@ mod tests {
         cc.client_auth = ClientAuth::Body;
         let fields: Vec<_> = oauth2(&cc, true).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["token_url"]);
+    }
+
+    #[test]
+    fn par_needs_its_endpoint_only_for_a_browser_sign_in_and_the_endpoint_follows_the_rules() {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        spec.authorize_url = Some("https://example.com/auth".into());
+        spec.token_url = Some("https://example.com/token".into());
+        spec.par = true;
+        assert_eq!(
+            messages(&spec, false),
+            vec![(
+                "par_url",
+                "PAR endpoint is required while pushed authorization requests (PAR) are on. Copy it from the provider's \
+                 metadata (pushed_authorization_request_endpoint), or turn PAR off."
+                    .to_string()
+            )]
+        );
+        spec.par_url = Some("http://example.com/par".into());
+        assert_eq!(oauth2(&spec, false)[0].field, "par_url");
+        spec.par_url = Some("https://example.com/par".into());
+        assert!(oauth2(&spec, false).is_empty());
+        let mut cc = OAuth2Settings::new(Flow::ClientCredentials, "c");
+        cc.client_auth = ClientAuth::Body;
+        cc.token_url = Some("https://example.com/token".into());
+        cc.par = true;
+        assert!(oauth2(&cc, true).is_empty(), "no browser, nothing to push");
     }
 
     #[test]

@@ -242,7 +242,7 @@ impl Engine {
                 self.paste_sign_in(&target, secret.as_ref(), announcer, pasted).await
             }
             Flow::AuthorizationCode | Flow::Implicit => {
-                let pending = authorization::begin(&target).await?;
+                let pending = authorization::begin(&target, secret.as_ref(), self.http()).await?;
                 let browser_error = self.open_in_browser(pending.authorize_url.as_str());
                 let deadline = self.now() + chrono::Duration::from_std(options.timeout).unwrap_or_default();
                 announcer.emit(
@@ -272,7 +272,7 @@ impl Engine {
         announcer: &Announcer,
         pasted: oneshot::Receiver<Zeroizing<String>>,
     ) -> Result<(TokenGrant, Option<String>)> {
-        let pending = authorization::begin_paste(target)?;
+        let pending = authorization::begin_paste(target, secret, self.http()).await?;
         let browser_error = self.open_in_browser(pending.authorize_url.as_str());
         announcer.emit(
             self,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, TokenUrl};
 
 use super::discovery;
+use super::par;
 use super::loopback::{check_state, LoopbackListener, RedirectParams, ResponseMode};
 use super::oauth::{self, invalid_url, Step, TokenCall};
 use super::token_response::{normalize, token_type_as_sent, LatchTokenResponse, TokenGrant};
@@ -37,8 +38,9 @@ pub struct SignedIn {
     pub learned_issuer: Option<String>,
 }
 
-/// Binds the listener and builds the authorization URL.
-pub async fn begin(spec: &Target<'_>) -> Result<PendingSignIn> {
+/// Binds the listener and builds the authorization URL (pushing the
+/// request first when the connection uses PAR).
+pub async fn begin(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<PendingSignIn> {
     if let Some(fixed) = &spec.redirect_uri_override {
         return Err(Error::validation(
             "redirect_uri_override",
@@ -52,13 +54,13 @@ pub async fn begin(spec: &Target<'_>) -> Result<PendingSignIn> {
     }
     let listener = LoopbackListener::bind(spec.redirect_port, &spec.redirect_path).await?;
     let redirect_uri = spec.redirect_uri(listener.port());
-    build(spec, redirect_uri, Some(listener))
+    pushed(build(spec, redirect_uri, Some(listener))?, spec, secret, http).await
 }
 
 /// Builds the authorization URL for the paste flow: the provider redirects
 /// to a hosted page (or a fixed loopback port nobody listens on) and the
 /// user pastes the address the browser ends on.
-pub fn begin_paste(spec: &Target<'_>) -> Result<PendingSignIn> {
+pub async fn begin_paste(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &ProviderHttp) -> Result<PendingSignIn> {
     let redirect_uri = match (&spec.redirect_uri_override, spec.redirect_port) {
         (Some(fixed), _) => fixed.clone(),
         (None, 0) => {
@@ -74,7 +76,26 @@ pub fn begin_paste(spec: &Target<'_>) -> Result<PendingSignIn> {
         }
         (None, port) => spec.redirect_uri(port),
     };
-    build(spec, redirect_uri, None)
+    pushed(build(spec, redirect_uri, None)?, spec, secret, http).await
+}
+
+/// With PAR (RFC 9126), the request's parameters go to the PAR endpoint and
+/// the browser's address carries only `client_id` and the `request_uri`
+/// answered. `state` and the PKCE verifier stay here, as without PAR.
+async fn pushed(
+    mut pending: PendingSignIn,
+    spec: &Target<'_>,
+    secret: Option<&ClientSecret>,
+    http: &ProviderHttp,
+) -> Result<PendingSignIn> {
+    if !spec.pushes_authorization_request() {
+        return Ok(pending);
+    }
+    let endpoint = spec.authorize_url.as_deref().unwrap_or_default();
+    let params = par::request_params(&pending.authorize_url, endpoint);
+    let pushed = par::push(spec, secret, &params, http).await?;
+    pending.authorize_url = par::browser_url(endpoint, &spec.client_id, &pushed.request_uri)?;
+    Ok(pending)
 }
 
 fn build(spec: &Target<'_>, redirect_uri: String, listener: Option<LoopbackListener>) -> Result<PendingSignIn> {
@@ -300,6 +321,13 @@ fn authorization_error(code: &str, description: Option<&str>, uri: Option<&str>,
         "invalid_scope" => Error::provider("The provider refused the requested scopes.").with_action(spec.edit(&["scopes"])),
         "invalid_target" => Error::provider("The provider refused the requested resources (RFC 8707).")
             .with_action(spec.edit(&["resource"])),
+        // RFC 9126 §4: the pushed request's `request_uri` ran out (it lives a
+        // minute or so) or was already used.
+        "invalid_request_uri" => Error::needs_authorization(
+            "The provider no longer knew the sign-in request Latch had pushed: it expires soon after sign-in starts. \
+             Sign in again, a little faster.",
+        )
+        .with_action(spec.sign_in_again()),
         "unauthorized_client" | "unsupported_response_type" => Error::provider(format!(
             "The provider does not allow this app to sign in this way. Check the flow type and the app's settings at the provider."
         )),
@@ -321,7 +349,7 @@ mod tests {
         spec.scopes = vec!["read".into(), "write".into()];
         spec.scope_separator = crate::model::ScopeSeparator::Comma;
         spec.authorize_params = vec![crate::model::KeyValue::new("prompt", "consent")];
-        let pending = begin(&Target::new("x", &spec)).await.unwrap();
+        let pending = begin(&Target::new("x", &spec), None, &ProviderHttp::new()).await.unwrap();
         let pairs: Vec<(String, String)> = pending.authorize_url.query_pairs().into_owned().collect();
         let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         assert_eq!(get("tenant").as_deref(), Some("a"));
@@ -340,7 +368,7 @@ mod tests {
     async fn the_implicit_flow_asks_for_a_token_without_pkce() {
         let mut spec = OAuth2Settings::new(Flow::Implicit, "client-1");
         spec.authorize_url = Some("https://example.com/authorize".into());
-        let pending = begin(&Target::new("x", &spec)).await.unwrap();
+        let pending = begin(&Target::new("x", &spec), None, &ProviderHttp::new()).await.unwrap();
         let query = pending.authorize_url.query().unwrap().to_owned();
         assert!(query.contains("response_type=token"));
         assert!(!query.contains("code_challenge"));

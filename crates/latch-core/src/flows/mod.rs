@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod loopback;
 pub mod oauth1;
 pub mod oauth;
+pub mod par;
 pub mod refresh;
 pub mod registration;
 pub mod resource_metadata;

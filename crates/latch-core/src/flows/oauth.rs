@@ -47,6 +47,45 @@ pub(crate) fn client(spec: &Target<'_>, secret: Option<&ClientSecret>) -> OAuthC
     }
 }
 
+/// Client authentication on a form POST Latch sends by hand (revocation,
+/// RFC 7009 §2.1; pushed authorization requests, RFC 9126 §2): the same as
+/// at the token endpoint. `client_id` goes in the body unless HTTP Basic
+/// carries it, and only when `with_client_id` (a PAR body already has it).
+pub(crate) fn authenticate_form(
+    spec: &Target<'_>,
+    secret: Option<&ClientSecret>,
+    form: &mut url::form_urlencoded::Serializer<'_, String>,
+    request: http::request::Builder,
+    with_client_id: bool,
+) -> http::request::Builder {
+    match (spec.client_auth, secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            use base64::Engine as _;
+            // RFC 6749 §2.3.1: each part form-urlencoded before Basic encoding.
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let credentials = Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
+            let value = Zeroizing::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
+            ));
+            request.header(header::AUTHORIZATION, value.as_str())
+        }
+        (ClientAuth::Body, Some(secret)) => {
+            if with_client_id {
+                form.append_pair("client_id", &spec.client_id);
+            }
+            form.append_pair("client_secret", secret.secret());
+            request
+        }
+        _ => {
+            if with_client_id {
+                form.append_pair("client_id", &spec.client_id);
+            }
+            request
+        }
+    }
+}
+
 /// Which token request is being made: it changes what an error means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {

@@ -2,16 +2,15 @@
 //! `revoke_token`, which refuses plain-http URLs — and local development
 //! servers on loopback must work too.
 
-use base64::Engine as _;
 use oauth2::http::{header, Request};
 
-use super::oauth::http_error;
+use super::oauth::{authenticate_form, http_error};
 use crate::error::one_line;
 use super::token_response::redact_body;
 use crate::error::{Error, Result};
 use crate::http::{media_type, ProviderHttp, OAUTH_RESPONSE_LIMIT};
 use super::Target;
-use crate::model::{ClientAuth, RevokeStyle};
+use crate::model::RevokeStyle;
 use crate::secret::ClientSecret;
 
 /// Which token is revoked, sent as `token_type_hint`.
@@ -84,27 +83,11 @@ fn rfc7009_request(
     };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token).append_pair("token_type_hint", hint);
-    let mut request = Request::post(url)
+    let request = Request::post(url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json");
     // Same client authentication as at the token endpoint (RFC 7009 §2.1).
-    match (spec.client_auth, secret) {
-        (ClientAuth::Basic, Some(secret)) => {
-            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let credentials = zeroize::Zeroizing::new(format!("{}:{}", encode(&spec.client_id), encode(secret.secret())));
-            let value = zeroize::Zeroizing::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
-            ));
-            request = request.header(header::AUTHORIZATION, value.as_str());
-        }
-        (ClientAuth::Body, Some(secret)) => {
-            form.append_pair("client_id", &spec.client_id).append_pair("client_secret", secret.secret());
-        }
-        _ => {
-            form.append_pair("client_id", &spec.client_id);
-        }
-    }
+    let request = authenticate_form(spec, secret, &mut form, request, true);
     let body = zeroize::Zeroizing::new(form.finish());
     request.body(body.as_bytes().to_vec()).map_err(|err| {
         Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))

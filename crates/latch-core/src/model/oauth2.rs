@@ -130,6 +130,14 @@ pub struct OAuth2Settings {
     /// absolute URI, sent as `resource=` with the authorization and token
     /// requests so the provider can limit the token's audience.
     pub resource: Vec<String>,
+    /// RFC 9126 pushed authorization request endpoint (the server's
+    /// `pushed_authorization_request_endpoint`).
+    pub par_url: Option<String>,
+    /// Push the authorization request to `par_url` first (RFC 9126): the
+    /// browser's address then carries only `client_id` and `request_uri`.
+    /// Discovery switches it on when the server requires it
+    /// (`require_pushed_authorization_requests`); the user may too.
+    pub par: bool,
     /// Set when Latch registered this client itself (RFC 7591) rather than
     /// the user copying a client ID from a developer console.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +188,8 @@ impl OAuth2Settings {
             redirect_uri_override: None,
             device_url: None,
             resource: Vec::new(),
+            par_url: None,
+            par: false,
             registration: None,
             api: ApiAccess::default(),
         }
@@ -197,6 +207,7 @@ impl OAuth2Settings {
             &mut self.issuer,
             &mut self.redirect_uri_override,
             &mut self.device_url,
+            &mut self.par_url,
         ] {
             *url = url.take().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
         }
@@ -243,6 +254,12 @@ impl OAuth2Settings {
     /// redirects to a hosted page Latch cannot listen on.
     pub fn signs_in_by_paste(&self) -> bool {
         self.flow.uses_browser() && self.redirect_uri_override.is_some()
+    }
+
+    /// The endpoint sign-in pushes its authorization request to (RFC 9126),
+    /// when this connection uses PAR: a browser flow with `par` on.
+    pub fn pushes_authorization_request(&self) -> bool {
+        self.flow.uses_browser() && self.par
     }
 }
 

@@ -73,6 +73,18 @@ device_url: string | null,
  */
 resource: Array<string>, 
 /**
+ * RFC 9126 pushed authorization request endpoint (the server's
+ * `pushed_authorization_request_endpoint`).
+ */
+par_url: string | null, 
+/**
+ * Push the authorization request to `par_url` first (RFC 9126): the
+ * browser's address then carries only `client_id` and `request_uri`.
+ * Discovery switches it on when the server requires it
+ * (`require_pushed_authorization_requests`); the user may too.
+ */
+par: boolean, 
+/**
  * Set when Latch registered this client itself (RFC 7591) rather than
  * the user copying a client ID from a developer console.
  */
