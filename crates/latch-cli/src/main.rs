@@ -761,6 +761,15 @@ async fn exec(engine: &Arc<Engine>, args: args::ExecArgs) -> Result<ExitCode, Er
     ];
     let mut tokens = Vec::new();
     for connection in &connections {
+        // (A spec's own base may be computed: the proxy joins paths to it.)
+        let spec = matches!(connection.settings, latch_core::model::KindSettings::Spec(_));
+        if connection.settings.api_base_url().is_none() && !spec && !args.token_env {
+            eprintln!(
+                "latch: '{}' has no API base URL, so the proxy cannot forward its requests yet; set one with {}.",
+                output::clean(&connection.name),
+                format_args!("'latch edit {} --api-base-url URL'", output::shell_name(&connection.name))
+            );
+        }
         let variable = env_name(&connection.name);
         env.push((format!("LATCH_{variable}_URL"), Zeroizing::new(info.connection_url(&connection.name))));
         if args.token_env {
