@@ -95,3 +95,57 @@ fn a_push_the_server_refuses_is_said_in_words_and_the_browser_is_not_opened() {
     assert!(shown["last_error"].as_str().unwrap_or_default().contains("pushed the sign-in request"), "{shown}");
     latch.assert_no_secret_leaks(&["not-the-conf-post-secret".to_string()]);
 }
+
+// --- JWT client authentication (RFC 7523) ----------------------------------------
+
+#[test]
+fn client_secret_jwt_signs_in_refreshes_revokes_and_pushes_without_sending_the_secret() {
+    let op = Provider::oidc(&["--require-par"]);
+    let secret = "conf-jwt-secret-0123456789abcdefghijklmnop";
+    let latch = Latch::new();
+    latch.ok_with_stdin(
+        &["add", "--name", "Jwt", "--issuer", &op.base, "--client-id", "conf-jwt", "--client-auth", "client_secret_jwt",
+            "--client-secret-stdin", "--scope", "openid", "--revoke-url", &op.url("/token/revocation")],
+        &format!("{secret}\n"),
+    );
+    assert_eq!(latch.show("Jwt")["client_auth"], "client_secret_jwt");
+    // The push (PAR), the code exchange, the refresh and the revocation each
+    // authenticate with a fresh assertion; oidc-provider accepts no other way for this client.
+    let out = latch.ok(&["connect", "Jwt", "--timeout", "20"]);
+    assert!(out.contains("Connected 'Jwt' as alice."), "{out}");
+    assert_eq!(op.stats()["pushed_requests"], 1);
+    let before = latch.access_token("Jwt");
+    latch.ok(&["refresh", "Jwt"]);
+    assert_ne!(latch.access_token("Jwt"), before);
+    let mut secrets = vec![secret.to_string()];
+    secrets.extend(latch.stored_secrets("Jwt"));
+    latch.ok(&["disconnect", "Jwt"]);
+    assert!(op.stats()["revocations"].as_u64().unwrap() >= 1);
+    latch.assert_no_secret_leaks(&secrets);
+
+    // A wrong secret signs a wrong assertion: refused in words.
+    let latch = Latch::new();
+    latch.ok_with_stdin(
+        &["add", "--name", "Jwt", "--issuer", &op.base, "--client-id", "conf-jwt", "--client-auth", "client_secret_jwt",
+            "--client-secret-stdin", "--scope", "openid"],
+        "not-the-secret-but-long-enough-0123456789\n",
+    );
+    let output = latch.run(&["connect", "Jwt", "--timeout", "20"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("The provider rejected the client ID or secret"), "{stderr}");
+}
+
+#[test]
+fn client_secret_jwt_gets_client_credentials_tokens() {
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    latch.ok_with_stdin(
+        &["add", "--name", "Machine", "--flow", "client_credentials", "--token-url", &op.url("/token"), "--client-id",
+            "conf-jwt", "--client-auth", "client_secret_jwt", "--client-secret-stdin", "--scope", "api:read"],
+        "conf-jwt-secret-0123456789abcdefghijklmnop\n",
+    );
+    latch.ok(&["connect", "Machine"]);
+    assert_eq!(latch.show("Machine")["status"], "connected");
+    assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
+}

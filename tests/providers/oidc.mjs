@@ -171,6 +171,17 @@ const clients = [
     scope: ALL_SCOPES,
   },
   {
+    // RFC 7523 client_secret_jwt: an HS256 assertion signed with the secret.
+    client_id: 'conf-jwt',
+    client_secret: 'conf-jwt-secret-0123456789abcdefghijklmnop',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_jwt',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: REDIRECT_URIS,
+    scope: ALL_SCOPES,
+  },
+  {
     client_id: 'public-pkce',
     application_type: 'native',
     token_endpoint_auth_method: 'none',

@@ -314,7 +314,7 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
     }
 
     match spec.client_auth {
-        ClientAuth::Body | ClientAuth::Basic if !has_client_secret => fail(
+        ClientAuth::Body | ClientAuth::Basic | ClientAuth::ClientSecretJwt if !has_client_secret => fail(
             "client_auth",
             format!(
                 "Client authentication '{}' needs a client secret. Enter the client secret, or choose 'none' for a public client.",

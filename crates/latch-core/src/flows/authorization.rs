@@ -217,7 +217,7 @@ async fn complete(
             for resource in &spec.resource {
                 request = request.add_extra_param("resource", resource.clone());
             }
-            let call = TokenCall::new(http, *spec);
+            let call = TokenCall::new(http, *spec, secret);
             let outcome = request.request_async(&call).await;
             call.finish(outcome, Step::Exchange)?
         }

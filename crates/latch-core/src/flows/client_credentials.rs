@@ -26,7 +26,7 @@ pub async fn request(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &Pr
     for resource in &spec.resource {
         request = request.add_extra_param("resource", resource.clone());
     }
-    let call = TokenCall::new(http, *spec);
+    let call = TokenCall::new(http, *spec, secret);
     let outcome = request.request_async(&call).await;
     call.finish(outcome, Step::ClientCredentials)
 }

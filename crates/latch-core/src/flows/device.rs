@@ -32,7 +32,7 @@ pub async fn start(spec: &Target<'_>, secret: Option<&ClientSecret>, http: &Prov
     for resource in &spec.resource {
         request = request.add_extra_param("resource", resource.clone());
     }
-    let call = TokenCall::new(http, *spec);
+    let call = TokenCall::new(http, *spec, secret);
     let outcome = request.request_async(&call).await;
     outcome.map_err(|err| {
         let details = call.details();
@@ -76,7 +76,7 @@ pub async fn poll(
     for kv in &spec.token_params {
         request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
-    let call = TokenCall::new(http, *spec);
+    let call = TokenCall::new(http, *spec, secret);
     // No timeout of our own: the code's own `expires_in` ends the wait.
     let outcome = request.request_async(&call, tokio::time::sleep, None).await;
     match outcome {

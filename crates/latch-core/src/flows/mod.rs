@@ -3,6 +3,7 @@
 //! HTTP client; the engine decides when to run them and records the outcome.
 
 pub mod authorization;
+pub mod client_assertion;
 pub mod client_credentials;
 pub mod device;
 pub mod discovery;

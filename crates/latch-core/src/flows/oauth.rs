@@ -17,6 +17,7 @@ use super::token_response::{is_secret_key, normalize, redact_body, scrub, token_
 use crate::error::{Action, Error, ProviderError};
 use crate::http::{media_type, HttpError, HttpRequest, HttpResponse, ProviderHttp, OAUTH_RESPONSE_LIMIT};
 use super::Target;
+use super::client_assertion;
 use crate::model::{ClientAuth, TokenRequestFormat};
 use crate::secret::ClientSecret;
 
@@ -57,8 +58,18 @@ pub(crate) fn authenticate_form(
     form: &mut url::form_urlencoded::Serializer<'_, String>,
     request: http::request::Builder,
     with_client_id: bool,
-) -> http::request::Builder {
-    match (spec.client_auth, secret) {
+) -> crate::Result<http::request::Builder> {
+    Ok(match (spec.client_auth, secret) {
+        (ClientAuth::ClientSecretJwt, Some(secret)) => {
+            if with_client_id {
+                form.append_pair("client_id", &spec.client_id);
+            }
+            let url = request.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+            for (key, value) in client_assertion::form_params(&spec.client_id, secret, &assertion_audience(spec, &url))? {
+                form.append_pair(key, &value);
+            }
+            request
+        }
         (ClientAuth::Basic, Some(secret)) => {
             use base64::Engine as _;
             // RFC 6749 §2.3.1: each part form-urlencoded before Basic encoding.
@@ -83,7 +94,38 @@ pub(crate) fn authenticate_form(
             }
             request
         }
+    })
+}
+
+/// The `aud` of a client assertion: the token endpoint (RFC 7523 §3), also
+/// for revocation and PAR, where servers accept it too; the request's own
+/// URL when no token endpoint is set.
+fn assertion_audience(spec: &Target<'_>, url: &str) -> String {
+    spec.token_url.clone().unwrap_or_else(|| url.to_owned())
+}
+
+/// A form token request with the client assertion added, for JWT client
+/// authentication (oauth2-rs sends `client_id` in the body and no secret).
+fn with_client_assertion(request: HttpRequest, spec: &Target<'_>, secret: Option<&ClientSecret>) -> Result<HttpRequest, HttpError> {
+    let (ClientAuth::ClientSecretJwt, Some(secret)) = (spec.client_auth, secret) else {
+        return Ok(request);
+    };
+    let url = request.uri().to_string();
+    let params = client_assertion::form_params(&spec.client_id, secret, &assertion_audience(spec, &url)).map_err(|err| {
+        HttpError::Other { host: request.uri().host().unwrap_or_default().to_owned(), reason: err.message }
+    })?;
+    let (parts, body) = request.into_parts();
+    let mut body = Zeroizing::new(body);
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in &params {
+        form.append_pair(key, value);
     }
+    let extra = Zeroizing::new(form.finish());
+    if !body.is_empty() {
+        body.push(b'&');
+    }
+    body.extend_from_slice(extra.as_bytes());
+    Ok(http::Request::from_parts(parts, body.to_vec()))
 }
 
 /// Which token request is being made: it changes what an error means.
@@ -108,6 +150,8 @@ pub(crate) struct Seen {
 pub(crate) struct TokenCall<'a> {
     http: &'a ProviderHttp,
     spec: Target<'a>,
+    /// Signs the client assertion with JWT client authentication.
+    secret: Option<&'a ClientSecret>,
     seen: Mutex<Option<Seen>>,
     token_type: Mutex<Option<String>>,
     /// The secrets this call sent (code, verifier, refresh token, client
@@ -116,12 +160,15 @@ pub(crate) struct TokenCall<'a> {
 }
 
 impl<'a> TokenCall<'a> {
-    pub fn new(http: &'a ProviderHttp, spec: Target<'a>) -> Self {
-        TokenCall { http, spec, seen: Mutex::new(None), token_type: Mutex::new(None), sent: Mutex::new(Vec::new()) }
+    pub fn new(http: &'a ProviderHttp, spec: Target<'a>, secret: Option<&'a ClientSecret>) -> Self {
+        TokenCall { http, spec, secret, seen: Mutex::new(None), token_type: Mutex::new(None), sent: Mutex::new(Vec::new()) }
     }
 
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        *self.sent.lock().unwrap() = secrets_in(&request);
+        let request = with_client_assertion(request, &self.spec, self.secret)?;
+        let mut sent = secrets_in(&request);
+        sent.extend(self.secret.map(|s| Zeroizing::new(s.secret().to_owned())));
+        *self.sent.lock().unwrap() = sent;
         let request = match self.spec.token_request_format {
             TokenRequestFormat::Form => request,
             TokenRequestFormat::Json => form_to_json(request),

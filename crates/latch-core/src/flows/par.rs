@@ -60,7 +60,7 @@ pub(crate) fn push_request(
     let request = Request::post(url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json");
-    let request = authenticate_form(spec, secret, &mut form, request, false);
+    let request = authenticate_form(spec, secret, &mut form, request, false)?;
     let body = zeroize::Zeroizing::new(form.finish());
     request
         .body(body.as_bytes().to_vec())

@@ -29,7 +29,7 @@ pub async fn request(
     for resource in &spec.resource {
         request = request.add_extra_param("resource", resource.clone());
     }
-    let call = TokenCall::new(http, *spec);
+    let call = TokenCall::new(http, *spec, secret);
     let outcome = request.request_async(&call).await;
     call.finish(outcome, Step::Refresh)
 }

@@ -87,7 +87,7 @@ fn rfc7009_request(
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json");
     // Same client authentication as at the token endpoint (RFC 7009 §2.1).
-    let request = authenticate_form(spec, secret, &mut form, request, true);
+    let request = authenticate_form(spec, secret, &mut form, request, true)?;
     let body = zeroize::Zeroizing::new(form.finish());
     request.body(body.as_bytes().to_vec()).map_err(|err| {
         Error::validation("revoke_url", format!("The Revoke URI could not be used ({err})."))

@@ -36,6 +36,10 @@ string_enum!(
         Basic = "basic",
         /// A public client: `client_id` only.
         None = "none",
+        /// RFC 7523 §2.2 / OpenID Connect Core §9 `client_secret_jwt`: a
+        /// short-lived JWT signed (HS256) with the client secret, which
+        /// itself never travels.
+        ClientSecretJwt = "client_secret_jwt",
     }
 );
 
