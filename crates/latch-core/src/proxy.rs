@@ -588,8 +588,11 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
 
     // The caller's headers, minus hop-by-hop ones, Host, and (unless the
     // connection allows them) the caller's own credentials.
-    let mut headers = request.headers().clone();
-    for name in hop_by_hop(request.headers()) {
+    let method = request.method().clone();
+    let length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut headers = std::mem::take(request.headers_mut());
+    for name in hop_by_hop(&headers) {
         headers.remove(name);
     }
     for name in [header::HOST, header::CONTENT_LENGTH] {
@@ -599,9 +602,6 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
         headers.remove(header::AUTHORIZATION);
         headers.remove(header::COOKIE);
     }
-    let method = request.method().clone();
-    let length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -662,7 +662,13 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
             (None, None) => reqwest::Body::from(Bytes::new()),
         };
         let client_http = if upgrade { &upstream.h1 } else { &upstream.plain };
-        let sent = client_http.request(method, &uri).headers(outgoing).body(body).send().await;
+        let Ok(address) = reqwest::Url::parse(&uri) else {
+            return text_response(StatusCode::BAD_GATEWAY, format!("The API address of '{}' is not a valid URL.", held.connection.name));
+        };
+        let mut outgoing_request = reqwest::Request::new(method, address);
+        *outgoing_request.headers_mut() = outgoing;
+        *outgoing_request.body_mut() = Some(body);
+        let sent = client_http.execute(outgoing_request).await;
         let response = match sent {
             Ok(response) => response,
             Err(err) => {
