@@ -196,6 +196,8 @@ async fn every_main_screen(theme: Theme) {
     }
     audit.check("list").await;
 
+    // A use from the terminal, so Recent use has rows of two kinds (and its filter).
+    latch.ok(&["token", "Team Drive"]);
     click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
     window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
     audit.check("detail-healthy").await;
@@ -208,6 +210,8 @@ async fn every_main_screen(theme: Theme) {
     window.fill("test_url", &healthy.url("/api/echo")).await;
     click_css(&window, "[data-testid='test-request-panel'] button[type='submit']").await;
     window.testid("response").await;
+    // The test request is a use of its own: Recent use lists both, with its filter.
+    window.wait_for("[data-testid='usage-filter']").await;
     audit.check("test-request").await;
 
     for (item, confirm) in [("disconnect", "confirm-disconnect"), ("delete", "confirm-delete")] {
