@@ -826,8 +826,23 @@ async fn pass_back(mut response: reqwest::Response, on_upgrade: Option<hyper::up
             return answer;
         }
     }
-    let stream = response.bytes_stream().map_ok(Frame::data).map_err(std::io::Error::other);
-    let mut answer = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    // A small answer of known length goes back in one write with its head;
+    // anything else streams as it comes.
+    let small = response.content_length().is_some_and(|length| length <= KEPT_BODY as u64);
+    let body = if small {
+        match response.bytes().await {
+            Ok(bytes) => full(bytes),
+            Err(err) => {
+                return json_response(
+                    StatusCode::BAD_GATEWAY,
+                    serde_json::json!({ "error": "upstream_unreachable", "message": format!("The answer broke off: {}.", describe(&err)) }),
+                )
+            }
+        }
+    } else {
+        BodyExt::boxed(StreamBody::new(response.bytes_stream().map_ok(Frame::data).map_err(std::io::Error::other)))
+    };
+    let mut answer = Response::new(body);
     *answer.status_mut() = status;
     *answer.headers_mut() = headers;
     answer
