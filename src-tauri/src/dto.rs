@@ -251,6 +251,13 @@ pub struct SpecCommonKey {
     pub hint: Option<String>,
 }
 
+/// A connection made from an API address, and what Latch found there.
+#[derive(Debug, Serialize, TS)]
+pub struct ApiConnectionDto {
+    pub connection: ConnectionDto,
+    pub found: latch_core::FoundApi,
+}
+
 /// An opened spec, before anything is saved.
 #[derive(Debug, Serialize, TS)]
 pub struct SpecOpenedDto {
@@ -368,5 +375,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<SpecCommonKey>(&mut out);
     decl::<SpecOpenedDto>(&mut out);
     decl::<SpecCreateDto>(&mut out);
+    decl::<latch_core::FoundApi>(&mut out);
+    decl::<ApiConnectionDto>(&mut out);
     out
 }

@@ -132,6 +132,7 @@ pub fn run() {
             commands::connections::connection_draft,
             commands::connections::connection_check,
             commands::connections::connection_create,
+            commands::connections::connection_create_from_api,
             commands::connections::connection_update,
             commands::connections::connection_remove,
             commands::flows::sign_in_start,

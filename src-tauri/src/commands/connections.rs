@@ -1,10 +1,11 @@
 //! Listing, checking, saving and deleting connections.
 
 use latch_core::secret::ClientSecret;
+use latch_core::model::SettingsPatch;
 use latch_core::{ConnectionTemplate, FieldError, SecretChange};
 use tauri::State;
 
-use crate::dto::{ConnectionDraft, ConnectionDto, DisconnectOutcome, SecretInput};
+use crate::dto::{ApiConnectionDto, ConnectionDraft, ConnectionDto, DisconnectOutcome, SecretInput};
 use crate::error::IpcResult;
 use crate::AppState;
 
@@ -62,6 +63,14 @@ pub async fn connection_create(state: State<'_, AppState>, draft: ConnectionDraf
         _ => None,
     };
     Ok(state.engine.create(draft.draft, secret).await?.into())
+}
+
+/// A connection from nothing but an API address: Latch finds the API's
+/// authorization server and, where it allows, registers itself there.
+#[tauri::command]
+pub async fn connection_create_from_api(state: State<'_, AppState>, url: String, name: String) -> IpcResult<ApiConnectionDto> {
+    let (connection, found) = state.engine.create_from_api(&url, name, SettingsPatch::new(), None).await?;
+    Ok(ApiConnectionDto { connection: connection.into(), found })
 }
 
 #[tauri::command]

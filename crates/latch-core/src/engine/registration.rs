@@ -20,6 +20,7 @@ use crate::secret::{ClientSecret, RegistrationToken};
 /// What Latch found behind an API address, for the front end to say in
 /// words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FoundApi {
     /// The API (the resource identifier its metadata confirmed).
     pub resource: String,

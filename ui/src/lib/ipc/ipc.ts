@@ -4,6 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   Action,
+  ApiConnectionDto,
   ApiRequestDto,
   ApiResponseDto,
   ConnectionDraft,
@@ -115,6 +116,12 @@ export const connectionDraft = (id: string) => call<Draft>("connection_draft", {
 export const connectionCheck = (draft: ConnectionDraft, id: string | null) =>
   call<FieldError[]>("connection_check", { draft, id });
 export const connectionCreate = (draft: ConnectionDraft) => call<ConnectionDto>("connection_create", { draft });
+/**
+ * A connection from nothing but an API address: Latch finds where the API signs in and, where the service allows,
+ * registers itself there. Saved at once; what was found comes along, for the words after it.
+ */
+export const connectionCreateFromApi = (url: string, name: string) =>
+  call<ApiConnectionDto>("connection_create_from_api", { url, name });
 export const connectionUpdate = (id: string, draft: ConnectionDraft) =>
   call<ConnectionDto>("connection_update", { id, draft });
 export const connectionRemove = (id: string) => call<DisconnectOutcome>("connection_remove", { id });

@@ -1,5 +1,6 @@
 // The IPC types, one generated file each (ts-rs, from src-tauri). Import them from here (or "$lib/ipc").
 export type { Action } from "./generated/Action";
+export type { ApiConnectionDto } from "./generated/ApiConnectionDto";
 export type { ApiRequestDto } from "./generated/ApiRequestDto";
 export type { ApiResponseDto } from "./generated/ApiResponseDto";
 export type { Callback } from "./generated/Callback";
@@ -16,6 +17,7 @@ export type { Draft } from "./generated/Draft";
 export type { ErrorKind } from "./generated/ErrorKind";
 export type { ExpiresInUnit } from "./generated/ExpiresInUnit";
 export type { FieldError } from "./generated/FieldError";
+export type { FoundApi } from "./generated/FoundApi";
 export type { Flow } from "./generated/Flow";
 export type { FlowFields } from "./generated/FlowFields";
 export type { ImportCandidate } from "./generated/ImportCandidate";
