@@ -35,6 +35,11 @@ fn runtime_dir(latch: &Latch) {
 
 fn start_proxy(latch: &Latch) -> RunningProxy {
     let child = latch.command(&["proxy"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    proxy_started(latch, child)
+}
+
+/// Waits for the proxy `child` to answer `latch proxy --print-env`.
+fn proxy_started(latch: &Latch, child: Child) -> RunningProxy {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = latch.run(&["proxy", "--print-env"]);
@@ -401,21 +406,8 @@ fn clients_over_the_limit_get_503_and_the_proxy_keeps_serving() {
         };
     }
     let child = limited.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (url, key) = loop {
-        let out = latch.run(&["proxy", "--print-env"]);
-        if out.status.success() {
-            let text = String::from_utf8(out.stdout).unwrap();
-            let value = |name: &str| {
-                let line = text.lines().find(|l| l.starts_with(&format!("export {name}="))).unwrap();
-                line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
-            };
-            break (value("LATCH_PROXY_URL"), value("LATCH_PROXY_KEY"));
-        }
-        assert!(Instant::now() < deadline, "the proxy did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let _proxy = RunningProxy { child, url: url.clone(), key: key.clone() };
+    let proxy = proxy_started(&latch, child);
+    let (url, key) = (proxy.url.clone(), proxy.key.clone());
     let host = url.strip_prefix("http://").unwrap().to_owned();
     // 100 idle clients hold their connections open: those over the limit
     // (which ones depends on the order the proxy's threads take them) hear
