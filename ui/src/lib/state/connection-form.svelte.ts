@@ -49,6 +49,8 @@ export const ADVANCED_FIELDS = [
   "expires_in_unit",
   "revoke_style",
   "resource",
+  "par",
+  "par_url",
 ];
 
 /** The provider's endpoints: in the main section for a custom provider, inside Advanced when a preset filled them. */
