@@ -562,7 +562,7 @@ impl FlagEnum for Pkce {
     const SHOWN: &'static [&'static str] = &["s256", "off"];
 }
 impl FlagEnum for ClientAuth {
-    const SHOWN: &'static [&'static str] = &["body", "basic", "none"];
+    const SHOWN: &'static [&'static str] = &["body", "basic", "none", "client-secret-jwt"];
 }
 impl FlagEnum for ScopeSeparator {
     const SHOWN: &'static [&'static str] = &["space", "comma"];
