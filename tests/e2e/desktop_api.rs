@@ -11,7 +11,7 @@
 use std::process::Command;
 
 use latch_e2e::window::{within, Window};
-use latch_e2e::{Latch, Provider};
+use latch_e2e::{curl, Latch, Provider};
 use serde_json::Value;
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -67,14 +67,6 @@ async fn test_request(window: &Window, url: &str) {
 fn clipboard_text() -> String {
     let out = Command::new("xclip").args(["-o", "-selection", "clipboard"]).output().expect("xclip runs (make test installs it)");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// curl with `args`; (status, body).
-fn curl(args: &[&str]) -> (u16, String) {
-    let out = Command::new("curl").args(["-sS", "--max-time", "30", "-o", "-", "-w", "\n%{http_code}"]).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (status.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

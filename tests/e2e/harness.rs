@@ -442,3 +442,11 @@ pub fn post_form_basic(url: &str, client_id: &str, secret: &str, form: &[(&str, 
         &body,
     )
 }
+
+/// curl (a real client: keep-alive, chunked uploads) with `args`; (status, body).
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl").args(["-sS", "--max-time", "30", "-o", "-", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latch_e2e::{http, Latch, Provider};
+use latch_e2e::{curl, http, Latch, Provider};
 use serde_json::Value;
 
 /// A `latch proxy` running over `latch`'s store, with its address and key
@@ -54,14 +54,6 @@ fn proxy_started(latch: &Latch, child: Child) -> RunningProxy {
         assert!(Instant::now() < deadline, "the proxy did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// curl with `args`; (status, body).
-fn curl(args: &[&str]) -> (u16, String) {
-    let out = Command::new("curl").args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"]).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (status.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 fn json(body: &str) -> Value {

@@ -400,11 +400,7 @@ impl Engine {
         }
         self.check_destination(&self.get(name_or_id)?, &api.url)?;
         let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
-        let settings = connection.settings.oauth1().cloned().ok_or_else(|| Error::validation("kind", "not an OAuth 1.0a connection"))?;
-        let keys = self.oauth1_keys(&connection, &settings).await?;
-        let secret = Zeroizing::new(token_secret(&tokens).unwrap_or_default());
-        let mut request = plain_request(api)?;
-        self.oauth1_sign(&settings, &keys, Some((tokens.access_token.secret(), secret.as_str())), None, None, &mut request)?;
+        let request = self.oauth1_signed(&connection, &tokens, api).await?;
         let mut line = Zeroizing::new(String::from("# Signed for one use: the provider refuses a second use of its nonce.\n"));
         let body = (!request.body().is_empty()).then(|| request.body().clone());
         line.push_str(&request::curl_of(&request, body.as_deref(), None));
