@@ -83,16 +83,16 @@ async fn a_test_request_to_another_host_is_refused_unsent_and_edit_allowed_hosts
 
         let window = Window::open(&latch).await;
         window.click("connection-row").await;
-        let facts = window.text_of("[data-testid='detail-api-base-url']").await;
+        let facts = window.shown("[data-testid='detail-api-base-url']").await;
         assert_eq!(facts, api.base, "the detail shows the API address");
-        assert_eq!(window.text_of("[data-testid='detail-allowed-hosts']").await, "No other hosts");
+        assert_eq!(window.shown("[data-testid='detail-allowed-hosts']").await, "No other hosts");
 
         window.click("test-request").await;
         test_request(&window, &elsewhere).await;
-        let error = window.text_of("[data-testid='request-error']").await;
+        let error = window.shown("[data-testid='request-error']").await;
         assert!(error.contains(&format!("localhost:{port}")), "the refusal names the host: {error}");
         assert_eq!(requests(&api), 0, "nothing reached the upstream");
-        assert_eq!(window.text_of("[data-testid='error-action']").await, "Edit allowed hosts");
+        assert_eq!(window.shown("[data-testid='error-action']").await, "Edit allowed hosts");
         screenshots(&window, "refused", "request-error").await;
 
         // The API address itself is allowed.
@@ -231,7 +231,7 @@ async fn oauth1_and_spec_connections_show_and_change_their_api_address_and_allow
 
         let window = Window::open(&latch).await;
         click_css(&window, "[data-testid='connection-row'][data-name='Photos']").await;
-        let facts = window.text_of("[data-testid='oauth1-facts']").await;
+        let facts = window.shown("[data-testid='oauth1-facts']").await;
         assert!(facts.contains("https://api.photos.example.com"), "{facts}");
         assert!(facts.contains("every address under photos-cdn.example.com"), "{facts}");
         screenshots(&window, "oauth1-detail", "detail-allowed-hosts").await;
@@ -255,7 +255,7 @@ async fn oauth1_and_spec_connections_show_and_change_their_api_address_and_allow
                 window.text_of("[data-testid='detail-api-base-url']").await == "https://api.academy.example.com"
             })
             .await;
-        assert_eq!(window.text_of("[data-testid='detail-allowed-hosts']").await, "files.academy.example.com");
+        assert_eq!(window.shown("[data-testid='detail-allowed-hosts']").await, "files.academy.example.com");
         screenshots(&window, "spec-detail", "detail-allowed-hosts").await;
         let shown = latch.show("Academy");
         assert_eq!(shown["api_base_url"], "https://api.academy.example.com", "{shown}");

@@ -39,7 +39,7 @@ async fn an_api_address_becomes_a_connection_that_signs_in_and_reaches_the_api()
         window.fill("name", "Notes").await;
         window.click("api-add").await;
         window.testid("api-found").await;
-        let found = window.text_of("[data-testid='api-found']").await;
+        let found = window.shown("[data-testid='api-found']").await;
         let issuer_host = op.base.trim_start_matches("http://").to_owned();
         assert!(found.contains(&issuer_host), "names where the API signs in: {found}");
         assert!(found.contains("register Latch by itself"), "{found}");

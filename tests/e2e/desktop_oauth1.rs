@@ -99,12 +99,12 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         window.click("connect").await;
         window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
         window.until("the account", || async { window.text_of("[data-testid='account']").await.contains("ann") }).await;
-        let facts = window.text_of("[data-testid='oauth1-facts']").await;
+        let facts = window.shown("[data-testid='oauth1-facts']").await;
         assert!(facts.contains("Private key") && facts.contains("Saved in your keyring"), "{facts}");
         assert!(facts.contains("RSA-SHA1"), "{facts}");
-        let summary = window.text_of("[data-testid='state-summary']").await;
+        let summary = window.shown("[data-testid='state-summary']").await;
         assert!(summary.contains("lasts until you disconnect"), "{summary}");
-        assert!(!window.text_of("[data-testid='detail']").await.contains("BEGIN"), "the key is never shown again");
+        assert!(!window.shown("[data-testid='detail']").await.contains("BEGIN"), "the key is never shown again");
         screenshots(&window, "detail", "detail").await;
 
         // A test request, signed by the engine, accepted by the server.
@@ -112,12 +112,12 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         window.fill("test_url", &server.url("/api/me")).await;
         window.wait_for("[data-testid='test-request-panel'] button[type='submit']").await.click().await.unwrap();
         window.testid("response").await;
-        let response = window.text_of("[data-testid='response']").await;
+        let response = window.shown("[data-testid='response']").await;
         assert!(response.starts_with("200"), "{response}");
-        assert!(window.text_of("[data-testid='response-body']").await.contains("ann"), "{response}");
+        assert!(window.shown("[data-testid='response-body']").await.contains("ann"), "{response}");
         window.click("more-actions").await;
         window.wait_for("[role='menu']").await;
-        let menu = window.text_of("[role='menu']").await;
+        let menu = window.shown("[role='menu']").await;
         assert!(!menu.contains("Refresh now") && !menu.contains("Copy access token"), "nothing to renew, no bearer token: {menu}");
         window.click("more-actions").await;
         window.until("the menu to close", || async { !window.exists("[role='menu']").await }).await;
@@ -141,7 +141,7 @@ async fn an_rsa_oauth1_connection_is_added_connected_tested_and_disconnected_fro
         window.until("the detail", || async { window.exists("[data-testid='oauth1-facts']").await }).await;
         window.click("connect").await;
         window.wait_for("#pasted-address").await;
-        let waiting = window.text_of("[data-testid='waiting']").await;
+        let waiting = window.shown("[data-testid='waiting']").await;
         assert!(waiting.contains("Code shown by the service"), "{waiting}");
         screenshots(&window, "code", "waiting").await;
         window.click("cancel-connect").await;

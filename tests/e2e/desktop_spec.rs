@@ -54,10 +54,10 @@ async fn a_pasted_app_academy_spec_is_saved_connected_and_its_info_step_run_from
         paste_into(&window, "spec-text", &academy_spec_text(&academy.base)).await;
         window.click("spec-open-pasted").await;
         window.testid("spec-form").await;
-        let redirect = window.text_of("[data-testid='redirect-uri']").await;
+        let redirect = window.shown("[data-testid='redirect-uri']").await;
         assert!(redirect.starts_with("http://127.0.0.1"), "the redirect URI to register comes first: {redirect}");
         // The spec's scopes, labelled, its default ones ticked.
-        let scopes = window.text_of("[data-testid='spec-scopes']").await;
+        let scopes = window.shown("[data-testid='spec-scopes']").await;
         assert!(scopes.contains("Read data"), "{scopes}");
         screenshots(&window, "form", "spec-form").await;
 
@@ -82,7 +82,7 @@ async fn a_pasted_app_academy_spec_is_saved_connected_and_its_info_step_run_from
         window
             .until("the account", || async { window.text_of("[data-testid='account']").await.contains("Jane Doe") })
             .await;
-        let facts = window.text_of("[data-testid='spec-facts']").await;
+        let facts = window.shown("[data-testid='spec-facts']").await;
         assert!(facts.contains("Saved in your keyring"), "{facts}");
         screenshots(&window, "detail", "detail").await;
         assert_eq!(latch.show("Academy")["kind"], "spec", "the CLI sees the window's connection");
@@ -99,13 +99,13 @@ async fn a_pasted_app_academy_spec_is_saved_connected_and_its_info_step_run_from
         window
             .until("the facts again", || async { window.text_of("[data-testid='spec-facts']").await.contains("Saved in your keyring") })
             .await;
-        assert!(window.text_of("[data-testid='detail-status']").await.contains("Connected"), "Change values… keeps the sign-in");
+        assert!(window.shown("[data-testid='detail-status']").await.contains("Connected"), "Change values… keeps the sign-in");
         assert_eq!(latch.show("Academy")["status"], "connected");
 
         // The spec editor (loaded on demand) and the step runner.
         window.click("show-spec").await;
         window.wait_for("[data-testid='spec-editor'] .cm-editor").await;
-        let shown = window.text_of("[data-testid='spec-editor']").await;
+        let shown = window.shown("[data-testid='spec-editor']").await;
         assert!(shown.contains("communication"), "the spec's JSON: {shown}");
         assert!(!shown.contains("academy-secret"), "no common value reaches the editor");
         screenshots(&window, "editor", "spec-editor").await;
@@ -113,7 +113,7 @@ async fn a_pasted_app_academy_spec_is_saved_connected_and_its_info_step_run_from
         window
             .until("the step's account", || async { window.text_of("[data-testid='step-account']").await.contains("Jane Doe") })
             .await;
-        let report = window.text_of("[data-testid='step-report']").await;
+        let report = window.shown("[data-testid='step-report']").await;
         assert!(!report.contains("academy-secret"), "secrets are masked: {report}");
         screenshots(&window, "step-run", "step-runner").await;
         window.close().await;

@@ -110,7 +110,7 @@ async fn a_token_given_to_a_script_and_one_copied_in_the_window_show_under_recen
                     ]
             })
             .await;
-        let when = window.text_of("[data-testid='usage-row'] time").await;
+        let when = window.shown("[data-testid='usage-row'] time").await;
         assert_eq!(when, "just now");
         // Answered by the app's agent, the token is still the script's: the program is this test, not `latch`.
         let script =

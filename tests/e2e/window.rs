@@ -261,6 +261,22 @@ impl Window {
         }
     }
 
+    /// Text of the first element matching `css` once it shows some (20 s at
+    /// most): for reading what an action has just put on screen.
+    pub async fn shown(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text_of(css).await;
+            if !text.trim().is_empty() {
+                return text;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                self.fail(&format!("{css} never showed any text")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn exists(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
