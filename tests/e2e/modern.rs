@@ -149,3 +149,102 @@ fn client_secret_jwt_gets_client_credentials_tokens() {
     assert_eq!(latch.show("Machine")["status"], "connected");
     assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
 }
+
+/// The private key Latch keeps for `name` (PEM, from the real keyring).
+fn stored_client_key(latch: &Latch, name: &str) -> String {
+    let id = latch.show(name)["id"].as_str().unwrap().to_owned();
+    keyring::Entry::new("latch", &format!("{id}/client_secret")).unwrap().get_password().expect("the key is in the keyring")
+}
+
+/// Registers a client at oidc-provider (RFC 7591) that authenticates with
+/// `private_key_jwt` and the public `jwk`, as a person would in a console.
+fn register_key_client(op: &Provider, jwk: &serde_json::Value, grants: &[&str]) -> String {
+    let body = serde_json::json!({
+        "application_type": "native",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": { "keys": [jwk] },
+        "grant_types": grants,
+        "response_types": if grants.contains(&"authorization_code") { vec!["code"] } else { vec![] },
+        "redirect_uris": if grants.contains(&"authorization_code") { vec!["http://127.0.0.1/callback"] } else { vec![] },
+        "scope": "openid offline_access api:read",
+    });
+    let (status, answer) = latch_e2e::http("POST", &op.url("/reg"), &[("Content-Type", "application/json")], &body.to_string());
+    assert_eq!(status, 201, "{answer}");
+    answer["client_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_key_latch_generates_signs_in_refreshes_and_revokes_with_private_key_jwt() {
+    let op = Provider::oidc(&[]);
+    let latch = Latch::new();
+    // The user makes the connection first, then registers the key it shows.
+    latch.ok(&["add", "--name", "Keyed", "--issuer", &op.base, "--client-id", "not-yet", "--generate-client-key", "es256",
+        "--scope", "openid", "--scope", "offline_access", "--revoke-url", &op.url("/token/revocation")]);
+    let shown = latch.show("Keyed");
+    assert_eq!(shown["client_auth"], "private_key_jwt");
+    let jwk: serde_json::Value = serde_json::from_str(shown["client_public_jwk"].as_str().expect("the public key is shown")).unwrap();
+    assert_eq!((jwk["kty"].as_str(), jwk["alg"].as_str()), (Some("EC"), Some("ES256")));
+    assert!(jwk.get("d").is_none(), "only the public half is shown: {jwk}");
+    let text = latch.ok(&["show", "Keyed"]);
+    assert!(text.contains("Public key (JWK)") && text.contains(jwk["kid"].as_str().unwrap()), "{text}");
+    assert!(text.contains("Private key") && text.contains("saved in the system keyring"), "{text}");
+
+    let client_id = register_key_client(&op, &jwk, &["authorization_code", "refresh_token"]);
+    latch.ok(&["edit", "Keyed", "--client-id", &client_id]);
+    assert_eq!(latch.show("Keyed")["client_public_jwk"], shown["client_public_jwk"], "an edit keeps the key");
+    let out = latch.ok(&["connect", "Keyed", "--timeout", "20"]);
+    assert!(out.contains("Connected 'Keyed'"), "{out}");
+    let before = latch.access_token("Keyed");
+    latch.ok(&["refresh", "Keyed"]);
+    assert_ne!(latch.access_token("Keyed"), before, "the refresh authenticated with a new assertion");
+
+    let pem = stored_client_key(&latch, "Keyed");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut secrets = vec![body.clone()];
+    secrets.extend(latch.stored_secrets("Keyed"));
+    latch.ok(&["disconnect", "Keyed"]);
+    assert!(op.stats()["revocations"].as_u64().unwrap() >= 1);
+    latch.assert_no_secret_leaks(&secrets);
+}
+
+#[test]
+fn an_imported_ed25519_key_gets_client_credentials_tokens_and_a_wrong_key_is_refused_in_words() {
+    let op = Provider::oidc(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("client.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key_file)
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let latch = Latch::new();
+    latch.ok(&["add", "--name", "Machine", "--flow", "client_credentials", "--token-url", &op.url("/token"), "--client-id",
+        "not-yet", "--client-key-file", key_file.to_str().unwrap(), "--scope", "api:read"]);
+    let jwk: serde_json::Value = serde_json::from_str(latch.show("Machine")["client_public_jwk"].as_str().unwrap()).unwrap();
+    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    let client_id = register_key_client(&op, &jwk, &["client_credentials"]);
+    latch.ok(&["edit", "Machine", "--client-id", &client_id]);
+    latch.ok(&["connect", "Machine"]);
+    assert_eq!(latch.show("Machine")["status"], "connected");
+    assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
+
+    // Another key than the one registered: the provider refuses, said plainly.
+    latch.ok(&["edit", "Machine", "--generate-client-key", "es256"]);
+    assert_ne!(latch.show("Machine")["client_public_jwk"].as_str(), Some(jwk.to_string().as_str()));
+    latch.ok(&["disconnect", "Machine"]);
+    let output = latch.run(&["connect", "Machine"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("The provider rejected the client ID or the key it was signed with"), "{stderr}");
+
+    // A file that is no private key is refused before anything is saved.
+    std::fs::write(dir.path().join("public.pem"), "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n").unwrap();
+    let refused = latch.fails(
+        &["add", "--name", "Other", "--flow", "client_credentials", "--token-url", &op.url("/token"), "--client-id", "c",
+            "--client-key-file", dir.path().join("public.pem").to_str().unwrap()],
+        2,
+    );
+    assert!(refused.contains("holds a public key or a certificate, not the private key"), "{refused}");
+    assert!(latch.run(&["show", "Other"]).status.code() != Some(0), "nothing was saved");
+}

@@ -366,6 +366,16 @@ pub struct SpecFlags {
     #[arg(long)]
     #[serde(skip)]
     pub client_secret_stdin: bool,
+    /// private_key_jwt: let Latch make the client's key, es256 or ed25519; `latch show` then
+    /// prints the public key to register with the provider. Implies --client-auth private-key-jwt.
+    #[arg(long, value_name = "KIND", conflicts_with_all = ["client_secret_stdin", "client_key_file"])]
+    #[serde(skip)]
+    pub generate_client_key: Option<String>,
+    /// private_key_jwt: the client's private key, a PEM file (EC P-256, Ed25519 or RSA). Latch
+    /// keeps it in your keyring; the file is only read. Implies --client-auth private-key-jwt.
+    #[arg(long, value_name = "FILE", conflicts_with = "client_secret_stdin")]
+    #[serde(skip)]
+    pub client_key_file: Option<std::path::PathBuf>,
     #[arg(long, value_parser = EnumFlag::<ClientAuth>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
@@ -506,7 +516,13 @@ impl UrlFlag {
 impl SpecFlags {
     /// The patch these flags describe.
     pub fn into_patch(self) -> SettingsPatch {
-        SettingsPatch::from_value(serde_json::to_value(&self).expect("flags serialise"))
+        let key_given = self.generate_client_key.is_some() || self.client_key_file.is_some();
+        let patch = SettingsPatch::from_value(serde_json::to_value(&self).expect("flags serialise"));
+        if key_given && !patch.sets("client_auth") {
+            patch.set("client_auth", ClientAuth::PrivateKeyJwt)
+        } else {
+            patch
+        }
     }
 }
 
@@ -562,7 +578,7 @@ impl FlagEnum for Pkce {
     const SHOWN: &'static [&'static str] = &["s256", "off"];
 }
 impl FlagEnum for ClientAuth {
-    const SHOWN: &'static [&'static str] = &["body", "basic", "none", "client-secret-jwt"];
+    const SHOWN: &'static [&'static str] = &["body", "basic", "none", "client-secret-jwt", "private-key-jwt"];
 }
 impl FlagEnum for ScopeSeparator {
     const SHOWN: &'static [&'static str] = &["space", "comma"];

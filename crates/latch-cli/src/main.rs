@@ -212,7 +212,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
         }
         Command::Add(args) if args.from.is_some() => {
-            let secret = read_secret(args.fields.client_secret_stdin)?;
+            let secret = read_credential(&args.fields)?;
             let from = args.from.clone().unwrap_or_default();
             let overrides = args.fields.into_patch().set_some("client_id", args.client_id);
             let (connection, found) = engine.create_from_api(&from, args.name, overrides, secret).await?;
@@ -224,7 +224,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             {
                 return Err(Error::validation("spec", "--common and --param give a spec's values: use them with --spec PATH."));
             }
-            let secret = read_secret(args.fields.client_secret_stdin)?;
+            let secret = read_credential(&args.fields)?;
             let overrides = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
             let issuer = overrides.get("issuer").and_then(|v| v.as_str()).map(str::to_owned);
             let (connection, preset) = match (&args.preset, issuer) {
@@ -239,7 +239,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             output::print_added(&connection, preset.as_ref());
         }
         Command::Edit(args) => {
-            let secret = match (read_secret(args.fields.client_secret_stdin)?, args.remove_client_secret) {
+            let secret = match (read_credential(&args.fields)?, args.remove_client_secret) {
                 (Some(secret), _) => SecretChange::Set(secret),
                 (None, true) => SecretChange::Remove,
                 (None, false) => SecretChange::Keep,
@@ -863,6 +863,25 @@ fn read_pasted_address() -> Option<Zeroizing<String>> {
     std::io::stdin().read_line(&mut line).ok()?;
     let address = Zeroizing::new(line.trim().to_owned());
     (!address.is_empty()).then_some(address)
+}
+
+/// The client's credential the flags give: a key Latch generates
+/// (`--generate-client-key`), a private key file (`--client-key-file`), or
+/// the client secret on standard input.
+fn read_credential(fields: &args::SpecFlags) -> Result<Option<ClientSecret>, Error> {
+    if let Some(kind) = &fields.generate_client_key {
+        return Engine::generate_client_key(kind).map(Some);
+    }
+    if let Some(path) = &fields.client_key_file {
+        let text = std::fs::read(path).map_err(|err| {
+            Error::validation("client_secret", format!("Could not read the key file {}: {err}.", path.display()))
+        })?;
+        let text = Zeroizing::new(text);
+        let pem = std::str::from_utf8(&text)
+            .map_err(|_| Error::validation("client_secret", format!("{} is not a PEM text file.", path.display())))?;
+        return Ok(Some(ClientSecret::new(pem.to_owned())));
+    }
+    read_secret(fields.client_secret_stdin)
 }
 
 /// The client secret from standard input, without its trailing newline.

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use latch_core::model::{Connection, Flow, KindSettings, TokenPlacement};
+use latch_core::model::{ClientAuth, Connection, Flow, KindSettings, TokenPlacement};
 use latch_core::presets::Preset;
 use latch_core::transfer::{ImportCandidate, Imported};
 use latch_core::{Action, Disconnected, Error, FoundApi};
@@ -349,8 +349,15 @@ pub fn print_show(c: &Connection, json: bool) {
         row("Granted scopes", format!("{}{note}", granted.join(" ")));
     }
     row("Client ID", spec.client_id.clone());
-    row("Client secret", if c.has_client_secret { "saved in the system keyring".into() } else { "none (public client)".into() });
+    if spec.client_auth == ClientAuth::PrivateKeyJwt {
+        row("Private key", if c.has_client_secret { "saved in the system keyring".into() } else { "none".into() });
+    } else {
+        row("Client secret", if c.has_client_secret { "saved in the system keyring".into() } else { "none (public client)".into() });
+    }
     row("Client authentication", spec.client_auth.to_string());
+    if let Some(jwk) = &spec.client_public_jwk {
+        row("Public key (JWK)", format!("{jwk}  (register it with the provider)"));
+    }
     row("Refresh token", if c.has_refresh_token { "yes".into() } else { "no".into() });
     let placement = match spec.token_placement {
         TokenPlacement::Header => format!("header: Authorization: {} <token>", spec.token_name),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::flows::discovery::ServerMetadata;
-use crate::model::{Draft, Flow, KindSettings, Pkce, SettingsPatch};
+use crate::model::{ClientAuth, Draft, Flow, KindSettings, Pkce, SettingsPatch};
 
 /// The settings a metadata document implies. Endpoints it does not list are
 /// left out of the patch (the user's or the defaults stay).
@@ -26,6 +26,28 @@ pub fn patch_from_metadata(metadata: &ServerMetadata) -> SettingsPatch {
         // RFC 9126 §5: a server that requires PAR refuses any other sign-in;
         // one that only offers it leaves the choice to the user.
         .set_some("par", (metadata.require_pushed_authorization_requests && metadata.pushed_authorization_request_endpoint.is_some()).then_some(true))
+}
+
+/// The ways of sending a client secret, in the order Latch prefers them
+/// when the server lists several: RFC 6749's recommended Basic first, then
+/// the form body, then the JWT that keeps the secret off the wire.
+const SECRET_METHODS: &[(&str, ClientAuth)] = &[
+    ("client_secret_basic", ClientAuth::Basic),
+    ("client_secret_post", ClientAuth::Body),
+    ("client_secret_jwt", ClientAuth::ClientSecretJwt),
+];
+
+/// A way of sending the client secret the server accepts, when `current`
+/// (the user's choice or the default) is one it does not list. `None` keeps
+/// `current`: it is listed, the server lists nothing (RFC 8414 leaves the
+/// list optional), or `current` is no way of sending a secret.
+pub fn secret_method_for(metadata: &ServerMetadata, current: ClientAuth) -> Option<ClientAuth> {
+    let supported = &metadata.token_endpoint_auth_methods_supported;
+    let name = SECRET_METHODS.iter().find(|(_, auth)| *auth == current).map(|(name, _)| *name)?;
+    if supported.is_empty() || supported.iter().any(|m| m == name) {
+        return None;
+    }
+    SECRET_METHODS.iter().find(|(name, _)| supported.iter().any(|m| m == name)).map(|(_, auth)| *auth)
 }
 
 /// What discovery found, for a form: the user's draft with the discovered
@@ -49,6 +71,11 @@ pub fn fill_from_metadata(metadata: &ServerMetadata, mut draft: Draft) -> Discov
     // every value in it has its field's type.
     if let Ok(settings) = patch.apply(&draft.settings, false, false) {
         draft.settings = settings;
+    }
+    if let KindSettings::OAuth2(settings) = &mut draft.settings {
+        if let Some(auth) = secret_method_for(metadata, settings.client_auth) {
+            settings.client_auth = auth;
+        }
     }
     Discovered { draft, scopes_supported: metadata.scopes_supported.clone() }
 }
@@ -112,6 +139,26 @@ mod tests {
         })));
         assert!(!offered.sets("par"), "the user's choice stays");
         assert_eq!(applied(offered).par_url.as_deref(), Some("https://id.example.com/par"));
+    }
+
+    #[test]
+    fn a_secret_is_sent_the_way_the_server_lists_and_other_choices_stay() {
+        let only = |methods: &[&str]| metadata(serde_json::json!({
+            "issuer": "https://id.example.com",
+            "token_endpoint_auth_methods_supported": methods,
+        }));
+        assert_eq!(secret_method_for(&only(&["client_secret_basic", "private_key_jwt"]), ClientAuth::Body), Some(ClientAuth::Basic));
+        assert_eq!(secret_method_for(&only(&["client_secret_jwt"]), ClientAuth::Body), Some(ClientAuth::ClientSecretJwt));
+        assert_eq!(secret_method_for(&only(&["client_secret_post", "client_secret_basic"]), ClientAuth::Body), None, "listed: kept");
+        assert_eq!(secret_method_for(&only(&[]), ClientAuth::Body), None, "nothing listed: kept");
+        assert_eq!(secret_method_for(&only(&["client_secret_basic"]), ClientAuth::None), None, "a public client stays public");
+        assert_eq!(secret_method_for(&only(&["client_secret_basic"]), ClientAuth::PrivateKeyJwt), None, "a key stays a key");
+        assert_eq!(secret_method_for(&only(&["private_key_jwt"]), ClientAuth::Body), None, "nothing better to offer");
+
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "c1");
+        spec.client_auth = ClientAuth::Body;
+        let filled = fill_from_metadata(&only(&["client_secret_basic"]), draft("Work", spec));
+        assert_eq!(filled.draft.settings.oauth2().unwrap().client_auth, ClientAuth::Basic, "the form follows the server");
     }
 
     #[test]

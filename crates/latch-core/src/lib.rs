@@ -11,7 +11,8 @@
 //!
 //! 1. **Words and values** — [`error`] (errors with a kind, a plain message
 //!    and the next step as an [`Action`]), [`secret`] (token and secret
-//!    newtypes that print `[redacted]`), [`clock`] and [`wall_clock`],
+//!    newtypes that print `[redacted]`), [`keys`] (private keys the client
+//!    signs with, read or generated), [`clock`] and [`wall_clock`],
 //!    [`paths`].
 //! 2. **The model** — [`model`]: a [`Connection`](model::Connection) is a
 //!    common part plus [`KindSettings`](model::KindSettings), one settings
@@ -50,6 +51,7 @@ pub mod events;
 pub mod flows;
 pub mod hosts;
 pub mod http;
+pub mod keys;
 pub mod model;
 pub mod paths;
 pub mod presets;
@@ -85,7 +87,7 @@ mod layers {
     use std::path::Path;
 
     const LAYERS: &[&[&str]] = &[
-        &["error", "secret", "clock", "wall_clock", "paths"],
+        &["error", "secret", "keys", "clock", "wall_clock", "paths"],
         &["model", "validate", "settings", "events", "refresh_policy", "hosts"],
         &["http", "flows", "store", "dir_watch"],
         &["presets", "discover", "transfer", "request", "spec"],

@@ -321,6 +321,11 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
                 spec.client_auth
             ),
         ),
+        ClientAuth::PrivateKeyJwt if !has_client_secret => fail(
+            "client_secret",
+            "Signing with a private key needs the key: let Latch generate one, or import the PEM file your organisation gave you."
+                .into(),
+        ),
         ClientAuth::None if spec.flow == Flow::ClientCredentials => fail(
             "client_secret",
             "The client credentials flow needs a client secret. Enter the secret the provider gave your app.".into(),

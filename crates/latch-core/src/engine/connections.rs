@@ -8,7 +8,8 @@ use super::tokens::Disconnected;
 use super::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::events::EngineEvent;
-use crate::model::{Connection, ConnectionId, Draft, Flow, FlowFields, KindSettings, SettingsPatch};
+use crate::keys::PrivateKey;
+use crate::model::{ClientAuth, Connection, ConnectionId, Draft, Flow, FlowFields, KindSettings, SettingsPatch};
 use crate::secret::ClientSecret;
 use crate::validate;
 
@@ -37,6 +38,26 @@ impl SecretChange {
 pub struct ConnectionTemplate {
     pub draft: Draft,
     pub flows: Vec<FlowFields>,
+}
+
+fn uses_private_key(settings: &KindSettings) -> bool {
+    settings.oauth2().is_some_and(|s| s.client_auth == ClientAuth::PrivateKeyJwt)
+}
+
+/// With `private_key_jwt`: the key (the client credential about to be
+/// saved, or the one kept) must be one Latch can sign with, and its public
+/// JWK is put in the settings for the user to register. Nothing is saved
+/// when the key cannot be read.
+fn fill_public_key(settings: &mut KindSettings, key: Option<&ClientSecret>) -> Result<()> {
+    if !uses_private_key(settings) {
+        return Ok(());
+    }
+    let Some(key) = key else { return Ok(()) };
+    let jwk = PrivateKey::from_pem(key.secret())?.public_jwk().to_string();
+    if let KindSettings::OAuth2(oauth2) = settings {
+        oauth2.client_public_jwk = Some(jwk);
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -93,6 +114,7 @@ impl Engine {
         if !errors.is_empty() {
             return Err(Error::invalid(errors));
         }
+        fill_public_key(&mut draft.settings, client_secret.as_ref())?;
         let connection = Connection::new(draft, client_secret.is_some(), self.now());
         // The secret goes in first: a row never claims a secret the store lacks.
         if let Some(secret) = &client_secret {
@@ -159,6 +181,12 @@ impl Engine {
         if !errors.is_empty() {
             return Err(Error::invalid(errors));
         }
+        let key = match &secret {
+            SecretChange::Set(value) => Some(value.clone()),
+            SecretChange::Keep if uses_private_key(&draft.settings) => self.client_secret(&connection).await?,
+            _ => None,
+        };
+        fill_public_key(&mut draft.settings, key.as_ref())?;
         match &secret {
             SecretChange::Set(value) => self.secrets.set_client_secret(&connection.id, value).await?,
             SecretChange::Remove => self.secrets.delete_client_secret(&connection.id).await?,
@@ -172,6 +200,13 @@ impl Engine {
         tracing::info!(connection = %connection.id, "connection updated");
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
         Ok(connection)
+    }
+
+    /// Generates a private key of `kind` (`es256` or `ed25519`) for
+    /// `private_key_jwt`, to be saved as the connection's client credential.
+    /// Front ends call this instead of ever holding a key they made.
+    pub fn generate_client_key(kind: &str) -> Result<ClientSecret> {
+        Ok(ClientSecret::new(PrivateKey::generate(kind)?.as_str().to_owned()))
     }
 
     /// The stored client secret, when the connection has one.

@@ -6,7 +6,7 @@ use super::Engine;
 use crate::discover::{self, Discovered};
 use crate::error::Result;
 use crate::flows::discovery;
-use crate::model::{Connection, Draft, Flow, SettingsPatch};
+use crate::model::{ClientAuth, Connection, Draft, Flow, SettingsPatch};
 use crate::presets;
 use crate::secret::ClientSecret;
 
@@ -43,7 +43,8 @@ impl Engine {
 
     /// Creates a connection from `issuer`'s metadata; `overrides` (the
     /// user's explicit choices) win over what was discovered. The flow
-    /// defaults to the authorization code flow.
+    /// defaults to the authorization code flow; a client secret is sent the
+    /// way the server lists (`token_endpoint_auth_methods_supported`).
     pub async fn create_discovered(
         &self,
         issuer: &str,
@@ -51,7 +52,15 @@ impl Engine {
         overrides: SettingsPatch,
         client_secret: Option<ClientSecret>,
     ) -> Result<Connection> {
-        let mut discovered = self.discover(issuer).await?.set("flow", Flow::AuthorizationCode);
+        let metadata = discovery::fetch(self.http(), issuer.trim()).await?;
+        tracing::info!(issuer = %metadata.issuer, "discovered authorization server metadata");
+        let mut discovered = discover::patch_from_metadata(&metadata).set("flow", Flow::AuthorizationCode);
+        if client_secret.is_some() && !overrides.sets("client_auth") {
+            // A secret goes the way the server accepts it.
+            if let Some(auth) = discover::secret_method_for(&metadata, ClientAuth::Body) {
+                discovered = discovered.set("client_auth", auth);
+            }
+        }
         if overrides.get("flow").is_some_and(|flow| *flow != serde_json::json!(Flow::AuthorizationCode)) {
             // PKCE belongs to the code flow only.
             discovered.remove("pkce");

@@ -1,12 +1,15 @@
 //! JWT client authentication (RFC 7523 §2.2, OpenID Connect Core §9): the
 //! client proves itself with a short-lived signed JWT instead of sending its
-//! secret. `client_secret_jwt` signs it with the client secret (HS256).
+//! secret. `client_secret_jwt` signs it with the client secret (HS256);
+//! `private_key_jwt` with the client's private key (`crate::keys`).
 //! The JOSE work is `jsonwebtoken`'s; only the claims are Latch's.
 
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
+use crate::model::ClientAuth;
 use crate::secret::ClientSecret;
 
 /// `client_assertion_type` for a JWT (RFC 7523 §2.2).
@@ -53,10 +56,27 @@ pub fn client_secret_jwt(claims: &Claims, secret: &ClientSecret) -> Result<Zeroi
         .map_err(|err| Error::validation("client_auth", format!("Latch could not sign the client assertion ({err}).")))
 }
 
-/// The form parameters that authenticate `client_id` at `audience` now.
-pub fn form_params(client_id: &str, secret: &ClientSecret, audience: &str) -> Result<[(&'static str, Zeroizing<String>); 2]> {
+/// A `private_key_jwt` assertion: the claims signed with the client's
+/// private key (`credential` holds it as PEM), its thumbprint as `kid`.
+pub fn private_key_jwt(claims: &Claims, credential: &ClientSecret) -> Result<Zeroizing<String>> {
+    PrivateKey::from_pem(credential.secret())?.sign(jsonwebtoken::Header::default(), claims)
+}
+
+/// The form parameters that authenticate `client_id` at `audience` now,
+/// by `auth` (one of the JWT methods) with `credential` (the client secret,
+/// or the private key's PEM).
+pub fn form_params(
+    auth: ClientAuth,
+    client_id: &str,
+    credential: &ClientSecret,
+    audience: &str,
+) -> Result<[(&'static str, Zeroizing<String>); 2]> {
     let claims = Claims::new(client_id, audience, chrono::Utc::now().timestamp());
-    Ok([("client_assertion_type", Zeroizing::new(ASSERTION_TYPE.to_owned())), ("client_assertion", client_secret_jwt(&claims, secret)?)])
+    let assertion = match auth {
+        ClientAuth::PrivateKeyJwt => private_key_jwt(&claims, credential)?,
+        _ => client_secret_jwt(&claims, credential)?,
+    };
+    Ok([("client_assertion_type", Zeroizing::new(ASSERTION_TYPE.to_owned())), ("client_assertion", assertion)])
 }
 
 #[cfg(test)]
@@ -91,7 +111,24 @@ mod tests {
         assert_eq!(decoded.claims["jti"], claims.jti.as_str());
         let other = jsonwebtoken::DecodingKey::from_secret(b"another secret");
         assert!(jsonwebtoken::decode::<serde_json::Value>(&jwt, &other, &validation).is_err());
-        let [(kind, value), (name, _)] = form_params("c1", &secret, "https://id.example.com/token").unwrap();
+        let [(kind, value), (name, _)] = form_params(ClientAuth::ClientSecretJwt, "c1", &secret, "https://id.example.com/token").unwrap();
         assert_eq!((kind, value.as_str(), name), ("client_assertion_type", ASSERTION_TYPE, "client_assertion"));
+    }
+
+    #[test]
+    fn a_private_key_jwt_verifies_with_the_public_jwk_and_carries_its_kid() {
+        let pem = PrivateKey::generate("es256").unwrap();
+        let key = PrivateKey::from_pem(&pem).unwrap();
+        let credential = ClientSecret::new(pem.as_str().to_owned());
+        let [_, (_, jwt)] = form_params(ClientAuth::PrivateKeyJwt, "c1", &credential, "https://id.example.com/token").unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&["https://id.example.com/token"]);
+        validation.set_issuer(&["c1"]);
+        let decoded: jsonwebtoken::TokenData<serde_json::Value> =
+            jsonwebtoken::decode(&jwt, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap();
+        assert_eq!(decoded.header.kid.as_deref(), Some(key.thumbprint().as_str()));
+        assert_eq!(decoded.claims["sub"], "c1");
+        assert!(!jwt.contains("PRIVATE"));
     }
 }

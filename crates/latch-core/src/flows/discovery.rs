@@ -29,6 +29,9 @@ pub struct ServerMetadata {
     pub pushed_authorization_request_endpoint: Option<String>,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// How clients may authenticate at the token endpoint (RFC 8414 §2).
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 /// The metadata URLs to try for `issuer`: OpenID Connect's (path appended),

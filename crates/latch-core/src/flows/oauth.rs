@@ -60,12 +60,12 @@ pub(crate) fn authenticate_form(
     with_client_id: bool,
 ) -> crate::Result<http::request::Builder> {
     Ok(match (spec.client_auth, secret) {
-        (ClientAuth::ClientSecretJwt, Some(secret)) => {
+        (ClientAuth::ClientSecretJwt | ClientAuth::PrivateKeyJwt, Some(secret)) => {
             if with_client_id {
                 form.append_pair("client_id", &spec.client_id);
             }
             let url = request.uri_ref().map(|u| u.to_string()).unwrap_or_default();
-            for (key, value) in client_assertion::form_params(&spec.client_id, secret, &assertion_audience(spec, &url))? {
+            for (key, value) in client_assertion::form_params(spec.client_auth, &spec.client_id, secret, &assertion_audience(spec, &url))? {
                 form.append_pair(key, &value);
             }
             request
@@ -107,11 +107,11 @@ fn assertion_audience(spec: &Target<'_>, url: &str) -> String {
 /// A form token request with the client assertion added, for JWT client
 /// authentication (oauth2-rs sends `client_id` in the body and no secret).
 fn with_client_assertion(request: HttpRequest, spec: &Target<'_>, secret: Option<&ClientSecret>) -> Result<HttpRequest, HttpError> {
-    let (ClientAuth::ClientSecretJwt, Some(secret)) = (spec.client_auth, secret) else {
+    let (ClientAuth::ClientSecretJwt | ClientAuth::PrivateKeyJwt, Some(secret)) = (spec.client_auth, secret) else {
         return Ok(request);
     };
     let url = request.uri().to_string();
-    let params = client_assertion::form_params(&spec.client_id, secret, &assertion_audience(spec, &url)).map_err(|err| {
+    let params = client_assertion::form_params(spec.client_auth, &spec.client_id, secret, &assertion_audience(spec, &url)).map_err(|err| {
         HttpError::Other { host: request.uri().host().unwrap_or_default().to_owned(), reason: err.message }
     })?;
     let (parts, body) = request.into_parts();
@@ -323,6 +323,14 @@ fn token_error(
                         "'{name}' needs you to sign in again: the provider no longer accepts the saved sign-in."
                     ))
                     .with_action(spec.sign_in_again())
+                }
+                (BasicErrorResponseType::InvalidClient, _) if spec.client_auth == ClientAuth::PrivateKeyJwt => {
+                    Error::provider(format!(
+                        "The provider rejected the client ID or the key it was signed with. Check that the public key \
+                         Latch shows for this connection is the one registered for client ID '{}'.",
+                        spec.client_id
+                    ))
+                    .with_action(spec.edit(&["client_id", "client_secret"]))
                 }
                 (BasicErrorResponseType::InvalidClient, _) => {
                     Error::provider("The provider rejected the client ID or secret.")
