@@ -130,3 +130,45 @@ fn an_api_address_that_breaks_the_endpoint_rules_is_not_contacted() {
     let stderr = latch.fails(&["add", "--name", "Api", "--from", "http://api.example.test/v1"], 2);
     assert!(stderr.contains("Latch did not contact it."), "{stderr}");
 }
+
+#[test]
+fn a_server_that_forgets_latchs_registration_gets_one_new_one_at_the_next_sign_in() {
+    let (_api, op, resource) = api_and_provider(&[]);
+    let latch = Latch::new();
+    latch.ok(&["add", "--name", "Api", "--from", &resource]);
+    latch.ok(&["connect", "Api", "--timeout", "20"]);
+    let first = latch.show("Api")["client_id"].as_str().unwrap().to_owned();
+    let forget = || assert_eq!(http("POST", &op.url("/__test/forget-clients"), &[], "").0, 204);
+
+    // The server is reset. The refresh is refused (invalid_client): said as
+    // what happened, not as a client ID the user should check.
+    forget();
+    let said = latch.fails(&["refresh", "Api"], 3);
+    assert!(said.contains("The service no longer knows Latch's registration for 'Api'"), "{said}");
+    assert!(said.contains("latch connect"), "the next step is named: {said}");
+    let shown = latch.show("Api");
+    assert_eq!(shown["status"], "needs_reauth", "{shown}");
+    assert_eq!(shown["registration"]["deleted"], true);
+    assert_eq!(registration_token(&latch, "Api"), None);
+
+    // Signing in registers once more, and the API takes the new token.
+    latch.ok(&["connect", "Api", "--timeout", "20"]);
+    assert_eq!(op.stats()["registrations"], 2);
+    let second = latch.show("Api")["client_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let answer: Value = serde_json::from_str(&latch.ok(&["request", "Api", &format!("{resource}/items")])).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+
+    // Reset again: this time the sign-in asks the server first (RFC 7592)
+    // and registers before the browser would meet an unknown client.
+    forget();
+    latch.ok(&["connect", "Api", "--timeout", "20"]);
+    assert_eq!(op.stats()["registrations"], 3);
+    assert_ne!(latch.show("Api")["client_id"].as_str().unwrap(), second);
+    let answer: Value = serde_json::from_str(&latch.ok(&["request", "Api", &format!("{resource}/items")])).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+
+    // A connect that finds the registration in place registers nothing.
+    latch.ok(&["connect", "Api", "--timeout", "20"]);
+    assert_eq!(op.stats()["registrations"], 3);
+}

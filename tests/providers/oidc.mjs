@@ -17,6 +17,7 @@
 // Dynamic client registration is open (RFC 7591 at /reg, no initial access
 // token) and managed (RFC 7592: /reg/CLIENT_ID with the registration access
 // token); /__test/stats counts `registrations` and `registration_deletes`.
+// POST /__test/forget-clients forgets every registered client (a reset).
 //
 // stdout carries exactly one line of JSON once the server listens:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT}
@@ -346,6 +347,14 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/__test/forget-grants' && req.method === 'POST') {
       await readRaw(req);
       forgetGrants();
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === '/__test/forget-clients' && req.method === 'POST') {
+      // A server reset: every client registered at /reg is gone (the
+      // static clients above stay).
+      await readRaw(req);
+      stores.get('Client')?.clear();
       res.writeHead(204).end();
       return;
     }

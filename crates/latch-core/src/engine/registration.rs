@@ -144,9 +144,15 @@ impl Engine {
     }
 
     /// Before a sign-in: a client Latch registered whose registration was
-    /// deleted (at disconnect) is registered again, and the connection
-    /// saved with its new client ID.
+    /// deleted (at disconnect) or forgotten by the server (asked through
+    /// RFC 7592 where the server allows it, or learned from an
+    /// `invalid_client`) is registered again — once per sign-in — and the
+    /// connection saved with its new client ID.
     pub(crate) async fn registered_for_sign_in(&self, mut connection: Connection) -> Result<Connection> {
+        if self.registration_forgotten(&connection).await {
+            tracing::info!(connection = %connection.id, "the server no longer knows Latch's registration");
+            connection = self.mark_registration_gone(connection.id.as_str()).await?;
+        }
         let Some(settings) = connection.settings.oauth2() else { return Ok(connection) };
         let Some(previous) = settings.registration.as_ref().filter(|r| r.deleted) else { return Ok(connection) };
         let registered = registration::register(self.http(), &previous.endpoint, &settings.redirect_uri_to_register()).await?;
@@ -163,6 +169,67 @@ impl Engine {
         connection.updated_at = self.now();
         self.db().connection_update_settings(&connection)?;
         Ok(connection)
+    }
+
+    /// Whether the server answered that it no longer knows the client Latch
+    /// registered (RFC 7592 read). No answer, or no means to ask, is not
+    /// taken as forgotten: the sign-in goes ahead.
+    async fn registration_forgotten(&self, connection: &Connection) -> bool {
+        let Some(client_uri) = connection.settings.oauth2().and_then(registration_of).and_then(|r| r.client_uri.clone()) else {
+            return false;
+        };
+        let token = match self.secrets.kind_secret(&connection.id, REGISTRATION_TOKEN.name()).await {
+            Ok(Some(token)) => RegistrationToken::new(token.as_str().to_owned()),
+            _ => return false,
+        };
+        match registration::still_registered(self.http(), &client_uri, &token).await {
+            Ok(known) => !known,
+            Err(err) => {
+                tracing::warn!(error = %err.message, "could not ask whether Latch is still registered");
+                false
+            }
+        }
+    }
+
+    /// Records that the registration is gone: the next sign-in registers
+    /// again. Its registration access token no longer manages anything.
+    async fn mark_registration_gone(&self, id: &str) -> Result<Connection> {
+        let mut connection = self.get(id)?;
+        self.secrets.delete_all(&connection.id, &[REGISTRATION_TOKEN]).await?;
+        if let KindSettings::OAuth2(settings) = &mut connection.settings {
+            if let Some(registration) = &mut settings.registration {
+                registration.client_uri = None;
+                registration.deleted = true;
+            }
+        }
+        connection.updated_at = self.now();
+        self.db().connection_update_settings(&connection)?;
+        Ok(connection)
+    }
+
+    /// A token request for a client Latch registered, refused with
+    /// `invalid_client`: the server forgot the registration (a reset, an
+    /// expiry). It is marked gone, so the next sign-in registers once more,
+    /// and the error says that in words instead of blaming a client ID the
+    /// user never typed. Any other error is returned as it is.
+    pub(crate) async fn after_token_error(&self, connection: &Connection, err: Error) -> Error {
+        let refused_client = err.provider.as_ref().is_some_and(|said| said.error == "invalid_client");
+        if !refused_client || connection.settings.oauth2().and_then(registration_of).is_none() {
+            return err;
+        }
+        if let Err(store_err) = self.mark_registration_gone(connection.id.as_str()).await {
+            tracing::warn!(error = %store_err.message, "could not record that the registration is gone");
+            return err;
+        }
+        let said = err.provider.clone();
+        let mut forgotten = Error::needs_authorization(format!(
+            "The service no longer knows Latch's registration for '{}'. Sign in again: Latch registers itself there once \
+             more first.",
+            connection.name
+        ))
+        .with_action(connection.sign_in_again());
+        forgotten.provider = said;
+        forgotten
     }
 
     /// Deletes the registration of a client Latch registered (RFC 7592),

@@ -357,7 +357,7 @@ impl Engine {
                     Err(err) => err,
                 }
             }
-            Err(err) => err,
+            Err(err) => self.after_token_error(connection, err).await,
         };
         let err = match outcome.action {
             None if outcome.kind == ErrorKind::NeedsAuthorization => outcome.with_action(connection.sign_in_again()),

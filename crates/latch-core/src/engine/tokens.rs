@@ -307,6 +307,7 @@ impl Engine {
                 Ok(stored)
             }
             Err(err) => {
+                let err = self.after_token_error(&connection, err).await;
                 self.record_failure(&connection.id, &err, true)?;
                 Err(err)
             }

@@ -92,6 +92,28 @@ pub async fn register(http: &ProviderHttp, endpoint: &str, redirect_uri: &str) -
     Ok(Registered { client_id: answer.client_id, access_token, client_uri: answer.registration_client_uri })
 }
 
+/// Whether the server still knows the registration at `client_uri` (RFC
+/// 7592 §2.1, a read of the client configuration). `Ok(false)` when it
+/// answers that it does not (401, 403, 404: RFC 7592 §2.1 answers an unknown
+/// client with 401); an error when the question could not be asked or
+/// answered, which says nothing either way.
+pub async fn still_registered(http: &ProviderHttp, client_uri: &str, token: &RegistrationToken) -> Result<bool> {
+    check_endpoint_url("The registration's client URI", client_uri)
+        .map_err(|message| Error::provider(format!("{message} Latch did not contact it.")))?;
+    let authorization = zeroize::Zeroizing::new(format!("Bearer {}", token.secret()));
+    let request = Request::get(client_uri)
+        .header(header::AUTHORIZATION, authorization.as_str())
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|err| Error::provider(format!("The registration's client URI could not be used ({err}).")))?;
+    let response = http.send(request, OAUTH_RESPONSE_LIMIT).await.map_err(http_error)?;
+    match response.status().as_u16() {
+        200..=299 => Ok(true),
+        401 | 403 | 404 => Ok(false),
+        status => Err(Error::network(format!("The server did not say whether Latch is still registered (HTTP {status})."))),
+    }
+}
+
 /// Deletes the registration at `client_uri` (RFC 7592 §2.3). A registration
 /// the server no longer knows (401, 404) is gone as wanted.
 pub async fn delete(http: &ProviderHttp, client_uri: &str, token: &RegistrationToken) -> Result<()> {
