@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -105,6 +105,12 @@ impl Provider {
     /// (tests/providers/resource_server.py); its API address is `ready["resource"]`.
     pub fn resource(args: &[&str]) -> Provider {
         Self::start_with("python3", "resource_server.py", args, "base")
+    }
+
+    /// An API that takes only DPoP-bound tokens with a valid proof
+    /// (tests/providers/dpop_api.mjs); its API address is `ready["resource"]`.
+    pub fn dpop_api(args: &[&str]) -> Provider {
+        Self::start("dpop_api.mjs", args, "base")
     }
 
     fn start(script: &str, args: &[&str], key: &str) -> Provider {
@@ -443,10 +449,75 @@ pub fn post_form_basic(url: &str, client_id: &str, secret: &str, form: &[(&str, 
     )
 }
 
+/// Registers a client at oidc-provider (RFC 7591) that authenticates with
+/// `private_key_jwt` and the public `jwk`, as a person would in a console;
+/// the new client ID.
+pub fn register_key_client(op: &Provider, jwk: &Value, grants: &[&str]) -> String {
+    let body = serde_json::json!({
+        "application_type": "native",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": { "keys": [jwk] },
+        "grant_types": grants,
+        "response_types": if grants.contains(&"authorization_code") { vec!["code"] } else { vec![] },
+        "redirect_uris": if grants.contains(&"authorization_code") { vec!["http://127.0.0.1/callback"] } else { vec![] },
+        "scope": "openid offline_access api:read",
+    });
+    let (status, answer) = http("POST", &op.url("/reg"), &[("Content-Type", "application/json")], &body.to_string());
+    assert_eq!(status, 201, "{answer}");
+    answer["client_id"].as_str().unwrap().to_owned()
+}
+
 /// curl (a real client: keep-alive, chunked uploads) with `args`; (status, body).
 pub fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl").args(["-sS", "--max-time", "30", "-o", "-", "-w", "\n%{http_code}"]).args(args).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// A `latch proxy` running over `latch`'s store, with its address and key
+/// as `latch proxy --print-env` tells them.
+pub struct RunningProxy {
+    child: Child,
+    pub url: String,
+    pub key: String,
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A runtime directory of `latch`'s own, where its agent listens: `latch
+/// exec` and `latch proxy --print-env` find the proxy there.
+pub fn runtime_dir(latch: &Latch) {
+    let runtime = latch.data_dir.path().with_extension("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    latch.set_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+}
+
+/// `latch proxy` over `latch`'s store (after [`runtime_dir`]), once it answers.
+pub fn start_proxy(latch: &Latch) -> RunningProxy {
+    let child = latch.command(&["proxy"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    proxy_started(latch, child)
+}
+
+/// Waits for the proxy `child` to answer `latch proxy --print-env`.
+pub fn proxy_started(latch: &Latch, child: Child) -> RunningProxy {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = latch.run(&["proxy", "--print-env"]);
+        if out.status.success() {
+            let text = String::from_utf8(out.stdout).unwrap();
+            let value = |name: &str| {
+                let line = text.lines().find(|l| l.starts_with(&format!("export {name}="))).unwrap();
+                line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
+            };
+            return RunningProxy { child, url: value("LATCH_PROXY_URL"), key: value("LATCH_PROXY_KEY") };
+        }
+        assert!(Instant::now() < deadline, "the proxy did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -6,55 +6,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latch_e2e::{curl, http, Latch, Provider};
+use latch_e2e::{curl, http, proxy_started, runtime_dir, start_proxy, Latch, Provider};
 use serde_json::Value;
-
-/// A `latch proxy` running over `latch`'s store, with its address and key
-/// as `latch proxy --print-env` tells them.
-struct RunningProxy {
-    child: Child,
-    url: String,
-    key: String,
-}
-
-impl Drop for RunningProxy {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime_dir(latch: &Latch) {
-    let runtime = latch.data_dir.path().with_extension("run");
-    std::fs::create_dir_all(&runtime).unwrap();
-    latch.set_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
-}
-
-fn start_proxy(latch: &Latch) -> RunningProxy {
-    let child = latch.command(&["proxy"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    proxy_started(latch, child)
-}
-
-/// Waits for the proxy `child` to answer `latch proxy --print-env`.
-fn proxy_started(latch: &Latch, child: Child) -> RunningProxy {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = latch.run(&["proxy", "--print-env"]);
-        if out.status.success() {
-            let text = String::from_utf8(out.stdout).unwrap();
-            let value = |name: &str| {
-                let line = text.lines().find(|l| l.starts_with(&format!("export {name}="))).unwrap();
-                line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
-            };
-            return RunningProxy { child, url: value("LATCH_PROXY_URL"), key: value("LATCH_PROXY_KEY") };
-        }
-        assert!(Instant::now() < deadline, "the proxy did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))

@@ -2,7 +2,7 @@
 // Local OpenID Connect / OAuth 2.0 provider for Latch integration tests.
 //
 //   node oidc.mjs [--port N] [--access-ttl SECONDS] [--refresh-ttl SECONDS] [--device] [--device-ttl SECONDS]
-//                 [--resource-server URI]... [--require-par]
+//                 [--resource-server URI]... [--require-par] [--dpop-nonce]
 //
 // --resource-server registers an API for RFC 8707 resource indicators: a
 // `resource=URI` on the authorization and token requests yields an opaque
@@ -13,6 +13,29 @@
 // --require-par the server requires them (its metadata says
 // require_pushed_authorization_requests) and refuses any other sign-in.
 // /__test/stats counts `pushed_requests`.
+//
+// DPoP (RFC 9449) is on: a token request with a `DPoP` proof gets a token
+// bound to the proof's key (token_type DPoP; introspection's `cnf.jkt`), and a
+// public client's refresh token is bound too. With --dpop-nonce the token
+// endpoint (and PAR) require a server nonce: a proof without one is answered
+// 400 use_dpop_nonce with a `DPoP-Nonce` header. /__test/stats counts
+// `dpop_proofs` (token and PAR requests that carried one) and
+// `dpop_nonce_challenges`.
+//
+// With --mtls DIR (ca.pem, server.pem, server-key.pem, made by the test with
+// openssl) mutual-TLS client authentication (RFC 8705) is on: the same server
+// also listens with TLS on a second port that asks for a client certificate
+// (and admits any: oidc-provider judges it), and the metadata names that
+// port's token, revocation, PAR and device endpoints as its
+// `mtls_endpoint_aliases` (§5). Client `mtls-ca` authenticates with
+// tls_client_auth (a certificate from the test CA naming
+// CN=latch-mtls-client); self_signed_tls_client_auth clients register
+// themselves with their certificate in `jwks`. Access tokens are bound to the
+// certificate (`x5t#S256`). /api/bound on the TLS port is an API that takes a
+// token only with the certificate it is bound to; /__test/stats counts
+// `mtls_token_requests` (token requests over TLS with a certificate),
+// `bound_accepted`, `bound_refused` and `client_secrets_seen` (token requests
+// that carried a client secret or assertion, by any route).
 //
 // Dynamic client registration is open (RFC 7591 at /reg, no initial access
 // token) and managed (RFC 7592: /reg/CLIENT_ID with the registration access
@@ -43,6 +66,8 @@ const { values: args } = parseArgs({
     'device-ttl': { type: 'string', default: '600' },
     'resource-server': { type: 'string', multiple: true, default: [] },
     'require-par': { type: 'boolean', default: false },
+    mtls: { type: 'string' },
+    'dpop-nonce': { type: 'boolean', default: false },
   },
 });
 const RESOURCE_SERVERS = args['resource-server'];
@@ -193,6 +218,26 @@ const clients = [
   },
 ];
 
+const MTLS_DIR = args.mtls;
+// The certificate the client presented on the TLS port (none on the plain one).
+function peerCertificate(ctx) {
+  const peer = ctx.req.socket.getPeerCertificate?.();
+  return peer?.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+}
+if (MTLS_DIR) {
+  clients.push({
+    client_id: 'mtls-ca',
+    application_type: 'native',
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: 'CN=latch-mtls-client',
+    tls_client_certificate_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: REDIRECT_URIS,
+    scope: ALL_SCOPES,
+  });
+}
+
 if (DEVICE) {
   clients.push({
     client_id: 'device-public',
@@ -247,7 +292,26 @@ const configuration = {
     deviceFlow: { enabled: DEVICE },
     // RFC 7591 open dynamic registration (no initial access token), and
     // RFC 7592 management of a registration with its registration access token.
+    dPoP: {
+      enabled: true,
+      // Nonces need a secret to make them: only with --dpop-nonce, which requires them.
+      nonceSecret: args['dpop-nonce'] ? crypto.randomBytes(32) : undefined,
+      requireNonce: () => args['dpop-nonce'],
+    },
     pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: args['require-par'] },
+    mTLS: {
+      enabled: Boolean(MTLS_DIR),
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      selfSignedTlsClientAuth: true,
+      getCertificate: peerCertificate,
+      // tls_client_auth: issued by the test CA and current.
+      certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+      certificateSubjectMatches(ctx, property, expected) {
+        const cert = peerCertificate(ctx);
+        return property === 'tls_client_auth_subject_dn' && cert?.subject.split('\n').join(',') === expected;
+      },
+    },
     registration: { enabled: true, initialAccessToken: false },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
     resourceIndicators: {
@@ -287,7 +351,10 @@ const configuration = {
 // ---------------------------------------------------------------------------
 // Helpers for the node:http front
 // ---------------------------------------------------------------------------
-const stats = { token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0, pushed_requests: 0 };
+const stats = {
+  token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0, pushed_requests: 0,
+  dpop_proofs: 0, dpop_nonce_challenges: 0,
+};
 
 async function readRaw(req) {
   const chunks = [];
@@ -382,6 +449,16 @@ const server = http.createServer(async (req, res) => {
       stats.registration_deletes += 1;
     }
 
+    if (req.method === 'POST' && (url.pathname === tokenPath || url.pathname === parPath)) {
+      if (req.headers.dpop) stats.dpop_proofs += 1;
+      // Count the server's "use this nonce" answers (RFC 9449 §8).
+      const writeHead = res.writeHead.bind(res);
+      res.writeHead = (status, ...rest) => {
+        if (status === 400 && res.getHeader('dpop-nonce')) stats.dpop_nonce_challenges += 1;
+        return writeHead(status, ...rest);
+      };
+    }
+
     providerCallback(req, res);
   } catch (err) {
     console.error(err);
@@ -389,6 +466,68 @@ const server = http.createServer(async (req, res) => {
     else res.destroy();
   }
 });
+
+// ---------------------------------------------------------------------------
+// The mutual-TLS front (--mtls): the same server behind TLS that asks for a
+// client certificate, and an API that takes only certificate-bound tokens.
+// ---------------------------------------------------------------------------
+if (MTLS_DIR) {
+  const https = await import('node:https');
+  const file = (name) => readFileSync(`${MTLS_DIR}/${name}`);
+  let hooked = false;
+  const mtlsServer = https.createServer(
+    { key: file('server-key.pem'), cert: file('server.pem'), ca: file('ca.pem'), requestCert: true, rejectUnauthorized: false },
+    async (req, res) => {
+      if (!hooked) {
+        hooked = true;
+        // Any client authentication besides the certificate, whatever the route.
+        provider.on('grant.success', (ctx) => {
+          const params = ctx.oidc.params || {};
+          if (params.client_secret || params.client_assertion || /^basic /i.test(ctx.get('authorization'))) stats.client_secrets_seen += 1;
+        });
+      }
+      const url = new URL(req.url, 'https://127.0.0.1');
+      const peer = req.socket.getPeerCertificate();
+      if (url.pathname === '/api/bound') {
+        await boundApi(req, res, peer);
+        return;
+      }
+      if (req.method === 'POST' && url.pathname === tokenPath && peer?.raw) stats.mtls_token_requests += 1;
+      server.emit('request', req, res);
+    },
+  );
+  await new Promise((resolve) => { mtlsServer.listen(0, '127.0.0.1', resolve); });
+  const origin = `https://127.0.0.1:${mtlsServer.address().port}`;
+  configuration.discovery = {
+    mtls_endpoint_aliases: {
+      token_endpoint: `${origin}/token`,
+      revocation_endpoint: `${origin}/token/revocation`,
+      pushed_authorization_request_endpoint: `${origin}/request`,
+      device_authorization_endpoint: `${origin}/device/auth`,
+    },
+  };
+  Object.assign(stats, { mtls_token_requests: 0, bound_accepted: 0, bound_refused: 0, client_secrets_seen: 0 });
+  process.on('exit', () => mtlsServer.close());
+}
+
+// RFC 8705 §3: a bound token is good only with the certificate it names.
+async function boundApi(req, res, peer) {
+  const token = /^bearer (.+)$/i.exec(String(req.headers.authorization || ''))?.[1];
+  const found = token && ((await provider.AccessToken.find(token).catch(() => undefined))
+    || (await provider.ClientCredentials.find(token).catch(() => undefined)));
+  const presented = peer?.raw ? crypto.hash('sha256', peer.raw, 'base64url') : undefined;
+  if (!found?.isValid) {
+    stats.bound_refused += 1;
+    sendJson(res, 401, { error: 'invalid_token', error_description: 'the token is not active' });
+  } else if (!found['x5t#S256'] || found['x5t#S256'] !== presented) {
+    stats.bound_refused += 1;
+    sendJson(res, 401, { error: 'invalid_token', error_description: 'the token is bound to another client certificate' },
+      { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+  } else {
+    stats.bound_accepted += 1;
+    sendJson(res, 200, { ok: true, client_id: found.clientId, 'x5t#S256': presented });
+  }
+}
 
 server.listen(PORT, '127.0.0.1', () => {
   const { port } = server.address();

@@ -46,6 +46,7 @@ export function oauth2Defaults(): OAuth2Settings {
     resource: [],
     par_url: null,
     par: false,
+    dpop: false,
     api_base_url: null,
     allowed_hosts: [],
     forward_caller_auth: false,

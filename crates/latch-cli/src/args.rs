@@ -415,6 +415,11 @@ pub struct SpecFlags {
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub par: Option<bool>,
+    /// Bind tokens to this computer (DPoP, RFC 9449) (on|off): Latch keeps a key for the
+    /// connection, and only 'latch request' and the proxy can use its tokens.
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<bool>,
     /// How disconnect revokes: rfc7009 (POST the token) or bearer-get (GET with the token).
     #[arg(long, value_parser = EnumFlag::<RevokeStyle>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -378,12 +378,17 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         Command::Token(args) if args.format != "raw" => {
             let (connection, token) = engine.access_token(&args.name).await?;
             engine.record_use(&connection, "cli", "token", &requester(), None);
+            output::warn_if_bound(&connection);
             let variable: String = connection
                 .name
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
                 .collect();
-            let token_name = connection.settings.oauth2().map(|s| s.token_name.clone()).unwrap_or_else(|| "Bearer".into());
+            let token_name = match connection.settings.oauth2() {
+                Some(s) if s.dpop => latch_core::flows::dpop::TOKEN_TYPE.to_owned(),
+                Some(s) => s.token_name.clone(),
+                None => "Bearer".into(),
+            };
             let line = Zeroizing::new(match args.format.as_str() {
                 "json" => format!(
                     "{}\n",
@@ -400,6 +405,9 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
         Command::Token(args) => {
+            if let Ok(connection) = engine.get(&args.name) {
+                output::warn_if_bound(&connection);
+            }
             // The agent holds fresh tokens in memory: no keyring look-up. It
             // leaves anything but a plainly connected connection to us.
             if let Some(path) = agent_path() {
@@ -773,6 +781,7 @@ async fn exec(engine: &Arc<Engine>, args: args::ExecArgs) -> Result<ExitCode, Er
         let variable = env_name(&connection.name);
         env.push((format!("LATCH_{variable}_URL"), Zeroizing::new(info.connection_url(&connection.name))));
         if args.token_env {
+            output::warn_if_bound(connection);
             let (connection, token) = engine.access_token(connection.id.as_str()).await?;
             env.push((format!("{variable}_ACCESS_TOKEN"), Zeroizing::new(token.secret().to_owned())));
             tokens.push(connection);

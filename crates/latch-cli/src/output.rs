@@ -113,6 +113,7 @@ fn flag_for(field: &str) -> &'static str {
         "device_url" => "--device-url URL",
         "par_url" => "--par-url URL",
         "par" => "--par off",
+        "dpop" => "--dpop off",
         "allowed_hosts" => "--allow-host HOST",
         "api_base_url" => "--api-base-url URL",
         _ => "...",
@@ -124,6 +125,20 @@ pub fn warn_if_implicit(connection: &Connection) {
         eprintln!(
             "latch: warning: the implicit flow is legacy (RFC 9700): the token travels in the browser's address bar and \
              cannot be refreshed. Use --flow authorization_code (with PKCE) if the provider supports it."
+        );
+    }
+}
+
+/// Where a token is handed out on its own: a DPoP-bound one (RFC 9449) is
+/// refused without a proof that only Latch can sign, so say which ways work.
+pub fn warn_if_bound(connection: &Connection) {
+    if connection.settings.oauth2().is_some_and(|s| s.dpop) {
+        let name = shell_name(&connection.name);
+        eprintln!(
+            "latch: warning: '{}' binds its tokens to this computer (DPoP): its API refuses this token unless each request \
+             carries a fresh proof signed by Latch. Send requests with 'latch request {name} URL' or through the proxy \
+             ('latch exec {name} -- COMMAND' gives the command its address).",
+            clean(&connection.name)
         );
     }
 }
@@ -360,6 +375,8 @@ pub fn print_show(c: &Connection, json: bool) {
     }
     row("Refresh token", if c.has_refresh_token { "yes".into() } else { "no".into() });
     let placement = match spec.token_placement {
+        // RFC 9449 §7.1: a bound token goes with its scheme and a proof.
+        TokenPlacement::Header if spec.dpop => "header: Authorization: DPoP <token>, with a fresh DPoP proof".to_owned(),
         TokenPlacement::Header => format!("header: Authorization: {} <token>", spec.token_name),
         TokenPlacement::Query => format!("query: ?{}=<token>", spec.query_param),
         TokenPlacement::Both => format!("both: Authorization: {} <token> and ?{}=<token>", spec.token_name, spec.query_param),
@@ -385,6 +402,7 @@ pub fn print_show(c: &Connection, json: bool) {
     } else if let Some(par_url) = &spec.par_url {
         row("Pushed requests (PAR)", format!("off (offered at {par_url})"));
     }
+    row("Bound to this computer (DPoP)", if spec.dpop { "on".into() } else { "off".into() });
     if spec.flow.uses_browser() {
         let port = if spec.redirect_port == 0 && spec.redirect_uri_override.is_none() { " (automatic port)" } else { "" };
         row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));

@@ -42,6 +42,7 @@ use zeroize::Zeroizing;
 
 use crate::engine::{Engine, Requester};
 use crate::error::{Error, ErrorKind, Result};
+use crate::flows::dpop::{self, Dpop, DpopKey};
 use crate::model::{Connection, ConnectionId, KindSettings, Status};
 use crate::request::ApiRequest;
 use crate::secret::TokenSet;
@@ -112,6 +113,9 @@ struct Held {
     /// the headers to add, made once (the placement rules of
     /// `request::build`), so a request costs no rebuilding.
     fast: Option<FastPath>,
+    /// The key a DPoP token is bound to (RFC 9449): every request, the
+    /// fast ones too, gets a fresh proof for its own method and address.
+    dpop: Option<DpopKey>,
 }
 
 struct FastPath {
@@ -126,7 +130,7 @@ impl FastPath {
             return None;
         }
         let base = connection.settings.api_base_url()?;
-        let built = crate::request::build(&connection.settings, &ApiRequest::get(base.clone()), &tokens.access_token).ok()?;
+        let built = crate::request::build_with(&connection.settings, &ApiRequest::get(base.clone()), tokens).ok()?;
         let headers = built.headers().iter().map(|(name, value)| (name.clone(), value.clone())).collect();
         Some(FastPath { base: base.trim_end_matches('/').to_owned(), headers })
     }
@@ -386,13 +390,14 @@ impl State {
         }
         let connection = self.engine.get(name)?;
         let (connection, tokens) = self.engine.fresh_tokens(connection.id.as_str()).await?;
-        self.remember(key, connection, tokens)
+        self.remember(key, connection, tokens).await
     }
 
-    fn remember(&self, key: String, connection: Connection, tokens: TokenSet) -> Result<Arc<Held>> {
+    async fn remember(&self, key: String, connection: Connection, tokens: TokenSet) -> Result<Arc<Held>> {
         let due = connection.refresh_due();
         let fast = FastPath::of(&connection, &tokens);
-        let held = Arc::new(Held { connection, tokens, due, fast });
+        let dpop = self.engine.dpop_key_for(&connection, &tokens).await?;
+        let held = Arc::new(Held { connection, tokens, due, fast, dpop });
         // Only a plainly connected connection is kept: one needing a sign-in
         // or waiting to retry is read again each time.
         if held.connection.status == Status::Connected && held.connection.retry_at.is_none() {
@@ -416,7 +421,7 @@ impl State {
         }
         let need = crate::engine::RefreshNeed::Rejected(stale.tokens.access_token.clone());
         let (connection, tokens) = self.engine.refresh_single_flight(&stale.connection.id, need).await?;
-        self.remember(key, connection, tokens)
+        self.remember(key, connection, tokens).await
     }
 }
 
@@ -623,6 +628,7 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
 
     let mut held = held;
     let mut tried_renewal = false;
+    let mut tried_nonce = false;
     loop {
         let api = ApiRequest {
             method: method.to_string(),
@@ -652,6 +658,13 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
                 (parts.method, parts.uri.to_string())
             }
         };
+        if let Some(key) = &held.dpop {
+            let dpop = Dpop::new(key, state.engine.dpop_nonces());
+            match dpop.header(method.as_str(), &uri, Some(&held.tokens.access_token)) {
+                Ok(proof) => outgoing.insert(HeaderName::from_static(dpop::PROOF_HEADER), proof),
+                Err(err) => return credential_error(state, &target.connection, err),
+            };
+        }
         if let Some(protocol) = &upgrade_to {
             outgoing.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             outgoing.insert(header::UPGRADE, protocol.clone());
@@ -683,6 +696,16 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
             }
         };
         client.record(state, &held.connection, &uri);
+        if held.dpop.is_some() {
+            state.engine.dpop_nonces().remember(&uri, response.headers());
+            // RFC 9449 §9: the API wants its nonce in the proof; once more
+            // with it when the body could be kept.
+            let challenged = dpop::is_nonce_challenge(response.status(), response.headers(), b"");
+            if challenged && !tried_nonce && kept.is_some() {
+                tried_nonce = true;
+                continue;
+            }
+        }
         if response.status() == StatusCode::UNAUTHORIZED && !tried_renewal && kept.is_some() && held.connection.can_renew() {
             tried_renewal = true;
             match state.renewed(&target.connection, &held).await {

@@ -4,10 +4,11 @@
 use oauth2::http::{self, header, HeaderName, HeaderValue, Method};
 
 use crate::error::{Error, Result};
+use crate::flows::dpop::{self, Dpop};
 use crate::flows::oauth::http_error;
 use crate::http::{ProviderHttp, API_RESPONSE_LIMIT};
 use crate::model::{KindSettings, OAuth2Settings, TokenPlacement};
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, TokenSet};
 use crate::validate;
 
 /// A request as the user describes it.
@@ -47,6 +48,17 @@ pub fn build(settings: &KindSettings, api: &ApiRequest, token: &AccessToken) -> 
              OAuth 2.0 connection.",
         )),
     }
+}
+
+/// [`build`] for a token set: a DPoP-bound token (RFC 9449 §7.1) goes as
+/// `Authorization: DPoP <token>`, whatever the connection's token name.
+/// The proof is added when the request is sent ([`send_bound`]).
+pub fn build_with(settings: &KindSettings, api: &ApiRequest, tokens: &TokenSet) -> Result<http::Request<Vec<u8>>> {
+    let mut request = build(settings, api, &tokens.access_token)?;
+    if dpop::is_dpop_token_type(&tokens.token_type) {
+        request.headers_mut().insert(header::AUTHORIZATION, dpop::authorization(&tokens.access_token)?);
+    }
+    Ok(request)
 }
 
 /// OAuth 2.0 (Make's "token placement"): custom headers, then the caller's,
@@ -205,8 +217,17 @@ fn percent_decode_mask(url: &str) -> String {
 }
 
 pub async fn send(http: &ProviderHttp, request: http::Request<Vec<u8>>) -> Result<ApiResponse> {
-    let response = http.send(request, API_RESPONSE_LIMIT).await.map_err(http_error)?;
-    Ok(ApiResponse {
+    Ok(answer(http.send(request, API_RESPONSE_LIMIT).await.map_err(http_error)?))
+}
+
+/// Sends a request that uses a DPoP-bound `token` (built by [`build_with`])
+/// with a fresh proof of possession (RFC 9449 §7).
+pub async fn send_bound(http: &ProviderHttp, request: http::Request<Vec<u8>>, dpop: Dpop<'_>, token: &AccessToken) -> Result<ApiResponse> {
+    Ok(answer(dpop.send(http, request, API_RESPONSE_LIMIT, Some(token)).await.map_err(http_error)?))
+}
+
+fn answer(response: crate::http::HttpResponse) -> ApiResponse {
+    ApiResponse {
         status: response.status().as_u16(),
         reason: response.status().canonical_reason().unwrap_or("").to_owned(),
         headers: response
@@ -215,7 +236,7 @@ pub async fn send(http: &ProviderHttp, request: http::Request<Vec<u8>>) -> Resul
             .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: response.into_body(),
-    })
+    }
 }
 
 /// The account's display name from an info (userinfo) response: the first

@@ -333,6 +333,24 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
         _ => {}
     }
 
+    // DPoP (RFC 9449): a proof goes with each token request, and the bound
+    // token in the Authorization header (§7.1), never in the address.
+    if spec.dpop && spec.flow == Flow::Implicit {
+        fail(
+            "dpop",
+            "The implicit flow gets its token without a token request, so it cannot be bound to this computer (DPoP). \
+             Use the authorization code flow, or turn DPoP off."
+                .into(),
+        );
+    } else if spec.dpop && spec.token_placement != TokenPlacement::Header {
+        fail(
+            "dpop",
+            "Tokens bound to this computer (DPoP) are sent in the Authorization header only. Choose the header for \
+             the token placement, or turn DPoP off."
+                .into(),
+        );
+    }
+
     if spec.pkce != Pkce::Off && spec.flow != Flow::AuthorizationCode {
         fail("pkce", format!("PKCE applies only to the authorization code flow. Set it to 'off' for the {flow_label} flow."));
     }
@@ -791,6 +809,24 @@ mod tests {
         cc.token_url = Some("https://example.com/token".into());
         cc.par = true;
         assert!(oauth2(&cc, true).is_empty(), "no browser, nothing to push");
+    }
+
+    #[test]
+    fn dpop_needs_a_token_request_and_the_header() {
+        let mut spec = OAuth2Settings::new(Flow::AuthorizationCode, "c");
+        spec.authorize_url = Some("https://example.com/auth".into());
+        spec.token_url = Some("https://example.com/token".into());
+        spec.dpop = true;
+        assert!(oauth2(&spec, false).is_empty());
+        spec.token_placement = TokenPlacement::Query;
+        let errors = messages(&spec, false);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "dpop");
+        assert!(errors[0].1.contains("Authorization header"), "{errors:?}");
+        spec.token_placement = TokenPlacement::Header;
+        spec.flow = Flow::Implicit;
+        let errors = messages(&spec, false);
+        assert!(errors.iter().any(|(field, message)| *field == "dpop" && message.contains("implicit")), "{errors:?}");
     }
 
     #[test]

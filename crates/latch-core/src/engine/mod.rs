@@ -6,6 +6,7 @@
 //! outcome and announces the change, so every front end sees the same state.
 
 mod connections;
+mod dpop;
 mod lease;
 mod oauth1;
 mod providers;
@@ -73,6 +74,8 @@ pub struct Engine {
     /// Tokens received that the secret store refused (a locked keyring):
     /// served from here, never the store's older ones, until they are saved.
     unsaved: Mutex<std::collections::HashMap<crate::model::ConnectionId, crate::secret::TokenSet>>,
+    /// The latest DPoP nonce each server gave (RFC 9449 §8), by origin.
+    dpop_nonces: crate::flows::dpop::DpopNonces,
     data_dir: PathBuf,
 }
 
@@ -97,6 +100,7 @@ impl Engine {
             sessions: sign_in::Sessions::default(),
             in_flight: lease::InFlight::default(),
             unsaved: Mutex::default(),
+            dpop_nonces: Default::default(),
             data_dir: data_dir.to_owned(),
         })
     }

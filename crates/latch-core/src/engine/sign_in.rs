@@ -26,7 +26,7 @@ use crate::flows::token_response::TokenGrant;
 use crate::flows::{authorization, client_credentials, device, loopback, Target};
 use crate::model::{Connection, ConnectionId, Flow};
 use crate::request::{self, ApiRequest};
-use crate::secret::{AccessToken, ClientSecret};
+use crate::secret::ClientSecret;
 
 #[derive(Debug, Clone)]
 pub struct SignInOptions {
@@ -231,7 +231,11 @@ impl Engine {
             crate::model::KindSettings::OAuth2(_) => {}
         }
         let secret = self.client_secret(connection).await?;
-        let target = oauth2(connection)?;
+        let dpop_key = self.dpop_key_for_token_requests(connection).await?;
+        let mut target = oauth2(connection)?;
+        if let Some(key) = &dpop_key {
+            target = target.with_dpop(crate::flows::dpop::Dpop::new(key, self.dpop_nonces()));
+        }
         match target.flow {
             Flow::ClientCredentials => {
                 announcer.emit(self, SignInEvent::Requesting);
@@ -395,7 +399,7 @@ impl Engine {
             }
             crate::model::KindSettings::OAuth2(settings) => {
                 let Some(info_url) = settings.info_url.clone() else { return connection };
-                self.oauth2_account(&connection, info_url, &tokens.access_token).await
+                self.oauth2_account(&connection, info_url, tokens).await
             }
         };
         match outcome {
@@ -413,10 +417,9 @@ impl Engine {
     }
 
     /// The account's name from an OAuth 2.0 connection's info URL.
-    async fn oauth2_account(&self, connection: &Connection, info_url: String, token: &AccessToken) -> Result<Option<String>> {
+    async fn oauth2_account(&self, connection: &Connection, info_url: String, tokens: &crate::secret::TokenSet) -> Result<Option<String>> {
         async {
-            let request = request::build(&connection.settings, &ApiRequest::get(info_url), token)?;
-            let response = request::send(self.http(), request).await?;
+            let response = self.send_with_tokens(connection, tokens, &ApiRequest::get(info_url)).await?;
             if !(200..300).contains(&response.status) {
                 return Err(Error::provider(format!("the info URI answered HTTP {}", response.status)));
             }

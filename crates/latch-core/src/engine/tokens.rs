@@ -79,6 +79,20 @@ fn nothing_to_renew(connection: &Connection) -> Error {
     )
 }
 
+/// Why a request with a DPoP-bound token cannot be copied (a curl
+/// command): each request needs a fresh proof signed with a key that never
+/// leaves Latch (RFC 9449).
+pub fn bound_tokens_stay(name: &str) -> Error {
+    Error::validation(
+        "dpop",
+        format!(
+            "'{name}' binds its tokens to this computer (DPoP): the API accepts them only with a fresh proof for each \
+             request, signed with a key that never leaves Latch, so a copied command would be refused. Send the request \
+             from Latch instead (its request command, Test request or proxy)."
+        ),
+    )
+}
+
 /// Pauses between attempts to write a token set the secret store refused.
 const SAVE_RETRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
 
@@ -319,7 +333,11 @@ impl Engine {
     async fn oauth2_refresh(&self, connection: &Connection, tokens: Option<&TokenSet>) -> Result<TokenGrant> {
         let name = &connection.name;
         let secret = self.client_secret(connection).await?;
-        let target = oauth2(connection)?;
+        let dpop_key = self.dpop_key_for_token_requests(connection).await?;
+        let mut target = oauth2(connection)?;
+        if let Some(key) = &dpop_key {
+            target = target.with_dpop(crate::flows::dpop::Dpop::new(key, self.dpop_nonces()));
+        }
         let refresh_token = tokens.and_then(|t| t.refresh_token.as_ref());
         match (refresh_token, target.flow) {
             (Some(_), _) if connection.refresh_expires_at.is_some_and(|at| at <= self.now()) => {
@@ -554,13 +572,14 @@ impl Engine {
             KindSettings::OAuth2(_) => {}
         }
         self.check_destination(&self.get(name_or_id)?, &api.url)?;
-        let (connection, token) = self.access_token(name_or_id).await?;
-        let response = request::send(self.http(), request::build(&connection.settings, &api, &token)?).await?;
+        let (connection, tokens) = self.fresh_tokens(name_or_id).await?;
+        let response = self.send_with_tokens(&connection, &tokens, &api).await?;
         if response.status != 401 || !connection.can_renew() {
             return Ok(response);
         }
-        let (connection, fresh) = self.refresh_single_flight(&connection.id, RefreshNeed::Rejected(token)).await?;
-        request::send(self.http(), request::build(&connection.settings, &api, &fresh.access_token)?).await
+        let refused = RefreshNeed::Rejected(tokens.access_token.clone());
+        let (connection, fresh) = self.refresh_single_flight(&connection.id, refused).await?;
+        self.send_with_tokens(&connection, &fresh, &api).await
     }
 
     /// Tells the user — once per episode, in any process, and only when
@@ -587,7 +606,8 @@ impl Engine {
     ) -> Result<oauth2::http::Request<Vec<u8>>> {
         self.check_destination(connection, &api.url)?;
         let built = match &connection.settings {
-            KindSettings::OAuth2(_) => request::build(&connection.settings, api, &tokens.access_token)?,
+            // A DPoP token's proof is made for the final address, where it is sent.
+            KindSettings::OAuth2(_) => request::build_with(&connection.settings, api, tokens)?,
             KindSettings::Spec(_) => self.spec_built(connection, tokens, api).await?,
             KindSettings::OAuth1(_) => self.oauth1_signed(connection, tokens, api).await?,
         };
@@ -633,6 +653,9 @@ impl Engine {
             KindSettings::Spec(_) => return self.spec_curl(name_or_id, api, include_token).await,
             KindSettings::OAuth1(_) => return self.oauth1_curl(name_or_id, api, include_token).await,
             KindSettings::OAuth2(_) => {}
+        }
+        if self.get(name_or_id)?.settings.oauth2().is_some_and(|settings| settings.dpop) {
+            return Err(bound_tokens_stay(&self.get(name_or_id)?.name));
         }
         if include_token {
             self.check_destination(&self.get(name_or_id)?, &api.url)?;

@@ -7,6 +7,7 @@ pub mod client_assertion;
 pub mod client_credentials;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod loopback;
 pub mod oauth1;
 pub mod oauth;
@@ -26,11 +27,19 @@ use crate::model::OAuth2Settings;
 pub struct Target<'a> {
     pub name: &'a str,
     pub settings: &'a OAuth2Settings,
+    /// The key token requests prove possession of (RFC 9449), when the
+    /// connection binds its tokens with DPoP.
+    pub dpop: Option<dpop::Dpop<'a>>,
 }
 
 impl<'a> Target<'a> {
     pub fn new(name: &'a str, settings: &'a OAuth2Settings) -> Self {
-        Target { name, settings }
+        Target { name, settings, dpop: None }
+    }
+
+    /// This target with its token requests carrying DPoP proofs.
+    pub fn with_dpop(self, dpop: dpop::Dpop<'a>) -> Self {
+        Target { dpop: Some(dpop), ..self }
     }
 
     /// Sign in again (by pasting, when this connection signs in that way).

@@ -173,7 +173,12 @@ impl<'a> TokenCall<'a> {
             TokenRequestFormat::Form => request,
             TokenRequestFormat::Json => form_to_json(request),
         };
-        let response = self.http.send(request, OAUTH_RESPONSE_LIMIT).await?;
+        // RFC 9449 §5: with DPoP, a proof on every token request (the
+        // server's nonce asked for is sent once more).
+        let response = match self.spec.dpop {
+            Some(dpop) => dpop.send(self.http, request, OAUTH_RESPONSE_LIMIT, None).await?,
+            None => self.http.send(request, OAUTH_RESPONSE_LIMIT).await?,
+        };
         let media = media_type(response.headers());
         let body = {
             let sent = self.sent.lock().unwrap();

@@ -86,7 +86,13 @@ pub async fn push(
         Error::validation("par_url", format!("{message} Latch did not contact it.")).with_action(spec.edit(&["par_url"]))
     })?;
     let request = push_request(spec, secret, url, params)?;
-    let response = http.send(request, OAUTH_RESPONSE_LIMIT).await.map_err(http_error)?;
+    // RFC 9449 §10.1: with DPoP, the push carries a proof too, which binds
+    // the sign-in's code to the connection's key.
+    let response = match spec.dpop {
+        Some(dpop) => dpop.send(http, request, OAUTH_RESPONSE_LIMIT, None).await,
+        None => http.send(request, OAUTH_RESPONSE_LIMIT).await,
+    }
+    .map_err(http_error)?;
     let status = response.status().as_u16();
     if !response.status().is_success() {
         let known: Vec<&str> = secret.map(ClientSecret::secret).into_iter().collect();

@@ -64,6 +64,10 @@ pub const SPEC_SECRET_PARAMETERS: SecretSlot = SecretSlot::Kind("parameters");
 /// registered the client itself (RFC 7591).
 pub const REGISTRATION_TOKEN: SecretSlot = SecretSlot::Kind("registration_token");
 
+/// An OAuth 2.0 connection's DPoP key pair (RFC 9449), as a private JWK:
+/// made by Latch the first time the connection binds a token.
+pub const DPOP_KEY: SecretSlot = SecretSlot::Kind("dpop_key");
+
 /// An OAuth 1.0a connection's RSA private key (PEM).
 pub const OAUTH1_PRIVATE_KEY: SecretSlot = SecretSlot::Kind("private_key");
 
@@ -261,7 +265,7 @@ impl KindSettings {
     /// Every secret store entry a connection of this kind may hold.
     pub fn secret_slots(&self) -> &'static [SecretSlot] {
         match self {
-            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, REGISTRATION_TOKEN],
+            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, REGISTRATION_TOKEN, DPOP_KEY],
             KindSettings::Spec(_) => &[SecretSlot::TokenSet, SPEC_COMMON, SPEC_SECRET_PARAMETERS],
             KindSettings::OAuth1(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, OAUTH1_PRIVATE_KEY],
         }

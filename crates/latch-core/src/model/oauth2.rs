@@ -154,6 +154,13 @@ pub struct OAuth2Settings {
     /// Discovery switches it on when the server requires it
     /// (`require_pushed_authorization_requests`); the user may too.
     pub par: bool,
+    /// Bind tokens to this computer (DPoP, RFC 9449): Latch makes a key pair
+    /// for the connection (the private key only in the secret store), every
+    /// token request carries a proof signed with it, and the token, issued
+    /// as `token_type` DPoP, works only with a fresh proof for each request —
+    /// which `latch request`, the Test request and the proxy add. Only the
+    /// user switches it on; discovery notes whether the server offers it.
+    pub dpop: bool,
     /// Set when Latch registered this client itself (RFC 7591) rather than
     /// the user copying a client ID from a developer console.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +214,7 @@ impl OAuth2Settings {
             resource: Vec::new(),
             par_url: None,
             par: false,
+            dpop: false,
             registration: None,
             api: ApiAccess::default(),
         }

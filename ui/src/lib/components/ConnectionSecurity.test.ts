@@ -76,3 +76,48 @@ describe("the detail's OAuth 2.0 facts", () => {
     expect(screen.getByTestId("detail-client-auth")).toHaveTextContent("Basic");
   });
 });
+
+describe("DPoP in the Security group and the detail", () => {
+  it("offers binding tokens to this computer in plain words, for every flow, and sends it", async () => {
+    const backend = mockBackend({ connection_check: () => [] });
+    await renderForm();
+    const group = screen.getByRole("region", { name: "Security" });
+    const dpop = within(group).getByRole("checkbox", { name: "Bind tokens to this computer (DPoP)" });
+    expect(dpop).not.toBeChecked();
+    expect(dpop).toHaveAccessibleDescription(/A copied token is then useless elsewhere/);
+    await userEvent.click(dpop);
+    await waitFor(() => expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { dpop: true } }));
+
+    // No browser, no PAR — but tokens can still be bound.
+    await userEvent.selectOptions(screen.getByTestId("flow-type"), "client_credentials");
+    expect(screen.queryByRole("checkbox", { name: /PAR/ })).toBeNull();
+    expect(within(screen.getByRole("region", { name: "Security" })).getByRole("checkbox", { name: "Bind tokens to this computer (DPoP)" })).toBeChecked();
+  });
+
+  it("shows the engine's DPoP error in place", async () => {
+    const connection = connectionDto({ dpop: true, token_placement: "query" });
+    mockBackend({
+      connection_draft: () => draftOf(connection),
+      connection_check: () => [{ field: "dpop", message: "Tokens bound to this computer (DPoP) are sent in the Authorization header only." }],
+    });
+    render(ConnectionForm, { connection, onsaved: noop, oncancel: noop });
+    await screen.findByTestId("connection-form");
+    await userEvent.click(screen.getByTestId("save"));
+    expect(await screen.findByTestId("error-dpop")).toHaveTextContent("Authorization header only");
+    expect(screen.getByRole("checkbox", { name: "Bind tokens to this computer (DPoP)" })).toHaveAttribute("aria-invalid", "true");
+  });
+
+  it("says in the detail whether tokens are bound", async () => {
+    mockBackend({ connections_list: () => [connectionDto({ dpop: true })] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("connection-row"));
+    expect(screen.getByTestId("detail-dpop")).toHaveTextContent("On");
+  });
+
+  it("says Off when they are not", async () => {
+    mockBackend({ connections_list: () => [connectionDto({ flow: "client_credentials" })] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("connection-row"));
+    expect(screen.getByTestId("detail-dpop")).toHaveTextContent("Off");
+  });
+});

@@ -51,6 +51,7 @@ export const ADVANCED_FIELDS = [
   "resource",
   "par",
   "par_url",
+  "dpop",
 ];
 
 /** The provider's endpoints: in the main section for a custom provider, inside Advanced when a preset filled them. */

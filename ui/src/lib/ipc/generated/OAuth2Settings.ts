@@ -85,6 +85,15 @@ par_url: string | null,
  */
 par: boolean, 
 /**
+ * Bind tokens to this computer (DPoP, RFC 9449): Latch makes a key pair
+ * for the connection (the private key only in the secret store), every
+ * token request carries a proof signed with it, and the token, issued
+ * as `token_type` DPoP, works only with a fresh proof for each request —
+ * which `latch request`, the Test request and the proxy add. Only the
+ * user switches it on; discovery notes whether the server offers it.
+ */
+dpop: boolean, 
+/**
  * Set when Latch registered this client itself (RFC 7591) rather than
  * the user copying a client ID from a developer console.
  */

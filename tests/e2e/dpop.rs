@@ -1,0 +1,171 @@
+//! DPoP (RFC 9449) end to end: oidc-provider binds the tokens Latch asks
+//! for to the connection's key, and an API (tests/providers/dpop_api.mjs)
+//! takes such a token only with a valid proof — which `latch request` and
+//! the proxy add to every request, and a plain curl with the token cannot.
+//! The servers' nonces are used after one retry; the private key stays in
+//! the keyring.
+
+use latch_e2e::{curl, http, runtime_dir, start_proxy, Latch, Provider};
+use serde_json::Value;
+
+/// The DPoP API and the authorization server whose tokens it checks.
+fn api_and_provider(api_args: &[&str], op_args: &[&str]) -> (Provider, Provider, String) {
+    let api = Provider::dpop_api(api_args);
+    let resource = api.ready["resource"].as_str().unwrap().to_owned();
+    let op = Provider::oidc(op_args);
+    let config = serde_json::json!({ "issuer": op.base, "client_id": "conf-basic", "client_secret": "conf-basic-secret" });
+    let (status, _) = http("POST", &api.url("/__test/config"), &[("Content-Type", "application/json")], &config.to_string());
+    assert_eq!(status, 200);
+    (api, op, resource)
+}
+
+/// The connection's DPoP key entry in the real keyring, if any.
+fn dpop_key_entry(latch: &Latch, name: &str) -> Option<Value> {
+    let id = latch.show(name)["id"].as_str().unwrap().to_owned();
+    match keyring::Entry::new("latch", &format!("{id}/dpop_key")).unwrap().get_password() {
+        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+        Err(keyring::Error::NoEntry) => None,
+        Err(err) => panic!("keyring read failed: {err}"),
+    }
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+#[test]
+fn a_bound_token_is_refused_on_its_own_and_works_through_latch_request_and_the_proxy() {
+    let (api, op, resource) = api_and_provider(&[], &[]);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    latch.ok(&["add", "--name", "Bound", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid", "--scope",
+        "profile", "--dpop", "on", "--api-base-url", &resource]);
+    assert_eq!(latch.show("Bound")["dpop"], true);
+    let out = latch.ok(&["show", "Bound"]);
+    assert!(out.contains("Bound to this computer (DPoP)") && out.contains("Authorization: DPoP <token>"), "{out}");
+    assert!(dpop_key_entry(&latch, "Bound").is_none(), "the key is made when first needed");
+
+    // The code exchange carries a proof; oidc-provider's userinfo (the info
+    // step) takes the bound token only with one, so the account is known.
+    let out = latch.ok(&["connect", "Bound", "--timeout", "20"]);
+    assert!(out.contains("Connected 'Bound' as Alice Example."), "{out}");
+    assert_eq!(op.stats()["dpop_proofs"], 1);
+    let stored = latch.keyring_tokens("Bound").unwrap();
+    assert_eq!(stored["token_type"], "DPoP");
+    let token = stored["access_token"].as_str().unwrap().to_owned();
+    let key = dpop_key_entry(&latch, "Bound").expect("the key is in the keyring");
+
+    // On its own the token is refused: as a bearer token, and without a proof.
+    let (status, body) = curl(&["-H", &format!("Authorization: Bearer {token}"), &format!("{resource}/items")]);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = curl(&["-H", &format!("Authorization: DPoP {token}"), &format!("{resource}/items")]);
+    assert_eq!(status, 401, "{body}");
+    let refusals = &api.stats()["refusals"];
+    assert_eq!(refusals["bound token sent as Bearer"], 1, "{refusals}");
+    assert_eq!(refusals["no proof"], 1, "{refusals}");
+
+    // latch request: a proof for this method and address (htu without the query).
+    let answer = json(&latch.ok(&["request", "Bound", &format!("{resource}/items?page=2")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["sub"], "alice");
+    assert_eq!(answer["jkt"].as_str().map(str::len), Some(43), "a base64url SHA-256 thumbprint (cnf.jkt): {answer}");
+    let answer = json(&latch.ok(&["request", "Bound", "-X", "POST", "-d", "hello", &format!("{resource}/notes")]));
+    assert_eq!((answer["method"].as_str(), answer["body"].as_str()), (Some("POST"), Some("hello")), "{answer}");
+
+    // The proxy: a fresh proof on every request, with or without a body.
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    for round in 0..2 {
+        let (status, body) = curl(&["-H", &key_header, &format!("{}/Bound/items?round={round}", proxy.url)]);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(json(&body)["path"], "/api/v1/items");
+    }
+    let (status, body) = curl(&["-H", &key_header, "-X", "PUT", "--data", "through", &format!("{}/Bound/notes/1", proxy.url)]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["method"], "PUT");
+    assert_eq!(api.stats()["api_ok"], 5);
+
+    // A refresh carries a proof too (the refresh token of a public client is
+    // bound to the key), and the new token is bound again.
+    latch.ok(&["refresh", "Bound"]);
+    assert_eq!(op.stats()["dpop_proofs"], 2);
+    let renewed = latch.keyring_tokens("Bound").unwrap();
+    assert_ne!(renewed["access_token"].as_str().unwrap(), token);
+    assert_eq!(renewed["token_type"], "DPoP");
+    let answer = json(&latch.ok(&["request", "Bound", &format!("{resource}/items")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(dpop_key_entry(&latch, "Bound").unwrap()["d"], key["d"], "the same key");
+
+    // Handing the token out says where it works instead.
+    let output = latch.run(&["token", "Bound"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("binds its tokens to this computer (DPoP)") && stderr.contains("latch request"), "{stderr}");
+
+    // The private key is nowhere but the keyring.
+    let d = key["d"].as_str().unwrap().to_owned();
+    assert!(!latch.ok(&["show", "Bound", "--json"]).contains(&d));
+    let mut secrets = latch.stored_secrets("Bound");
+    secrets.extend([token, d]);
+    drop(proxy);
+    latch.assert_no_secret_leaks(&secrets);
+
+    // Removing the connection removes its key.
+    let id = latch.show("Bound")["id"].as_str().unwrap().to_owned();
+    latch.ok(&["remove", "Bound"]);
+    let entry = keyring::Entry::new("latch", &format!("{id}/dpop_key")).unwrap();
+    assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)), "the DPoP key is deleted with the connection");
+}
+
+#[test]
+fn the_servers_nonce_is_used_after_one_retry_at_the_token_endpoint_and_at_the_api() {
+    let (api, op, resource) = api_and_provider(&["--require-nonce"], &["--dpop-nonce"]);
+    let latch = Latch::new();
+    runtime_dir(&latch);
+    latch.ok_with_stdin(
+        &["add", "--name", "Machine", "--flow", "client_credentials", "--token-url", &op.url("/token"), "--client-id",
+            "conf-basic", "--client-auth", "basic", "--client-secret-stdin", "--scope", "api:read", "--dpop", "on",
+            "--api-base-url", &resource],
+        "conf-basic-secret\n",
+    );
+    // The token endpoint answers use_dpop_nonce once; the retry has its nonce.
+    latch.ok(&["connect", "Machine"]);
+    let stats = op.stats();
+    assert_eq!(stats["dpop_nonce_challenges"], 1, "{stats}");
+    assert_eq!(stats["by_grant"]["client_credentials"], 2, "exactly one retry: {stats}");
+    assert_eq!(latch.keyring_tokens("Machine").unwrap()["token_type"], "DPoP");
+
+    // So does the API (401, WWW-Authenticate: DPoP error="use_dpop_nonce").
+    let answer = json(&latch.ok(&["request", "Machine", &format!("{resource}/items")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(api.stats()["nonce_challenges"], 1);
+    assert_eq!(api.stats()["api_ok"], 1);
+
+    // The proxy learns the nonce once, then keeps using it.
+    let proxy = start_proxy(&latch);
+    let key_header = format!("Proxy-Authorization: Bearer {}", proxy.key);
+    for _ in 0..3 {
+        let (status, body) = curl(&["-H", &key_header, &format!("{}/Machine/items", proxy.url)]);
+        assert_eq!(status, 200, "{body}");
+    }
+    let stats = api.stats();
+    assert_eq!(stats["nonce_challenges"], 2, "one challenge for the proxy's first request: {stats}");
+    assert_eq!(stats["api_ok"], 4, "{stats}");
+
+    // A server that moves to a new nonce is followed after one retry.
+    let (status, _) = http("POST", &api.url("/__test/new-nonce"), &[], "");
+    assert_eq!(status, 200);
+    let (status, body) = curl(&["-H", &key_header, "-X", "POST", "--data", "x", &format!("{}/Machine/items", proxy.url)]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(api.stats()["nonce_challenges"], 3);
+
+    // A new token (client credentials ask again) goes through the nonce too.
+    latch.ok(&["refresh", "Machine"]);
+    let stats = op.stats();
+    assert_eq!(stats["dpop_nonce_challenges"], 2, "{stats}");
+    assert_eq!(stats["by_grant"]["client_credentials"], 4, "{stats}");
+    drop(proxy);
+    let mut secrets = latch.stored_secrets("Machine");
+    secrets.push(dpop_key_entry(&latch, "Machine").unwrap()["d"].as_str().unwrap().to_owned());
+    secrets.push("conf-basic-secret".into());
+    latch.assert_no_secret_leaks(&secrets);
+}
