@@ -50,6 +50,11 @@ pub enum SecretInput {
     Keep,
     Set { value: String },
     Remove,
+    /// For `private_key_jwt`: Latch makes a new private key of `algorithm`
+    /// (`es256` or `ed25519`, as the engine names them) when the form is
+    /// saved. The key is made and stored in Rust; it never reaches the web
+    /// view. (Not `kind`: that is this enum's tag.)
+    GenerateKey { algorithm: String },
 }
 
 /// The form's content: name, kind and settings, and the client secret.

@@ -3,7 +3,7 @@
 //! switched on by the user — with the browser's address carrying only
 //! `client_id` and `request_uri`, and a refused push said in words.
 
-use latch_e2e::{Latch, Provider};
+use latch_e2e::{register_key_client, Latch, Provider};
 
 /// The address the scripted browser was last started with: its path and
 /// its query's pairs.
@@ -154,23 +154,6 @@ fn client_secret_jwt_gets_client_credentials_tokens() {
 fn stored_client_key(latch: &Latch, name: &str) -> String {
     let id = latch.show(name)["id"].as_str().unwrap().to_owned();
     keyring::Entry::new("latch", &format!("{id}/client_secret")).unwrap().get_password().expect("the key is in the keyring")
-}
-
-/// Registers a client at oidc-provider (RFC 7591) that authenticates with
-/// `private_key_jwt` and the public `jwk`, as a person would in a console.
-fn register_key_client(op: &Provider, jwk: &serde_json::Value, grants: &[&str]) -> String {
-    let body = serde_json::json!({
-        "application_type": "native",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": { "keys": [jwk] },
-        "grant_types": grants,
-        "response_types": if grants.contains(&"authorization_code") { vec!["code"] } else { vec![] },
-        "redirect_uris": if grants.contains(&"authorization_code") { vec!["http://127.0.0.1/callback"] } else { vec![] },
-        "scope": "openid offline_access api:read",
-    });
-    let (status, answer) = latch_e2e::http("POST", &op.url("/reg"), &[("Content-Type", "application/json")], &body.to_string());
-    assert_eq!(status, 201, "{answer}");
-    answer["client_id"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -2,19 +2,23 @@
 
 use latch_core::secret::ClientSecret;
 use latch_core::model::SettingsPatch;
-use latch_core::{ConnectionTemplate, FieldError, SecretChange};
+use latch_core::{ConnectionTemplate, Engine, FieldError, SecretChange};
 use tauri::State;
 
 use crate::dto::{ApiConnectionDto, ConnectionDraft, ConnectionDto, DisconnectOutcome, SecretInput};
 use crate::error::IpcResult;
 use crate::AppState;
 
-fn secret_change(input: SecretInput) -> SecretChange {
-    match input {
+/// The form's choice for the client credential. A key the user asked Latch
+/// to make is made here, at save time, so it exists only in Rust and in the
+/// secret store.
+fn secret_change(input: SecretInput) -> latch_core::Result<SecretChange> {
+    Ok(match input {
         SecretInput::Keep => SecretChange::Keep,
         SecretInput::Set { value } => SecretChange::Set(ClientSecret::new(value)),
         SecretInput::Remove => SecretChange::Remove,
-    }
+        SecretInput::GenerateKey { algorithm } => SecretChange::Set(Engine::generate_client_key(&algorithm)?),
+    })
 }
 
 #[tauri::command]
@@ -52,13 +56,14 @@ pub async fn connection_check(
         SecretInput::Keep => existing.as_ref().is_some_and(|c| c.has_client_secret),
         SecretInput::Set { ref value } => !value.is_empty(),
         SecretInput::Remove => false,
+        SecretInput::GenerateKey { .. } => true,
     };
     Ok(state.engine.check(&draft.draft, existing.as_ref().map(|c| &c.id), has_secret)?)
 }
 
 #[tauri::command]
 pub async fn connection_create(state: State<'_, AppState>, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
-    let secret = match secret_change(draft.client_secret) {
+    let secret = match secret_change(draft.client_secret)? {
         SecretChange::Set(secret) => Some(secret),
         _ => None,
     };
@@ -75,7 +80,7 @@ pub async fn connection_create_from_api(state: State<'_, AppState>, url: String,
 
 #[tauri::command]
 pub async fn connection_update(state: State<'_, AppState>, id: String, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
-    Ok(state.engine.update(&id, draft.draft, secret_change(draft.client_secret)).await?.into())
+    Ok(state.engine.update(&id, draft.draft, secret_change(draft.client_secret)?).await?.into())
 }
 
 /// Disconnects (revoking at the provider when it can), then deletes.

@@ -28,6 +28,12 @@ export const CHECK_DELAY_MS = 150;
  */
 export type SecretMode = "enter" | "saved" | "replace" | "remove";
 
+/**
+ * With `private_key_jwt` (RFC 7523), where the client secret would be: Latch makes a key when the form is saved (in
+ * Rust; the key never reaches this page), or the user pastes their own PEM.
+ */
+export type KeyMode = "generate" | "paste";
+
 /** Fields shown only inside the Advanced section; an error on one of them opens it. */
 export const ADVANCED_FIELDS = [
   "scope_separator",
@@ -92,6 +98,9 @@ export class ConnectionFormState {
   draft = $state<OAuth2Draft>() as OAuth2Draft;
   secretMode = $state<SecretMode>("enter");
   secretValue = $state("");
+  keyMode = $state<KeyMode>("generate");
+  /** The kind of key Latch makes, as the engine names it: "es256" or "ed25519". */
+  keyAlgorithm = $state("es256");
   portMode = $state<"automatic" | "fixed">("automatic");
   portText = $state("");
   advancedOpen = $state(false);
@@ -153,7 +162,7 @@ export class ConnectionFormState {
   }
 
   #snapshot(): string {
-    return JSON.stringify([this.draft, this.secretMode, this.secretValue, this.portMode, this.portText, this.issuerText]);
+    return JSON.stringify([this.draft, this.secretMode, this.secretValue, this.keyMode, this.keyAlgorithm, this.portMode, this.portText, this.issuerText]);
   }
 
   /** Something was typed or chosen since the form opened: leaving would throw it away. */
@@ -279,18 +288,40 @@ export class ConnectionFormState {
   setSecret(value: string) {
     this.secretValue = value;
     // A confidential client usually sends its secret in the body (RFC 6749 §2.3.1) — unless the user chose,
-    // or the preset knows how this provider wants it.
-    if (!this.#clientAuthChosen) this.draft.client_auth = value === "" ? "none" : (this.preset?.settings.client_auth ?? "body");
+    // or the preset knows how this provider wants it. A key stays a key, even while its field is empty.
+    if (!this.#clientAuthChosen && !this.usesPrivateKey) {
+      this.draft.client_auth = value === "" ? "none" : (this.preset?.settings.client_auth ?? "body");
+    }
+  }
+
+  /** The client signs its requests with a private key (`private_key_jwt`): the secret field holds the key. */
+  get usesPrivateKey(): boolean {
+    return this.draft.client_auth === "private_key_jwt";
   }
 
   chooseClientAuth(value: ClientAuth) {
+    const wasKey = this.usesPrivateKey;
     this.#clientAuthChosen = true;
     this.draft.client_auth = value;
+    if (wasKey === this.usesPrivateKey) return;
+    // A secret is no key and a key no secret: what was typed for one is not sent as the other, and one saved for
+    // the connection's old method is replaced (going back to that method keeps it again).
+    this.secretValue = "";
+    if (this.existing?.has_client_secret && this.secretMode !== "remove") {
+      this.secretMode = this.keySaved === this.usesPrivateKey ? "saved" : "replace";
+    }
+  }
+
+  /** What the keyring holds for this connection is a private key (it was saved with `private_key_jwt`). */
+  get keySaved(): boolean {
+    return this.existing?.kind === "oauth2" && this.existing.has_client_secret && this.existing.client_auth === "private_key_jwt";
   }
 
   secretInput = $derived.by((): SecretInput => {
     if (this.secretMode === "remove") return { kind: "remove" };
-    if (this.secretMode === "saved" || this.secretValue === "") return { kind: "keep" };
+    if (this.secretMode === "saved") return { kind: "keep" };
+    if (this.usesPrivateKey && this.keyMode === "generate") return { kind: "generate_key", algorithm: this.keyAlgorithm };
+    if (this.secretValue === "") return { kind: "keep" };
     return { kind: "set", value: this.secretValue };
   });
 

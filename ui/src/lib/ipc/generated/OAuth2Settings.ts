@@ -34,7 +34,13 @@ info_url: string | null,
  * The authorization server's issuer identifier, when known (RFC 8414);
  * the `iss` of authorization responses must match it (RFC 9207).
  */
-issuer: string | null, scopes: Array<string>, scope_separator: ScopeSeparator, client_id: string, client_auth: ClientAuth, authorize_params: Array<KeyValue>, token_params: Array<KeyValue>, refresh_params: Array<KeyValue>, custom_headers: Array<KeyValue>, token_placement: TokenPlacement, 
+issuer: string | null, scopes: Array<string>, scope_separator: ScopeSeparator, client_id: string, client_auth: ClientAuth, 
+/**
+ * With `private_key_jwt`: the public half of the client's key as a JWK
+ * (JSON text, with `kid`, `alg` and `use`), for the user to register
+ * with the provider. Filled by the engine from the private key.
+ */
+client_public_jwk?: string, authorize_params: Array<KeyValue>, token_params: Array<KeyValue>, refresh_params: Array<KeyValue>, custom_headers: Array<KeyValue>, token_placement: TokenPlacement, 
 /**
  * The word before the token in `Authorization:`; Make's default `Bearer`.
  */

@@ -4,4 +4,4 @@
  * What to do with the client secret when saving the form. The value is a
  * secret on its way to the secret store: never printed.
  */
-export type SecretInput = { "kind": "keep" } | { "kind": "set", value: string, } | { "kind": "remove" };
+export type SecretInput = { "kind": "keep" } | { "kind": "set", value: string, } | { "kind": "remove" } | { "kind": "generate_key", algorithm: string, };
