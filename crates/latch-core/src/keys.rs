@@ -13,7 +13,6 @@ use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{json, Map, Value};
-use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -172,17 +171,10 @@ impl PrivateKey {
 
     /// The RFC 7638 thumbprint of the public key, base64url: its `kid`.
     pub fn thumbprint(&self) -> String {
-        // The required members in lexicographic order, no whitespace.
-        let required: &[&str] = match self.algorithm {
-            KeyAlgorithm::Es256 => &["crv", "kty", "x", "y"],
-            KeyAlgorithm::EdDsa => &["crv", "kty", "x"],
-            KeyAlgorithm::Rs256 => &["e", "kty", "n"],
-        };
-        let members: Vec<String> = required
-            .iter()
-            .map(|name| format!("\"{name}\":{}", self.public.get(*name).map(Value::to_string).unwrap_or_default()))
-            .collect();
-        b64(&Sha256::digest(format!("{{{}}}", members.join(",")).as_bytes()))
+        // jsonwebtoken's JWK type knows each key type's required members.
+        serde_json::from_value::<jsonwebtoken::jwk::Jwk>(Value::Object(self.public.clone()))
+            .map(|jwk| jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256))
+            .unwrap_or_default()
     }
 
     /// The public JWK to register with the provider: the key's members with
