@@ -29,6 +29,16 @@ fn dpop_key_entry(latch: &Latch, name: &str) -> Option<Value> {
     }
 }
 
+/// The value of `param` in the address the scripted browser was last started with.
+fn browser_opened_with(latch: &Latch, param: &str) -> Option<String> {
+    let log = std::fs::read_to_string(latch.data_dir.path().with_extension("browser.log")).expect("the browser ran");
+    let line = log.lines().filter(|l| l.contains(" start mode ")).last().expect("a start line");
+    let url = line.split(" url ").nth(1).expect("the start line names the URL").trim();
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    pairs.into_iter().find(|(k, _)| k == param).map(|(_, v)| v)
+}
+
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
 }
@@ -68,7 +78,8 @@ fn a_bound_token_is_refused_on_its_own_and_works_through_latch_request_and_the_p
     let answer = json(&latch.ok(&["request", "Bound", &format!("{resource}/items?page=2")]));
     assert_eq!(answer["ok"], true, "{answer}");
     assert_eq!(answer["sub"], "alice");
-    assert_eq!(answer["jkt"].as_str().map(str::len), Some(43), "a base64url SHA-256 thumbprint (cnf.jkt): {answer}");
+    // The token is bound to the key whose thumbprint the sign-in named (dpop_jkt, §10).
+    assert_eq!(answer["jkt"].as_str(), browser_opened_with(&latch, "dpop_jkt").as_deref(), "{answer}");
     let answer = json(&latch.ok(&["request", "Bound", "-X", "POST", "-d", "hello", &format!("{resource}/notes")]));
     assert_eq!((answer["method"].as_str(), answer["body"].as_str()), (Some("POST"), Some("hello")), "{answer}");
 
@@ -168,4 +179,24 @@ fn the_servers_nonce_is_used_after_one_retry_at_the_token_endpoint_and_at_the_ap
     secrets.push(dpop_key_entry(&latch, "Machine").unwrap()["d"].as_str().unwrap().to_owned());
     secrets.push("conf-basic-secret".into());
     latch.assert_no_secret_leaks(&secrets);
+}
+
+#[test]
+fn a_pushed_sign_in_carries_a_proof_and_binds_the_code_to_the_key() {
+    let (api, op, resource) = api_and_provider(&[], &["--require-par", "--dpop-nonce"]);
+    let latch = Latch::new();
+    latch.ok(&["add", "--name", "Fapi", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid", "--dpop",
+        "on"]);
+    assert_eq!(latch.show("Fapi")["par"], true);
+    let out = latch.ok(&["connect", "Fapi", "--timeout", "20"]);
+    assert!(out.contains("Connected 'Fapi' as alice."), "{out}");
+    let stats = op.stats();
+    assert_eq!(stats["pushed_requests"], 2, "the push, once more with the server's nonce: {stats}");
+    assert_eq!(stats["dpop_nonce_challenges"], 1, "the token request reuses the nonce the push learned: {stats}");
+    assert_eq!(stats["dpop_proofs"], 3, "{stats}");
+    assert_eq!(browser_opened_with(&latch, "dpop_jkt"), None, "the browser sees only client_id and request_uri");
+    assert_eq!(latch.keyring_tokens("Fapi").unwrap()["token_type"], "DPoP");
+    let answer = json(&latch.ok(&["request", "Fapi", &format!("{resource}/items")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(api.stats()["api_ok"], 1);
 }

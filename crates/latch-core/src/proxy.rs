@@ -21,6 +21,10 @@
 //! single-flight with every other caller, in any process — and retries once
 //! when the request body could be kept (small or empty); a larger streamed
 //! body's 401 goes back to the caller, and the next request has the new token.
+//!
+//! A DPoP-bound token (RFC 9449) goes with a fresh proof for each request's
+//! own method and address, made here just before it is sent; an API's
+//! `use_dpop_nonce` is answered like a 401, once, when the body was kept.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -139,6 +139,11 @@ fn build(spec: &Target<'_>, redirect_uri: String, listener: Option<LoopbackListe
     for resource in &spec.resource {
         request = request.add_extra_param("resource", resource.clone());
     }
+    // RFC 9449 §10: the code is bound to the connection's key (its
+    // thumbprint), so only a proof with that key can exchange it.
+    if let Some(dpop) = spec.dpop.filter(|_| spec.flow == Flow::AuthorizationCode) {
+        request = request.add_extra_param("dpop_jkt", dpop.key.thumbprint());
+    }
     let (authorize_url, state) = request.url();
     Ok(PendingSignIn { authorize_url, redirect_uri, listener, state, verifier, mode })
 }
