@@ -25,7 +25,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # the clipboard the window's Copy buttons write. The OAuth 1.0a test
   # provider (tests/providers/oauth1.py) is oauthlib; its RSA methods need
   # PyJWT and cryptography (dependencies of python3-oauthlib, named anyway).
-  packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography git curl)
+  # openssl makes the mutual-TLS tests' CA and certificates (tests/e2e/mtls.rs).
+  packages+=(xvfb webkit2gtk-driver dunst xclip python3-oauthlib python3-jwt python3-cryptography git curl
+    openssl)
   # The kubectl exec-credential test needs a kubectl: Debian's when none is there.
   command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 fi

@@ -27,7 +27,7 @@
 // also listens with TLS on a second port that asks for a client certificate
 // (and admits any: oidc-provider judges it), and the metadata names that
 // port's token, revocation, PAR and device endpoints as its
-// `mtls_endpoint_aliases` (§5). Client `mtls-ca` authenticates with
+// `mtls_endpoint_aliases` (§5), with userinfo's. Client `mtls-ca` authenticates with
 // tls_client_auth (a certificate from the test CA naming
 // CN=latch-mtls-client); self_signed_tls_client_auth clients register
 // themselves with their certificate in `jwks`. Access tokens are bound to the
@@ -329,6 +329,9 @@ const configuration = {
   pkce: {
     required: (ctx, client) => client.clientAuthMethod === 'none',
   },
+  // The defaults, and with --mtls the two certificate methods (RFC 8705 §2).
+  clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt',
+    ...(MTLS_DIR ? ['tls_client_auth', 'self_signed_tls_client_auth'] : [])],
   clientBasedCORS: () => true,
   // Always hand out a refresh token when the client may use the grant, with or
   // without offline_access, and never tie tokens to the browser session.
@@ -504,6 +507,7 @@ if (MTLS_DIR) {
       revocation_endpoint: `${origin}/token/revocation`,
       pushed_authorization_request_endpoint: `${origin}/request`,
       device_authorization_endpoint: `${origin}/device/auth`,
+      userinfo_endpoint: `${origin}/me`,
     },
   };
   Object.assign(stats, { mtls_token_requests: 0, bound_accepted: 0, bound_refused: 0, client_secrets_seen: 0 });

@@ -243,6 +243,12 @@ pub struct ShowArgs {
     pub name: String,
     #[arg(long)]
     pub json: bool,
+    /// Print only the client certificate (PEM, public) to register with the provider (mutual TLS).
+    #[arg(long, conflicts_with_all = ["json", "client_cert_jwk"])]
+    pub client_cert: bool,
+    /// Print only the client certificate as a JWK with x5c, for a registration's jwks (RFC 8705 §2.2).
+    #[arg(long, conflicts_with = "json")]
+    pub client_cert_jwk: bool,
 }
 
 #[derive(Args)]
@@ -376,6 +382,31 @@ pub struct SpecFlags {
     #[arg(long, value_name = "FILE", conflicts_with = "client_secret_stdin")]
     #[serde(skip)]
     pub client_key_file: Option<std::path::PathBuf>,
+    /// Mutual TLS (RFC 8705): the client certificate, a PEM file (it may hold the key too).
+    /// Latch keeps certificate and key in your keyring. Implies --client-auth tls-client-auth.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["client_p12", "make_client_cert"])]
+    #[serde(skip)]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// Mutual TLS: the certificate's private key, a PEM file (when --client-cert has none).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    #[serde(skip)]
+    pub client_cert_key: Option<std::path::PathBuf>,
+    /// Mutual TLS: the certificate and key as one PKCS#12 file (.p12/.pfx). Its password comes
+    /// from standard input with --client-p12-password-stdin, or from $LATCH_CLIENT_P12_PASSWORD.
+    /// Implies --client-auth tls-client-auth.
+    #[arg(long, value_name = "FILE", conflicts_with = "make_client_cert")]
+    #[serde(skip)]
+    pub client_p12: Option<std::path::PathBuf>,
+    /// Read the PKCS#12 file's password from standard input (never from the command line).
+    #[arg(long, requires = "client_p12", conflicts_with = "client_secret_stdin")]
+    #[serde(skip)]
+    pub client_p12_password_stdin: bool,
+    /// Mutual TLS: let Latch make a key and a self-signed certificate; register the certificate
+    /// ('latch show NAME --client-cert') with the provider. Implies --client-auth
+    /// self-signed-tls-client-auth.
+    #[arg(long)]
+    #[serde(skip)]
+    pub make_client_cert: bool,
     #[arg(long, value_parser = EnumFlag::<ClientAuth>::new())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
@@ -522,11 +553,14 @@ impl SpecFlags {
     /// The patch these flags describe.
     pub fn into_patch(self) -> SettingsPatch {
         let key_given = self.generate_client_key.is_some() || self.client_key_file.is_some();
+        let certificate_given = self.client_cert.is_some() || self.client_p12.is_some();
         let patch = SettingsPatch::from_value(serde_json::to_value(&self).expect("flags serialise"));
-        if key_given && !patch.sets("client_auth") {
-            patch.set("client_auth", ClientAuth::PrivateKeyJwt)
-        } else {
-            patch
+        match () {
+            _ if patch.sets("client_auth") => patch,
+            _ if key_given => patch.set("client_auth", ClientAuth::PrivateKeyJwt),
+            _ if self.make_client_cert => patch.set("client_auth", ClientAuth::SelfSignedTlsClientAuth),
+            _ if certificate_given => patch.set("client_auth", ClientAuth::TlsClientAuth),
+            _ => patch,
         }
     }
 }
@@ -583,7 +617,8 @@ impl FlagEnum for Pkce {
     const SHOWN: &'static [&'static str] = &["s256", "off"];
 }
 impl FlagEnum for ClientAuth {
-    const SHOWN: &'static [&'static str] = &["body", "basic", "none", "client-secret-jwt", "private-key-jwt"];
+    const SHOWN: &'static [&'static str] =
+        &["body", "basic", "none", "client-secret-jwt", "tls-client-auth", "self-signed-tls-client-auth", "private-key-jwt"];
 }
 impl FlagEnum for ScopeSeparator {
     const SHOWN: &'static [&'static str] = &["space", "comma"];

@@ -213,9 +213,12 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
         }
         Command::Add(args) if args.from.is_some() => {
             let secret = read_credential(&args.fields)?;
+            let identity = read_client_identity(&args.fields, &args.name)?;
             let from = args.from.clone().unwrap_or_default();
             let overrides = args.fields.into_patch().set_some("client_id", args.client_id);
+            let overrides = overrides.set_some("client_certificate", identity.as_ref().map(|(_, summary)| summary));
             let (connection, found) = engine.create_from_api(&from, args.name, overrides, secret).await?;
+            let connection = save_client_identity(engine, connection, identity).await?;
             output::print_added_from_api(&connection, &found);
         }
         Command::Add(args) => {
@@ -225,7 +228,9 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 return Err(Error::validation("spec", "--common and --param give a spec's values: use them with --spec PATH."));
             }
             let secret = read_credential(&args.fields)?;
+            let identity = read_client_identity(&args.fields, &args.name)?;
             let overrides = args.fields.into_patch().set_some("flow", args.flow).set_some("client_id", args.client_id);
+            let overrides = overrides.set_some("client_certificate", identity.as_ref().map(|(_, summary)| summary));
             let issuer = overrides.get("issuer").and_then(|v| v.as_str()).map(str::to_owned);
             let (connection, preset) = match (&args.preset, issuer) {
                 (Some(id), _) => {
@@ -236,6 +241,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 }
                 (None, _) => (engine.create_from_patch(args.name, "oauth2", overrides, secret).await?, None),
             };
+            let connection = save_client_identity(engine, connection, identity).await?;
             output::print_added(&connection, preset.as_ref());
         }
         Command::Edit(args) => {
@@ -244,6 +250,10 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
                 (None, true) => SecretChange::Remove,
                 (None, false) => SecretChange::Keep,
             };
+            // A new certificate is saved first: the edit may choose the method that needs it.
+            if let Some((identity, summary)) = read_client_identity(&args.fields, &args.name)? {
+                engine.set_client_identity(&args.name, &identity, summary).await?;
+            }
             let cleared_hosts = args.clear.contains(&"allowed_hosts");
             let mut fields = args.fields;
             if !fields.allow_hosts.is_empty() && !cleared_hosts {
@@ -263,6 +273,10 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             println!("Saved '{}'.", output::clean(&connection.name));
         }
         Command::List(args) => output::print_list(&engine.list()?, args.json),
+        Command::Show(args) if args.client_cert => print!("{}", engine.client_certificate_pem(&args.name).await?),
+        Command::Show(args) if args.client_cert_jwk => {
+            println!("{}", serde_json::to_string_pretty(&engine.client_certificate_jwk(&args.name).await?).expect("JSON serialises"))
+        }
         Command::Show(args) => output::print_show(&engine.get(&args.name)?, args.json),
         Command::Status(args) => return Ok(output::print_status(&engine.list()?, args.json)),
         Command::Connect(args) => {
@@ -891,6 +905,72 @@ fn read_credential(fields: &args::SpecFlags) -> Result<Option<ClientSecret>, Err
         return Ok(Some(ClientSecret::new(pem.to_owned())));
     }
     read_secret(fields.client_secret_stdin)
+}
+
+/// The client certificate and key the flags give (mutual TLS, RFC 8705):
+/// PEM files, a PKCS#12 file, or a self-signed one Latch makes for `name`.
+/// Read and checked before anything is saved.
+fn read_client_identity(
+    fields: &args::SpecFlags,
+    name: &str,
+) -> Result<Option<(latch_core::secret::ClientIdentity, latch_core::model::ClientCertificate)>, Error> {
+    use latch_core::flows::mtls;
+    let read = |path: &std::path::Path| -> Result<Zeroizing<Vec<u8>>, Error> {
+        let too_big = std::fs::metadata(path).is_ok_and(|meta| meta.len() > mtls::PEM_MAX_BYTES as u64);
+        if too_big {
+            return Err(Error::validation(mtls::FIELD, format!("{} is larger than 256 KiB; a certificate and key are a few kilobytes.", path.display())));
+        }
+        std::fs::read(path)
+            .map(Zeroizing::new)
+            .map_err(|err| Error::validation(mtls::FIELD, format!("Could not read {}: {err}.", path.display())))
+    };
+    let text = |bytes: &[u8], path: &std::path::Path| -> Result<String, Error> {
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::validation(mtls::FIELD, format!("{} is not a PEM text file; for a .p12/.pfx file use --client-p12.", path.display())))
+    };
+    let found = if fields.make_client_cert {
+        mtls::self_signed(name, chrono::Utc::now())?
+    } else if let Some(path) = &fields.client_p12 {
+        let data = read(path)?;
+        let password = match fields.client_p12_password_stdin {
+            true => {
+                let bytes = read_stdin()?;
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| Error::validation(mtls::FIELD, "The password on standard input is not valid text."))?;
+                Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())
+            }
+            false => Zeroizing::new(std::env::var("LATCH_CLIENT_P12_PASSWORD").unwrap_or_default()),
+        };
+        mtls::identity_from_pkcs12(&data, &password)?
+    } else if let Some(path) = &fields.client_cert {
+        let mut pem = Zeroizing::new(text(&read(path)?, path)?);
+        if let Some(key) = &fields.client_cert_key {
+            pem.push('\n');
+            pem.push_str(&Zeroizing::new(text(&read(key)?, key)?));
+        }
+        mtls::identity_from_pem(&pem)?
+    } else {
+        return Ok(None);
+    };
+    mtls::check_current(&found.1, name, chrono::Utc::now())?;
+    Ok(Some(found))
+}
+
+/// Saves the certificate the flags gave for a connection just added; the
+/// connection is removed again when the keyring refuses it.
+async fn save_client_identity(
+    engine: &Arc<Engine>,
+    connection: Connection,
+    identity: Option<(latch_core::secret::ClientIdentity, latch_core::model::ClientCertificate)>,
+) -> Result<Connection, Error> {
+    let Some((identity, summary)) = identity else { return Ok(connection) };
+    match engine.set_client_identity(connection.id.as_str(), &identity, summary).await {
+        Ok(saved) => Ok(saved),
+        Err(err) => {
+            let _ = engine.remove(connection.id.as_str()).await;
+            Err(err)
+        }
+    }
 }
 
 /// The client secret from standard input, without its trailing newline.

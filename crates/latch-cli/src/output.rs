@@ -154,6 +154,12 @@ pub fn print_added(connection: &Connection, preset: Option<&Preset>) {
     if let Some(redirect_uri) = connection.settings.redirect_uri_to_register() {
         println!("Register this redirect URI with the provider: {}", clean(&redirect_uri));
     }
+    if connection.settings.oauth2().and_then(|s| s.client_certificate.as_ref()).is_some_and(|c| c.made_by_latch) {
+        println!(
+            "Register Latch's certificate with the provider: latch show {} --client-cert (or --client-cert-jwk)",
+            shell_name(name)
+        );
+    }
     if let Some(preset) = preset {
         for note in &preset.notes {
             println!("Note: {}", clean(note));
@@ -370,6 +376,15 @@ pub fn print_show(c: &Connection, json: bool) {
         row("Client secret", if c.has_client_secret { "saved in the system keyring".into() } else { "none (public client)".into() });
     }
     row("Client authentication", spec.client_auth.to_string());
+    if let Some(certificate) = &spec.client_certificate {
+        // What the certificate says about itself; its key stays in the keyring.
+        let made = if certificate.made_by_latch { ", made by Latch: register it ('latch show NAME --client-cert')" } else { "" };
+        row("Client certificate", format!("{}{made}", certificate.subject));
+        row("Certificate expires", certificate.not_after.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string());
+        row("Certificate SHA-256", certificate.thumbprint.clone());
+    } else if spec.uses_client_certificate() {
+        row("Client certificate", "none: import one with 'latch edit NAME --client-cert FILE'".into());
+    }
     if let Some(jwk) = &spec.client_public_jwk {
         row("Public key (JWK)", format!("{jwk}  (register it with the provider)"));
     }

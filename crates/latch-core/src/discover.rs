@@ -26,6 +26,9 @@ pub fn patch_from_metadata(metadata: &ServerMetadata) -> SettingsPatch {
         // RFC 9126 §5: a server that requires PAR refuses any other sign-in;
         // one that only offers it leaves the choice to the user.
         .set_some("par", (metadata.require_pushed_authorization_requests && metadata.pushed_authorization_request_endpoint.is_some()).then_some(true))
+        // RFC 8705 §5: kept whatever the client authentication, used only
+        // while it is a client certificate.
+        .set_some("mtls_endpoint_aliases", metadata.mtls_endpoint_aliases.as_ref())
 }
 
 /// The ways of sending a client secret, in the order Latch prefers them
@@ -122,6 +125,22 @@ mod tests {
         assert!(settings.require_iss);
         assert_eq!(settings.par_url, None);
         assert!(!settings.par);
+    }
+
+    #[test]
+    fn the_servers_mtls_endpoint_aliases_are_kept_for_a_client_with_a_certificate() {
+        let settings = applied(patch_from_metadata(&metadata(serde_json::json!({
+            "issuer": "https://id.example.com",
+            "token_endpoint": "https://id.example.com/token",
+            "mtls_endpoint_aliases": { "token_endpoint": "https://mtls.id.example.com/token" }
+        }))));
+        assert_eq!(settings.token_url.as_deref(), Some("https://id.example.com/token"), "the plain endpoint stays");
+        let aliases = settings.mtls_endpoint_aliases.clone().unwrap();
+        assert_eq!(aliases.token_endpoint.as_deref(), Some("https://mtls.id.example.com/token"));
+        assert_eq!(
+            crate::flows::mtls::endpoint_aliases(&settings),
+            vec![("https://id.example.com/token".to_owned(), "https://mtls.id.example.com/token".to_owned())]
+        );
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub enum HttpError {
 #[derive(Clone)]
 pub struct ProviderHttp {
     client: reqwest::Client,
+    /// Endpoint addresses this client sends elsewhere: a client with a TLS
+    /// certificate uses the server's `mtls_endpoint_aliases` for them
+    /// (RFC 8705 §5). Empty for the shared client.
+    aliases: std::sync::Arc<Vec<(String, String)>>,
 }
 
 impl Default for ProviderHttp {
@@ -44,18 +48,32 @@ impl Default for ProviderHttp {
 
 impl ProviderHttp {
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
+        Self::from_builder(reqwest::Client::builder()).expect("the TLS backend initialises")
+    }
+
+    /// A client with the same rules from `builder` (one that presents a
+    /// TLS client certificate, RFC 8705).
+    pub fn from_builder(builder: reqwest::ClientBuilder) -> Result<Self, reqwest::Error> {
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("Latch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend initialises");
-        ProviderHttp { client }
+            .build()?;
+        Ok(ProviderHttp { client, aliases: Default::default() })
+    }
+
+    /// This client, sending requests for each `(endpoint, alias)` pair's
+    /// endpoint to its alias instead (RFC 8705 §5 `mtls_endpoint_aliases`).
+    pub fn with_aliases(self, aliases: Vec<(String, String)>) -> Self {
+        ProviderHttp { aliases: std::sync::Arc::new(aliases), ..self }
     }
 
     /// Sends `request` and reads at most `limit` bytes of the answer.
-    pub async fn send(&self, request: HttpRequest, limit: usize) -> Result<HttpResponse, HttpError> {
+    pub async fn send(&self, mut request: HttpRequest, limit: usize) -> Result<HttpResponse, HttpError> {
+        if let Some(alias) = self.alias_of(&request.uri().to_string()) {
+            *request.uri_mut() = alias;
+        }
         let host = request.uri().host().unwrap_or("the provider").to_owned();
         let request = reqwest::Request::try_from(request)
             .map_err(|err| HttpError::Other { host: host.clone(), reason: err.without_url().to_string() })?;
@@ -76,6 +94,25 @@ impl ProviderHttp {
             body.extend_from_slice(&chunk);
         }
         builder.body(body).map_err(|err| HttpError::Other { host, reason: err.to_string() })
+    }
+}
+
+impl ProviderHttp {
+    /// The alias of `url` when it is one of the aliased endpoints (its
+    /// query kept).
+    fn alias_of(&self, url: &str) -> Option<http::Uri> {
+        let (address, query) = match url.split_once('?') {
+            Some((address, query)) => (address, Some(query)),
+            None => (url, None),
+        };
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        let (_, alias) = self.aliases.iter().find(|(endpoint, _)| same(endpoint, address))?;
+        let target = match query {
+            Some(query) if alias.contains('?') => format!("{alias}&{query}"),
+            Some(query) => format!("{alias}?{query}"),
+            None => alias.clone(),
+        };
+        target.parse().ok()
     }
 }
 
@@ -148,6 +185,18 @@ mod tests {
         let url = serve(OAUTH_RESPONSE_LIMIT + 10, false).await;
         let err = ProviderHttp::new().send(get(&url), OAUTH_RESPONSE_LIMIT).await.unwrap_err();
         assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_aliased_endpoint_is_sent_to_its_alias_and_others_are_not() {
+        let http = ProviderHttp::new().with_aliases(vec![(
+            "https://id.example.com/token".into(),
+            "https://mtls.id.example.com/token".into(),
+        )]);
+        assert_eq!(http.alias_of("https://id.example.com/token").unwrap().to_string(), "https://mtls.id.example.com/token");
+        assert_eq!(http.alias_of("https://id.example.com/token/?a=1").unwrap().to_string(), "https://mtls.id.example.com/token?a=1");
+        assert!(http.alias_of("https://id.example.com/token/other").is_none());
+        assert!(ProviderHttp::new().alias_of("https://id.example.com/token").is_none());
     }
 
     #[tokio::test]

@@ -150,6 +150,10 @@ struct State {
     permits: Arc<tokio::sync::Semaphore>,
     /// To the thread that records uses.
     uses: Mutex<std::sync::mpsc::Sender<Use>>,
+    /// Clients that present a connection's TLS client certificate (RFC
+    /// 8705: its certificate-bound tokens work only so), by the
+    /// certificate's thumbprint; made once per certificate.
+    tls: Mutex<HashMap<String, Arc<Upstream>>>,
 }
 
 /// A serving thread's own HTTP clients: their pooled connections live on
@@ -162,8 +166,17 @@ struct Upstream {
 
 impl Upstream {
     fn new() -> Result<Upstream> {
+        Self::presenting(None)
+    }
+
+    /// Clients that present `identity` as their TLS client certificate.
+    fn presenting(identity: Option<reqwest::Identity>) -> Result<Upstream> {
         let client = |h1: bool| {
-            let builder = reqwest::Client::builder()
+            let builder = match &identity {
+                Some(identity) => reqwest::Client::builder().use_rustls_tls().identity(identity.clone()),
+                None => reqwest::Client::builder(),
+            };
+            let builder = builder
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(15))
                 .pool_idle_timeout(Duration::from_secs(60))
@@ -220,6 +233,7 @@ impl Proxy {
             held: Mutex::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(client_limit())),
             uses: Mutex::new(uses),
+            tls: Mutex::default(),
         });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut stopped = Vec::new();
@@ -378,6 +392,31 @@ struct Client {
 }
 
 impl State {
+    /// The clients for a connection that signs in with a client
+    /// certificate; `None` for the others (the thread's own clients).
+    async fn tls_upstream(&self, connection: &Connection) -> Result<Option<Arc<Upstream>>> {
+        let Some(thumbprint) = connection
+            .settings
+            .oauth2()
+            .filter(|s| s.uses_client_certificate())
+            .and_then(|s| s.client_certificate.as_ref())
+            .map(|c| c.thumbprint.clone())
+        else {
+            return match connection.settings.oauth2().is_some_and(|s| s.uses_client_certificate()) {
+                // No certificate: the engine says so in words.
+                true => self.engine.tls_identity(connection).await.map(|_| None),
+                false => Ok(None),
+            };
+        };
+        if let Some(upstream) = self.tls.lock().unwrap_or_else(|p| p.into_inner()).get(&thumbprint) {
+            return Ok(Some(upstream.clone()));
+        }
+        let identity = self.engine.tls_identity(connection).await?;
+        let upstream = Arc::new(Upstream::presenting(identity)?);
+        self.tls.lock().unwrap_or_else(|p| p.into_inner()).insert(thumbprint, upstream.clone());
+        Ok(Some(upstream))
+    }
+
     fn forget_all(&self) {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
@@ -678,6 +717,11 @@ async fn handle(state: &Arc<State>, upstream: &Upstream, client: &Client, mut re
             (None, Some(incoming)) => reqwest::Body::wrap_stream(incoming.into_data_stream()),
             (None, None) => reqwest::Body::from(Bytes::new()),
         };
+        let tls = match state.tls_upstream(&held.connection).await {
+            Ok(tls) => tls,
+            Err(err) => return credential_error(state, &target.connection, err),
+        };
+        let upstream = tls.as_deref().unwrap_or(upstream);
         let client_http = if upgrade { &upstream.h1 } else { &upstream.plain };
         let Ok(address) = reqwest::Url::parse(&uri) else {
             return text_response(StatusCode::BAD_GATEWAY, format!("The API address of '{}' is not a valid URL.", held.connection.name));

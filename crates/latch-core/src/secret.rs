@@ -60,6 +60,13 @@ secret_type!(
 );
 
 secret_type!(
+    /// A TLS client certificate (chain) and its private key, as PEM
+    /// (certificates first, then the key): the client's identity for
+    /// mutual-TLS client authentication (RFC 8705).
+    ClientIdentity
+);
+
+secret_type!(
     /// What a kind keeps beside its tokens, as JSON text: a spec
     /// connection's data (`response.data` of its steps), an OAuth 1.0a
     /// token secret.

@@ -307,6 +307,24 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
             }
         }
     }
+    if let Some(aliases) = &spec.mtls_endpoint_aliases {
+        // RFC 8705 §5 aliases come from the server's metadata: the same
+        // rules as typed addresses.
+        for url in [
+            &aliases.token_endpoint,
+            &aliases.revocation_endpoint,
+            &aliases.pushed_authorization_request_endpoint,
+            &aliases.device_authorization_endpoint,
+            &aliases.userinfo_endpoint,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Err(message) = check_endpoint_url("mTLS endpoint alias", url) {
+                fail("mtls_endpoint_aliases", message);
+            }
+        }
+    }
     if spec.client_id.trim().is_empty() {
         fail("client_id", "Client ID is required. Copy it from the app you registered with the provider.".into());
     } else if spec.client_id.len() > VALUE_MAX_BYTES {
@@ -326,6 +344,13 @@ pub fn oauth2(spec: &OAuth2Settings, has_client_secret: bool) -> Vec<FieldError>
             "Signing with a private key needs the key: let Latch generate one, or import the PEM file your organisation gave you."
                 .into(),
         ),
+        ClientAuth::TlsClientAuth if spec.client_certificate.is_none() => fail(
+            "client_certificate",
+            "Signing in with a certificate (mutual TLS) needs one: import the certificate and its private key your \
+             organisation gave you (PEM files, or one PKCS#12 file)."
+                .into(),
+        ),
+        // self_signed_tls_client_auth without one: Latch makes it on save (engine/mtls.rs).
         ClientAuth::None if spec.flow == Flow::ClientCredentials => fail(
             "client_secret",
             "The client credentials flow needs a client secret. Enter the secret the provider gave your app.".into(),

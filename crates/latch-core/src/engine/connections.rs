@@ -127,7 +127,7 @@ impl Engine {
         }
         tracing::info!(connection = %connection.id, kind = connection.settings.kind(), "connection created");
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
-        Ok(connection)
+        self.make_client_identity_if_missing(connection).await
     }
 
     /// Creates a connection of `kind` from its defaults plus `patch` (the
@@ -176,6 +176,11 @@ impl Engine {
     async fn save_edit(&self, mut connection: Connection, mut draft: Draft, secret: SecretChange) -> Result<Connection> {
         draft.name = draft.name.trim().to_owned();
         draft.settings.normalize();
+        // Only importing or making a certificate changes which one is in use
+        // (`set_client_identity`): a form cannot claim another.
+        if let (KindSettings::OAuth2(after), Some(before)) = (&mut draft.settings, connection.settings.oauth2()) {
+            after.client_certificate.clone_from(&before.client_certificate);
+        }
         let has = secret.leaves_secret(connection.has_client_secret);
         let errors = self.check(&draft, Some(&connection.id), has)?;
         if !errors.is_empty() {
@@ -199,7 +204,7 @@ impl Engine {
         self.db().connection_update_settings(&connection)?;
         tracing::info!(connection = %connection.id, "connection updated");
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
-        Ok(connection)
+        self.make_client_identity_if_missing(connection).await
     }
 
     /// Generates a private key of `kind` (`es256` or `ed25519`) for

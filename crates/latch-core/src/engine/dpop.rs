@@ -61,9 +61,11 @@ impl Engine {
     /// when it asks for one (RFC 9449 §7, §9).
     pub(crate) async fn send_with_tokens(&self, connection: &Connection, tokens: &TokenSet, api: &ApiRequest) -> Result<ApiResponse> {
         let built = request::build_with(&connection.settings, api, tokens)?;
+        // A certificate-bound token (RFC 8705 §3) works only over TLS with the client's certificate.
+        let http = self.http_for(connection).await?;
         match self.dpop_key_for(connection, tokens).await? {
-            None => request::send(self.http(), built).await,
-            Some(key) => request::send_bound(self.http(), built, Dpop::new(&key, self.dpop_nonces()), &tokens.access_token).await,
+            None => request::send(&http, built).await,
+            Some(key) => request::send_bound(&http, built, Dpop::new(&key, self.dpop_nonces()), &tokens.access_token).await,
         }
     }
 }

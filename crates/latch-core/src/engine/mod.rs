@@ -8,6 +8,7 @@
 mod connections;
 mod dpop;
 mod lease;
+mod mtls;
 mod oauth1;
 mod providers;
 mod registration;
@@ -76,6 +77,8 @@ pub struct Engine {
     unsaved: Mutex<std::collections::HashMap<crate::model::ConnectionId, crate::secret::TokenSet>>,
     /// The latest DPoP nonce each server gave (RFC 9449 §8), by origin.
     dpop_nonces: crate::flows::dpop::DpopNonces,
+    /// HTTP clients that present a connection's TLS client certificate (RFC 8705).
+    tls_clients: mtls::TlsClients,
     data_dir: PathBuf,
 }
 
@@ -101,6 +104,7 @@ impl Engine {
             in_flight: lease::InFlight::default(),
             unsaved: Mutex::default(),
             dpop_nonces: Default::default(),
+            tls_clients: Default::default(),
             data_dir: data_dir.to_owned(),
         })
     }

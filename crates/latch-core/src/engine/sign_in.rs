@@ -231,6 +231,8 @@ impl Engine {
             crate::model::KindSettings::OAuth2(_) => {}
         }
         let secret = self.client_secret(connection).await?;
+        // With a client certificate (RFC 8705), every request of the sign-in presents it.
+        let http = self.http_for(connection).await?;
         let dpop_key = self.dpop_key_for_token_requests(connection).await?;
         let mut target = oauth2(connection)?;
         if let Some(key) = &dpop_key {
@@ -239,14 +241,14 @@ impl Engine {
         match target.flow {
             Flow::ClientCredentials => {
                 announcer.emit(self, SignInEvent::Requesting);
-                client_credentials::request(&target, secret.as_ref(), self.http()).await.map(|grant| (grant, None))
+                client_credentials::request(&target, secret.as_ref(), &http).await.map(|grant| (grant, None))
             }
-            Flow::DeviceCode => self.device_sign_in(&target, secret.as_ref(), announcer).await,
+            Flow::DeviceCode => self.device_sign_in(&target, secret.as_ref(), &http, announcer).await,
             Flow::AuthorizationCode | Flow::Implicit if options.paste || target.signs_in_by_paste() => {
-                self.paste_sign_in(&target, secret.as_ref(), announcer, pasted).await
+                self.paste_sign_in(&target, secret.as_ref(), &http, announcer, pasted).await
             }
             Flow::AuthorizationCode | Flow::Implicit => {
-                let pending = authorization::begin(&target, secret.as_ref(), self.http()).await?;
+                let pending = authorization::begin(&target, secret.as_ref(), &http).await?;
                 let browser_error = self.open_in_browser(pending.authorize_url.as_str());
                 let deadline = self.now() + chrono::Duration::from_std(options.timeout).unwrap_or_default();
                 announcer.emit(
@@ -259,7 +261,7 @@ impl Engine {
                         paste: false,
                     },
                 );
-                let signed_in = authorization::finish(pending, &target, secret.as_ref(), self.http(), options.timeout).await?;
+                let signed_in = authorization::finish(pending, &target, secret.as_ref(), &http, options.timeout).await?;
                 Ok((signed_in.grant, signed_in.learned_issuer))
             }
         }
@@ -273,10 +275,11 @@ impl Engine {
         &self,
         target: &Target<'_>,
         secret: Option<&ClientSecret>,
+        http: &crate::http::ProviderHttp,
         announcer: &Announcer,
         pasted: oneshot::Receiver<Zeroizing<String>>,
     ) -> Result<(TokenGrant, Option<String>)> {
-        let pending = authorization::begin_paste(target, secret, self.http()).await?;
+        let pending = authorization::begin_paste(target, secret, http).await?;
         let browser_error = self.open_in_browser(pending.authorize_url.as_str());
         announcer.emit(
             self,
@@ -290,7 +293,7 @@ impl Engine {
         );
         let address = pasted.await.map_err(|_| Error::cancelled("Sign-in cancelled."))?;
         announcer.emit(self, SignInEvent::AddressReceived);
-        let signed_in = authorization::finish_pasted(pending, &address, target, secret, self.http()).await?;
+        let signed_in = authorization::finish_pasted(pending, &address, target, secret, http).await?;
         Ok((signed_in.grant, signed_in.learned_issuer))
     }
 
@@ -300,9 +303,10 @@ impl Engine {
         &self,
         target: &Target<'_>,
         secret: Option<&ClientSecret>,
+        http: &crate::http::ProviderHttp,
         announcer: &Announcer,
     ) -> Result<(TokenGrant, Option<String>)> {
-        let authorization = device::start(target, secret, self.http()).await?;
+        let authorization = device::start(target, secret, http).await?;
         let complete = authorization.verification_uri_complete().map(|u| u.secret().to_owned());
         let plain = authorization.verification_uri().to_string();
         // The provider's addresses go to the OS opener only when they pass the
@@ -328,7 +332,7 @@ impl Engine {
                 browser_error,
             },
         );
-        device::poll(target, secret, self.http(), &authorization).await.map(|grant| (grant, None))
+        device::poll(target, secret, http, &authorization).await.map(|grant| (grant, None))
     }
 
     /// Opens `url` in the browser; when that fails, a sentence saying so

@@ -344,9 +344,9 @@ impl Engine {
                 Err(Error::needs_authorization(format!("The saved sign-in for '{name}' has expired."))
                     .with_action(connection.sign_in_again()))
             }
-            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, self.http()).await,
+            (Some(refresh_token), _) => refresh::request(&target, secret.as_ref(), refresh_token, &self.http_for(connection).await?).await,
             // Client credentials need no refresh token: ask again.
-            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), self.http()).await,
+            (None, Flow::ClientCredentials) => client_credentials::request(&target, secret.as_ref(), &self.http_for(connection).await?).await,
             (None, _) => Err(Error::needs_authorization(format!(
                 "The provider gave '{name}' no refresh token, so Latch cannot renew its access without you."
             ))
@@ -698,13 +698,19 @@ impl Engine {
         if let (Some(url), Some(tokens)) = (revoke_url, tokens.as_ref()) {
             let target = oauth2(&connection)?;
             let secret = self.client_secret(&connection).await?;
+            // A client without its certificate cannot revoke, but still forgets.
+            let http = self.http_for(&connection).await;
             let mut targets = Vec::new();
             if let Some(refresh_token) = &tokens.refresh_token {
                 targets.push((refresh_token.secret(), revoke::TokenHint::RefreshToken));
             }
             targets.push((tokens.access_token.secret(), revoke::TokenHint::AccessToken));
             for (token, hint) in targets {
-                if let Err(err) = revoke::revoke(&target, secret.as_ref(), &url, token, hint, self.http()).await {
+                let revoked = match &http {
+                    Ok(http) => revoke::revoke(&target, secret.as_ref(), &url, token, hint, http).await,
+                    Err(err) => Err(err.clone()),
+                };
+                if let Err(err) = revoked {
                     outcome.revoke_error.get_or_insert(err);
                 }
             }

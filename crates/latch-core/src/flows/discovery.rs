@@ -29,6 +29,13 @@ pub struct ServerMetadata {
     pub pushed_authorization_request_endpoint: Option<String>,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 8705 §5: where a client with a TLS certificate sends its token,
+    /// revocation, PAR and device requests.
+    #[serde(default)]
+    pub mtls_endpoint_aliases: Option<crate::model::MtlsEndpointAliases>,
+    /// RFC 8705 §3.3: the server binds access tokens to the client certificate.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// How clients may authenticate at the token endpoint (RFC 8414 §2).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,

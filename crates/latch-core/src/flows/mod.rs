@@ -9,6 +9,7 @@ pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod loopback;
+pub mod mtls;
 pub mod oauth1;
 pub mod oauth;
 pub mod par;

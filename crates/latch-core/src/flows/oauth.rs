@@ -329,6 +329,15 @@ fn token_error(
                     ))
                     .with_action(spec.sign_in_again())
                 }
+                (BasicErrorResponseType::InvalidClient, _) if spec.uses_client_certificate() => {
+                    let certificate = spec.client_certificate.as_ref().map(|c| format!(" ({})", c.subject)).unwrap_or_default();
+                    Error::provider(format!(
+                        "The provider did not accept the client certificate{certificate} for client ID '{}'. Check that this \
+                         certificate is the one registered for the client at the provider, or import the right one.",
+                        spec.client_id
+                    ))
+                    .with_action(spec.edit(&["client_id", "client_certificate"]))
+                }
                 (BasicErrorResponseType::InvalidClient, _) if spec.client_auth == ClientAuth::PrivateKeyJwt => {
                     Error::provider(format!(
                         "The provider rejected the client ID or the key it was signed with. Check that the public key \

@@ -68,6 +68,10 @@ pub const REGISTRATION_TOKEN: SecretSlot = SecretSlot::Kind("registration_token"
 /// made by Latch the first time the connection binds a token.
 pub const DPOP_KEY: SecretSlot = SecretSlot::Kind("dpop_key");
 
+/// An OAuth 2.0 connection's TLS client certificate (chain) and its private
+/// key, as PEM, for mutual-TLS client authentication (RFC 8705).
+pub const CLIENT_IDENTITY: SecretSlot = SecretSlot::Kind("client_identity");
+
 /// An OAuth 1.0a connection's RSA private key (PEM).
 pub const OAUTH1_PRIVATE_KEY: SecretSlot = SecretSlot::Kind("private_key");
 
@@ -195,7 +199,8 @@ impl KindSettings {
                 if after.flow != before.flow && !set("pkce") {
                     after.pkce = after.flow.default_pkce();
                 }
-                if !set("client_auth") && has_secret != had_secret {
+                // A certificate, not a secret, authenticates an mTLS client (RFC 8705).
+                if !set("client_auth") && has_secret != had_secret && !after.uses_client_certificate() {
                     after.client_auth = if has_secret { ClientAuth::Body } else { ClientAuth::None };
                 }
             }
@@ -255,7 +260,7 @@ impl KindSettings {
     /// how it sends one); an imported file never carries the secret itself.
     pub fn expects_client_secret(&self) -> bool {
         match self {
-            KindSettings::OAuth2(settings) => settings.client_auth != ClientAuth::None,
+            KindSettings::OAuth2(settings) => settings.client_auth.uses_client_secret(),
             // A spec's app secrets are its common data (kept in their own slot).
             KindSettings::Spec(settings) => !settings.spec.common.is_empty(),
             KindSettings::OAuth1(settings) => !settings.signature_method.uses_private_key(),
@@ -265,7 +270,7 @@ impl KindSettings {
     /// Every secret store entry a connection of this kind may hold.
     pub fn secret_slots(&self) -> &'static [SecretSlot] {
         match self {
-            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, REGISTRATION_TOKEN, DPOP_KEY],
+            KindSettings::OAuth2(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, REGISTRATION_TOKEN, CLIENT_IDENTITY, DPOP_KEY],
             KindSettings::Spec(_) => &[SecretSlot::TokenSet, SPEC_COMMON, SPEC_SECRET_PARAMETERS],
             KindSettings::OAuth1(_) => &[SecretSlot::ClientSecret, SecretSlot::TokenSet, OAUTH1_PRIVATE_KEY],
         }

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use api::{ApiAccess, HostRule};
-pub use kind::{KindSettings, SecretSlot, DPOP_KEY, OAUTH1_PRIVATE_KEY, REGISTRATION_TOKEN, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
+pub use kind::{KindSettings, SecretSlot, CLIENT_IDENTITY, DPOP_KEY, OAUTH1_PRIVATE_KEY, REGISTRATION_TOKEN, SETTINGS_VERSION, SPEC_COMMON, SPEC_SECRET_PARAMETERS};
 pub use oauth2::{
-    ClientAuth, ClientRegistration, ExpiresInUnit, Flow, FlowFields, OAuth2Settings, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
+    ClientAuth, ClientCertificate, ClientRegistration, ExpiresInUnit, Flow, FlowFields, MtlsEndpointAliases, OAuth2Settings, Pkce, RevokeStyle, ScopeSeparator, TokenPlacement,
     TokenRequestFormat, DEFAULT_QUERY_PARAM, DEFAULT_REDIRECT_PATH, DEFAULT_TOKEN_NAME,
 };
 pub use oauth1::{Callback, OAuth1Settings, ParameterTransport, SignatureMethod, OAUTH1_CALLBACK_PATH};
