@@ -11,12 +11,12 @@ use latch_e2e::window::{within, Window};
 use latch_e2e::{register_key_client, Latch, Provider};
 
 /// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a test id) scrolled into view.
+/// at, with the element `shown` (a CSS selector) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
     for (width, height) in [(1040, 720), (800, 600)] {
         window.client.set_window_size(width, height).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.testid(shown).await;
+        let element = window.wait_for(shown).await;
         let script = "arguments[0].scrollIntoView({ block: 'center' });";
         window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -33,6 +33,21 @@ async fn click_css(window: &Window, css: &str) {
     if let Err(err) = element.click().await {
         window.fail(&format!("click {css}: {err:?}")).await;
     }
+}
+
+/// Opens the form's Advanced settings, clicking again if a click landed
+/// while the form was still moving (the fix count appearing below it).
+async fn open_advanced(window: &Window) {
+    for _ in 0..5 {
+        window.click("advanced-toggle").await;
+        for _ in 0..10 {
+            if window.exists("[data-testid='advanced-toggle'][aria-expanded='true']").await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    window.fail("Advanced settings did not open").await;
 }
 
 /// The whole page's text has no private key in it.
@@ -57,12 +72,17 @@ async fn a_key_made_in_the_form_is_shown_as_a_public_key_to_register_and_then_co
         window.fill("token_url", &op.url("/token")).await;
         window.testid("scope-input").await.send_keys("api:read\u{E007}").await.unwrap();
         window.fill("client_id", "not-yet").await;
-        window.click("advanced-toggle").await;
+        open_advanced(&window).await;
         click_css(&window, "input[name='client_auth'][value='private_key_jwt']").await;
+        screenshots(&window, "method", "input[name='client_auth'][value='private_key_jwt']").await;
+        // "Use my own key" takes a pasted PEM; this user lets Latch make one instead.
+        window.click("key-paste").await;
+        window.testid("key-pem").await;
+        screenshots(&window, "form-own-key", "[data-testid='key-pem']").await;
         window.click("key-generate").await;
         let promise = window.shown("[data-testid='key-will-generate']").await;
         assert!(promise.contains("Latch will make a new key when you save"), "{promise}");
-        screenshots(&window, "form", "key-will-generate").await;
+        screenshots(&window, "form", "[data-testid='key-will-generate']").await;
         window.save_form().await;
 
         // The detail: the method in words and the public key, with Copy.
@@ -70,7 +90,7 @@ async fn a_key_made_in_the_form_is_shown_as_a_public_key_to_register_and_then_co
         assert!(method.contains("Signed with a key only this computer has"), "{method}");
         let shown_jwk = window.shown("[data-testid='public-jwk']").await;
         window.testid("copy-public-jwk").await;
-        screenshots(&window, "detail", "public-key").await;
+        screenshots(&window, "detail", "[data-testid='public-key']").await;
         assert_no_private_key_shown(&window, "after saving").await;
         let stored = latch.show("Robot");
         assert_eq!(stored["client_auth"], "private_key_jwt");
@@ -88,7 +108,7 @@ async fn a_key_made_in_the_form_is_shown_as_a_public_key_to_register_and_then_co
         let saved = window.shown("[data-testid='key-saved']").await;
         assert!(saved.contains("A private key is saved in your keyring"), "{saved}");
         window.fill("client_id", &client_id).await;
-        screenshots(&window, "edit", "key-saved").await;
+        screenshots(&window, "edit", "[data-testid='key-saved']").await;
         window.save_form().await;
         window
             .until("the new client ID saved", || async { latch.show("Robot")["client_id"] == client_id.as_str() })
@@ -100,7 +120,7 @@ async fn a_key_made_in_the_form_is_shown_as_a_public_key_to_register_and_then_co
             .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
             .await;
         assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
-        screenshots(&window, "connected", "public-key").await;
+        screenshots(&window, "connected", "[data-testid='public-key']").await;
         assert_no_private_key_shown(&window, "once connected").await;
         window.close().await;
     })

@@ -34,6 +34,8 @@ describe("the OAuth 2.0 form with a private key (private_key_jwt)", () => {
       "Latch will make a new key when you save; you then give the service its public key.",
     );
     expect(screen.queryByLabelText("Client secret")).toBeNull();
+    // Chosen in Advanced, set up above: the choice says where.
+    expect(screen.getByText(/the key never leaves this computer\. Set it up under Private key, near the top of this form\./)).toBeInTheDocument();
     await waitFor(() => expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { client_auth: "private_key_jwt" } }));
   });
 
@@ -73,6 +75,22 @@ describe("the OAuth 2.0 form with a private key (private_key_jwt)", () => {
     await waitFor(() =>
       expect(backend.lastArgs("connection_check")).toMatchObject({ draft: { client_auth: "private_key_jwt", client_secret: { kind: "keep" } } }),
     );
+  });
+
+  it("waits for the key to be pasted before saying it is missing", async () => {
+    mockBackend({
+      connection_check: () => [{ field: "client_secret", message: "Signing with a private key needs the key." }],
+    });
+    await renderForm();
+    await chooseKey();
+    await userEvent.click(screen.getByRole("radio", { name: "Use my own key" }));
+    await userEvent.click(screen.getByRole("radio", { name: "Make a key for me" }));
+    await userEvent.click(screen.getByRole("radio", { name: "Use my own key" }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(screen.queryByTestId("error-client_secret")).toBeNull();
+    await userEvent.type(screen.getByLabelText("Your private key"), "x");
+    await userEvent.tab();
+    expect(await screen.findByTestId("error-client_secret")).toHaveTextContent("Signing with a private key needs the key.");
   });
 
   it("shows the engine's refusal of the key under the Private key field", async () => {
