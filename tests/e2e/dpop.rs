@@ -200,3 +200,22 @@ fn a_pushed_sign_in_carries_a_proof_and_binds_the_code_to_the_key() {
     assert_eq!(answer["ok"], true, "{answer}");
     assert_eq!(api.stats()["api_ok"], 1);
 }
+
+#[test]
+fn a_device_sign_in_polls_with_proofs_and_its_token_is_bound() {
+    let (api, op, resource) = api_and_provider(&[], &["--device"]);
+    let latch = Latch::new();
+    latch.ok(&["add", "--name", "TV", "--flow", "device_code", "--client-id", "device-public", "--device-url",
+        &op.url("/device/auth"), "--token-url", &op.url("/token"), "--info-url", &op.url("/me"), "--scope", "openid",
+        "--scope", "profile", "--dpop", "on"]);
+    let out = latch.ok(&["connect", "TV"]);
+    assert!(out.contains("Connected 'TV' as Alice Example."), "the info step used the bound token: {out}");
+    let stats = op.stats();
+    let polls = stats["by_grant"]["urn:ietf:params:oauth:grant-type:device_code"].as_u64().unwrap();
+    assert_eq!(stats["dpop_proofs"].as_u64(), Some(polls), "every poll carried a proof: {stats}");
+    assert_eq!(latch.keyring_tokens("TV").unwrap()["token_type"], "DPoP");
+    latch.ok(&["refresh", "TV"]);
+    let answer = json(&latch.ok(&["request", "TV", &format!("{resource}/items")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(api.stats()["api_ok"], 1);
+}

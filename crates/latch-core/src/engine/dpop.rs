@@ -78,8 +78,12 @@ mod tests {
     use crate::secret::ClientSecret;
 
     fn bound(name: &str) -> Draft {
+        bound_at(name, "https://id.example.com/token")
+    }
+
+    fn bound_at(name: &str, token_url: &str) -> Draft {
         let mut settings = OAuth2Settings::new(Flow::ClientCredentials, "client");
-        settings.token_url = Some("https://id.example.com/token".into());
+        settings.token_url = Some(token_url.into());
         settings.client_auth = ClientAuth::Body;
         settings.dpop = true;
         Draft { name: name.into(), settings: KindSettings::OAuth2(settings) }
@@ -108,4 +112,71 @@ mod tests {
             assert!(err.message.contains("Send the request from Latch instead"), "{}", err.message);
         }
     }
+
+    /// A token endpoint that answers with `answers` in turn (status, extra
+    /// header, body) and hands each request's `DPoP` header to the test.
+    async fn token_endpoint(answers: Vec<(u16, &'static str, &'static str)>) -> (String, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for (status, header, body) in answers {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let mut buffer = vec![0; 16384];
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                let proof = request.lines().find_map(|l| l.strip_prefix("dpop: ").map(str::to_owned));
+                let _ = tx.send(proof);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, rx)
+    }
+
+    fn claims(proof: &str) -> serde_json::Value {
+        use base64::Engine as _;
+        let payload = proof.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_token_request_asked_for_a_nonce_goes_once_more_with_it_and_keeps_the_dpop_type() {
+        let (url, mut proofs) = token_endpoint(vec![
+            (400, "DPoP-Nonce: n-1\r\n", r#"{"error":"use_dpop_nonce"}"#),
+            (200, "", r#"{"access_token":"at-1","token_type":"DPoP","expires_in":3600}"#),
+        ])
+        .await;
+        let (_dir, engine) = test_engine();
+        engine.create(bound_at("Bound", &url), Some(ClientSecret::new("s".into()))).await.unwrap();
+        let (connection, tokens) = engine.fresh_tokens("Bound").await.unwrap();
+        assert_eq!(tokens.token_type, "DPoP");
+        let first = claims(&proofs.recv().await.unwrap().expect("a proof on the token request"));
+        let second = claims(&proofs.recv().await.unwrap().expect("a proof on the retry"));
+        assert_eq!((first["htm"].as_str(), first["htu"].as_str()), (Some("POST"), Some(url.as_str())));
+        assert!(first.get("nonce").is_none() && first.get("ath").is_none(), "{first}");
+        assert_eq!(second["nonce"], "n-1");
+        assert_ne!(first["jti"], second["jti"]);
+        assert_eq!(engine.dpop_nonces().get(&url).as_deref(), Some("n-1"));
+        assert!(engine.dpop_key_for(&connection, &tokens).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_refused_proof_is_said_in_words_with_the_setting_to_change() {
+        let (url, _proofs) = token_endpoint(vec![
+            (400, "DPoP-Nonce: n-1\r\n", r#"{"error":"use_dpop_nonce"}"#),
+            (400, "DPoP-Nonce: n-2\r\n", r#"{"error":"use_dpop_nonce"}"#),
+        ])
+        .await;
+        let (_dir, engine) = test_engine();
+        engine.create(bound_at("Bound", &url), Some(ClientSecret::new("s".into()))).await.unwrap();
+        let err = engine.fresh_tokens("Bound").await.unwrap_err();
+        assert!(err.message.contains("did not accept Latch's proof") && err.message.contains("turn DPoP off"), "{}", err.message);
+        assert_eq!(err.action, Some(crate::Action::edit("Bound", &["dpop"])));
+    }
 }
+

@@ -18,6 +18,7 @@ use crate::error::{Action, Error, ProviderError};
 use crate::http::{media_type, HttpError, HttpRequest, HttpResponse, ProviderHttp, OAUTH_RESPONSE_LIMIT};
 use super::Target;
 use super::client_assertion;
+use super::dpop;
 use crate::model::{ClientAuth, TokenRequestFormat};
 use crate::secret::ClientSecret;
 
@@ -362,6 +363,14 @@ fn token_error(
                     "The provider does not support the {} flow at this token URI.",
                     spec.flow.label()
                 )),
+                // RFC 9449 §5: the proof was refused (or its nonce, after the one retry).
+                (BasicErrorResponseType::Extension(code), _) if code == "invalid_dpop_proof" || code == dpop::USE_NONCE => {
+                    Error::provider(
+                        "The provider did not accept Latch's proof that this computer holds the connection's key \
+                         (DPoP). If the service does not bind tokens, turn DPoP off for this connection.",
+                    )
+                    .with_action(spec.edit(&["dpop"]))
+                }
                 _ => Error::provider("The provider returned an error."),
             };
             err.with_provider(said)
