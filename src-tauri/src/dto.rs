@@ -233,6 +233,17 @@ pub struct PrivateKeyFileDto {
     pub pem: String,
 }
 
+/// A client certificate and key read from a file the user chose (PEM, or
+/// PKCS#12 turned into PEM by the engine), with what the certificate says.
+/// The PEM goes back to the form only to be saved with `client_identity_set`
+/// and is never shown; no `Debug`, so it is never logged.
+#[derive(Serialize, TS)]
+pub struct ClientIdentityFileDto {
+    pub file_name: String,
+    pub pem: String,
+    pub certificate: latch_core::model::ClientCertificate,
+}
+
 /// Where an opened spec came from: `spec_create` reads it again from there.
 #[derive(Debug, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -329,6 +340,8 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<KeyValue>(&mut out);
     decl::<ConnectionId>(&mut out);
     decl::<ClientRegistration>(&mut out);
+    decl::<ClientCertificate>(&mut out);
+    decl::<MtlsEndpointAliases>(&mut out);
     decl::<OAuth2Settings>(&mut out);
     decl::<SpecDocument>(&mut out);
     decl::<SpecSettings>(&mut out);
@@ -377,6 +390,7 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<latch_core::StepReport>(&mut out);
     decl::<SpecSource>(&mut out);
     decl::<PrivateKeyFileDto>(&mut out);
+    decl::<ClientIdentityFileDto>(&mut out);
     decl::<SpecCommonKey>(&mut out);
     decl::<SpecOpenedDto>(&mut out);
     decl::<SpecCreateDto>(&mut out);

@@ -47,6 +47,8 @@ export function oauth2Defaults(): OAuth2Settings {
     par_url: null,
     par: false,
     dpop: false,
+    client_certificate: null,
+    mtls_endpoint_aliases: null,
     api_base_url: null,
     allowed_hosts: [],
     forward_caller_auth: false,

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod flows;
+pub mod mtls;
 pub mod oauth1;
 pub mod providers;
 pub mod proxy;

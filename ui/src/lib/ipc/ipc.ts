@@ -22,6 +22,8 @@ import type {
   KindSettings,
   PresetDto,
   PrivateKeyFileDto,
+  ClientCertificate,
+  ClientIdentityFileDto,
   ProviderError,
   ProxyStateDto,
   RequestPreview,
@@ -208,6 +210,19 @@ export const oauth1PrivateKeyCheck = (pem: string) => call<string | null>("oauth
 export const oauth1PrivateKeyChoose = () => call<PrivateKeyFileDto | null>("oauth1_private_key_choose");
 /** Saves an OAuth 1.0a connection's private key in the keyring. */
 export const oauth1PrivateKeySet = (id: string, pem: string) => call<null>("oauth1_private_key_set", { id, pem });
+
+/** What a pasted client certificate and key (PEM) say; rejects with the engine's sentence when they do not read. */
+export const clientCertificateCheck = (pem: string) => call<ClientCertificate>("client_certificate_check", { pem });
+/**
+ * Asks for a certificate file (PEM with its key, or PKCS#12 opened with `password`) and reads it; null when the user
+ * closed the dialog. The PEM is kept only until Save sends it to `clientIdentitySet`.
+ */
+export const clientCertificateChoose = (password: string | null) =>
+  call<ClientIdentityFileDto | null>("client_certificate_choose", { password });
+/** Saves an OAuth 2.0 connection's client certificate and key (mutual TLS) in the keyring. */
+export const clientIdentitySet = (id: string, pem: string) => call<null>("client_identity_set", { id, pem });
+/** The connection's client certificate (PEM, public), to register with the service. */
+export const clientCertificatePem = (id: string) => call<string>("client_certificate_pem", { id });
 
 /** Opens a web page (a provider's page) in the system browser. */
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });

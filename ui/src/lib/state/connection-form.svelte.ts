@@ -1,5 +1,8 @@
 import {
   IpcFailure,
+  clientCertificateCheck,
+  clientCertificateChoose,
+  clientIdentitySet,
   connectionCheck,
   connectionCreate,
   connectionUpdate,
@@ -45,6 +48,7 @@ export const ADVANCED_FIELDS = [
   "token_name",
   "query_param",
   "client_auth",
+  "client_certificate",
   "refresh_url",
   "revoke_url",
   "info_url",
@@ -104,6 +108,16 @@ export class ConnectionFormState {
   portMode = $state<"automatic" | "fixed">("automatic");
   portText = $state("");
   advancedOpen = $state(false);
+
+  /**
+   * Mutual TLS (RFC 8705): the certificate and key (PEM) pasted or read from a file, kept only until Save sends them to
+   * the keyring; never shown again. The draft's `client_certificate` says what the certificate is.
+   */
+  certificatePem = $state("");
+  /** The file the certificate came from, when it was chosen rather than pasted. */
+  certificateFile = $state<string | null>(null);
+  /** Why the pasted or chosen certificate cannot be used, in the engine's words. */
+  certificateProblem = $state<string | null>(null);
 
   engineErrors = $state<FieldError[]>([]);
   checking = $state(false);
@@ -312,6 +326,50 @@ export class ConnectionFormState {
     }
   }
 
+  /** The client authenticates with a TLS certificate (mutual TLS, RFC 8705) instead of a secret. */
+  get usesClientCertificate(): boolean {
+    return this.draft.client_auth === "tls_client_auth" || this.draft.client_auth === "self_signed_tls_client_auth";
+  }
+
+  /** A pasted certificate and key: the engine reads them, and the draft names the certificate. */
+  async pasteCertificate(pem: string) {
+    this.certificatePem = pem;
+    this.certificateFile = null;
+    this.certificateProblem = null;
+    if (pem.trim() === "") {
+      this.draft.client_certificate = this.#savedCertificate();
+    } else {
+      try {
+        this.draft.client_certificate = await clientCertificateCheck(pem);
+      } catch (rejection) {
+        this.draft.client_certificate = this.#savedCertificate();
+        this.certificateProblem = IpcFailure.from(rejection).message;
+      }
+    }
+    this.visit(["client_certificate"]);
+    this.scheduleCheck();
+  }
+
+  /** A certificate file (PEM, or PKCS#12 opened with `password`), read by the shell. */
+  async chooseCertificateFile(password: string | null) {
+    this.certificateProblem = null;
+    try {
+      const chosen = await clientCertificateChoose(password);
+      if (!chosen) return;
+      this.certificatePem = chosen.pem;
+      this.certificateFile = chosen.file_name;
+      this.draft.client_certificate = chosen.certificate;
+    } catch (rejection) {
+      this.certificateProblem = IpcFailure.from(rejection).message;
+    }
+    this.visit(["client_certificate"]);
+    this.scheduleCheck();
+  }
+
+  #savedCertificate() {
+    return this.existing?.kind === "oauth2" ? this.existing.client_certificate : null;
+  }
+
   /** What the keyring holds for this connection is a private key (it was saved with `private_key_jwt`). */
   get keySaved(): boolean {
     return this.existing?.kind === "oauth2" && this.existing.has_client_secret && this.existing.client_auth === "private_key_jwt";
@@ -452,9 +510,15 @@ export class ConnectionFormState {
     try {
       await this.settle();
       if (this.errors.length > 0) return this.#invalid();
-      return this.existing
+      const pem = this.usesClientCertificate ? this.certificatePem : "";
+      // An edit saves the new certificate first: only the keyring's certificate counts for the saved connection.
+      if (this.existing && pem) await clientIdentitySet(this.existing.id, pem);
+      const saved = this.existing
         ? await connectionUpdate(this.existing.id, this.toSend)
         : await connectionCreate(this.toSend);
+      if (!this.existing && pem) await clientIdentitySet(saved.id, pem);
+      this.certificatePem = "";
+      return saved;
     } catch (rejection) {
       const failure = IpcFailure.from(rejection);
       if (failure.code === "validation" && failure.fields.length > 0) {

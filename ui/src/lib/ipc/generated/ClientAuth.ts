@@ -3,4 +3,4 @@
 /**
  * How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
  */
-export type ClientAuth = "body" | "basic" | "none" | "client_secret_jwt" | "private_key_jwt";
+export type ClientAuth = "body" | "basic" | "none" | "client_secret_jwt" | "tls_client_auth" | "self_signed_tls_client_auth" | "private_key_jwt";
