@@ -20,7 +20,7 @@ use crate::AppState;
 #[tauri::command]
 pub fn client_certificate_check(pem: String) -> IpcResult<ClientCertificate> {
     let (_, certificate) = mtls::identity_from_pem(&pem)?;
-    mtls::check_current(&certificate, "this connection", chrono::Utc::now())?;
+    mtls::check_current(&certificate, "", chrono::Utc::now())?;
     Ok(certificate)
 }
 
@@ -65,7 +65,7 @@ pub async fn client_certificate_choose(
         Ok(text) if text.contains("-----BEGIN") => mtls::identity_from_pem(text)?,
         _ => mtls::identity_from_pkcs12(&data, password.as_deref().unwrap_or_default())?,
     };
-    mtls::check_current(&certificate, "this connection", chrono::Utc::now())?;
+    mtls::check_current(&certificate, "", chrono::Utc::now())?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -269,7 +269,8 @@ pub fn endpoint_aliases(settings: &OAuth2Settings) -> Vec<(String, String)> {
 }
 
 /// Refuses a certificate past its expiry, in words, before any handshake:
-/// a server's refusal would only say "bad certificate".
+/// a server's refusal would only say "bad certificate". `connection` names
+/// it in the sentence; empty for one not saved yet.
 pub fn check_current(
     certificate: &ClientCertificate,
     connection: &str,
@@ -279,7 +280,8 @@ pub fn check_current(
         return Err(Error::validation(
             FIELD,
             format!(
-                "The client certificate of '{connection}' ({}) expired on {}. Import a renewed certificate{}.",
+                "The client certificate{} ({}) expired on {}. Import a renewed certificate{}.",
+                if connection.is_empty() { String::new() } else { format!(" of '{connection}'") },
                 certificate.subject,
                 certificate.not_after.format("%Y-%m-%d"),
                 if certificate.made_by_latch { ", or let Latch make a new one and register it with the provider" } else { "" }
