@@ -52,7 +52,9 @@ fn a_bound_token_is_refused_on_its_own_and_works_through_latch_request_and_the_p
         "profile", "--dpop", "on", "--api-base-url", &resource]);
     assert_eq!(latch.show("Bound")["dpop"], true);
     let out = latch.ok(&["show", "Bound"]);
-    assert!(out.contains("Bound to this computer (DPoP)") && out.contains("Authorization: DPoP <token>"), "{out}");
+    let row = out.lines().find(|l| l.trim_start().starts_with("Bound tokens (DPoP)")).unwrap_or_default();
+    assert!(row.ends_with(" on: only Latch on this computer can use them"), "{out}");
+    assert!(out.contains("Authorization: DPoP <token>"), "{out}");
     assert!(dpop_key_entry(&latch, "Bound").is_none(), "the key is made when first needed");
 
     // The code exchange carries a proof; oidc-provider's userinfo (the info
@@ -218,4 +220,24 @@ fn a_device_sign_in_polls_with_proofs_and_its_token_is_bound() {
     let answer = json(&latch.ok(&["request", "TV", &format!("{resource}/items")]));
     assert_eq!(answer["ok"], true, "{answer}");
     assert_eq!(api.stats()["api_ok"], 1);
+}
+
+#[test]
+fn an_api_that_takes_only_bound_tokens_gets_a_dpop_connection_from_its_address() {
+    let api = Provider::dpop_api(&[]);
+    let resource = api.ready["resource"].as_str().unwrap().to_owned();
+    let op = Provider::oidc(&["--resource-server", &resource]);
+    let config = serde_json::json!({ "issuer": op.base, "client_id": "conf-basic", "client_secret": "conf-basic-secret" });
+    http("POST", &api.url("/__test/config"), &[("Content-Type", "application/json")], &config.to_string());
+    let latch = Latch::new();
+    // RFC 9728 metadata says dpop_bound_access_tokens_required: DPoP is on by itself.
+    latch.ok(&["add", "--name", "Api", "--from", &resource]);
+    let shown = latch.show("Api");
+    assert_eq!(shown["dpop"], true, "{shown}");
+    assert_eq!(op.stats()["registrations"], 1);
+    latch.ok(&["connect", "Api", "--timeout", "20"]);
+    assert_eq!(latch.keyring_tokens("Api").unwrap()["token_type"], "DPoP");
+    let answer = json(&latch.ok(&["request", "Api", &format!("{resource}/items")]));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["aud"], resource.as_str(), "a token for this API (RFC 8707)");
 }

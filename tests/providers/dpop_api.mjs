@@ -28,6 +28,12 @@
 // `invalid_dpop_proof`) and the reason in the body; a bound token sent as
 // `Bearer` is refused the same way.
 //
+// It announces itself with RFC 9728 metadata at
+// /.well-known/oauth-protected-resource/api/v1: {"resource": RESOURCE,
+// "authorization_servers": [issuer], "scopes_supported": ["api:read"],
+// "dpop_bound_access_tokens_required": true}, so `latch add --from` finds
+// its authorization server and that it takes only bound tokens.
+//
 // GET /__test/stats: {"api_ok": N, "api_refused": N, "nonce_challenges": N,
 // "refusals": {reason: N}}.
 
@@ -137,6 +143,16 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/__test/new-nonce' && req.method === 'POST') {
       nonce = crypto.randomBytes(16).toString('base64url');
       return sendJson(res, 200, { ok: true });
+    }
+    if (url.pathname === `/.well-known/oauth-protected-resource${API_PATH}` && req.method === 'GET') {
+      return sendJson(res, 200, {
+        resource: RESOURCE,
+        authorization_servers: [config.issuer],
+        scopes_supported: ['api:read'],
+        bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: ['ES256', 'EdDSA'],
+        dpop_bound_access_tokens_required: true,
+      });
     }
     if (url.pathname !== API_PATH && !url.pathname.startsWith(`${API_PATH}/`)) {
       return sendJson(res, 404, { error: 'not_found' });

@@ -417,7 +417,7 @@ pub fn print_show(c: &Connection, json: bool) {
     } else if let Some(par_url) = &spec.par_url {
         row("Pushed requests (PAR)", format!("off (offered at {par_url})"));
     }
-    row("Bound to this computer (DPoP)", if spec.dpop { "on".into() } else { "off".into() });
+    row("Bound tokens (DPoP)", if spec.dpop { "on: only Latch on this computer can use them".into() } else { "off".into() });
     if spec.flow.uses_browser() {
         let port = if spec.redirect_port == 0 && spec.redirect_uri_override.is_none() { " (automatic port)" } else { "" };
         row("Redirect URI", format!("{}{port}", spec.redirect_uri_to_register()));

@@ -64,7 +64,9 @@ impl Engine {
         let mut discovered = discover::patch_from_metadata(&metadata)
             .set("flow", Flow::AuthorizationCode)
             .set("resource", [&resource.resource])
-            .set_some("api_base_url", api_base_url(&resource.resource));
+            .set_some("api_base_url", api_base_url(&resource.resource))
+            // An API that takes only bound tokens: DPoP on, or none would work.
+            .set_some("dpop", resource.dpop_bound_access_tokens_required.then_some(true));
         if !resource.scopes_supported.is_empty() {
             discovered = discovered.set("scopes", &resource.scopes_supported);
         }

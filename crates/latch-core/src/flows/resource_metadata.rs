@@ -21,6 +21,9 @@ pub struct ResourceMetadata {
     pub authorization_servers: Vec<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
+    /// The API takes only DPoP-bound tokens (RFC 9728 §2, RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 impl ResourceMetadata {
@@ -252,6 +255,7 @@ mod tests {
             resource: resource.into(),
             authorization_servers: servers.iter().map(|s| s.to_string()).collect(),
             scopes_supported: Vec::new(),
+            dpop_bound_access_tokens_required: false,
         }
     }
 
