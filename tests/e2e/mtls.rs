@@ -285,7 +285,7 @@ fn tls_client_auth_signs_in_and_refreshes_over_the_mtls_aliases_without_a_client
     );
 
     let out = latch.ok(&["connect", "Corp", "--timeout", "20"]);
-    assert!(out.contains("Connected 'Corp' as Alice Example."), "the account read over mTLS too: {out}");
+    assert!(out.contains("Connected 'Corp' as alice."), "the account read over mTLS too: {out}");
     let before = latch.access_token("Corp");
     latch.ok(&["refresh", "Corp"]);
     assert_ne!(latch.access_token("Corp"), before, "a new token");
