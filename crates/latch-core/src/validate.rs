@@ -868,6 +868,47 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_client_needs_its_certificate_and_no_secret() {
+        let mut spec = OAuth2Settings::new(Flow::ClientCredentials, "c");
+        spec.token_url = Some("https://example.com/token".into());
+        spec.client_auth = ClientAuth::TlsClientAuth;
+        assert_eq!(
+            messages(&spec, false),
+            vec![(
+                "client_certificate",
+                "Signing in with a certificate (mutual TLS) needs one: import the certificate and its private key your \
+                 organisation gave you (PEM files, or one PKCS#12 file)."
+                    .into()
+            )]
+        );
+        // Latch makes a self-signed one on save.
+        spec.client_auth = ClientAuth::SelfSignedTlsClientAuth;
+        assert!(messages(&spec, false).is_empty());
+        spec.client_auth = ClientAuth::TlsClientAuth;
+        spec.client_certificate = Some(crate::model::ClientCertificate {
+            subject: "CN=c".into(),
+            issuer: "CN=ca".into(),
+            not_after: chrono::Utc::now(),
+            thumbprint: "t".into(),
+            made_by_latch: false,
+        });
+        assert!(messages(&spec, false).is_empty(), "no client secret needed");
+    }
+
+    #[test]
+    fn mtls_endpoint_aliases_follow_the_endpoint_rules() {
+        let mut spec = valid_code_spec();
+        spec.mtls_endpoint_aliases = Some(crate::model::MtlsEndpointAliases {
+            token_endpoint: Some("http://mtls.example.com/token".into()),
+            ..Default::default()
+        });
+        let errors = messages(&spec, false);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "mtls_endpoint_aliases");
+        assert!(errors[0].1.contains("mTLS endpoint alias"), "{}", errors[0].1);
+    }
+
+    #[test]
     fn basic_or_body_auth_without_a_secret_is_refused() {
         let mut spec = valid_code_spec();
         spec.client_auth = ClientAuth::Basic;
