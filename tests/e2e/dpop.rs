@@ -121,6 +121,8 @@ fn a_bound_token_is_refused_on_its_own_and_works_through_latch_request_and_the_p
     secrets.extend([token, d]);
     drop(proxy);
     latch.assert_no_secret_leaks(&secrets);
+    // Nor is any proof (a JWT: base64url JSON, "eyJ…") in what Latch printed, logs included.
+    assert!(!latch.transcript().contains("eyJ"), "a JWT in the output:\n{}", latch.transcript());
 
     // Removing the connection removes its key.
     let id = latch.show("Bound")["id"].as_str().unwrap().to_owned();
