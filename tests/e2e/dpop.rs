@@ -48,8 +48,23 @@ fn a_bound_token_is_refused_on_its_own_and_works_through_latch_request_and_the_p
     let (api, op, resource) = api_and_provider(&[], &[]);
     let latch = Latch::new();
     runtime_dir(&latch);
-    latch.ok(&["add", "--name", "Bound", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid", "--scope",
-        "profile", "--dpop", "on", "--api-base-url", &resource]);
+    latch.ok(&[
+        "add",
+        "--name",
+        "Bound",
+        "--issuer",
+        &op.base,
+        "--client-id",
+        "public-pkce",
+        "--scope",
+        "openid",
+        "--scope",
+        "profile",
+        "--dpop",
+        "on",
+        "--api-base-url",
+        &resource,
+    ]);
     assert_eq!(latch.show("Bound")["dpop"], true);
     let out = latch.ok(&["show", "Bound"]);
     let row = out.lines().find(|l| l.trim_start().starts_with("Bound tokens (DPoP)")).unwrap_or_default();
@@ -137,9 +152,26 @@ fn the_servers_nonce_is_used_after_one_retry_at_the_token_endpoint_and_at_the_ap
     let latch = Latch::new();
     runtime_dir(&latch);
     latch.ok_with_stdin(
-        &["add", "--name", "Machine", "--flow", "client_credentials", "--token-url", &op.url("/token"), "--client-id",
-            "conf-basic", "--client-auth", "basic", "--client-secret-stdin", "--scope", "api:read", "--dpop", "on",
-            "--api-base-url", &resource],
+        &[
+            "add",
+            "--name",
+            "Machine",
+            "--flow",
+            "client_credentials",
+            "--token-url",
+            &op.url("/token"),
+            "--client-id",
+            "conf-basic",
+            "--client-auth",
+            "basic",
+            "--client-secret-stdin",
+            "--scope",
+            "api:read",
+            "--dpop",
+            "on",
+            "--api-base-url",
+            &resource,
+        ],
         "conf-basic-secret\n",
     );
     // The token endpoint answers use_dpop_nonce once; the retry has its nonce.
@@ -189,8 +221,7 @@ fn the_servers_nonce_is_used_after_one_retry_at_the_token_endpoint_and_at_the_ap
 fn a_pushed_sign_in_carries_a_proof_and_binds_the_code_to_the_key() {
     let (api, op, resource) = api_and_provider(&[], &["--require-par", "--dpop-nonce"]);
     let latch = Latch::new();
-    latch.ok(&["add", "--name", "Fapi", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid", "--dpop",
-        "on"]);
+    latch.ok(&["add", "--name", "Fapi", "--issuer", &op.base, "--client-id", "public-pkce", "--scope", "openid", "--dpop", "on"]);
     assert_eq!(latch.show("Fapi")["par"], true);
     let out = latch.ok(&["connect", "Fapi", "--timeout", "20"]);
     assert!(out.contains("Connected 'Fapi' as alice."), "{out}");
@@ -209,9 +240,27 @@ fn a_pushed_sign_in_carries_a_proof_and_binds_the_code_to_the_key() {
 fn a_device_sign_in_polls_with_proofs_and_its_token_is_bound() {
     let (api, op, resource) = api_and_provider(&[], &["--device"]);
     let latch = Latch::new();
-    latch.ok(&["add", "--name", "TV", "--flow", "device_code", "--client-id", "device-public", "--device-url",
-        &op.url("/device/auth"), "--token-url", &op.url("/token"), "--info-url", &op.url("/me"), "--scope", "openid",
-        "--scope", "profile", "--dpop", "on"]);
+    latch.ok(&[
+        "add",
+        "--name",
+        "TV",
+        "--flow",
+        "device_code",
+        "--client-id",
+        "device-public",
+        "--device-url",
+        &op.url("/device/auth"),
+        "--token-url",
+        &op.url("/token"),
+        "--info-url",
+        &op.url("/me"),
+        "--scope",
+        "openid",
+        "--scope",
+        "profile",
+        "--dpop",
+        "on",
+    ]);
     let out = latch.ok(&["connect", "TV"]);
     assert!(out.contains("Connected 'TV' as Alice Example."), "the info step used the bound token: {out}");
     let stats = op.stats();

@@ -115,7 +115,9 @@ mod tests {
 
     /// A token endpoint that answers with `answers` in turn (status, extra
     /// header, body) and hands each request's `DPoP` header to the test.
-    async fn token_endpoint(answers: Vec<(u16, &'static str, &'static str)>) -> (String, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+    async fn token_endpoint(
+        answers: Vec<(u16, &'static str, &'static str)>,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/token", listener.local_addr().unwrap());
@@ -179,4 +181,3 @@ mod tests {
         assert_eq!(err.action, Some(crate::Action::edit("Bound", &["dpop"])));
     }
 }
-

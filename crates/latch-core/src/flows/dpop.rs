@@ -205,11 +205,13 @@ pub fn is_nonce_challenge(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
         StatusCode::BAD_REQUEST => serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .is_some_and(|v| v.get("error").and_then(|e| e.as_str()) == Some(USE_NONCE)),
+        // The DPoP challenge may share the header with others (`Bearer
+        // realm="x", DPoP error="use_dpop_nonce"`): its error names it.
         StatusCode::UNAUTHORIZED => headers
             .get_all(header::WWW_AUTHENTICATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|v| v.trim_start().to_ascii_lowercase().starts_with("dpop") && v.contains(USE_NONCE)),
+            .any(|v| v.replace(' ', "").contains(&format!("error=\"{USE_NONCE}\""))),
         _ => false,
     }
 }
@@ -310,7 +312,8 @@ mod tests {
     fn a_proof_for_a_token_carries_its_hash_and_the_servers_nonce() {
         let key = DpopKey::generate();
         let token = AccessToken::new("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU".into());
-        let proof = key.proof("GET", "https://resource.example.org/protectedresource", Some(&token), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"), 1).unwrap();
+        let proof =
+            key.proof("GET", "https://resource.example.org/protectedresource", Some(&token), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"), 1).unwrap();
         let (_, claims) = decoded(&key, &proof);
         // RFC 9449 §7.1's example: this token's ath.
         assert_eq!(claims["ath"], "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
@@ -352,6 +355,9 @@ mod tests {
         assert!(!is_nonce_challenge(StatusCode::UNAUTHORIZED, &headers, b""), "no challenge header");
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"DPoP error="use_dpop_nonce", error_description="x""#));
         assert!(is_nonce_challenge(StatusCode::UNAUTHORIZED, &headers, b""));
+        headers
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="api", DPoP algs="ES256", error="use_dpop_nonce""#));
+        assert!(is_nonce_challenge(StatusCode::UNAUTHORIZED, &headers, b""), "beside another challenge");
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"DPoP error="invalid_token""#));
         assert!(!is_nonce_challenge(StatusCode::UNAUTHORIZED, &headers, b""));
 
