@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod pki;
 pub mod window;
 
 pub fn repo_root() -> PathBuf {

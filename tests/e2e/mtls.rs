@@ -7,218 +7,17 @@
 //! and the proxy, never with a plain curl. The certificates are made at test
 //! time with `openssl`; Latch trusts the test CA through `SSL_CERT_FILE`.
 
-use std::path::PathBuf;
-use std::process::Command;
-
+use latch_e2e::pki::{key_body, mtls_origin, Pki};
 use latch_e2e::{curl, http, runtime_dir, start_proxy, Latch, Provider};
 use serde_json::Value;
-
-/// A test CA, the provider's server certificate and client certificates,
-/// made with the openssl command line in a temporary directory.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        pki.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca-key.pem",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Latch Test CA",
-        ]);
-        pki.issue(
-            "server",
-            "/CN=127.0.0.1",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-        );
-        pki.issue(
-            "client",
-            "/CN=latch-mtls-client",
-            "extendedKeyUsage=clientAuth\n",
-        );
-        pki.issue(
-            "stranger",
-            "/CN=someone-else",
-            "extendedKeyUsage=clientAuth\n",
-        );
-        pki
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_owned()
-    }
-
-    fn openssl(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("openssl runs (make test installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// `NAME.pem` and `NAME-key.pem`, signed by the test CA.
-    fn issue(&self, name: &str, subject: &str, extensions: &str) {
-        let (key, csr) = (format!("{name}-key.pem"), format!("{name}.csr"));
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            subject,
-        ]);
-        std::fs::write(self.path(&format!("{name}.ext")), extensions).unwrap();
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &format!("{name}.pem"),
-            "-extfile",
-            &format!("{name}.ext"),
-        ]);
-    }
-
-    /// `expired.pem` and its key: the client's name, valid only in January 2020
-    /// (`openssl ca` can date a certificate in the past).
-    fn issue_expired(&self) {
-        let dir = self.dir.path().to_str().unwrap();
-        std::fs::write(self.path("index.txt"), "").unwrap();
-        std::fs::write(self.path("serial"), "1000\n").unwrap();
-        std::fs::write(
-            self.path("ca.cnf"),
-            format!(
-                "[ca]\ndefault_ca = test\n[test]\ndatabase = {dir}/index.txt\nnew_certs_dir = {dir}\nserial = {dir}/serial\n\
-                 default_md = sha256\npolicy = any\nx509_extensions = v3\n[any]\ncommonName = supplied\n[v3]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n"
-            ),
-        )
-        .unwrap();
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "expired-key.pem",
-            "-out",
-            "expired.csr",
-            "-subj",
-            "/CN=latch-mtls-client",
-        ]);
-        self.openssl(&[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.pem",
-            "-keyfile",
-            "ca-key.pem",
-            "-in",
-            "expired.csr",
-            "-out",
-            "expired.pem",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200102000000Z",
-            "-notext",
-        ]);
-    }
-
-    /// The client certificate and key as a PKCS#12 file with `password`.
-    fn pkcs12(&self, password: &str) -> String {
-        self.openssl(&[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "client-key.pem",
-            "-in",
-            "client.pem",
-            "-certfile",
-            "ca.pem",
-            "-out",
-            "client.p12",
-            "-passout",
-            &format!("pass:{password}"),
-        ]);
-        self.arg("client.p12")
-    }
-
-    /// The base64 lines of `NAME-key.pem`: what must never leak.
-    fn key_lines(&self, name: &str) -> Vec<String> {
-        let read = |file: String| std::fs::read_to_string(self.path(&file)).unwrap();
-        key_body(&(read(format!("{name}.pem")) + &read(format!("{name}-key.pem"))))
-    }
-}
-
-/// The base64 lines of the private key in `pem` (certificate and key) that
-/// are not also in its certificate: an EC key's PKCS#8 form ends with the
-/// public key, which can line up with the certificate's base64 by chance.
-fn key_body(pem: &str) -> Vec<String> {
-    let (certificate, key) = pem.split_at(pem.find("-----BEGIN PRIVATE KEY-----").expect("a PKCS#8 private key"));
-    let certificate: String = certificate.lines().filter(|l| !l.starts_with("-----")).collect();
-    key.lines()
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----"))
-        .filter(|l| !certificate.contains(*l))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// oidc-provider with its TLS front, and a Latch that trusts the test CA.
 fn setup() -> (Pki, Provider, Latch, String) {
     let pki = Pki::new();
-    let op = Provider::oidc(&["--mtls", pki.dir.path().to_str().unwrap()]);
+    let op = pki.oidc();
     let latch = Latch::new();
-    latch.set_env("SSL_CERT_FILE", &pki.arg("ca.pem"));
-    let metadata = http("GET", &op.url("/.well-known/openid-configuration"), &[], "").1;
-    let alias = metadata["mtls_endpoint_aliases"]["token_endpoint"]
-        .as_str()
-        .expect("the server names its mTLS aliases")
-        .to_owned();
-    let origin = alias.trim_end_matches("/token").to_owned();
+    pki.trust(&latch);
+    let origin = mtls_origin(&op);
     (pki, op, latch, origin)
 }
 
@@ -285,7 +84,10 @@ fn tls_client_auth_signs_in_and_refreshes_over_the_mtls_aliases_without_a_client
     );
 
     let out = latch.ok(&["connect", "Corp", "--timeout", "20"]);
-    assert!(out.contains("Connected 'Corp' as alice."), "the account read over mTLS too: {out}");
+    assert!(
+        out.contains("Connected 'Corp' as alice."),
+        "the account read over mTLS too: {out}"
+    );
     let before = latch.access_token("Corp");
     latch.ok(&["refresh", "Corp"]);
     assert_ne!(latch.access_token("Corp"), before, "a new token");
