@@ -234,6 +234,7 @@ impl Engine {
         self.secrets.delete_all(&connection.id, connection.settings.secret_slots()).await?;
         self.db().connection_delete(&connection.id)?;
         self.db().usage_forget(&connection.id)?;
+        self.forget_tls_client(&connection.id);
         tracing::info!(connection = %connection.id, "removed");
         self.announce(EngineEvent::Removed { id: connection.id });
         Ok(outcome)

@@ -199,6 +199,11 @@ impl Engine {
         Ok(http)
     }
 
+    /// Drops the cached client of a connection that is gone.
+    pub(crate) fn forget_tls_client(&self, id: &ConnectionId) {
+        self.tls_clients.forget(id);
+    }
+
     /// The reqwest identity of a connection that signs in with a client
     /// certificate, for clients other than [`Engine::http_for`]'s (the
     /// proxy's, which stream); `None` for every other connection.
