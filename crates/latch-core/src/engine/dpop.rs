@@ -25,8 +25,9 @@ impl Engine {
         if let Some(key) = self.stored_dpop_key(connection).await? {
             return Ok(Some(key));
         }
-        let key = DpopKey::generate();
-        self.secrets.set_kind_secret(&connection.id, DPOP_KEY.name(), &key.to_stored()).await?;
+        let stored = DpopKey::generate()?;
+        let key = DpopKey::from_stored(&stored)?;
+        self.secrets.set_kind_secret(&connection.id, DPOP_KEY.name(), &stored).await?;
         tracing::info!(connection = %connection.id, "made a DPoP key");
         Ok(Some(key))
     }

@@ -3,7 +3,7 @@
 //! computer holds — so a token copied elsewhere is useless.
 //!
 //! - [`DpopKey`]: the connection's P-256 key pair (ES256). Latch makes it
-//!   (`p256`); the private half lives only in the secret store.
+//!   (`keys.rs`, on `p256`); the private half lives only in the secret store.
 //! - [`DpopKey::proof`]: the proof for one request (§4.2): `htm`, `htu`
 //!   (the URL without query and fragment), `iat`, a unique `jti`, the
 //!   server's `nonce` when it gave one, and `ath` when a token goes with it.
@@ -19,16 +19,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, Header};
 use oauth2::http::{self, header, HeaderMap, HeaderValue, StatusCode};
-use p256::pkcs8::EncodePrivateKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::http::{HttpError, HttpRequest, HttpResponse, ProviderHttp};
+use crate::keys::{KeyAlgorithm, PrivateKey};
 use crate::secret::AccessToken;
 
 /// The token type of a DPoP-bound access token (RFC 9449 §5), and the
@@ -47,11 +47,11 @@ pub fn is_dpop_token_type(token_type: &str) -> bool {
     token_type.eq_ignore_ascii_case(TOKEN_TYPE)
 }
 
-/// A connection's DPoP key pair (ES256 on P-256). Prints as `[redacted]`;
-/// the private key leaves it only as the text the secret store keeps.
+/// A connection's DPoP key pair (ES256 on P-256): one of the client's
+/// private keys (`keys.rs`), used only for proofs. Prints as `[redacted]`.
 pub struct DpopKey {
-    secret: p256::SecretKey,
-    /// The public half as a JWK (`kty`, `crv`, `x`, `y`), for proof headers.
+    key: PrivateKey,
+    /// The public half as a JWK, for proof headers.
     public: Jwk,
 }
 
@@ -75,25 +75,20 @@ pub struct ProofClaims {
 }
 
 impl DpopKey {
-    /// A new key from the operating system's random source.
-    pub fn generate() -> DpopKey {
-        Self::from_secret(p256::SecretKey::random(&mut rand_core::OsRng)).expect("a fresh P-256 key has a public JWK")
+    /// A new key (ES256) from the operating system's random source, as the
+    /// text the secret store keeps: PKCS#8 PEM, zeroed when dropped.
+    pub fn generate() -> Result<Zeroizing<String>> {
+        PrivateKey::generate("es256")
     }
 
-    /// The key as the secret store keeps it: a private JWK (RFC 7517).
+    /// The key from the text the secret store keeps.
     pub fn from_stored(text: &str) -> Result<DpopKey> {
-        let secret = p256::SecretKey::from_jwk_str(text).map_err(|_| unreadable())?;
-        Self::from_secret(secret)
-    }
-
-    /// The text the secret store keeps: a private JWK, zeroed when dropped.
-    pub fn to_stored(&self) -> Zeroizing<String> {
-        self.secret.to_jwk_string()
-    }
-
-    fn from_secret(secret: p256::SecretKey) -> Result<DpopKey> {
-        let public = Jwk::from_encoding_key(&encoding_key(&secret)?, Algorithm::ES256).map_err(|_| unreadable())?;
-        Ok(DpopKey { secret, public })
+        let key = PrivateKey::from_pem(text).map_err(|_| unreadable())?;
+        if key.algorithm() != KeyAlgorithm::Es256 {
+            return Err(unreadable());
+        }
+        let public: Jwk = serde_json::from_value(key.public_jwk()).map_err(|_| unreadable())?;
+        Ok(DpopKey { key, public })
     }
 
     /// The public key, as proofs carry it.
@@ -104,7 +99,7 @@ impl DpopKey {
     /// The JWK SHA-256 thumbprint (RFC 7638): what a bound token's
     /// `cnf.jkt` names (RFC 9449 §6) and PAR's `dpop_jkt` (§10).
     pub fn thumbprint(&self) -> String {
-        self.public.thumbprint(ThumbprintHash::SHA256)
+        self.key.thumbprint()
     }
 
     /// The proof for one request: `method` to `url`, with `token` when the
@@ -122,16 +117,10 @@ impl DpopKey {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some("dpop+jwt".into());
         header.jwk = Some(self.public.clone());
-        jsonwebtoken::encode(&header, &claims, &encoding_key(&self.secret)?)
-            .map(Zeroizing::new)
-            .map_err(|err| Error::validation("dpop", format!("Latch could not sign the DPoP proof ({err}).")))
+        self.key
+            .sign(header, &claims)
+            .map_err(|err| Error::validation("dpop", format!("Latch could not sign the DPoP proof ({}).", err.message)))
     }
-}
-
-/// jsonwebtoken signs with a PKCS#8 DER key; made for each use and dropped.
-fn encoding_key(secret: &p256::SecretKey) -> Result<EncodingKey> {
-    let der = secret.to_pkcs8_der().map_err(|_| unreadable())?;
-    Ok(EncodingKey::from_ec_der(der.as_bytes()))
 }
 
 fn unreadable() -> Error {
@@ -274,6 +263,10 @@ mod tests {
     use super::*;
     use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 
+    fn new_key() -> DpopKey {
+        DpopKey::from_stored(&DpopKey::generate().unwrap()).unwrap()
+    }
+
     fn decoded(key: &DpopKey, proof: &str) -> (Header, serde_json::Value) {
         let header = decode_header(proof).unwrap();
         let jwk = header.jwk.clone().expect("the proof carries its public key");
@@ -287,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_proof_is_signed_by_the_key_in_its_header_and_names_the_request_without_its_query() {
-        let key = DpopKey::generate();
+        let key = new_key();
         let proof = key.proof("post", "https://id.example.com/token?x=1#frag", None, None, 1_700_000_000).unwrap();
         let (header, claims) = decoded(&key, &proof);
         assert_eq!(header.typ.as_deref(), Some("dpop+jwt"));
@@ -300,7 +293,7 @@ mod tests {
         let again = key.proof("POST", "https://id.example.com/token", None, None, 1_700_000_000).unwrap();
         assert_ne!(decoded(&key, &again).1["jti"], claims["jti"], "every proof is new");
         // Another key's signature does not verify against this key's header.
-        let other = DpopKey::generate();
+        let other = new_key();
         let mut validation = Validation::new(Algorithm::ES256);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
@@ -310,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_proof_for_a_token_carries_its_hash_and_the_servers_nonce() {
-        let key = DpopKey::generate();
+        let key = new_key();
         let token = AccessToken::new("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU".into());
         let proof =
             key.proof("GET", "https://resource.example.org/protectedresource", Some(&token), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"), 1).unwrap();
@@ -323,7 +316,7 @@ mod tests {
 
     #[test]
     fn the_thumbprint_is_rfc_7638s_over_the_public_jwk() {
-        let key = DpopKey::generate();
+        let key = new_key();
         let jwk = serde_json::to_value(key.public_jwk()).unwrap();
         let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":{},"y":{}}}"#, jwk["x"], jwk["y"]);
         let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
@@ -333,15 +326,15 @@ mod tests {
 
     #[test]
     fn a_stored_key_comes_back_as_the_same_key_and_prints_redacted() {
-        let key = DpopKey::generate();
-        let stored = key.to_stored();
-        let d = serde_json::from_str::<serde_json::Value>(&stored).unwrap()["d"].as_str().unwrap().to_owned();
-        let back = DpopKey::from_stored(&stored).unwrap();
+        let stored = DpopKey::generate().unwrap();
+        assert!(stored.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
+        let (key, back) = (DpopKey::from_stored(&stored).unwrap(), DpopKey::from_stored(&stored).unwrap());
         assert_eq!(back.thumbprint(), key.thumbprint());
-        let printed = format!("{key:?} {back:?}");
-        assert_eq!(printed, "DpopKey([redacted]) DpopKey([redacted])");
-        assert!(!printed.contains(&d));
+        assert_ne!(new_key().thumbprint(), key.thumbprint(), "every key is new");
+        assert_eq!(format!("{key:?}"), "DpopKey([redacted])");
         assert!(DpopKey::from_stored("not a key").is_err());
+        let ed25519 = PrivateKey::generate("ed25519").unwrap();
+        assert!(DpopKey::from_stored(&ed25519).is_err(), "DPoP keys are ES256");
     }
 
     #[test]

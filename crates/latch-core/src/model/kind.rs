@@ -64,7 +64,7 @@ pub const SPEC_SECRET_PARAMETERS: SecretSlot = SecretSlot::Kind("parameters");
 /// registered the client itself (RFC 7591).
 pub const REGISTRATION_TOKEN: SecretSlot = SecretSlot::Kind("registration_token");
 
-/// An OAuth 2.0 connection's DPoP key pair (RFC 9449), as a private JWK:
+/// An OAuth 2.0 connection's DPoP key pair (RFC 9449), as PKCS#8 PEM:
 /// made by Latch the first time the connection binds a token.
 pub const DPOP_KEY: SecretSlot = SecretSlot::Kind("dpop_key");
 
