@@ -38,12 +38,7 @@ fn key_material(pem: &str) -> Vec<String> {
 
 /// The value of `param` in the address the scripted browser was last started with.
 fn browser_opened_with(latch: &Latch, param: &str) -> Option<String> {
-    let log = std::fs::read_to_string(latch.data_dir.path().with_extension("browser.log")).expect("the browser ran");
-    let line = log.lines().filter(|l| l.contains(" start mode ")).last().expect("a start line");
-    let url = line.split(" url ").nth(1).expect("the start line names the URL").trim();
-    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
-    pairs.into_iter().find(|(k, _)| k == param).map(|(_, v)| v)
+    latch.browser_last_opened().1.into_iter().find(|(k, _)| k == param).map(|(_, v)| v)
 }
 
 fn json(body: &str) -> Value {

@@ -336,6 +336,17 @@ impl Latch {
     pub fn transcript(&self) -> String {
         self.transcript.lock().unwrap().clone()
     }
+
+    /// The address the scripted browser was last started with: its path and
+    /// its query's pairs.
+    pub fn browser_last_opened(&self) -> (String, Vec<(String, String)>) {
+        let log = std::fs::read_to_string(self.data_dir.path().with_extension("browser.log")).expect("the browser ran");
+        let line = log.lines().rev().find(|l| l.contains(" start mode ")).expect("a start line");
+        let url = line.split(" url ").nth(1).expect("the start line names the URL").trim();
+        let (address, query) = url.split_once('?').unwrap_or((url, ""));
+        let path = address.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
+        (path, serde_urlencoded::from_str(query).unwrap())
+    }
 }
 
 /// A D-Bus session of its own with an unlocked gnome-keyring, for tests that

@@ -5,17 +5,6 @@
 
 use latch_e2e::{register_key_client, Latch, Provider};
 
-/// The address the scripted browser was last started with: its path and
-/// its query's pairs.
-fn last_browser_start(latch: &Latch) -> (String, Vec<(String, String)>) {
-    let log = std::fs::read_to_string(latch.data_dir.path().with_extension("browser.log")).expect("the browser ran");
-    let line = log.lines().filter(|l| l.contains(" start mode ")).last().expect("a start line");
-    let url = line.split(" url ").nth(1).expect("the start line names the URL").trim();
-    let (address, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = address.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
-    (path, serde_urlencoded::from_str(query).unwrap())
-}
-
 fn query_keys(opened: &(String, Vec<(String, String)>)) -> Vec<String> {
     opened.1.iter().map(|(k, _)| k.clone()).collect()
 }
@@ -38,7 +27,7 @@ fn a_server_that_requires_par_is_discovered_and_the_browser_sees_only_the_reques
     let out = latch.ok(&["connect", "Fapi", "--timeout", "20"]);
     assert!(out.contains("Connected 'Fapi' as Alice Example."), "{out}");
     assert_eq!(op.stats()["pushed_requests"], 1);
-    let opened = last_browser_start(&latch);
+    let opened = latch.browser_last_opened();
     assert_eq!(opened.0, "/auth");
     assert_eq!(query_keys(&opened), ["client_id", "request_uri"], "{opened:?}");
     assert_eq!(opened.1[0].1, "conf-basic");
@@ -63,12 +52,12 @@ fn the_user_may_switch_par_on_where_the_server_only_offers_it() {
     assert_eq!(shown["par_url"], op.url("/request"));
     latch.ok(&["connect", "Lab", "--timeout", "20"]);
     assert_eq!(op.stats()["pushed_requests"], 0);
-    assert!(query_keys(&last_browser_start(&latch)).contains(&"code_challenge".to_string()));
+    assert!(query_keys(&latch.browser_last_opened()).contains(&"code_challenge".to_string()));
 
     latch.ok(&["edit", "Lab", "--par", "on"]);
     latch.ok(&["connect", "Lab", "--timeout", "20"]);
     assert_eq!(op.stats()["pushed_requests"], 1);
-    assert_eq!(query_keys(&last_browser_start(&latch)), ["client_id", "request_uri"]);
+    assert_eq!(query_keys(&latch.browser_last_opened()), ["client_id", "request_uri"]);
     assert_eq!(latch.show("Lab")["status"], "connected");
 }
 
