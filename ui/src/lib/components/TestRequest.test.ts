@@ -58,4 +58,16 @@ describe("the test request panel", () => {
     expect(writeText).not.toHaveBeenCalled();
     expect(backend.called("access_token_reveal")).toHaveLength(0);
   });
+
+  it("offers no curl command for tokens bound to this computer (DPoP), and says what works instead", async () => {
+    const backend = mockBackend({ request_preview: () => ({ method: "GET", url: "https://x.test", headers: [] }) });
+    render(TestRequest, { connection: connectionDto({ status: "connected", dpop: true }) });
+    await userEvent.type(screen.getByRole("textbox", { name: "Address" }), "https://x.test");
+    expect(screen.queryByRole("button", { name: "Copy as curl" })).not.toBeInTheDocument();
+    expect(screen.getByTestId("curl-bound")).toHaveTextContent(
+      "No curl command: this connection's tokens are bound to this computer (DPoP), so only Latch can use them — here with Send, or with latch request and Latch's proxy.",
+    );
+    expect(screen.getByRole("button", { name: "Send" })).toBeEnabled();
+    expect(backend.called("request_curl_copy")).toHaveLength(0);
+  });
 });
