@@ -305,6 +305,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             let _ = request;
             let (connection, token) = engine.access_token(&args.name).await?;
             engine.record_use(&connection, "helper", "git-credential", &requester(), None);
+            output::warn_if_bound(&connection);
             let mut answer = Zeroizing::new(format!("username={}\npassword={}\n", args.username, token.secret()));
             if let Some(expires) = connection.access_expires_at {
                 answer.push_str(&format!("password_expiry_utc={}\n", expires.timestamp()));
@@ -381,6 +382,7 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
             let (connection, token) = engine.access_token(&args.name).await?;
             engine.record_use(&connection, "helper", "kube-credential", &requester(), None);
+            output::warn_if_bound(&connection);
             let mut status = serde_json::json!({ "token": token.secret() });
             if let Some(expires) = connection.access_expires_at {
                 status["expirationTimestamp"] = expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
