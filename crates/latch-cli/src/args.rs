@@ -75,6 +75,9 @@ pub enum Command {
     /// Make-style connection specs: check a spec file or folder, show a connection's spec, run one of its steps.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// Teams: connections kept in OpenBao (or Vault) that every member's Latch uses.
+    #[command(subcommand)]
+    Team(crate::team::TeamCommand),
 }
 
 #[derive(Subcommand)]
@@ -283,6 +286,9 @@ pub struct AddArgs {
     /// A name you will recognise, e.g. 'GitHub' or 'Team Drive'.
     #[arg(long)]
     pub name: String,
+    /// Keep the connection in this team's OpenBao store (see 'latch team join') instead of only here.
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
     /// Start from a provider preset ('latch presets' lists them); other flags override it.
     #[arg(long, value_name = "ID")]
     pub preset: Option<String>,

@@ -3,6 +3,7 @@
 
 mod args;
 mod output;
+mod team;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -31,6 +32,10 @@ fn main() -> ExitCode {
     .expect("a tokio runtime starts");
     let outcome = runtime.block_on(async {
         let engine = Arc::new(Engine::open_default()?);
+        if !matches!(cli.command, Command::Team(_) | Command::List(_)) {
+            // A team's connections are mirrored here at most a minute late.
+            engine.team_sync_if_stale(Duration::from_secs(60)).await;
+        }
         if matches!(cli.command, Command::Connect(_) | Command::Exec(_)) {
             // Ctrl-C cancels a sign-in (see `sign_in`); `exec` passes signals to its command.
             return run(&engine, cli.command).await;
@@ -121,6 +126,18 @@ fn init_logging() {
 
 async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Add(mut args) if args.team.is_some() => {
+            let team = args.team.take().unwrap_or_default();
+            if !engine.teams()?.iter().any(|t| t.name.eq_ignore_ascii_case(&team)) {
+                return Err(Error::new(ErrorKind::NotFound, format!("This Latch has not joined a team named '{team}'. Join it first with 'latch team join'.")));
+            }
+            let name = args.name.clone();
+            let code = Box::pin(run(engine, Command::Add(args))).await?;
+            let connection = engine.team_adopt(&name, &team).await?;
+            println!("Kept '{}' in team '{}': its secrets are in the team's OpenBao store.", output::clean(&connection.name), output::clean(&team));
+            return Ok(code);
+        }
+        Command::Team(command) => team::run(engine, command).await?,
         Command::Add(args) if args.kind.as_deref() == Some("oauth1") => {
             let connection = add_oauth1(engine, args).await?;
             if connection.settings.oauth1().is_some_and(|s| s.signature_method == latch_core::model::SignatureMethod::Plaintext) {
@@ -272,7 +289,10 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             output::warn_if_implicit(&connection);
             println!("Saved '{}'.", output::clean(&connection.name));
         }
-        Command::List(args) => output::print_list(&engine.list()?, args.json),
+        Command::List(args) => {
+            engine.team_sync_if_stale(Duration::ZERO).await;
+            output::print_list(&engine.list()?, &engine.team_names()?, args.json)
+        }
         Command::Show(args) if args.client_cert => print!("{}", engine.client_certificate_pem(&args.name).await?),
         Command::Show(args) if args.client_cert_jwk => {
             println!("{}", serde_json::to_string_pretty(&engine.client_certificate_jwk(&args.name).await?).expect("JSON serialises"))

@@ -236,11 +236,21 @@ pub fn print_imported(imported: &Imported) {
     }
 }
 
-pub fn print_list(connections: &[Connection], json: bool) {
+/// A connection in `latch list --json`: its fields, and its team when it has one.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    connection: &'a Connection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<&'a str>,
+}
+
+pub fn print_list(connections: &[Connection], teams: &std::collections::HashMap<latch_core::model::ConnectionId, String>, json: bool) {
     if json {
         // Streamed: ten thousand connections are megabytes of JSON.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let _ = serde_json::to_writer_pretty(&mut out, connections).and_then(|()| {
+        let listed: Vec<Listed> = connections.iter().map(|c| Listed { connection: c, team: teams.get(&c.id).map(String::as_str) }).collect();
+        let _ = serde_json::to_writer_pretty(&mut out, &listed).and_then(|()| {
             std::io::Write::write_all(&mut out, b"\n").map_err(serde_json::Error::io)
         });
         let _ = std::io::Write::flush(&mut out);
@@ -252,11 +262,14 @@ pub fn print_list(connections: &[Connection], json: bool) {
     }
     let names: Vec<String> = connections.iter().map(|c| clean(&c.name)).collect();
     let width = names.iter().map(|name| name.chars().count()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:18}  {:12}  ACCESS EXPIRES", "NAME", "FLOW", "STATUS");
+    let team_width = teams.values().map(|t| clean(t).chars().count()).max().map(|w| w.max(4));
+    let team_column = |team: &str| team_width.map(|w| format!("{team:w$}  ")).unwrap_or_default();
+    println!("{:width$}  {}{:18}  {:12}  ACCESS EXPIRES", "NAME", team_column("TEAM"), "FLOW", "STATUS");
     for (c, name) in connections.iter().zip(&names) {
         println!(
-            "{:width$}  {:18}  {:12}  {}",
+            "{:width$}  {}{:18}  {:12}  {}",
             name,
+            team_column(&teams.get(&c.id).map(|t| clean(t)).unwrap_or_else(|| "-".into())),
             match &c.settings {
                 KindSettings::OAuth2(settings) => settings.flow.as_str(),
                 KindSettings::Spec(_) => "spec",

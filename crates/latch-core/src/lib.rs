@@ -22,7 +22,8 @@
 //!    off, [`hosts`] which hosts belong to a provider.
 //! 3. **The outside world** — [`store`] (SQLite for everything non-secret,
 //!    the [`SecretStore`](store::SecretStore) trait for secrets: the OS
-//!    keyring by default), [`flows`] (each OAuth grant against the provider,
+//!    keyring by default, a team's OpenBao KV v2 store for its connections),
+//!    [`flows`] (each OAuth grant against the provider,
 //!    the loopback listener), [`http`], [`dir_watch`].
 //! 4. **Rules over data** — [`presets`], [`discover`], [`transfer`],
 //!    [`request`] (how each kind authenticates an API request): functions
@@ -73,6 +74,7 @@ pub use engine::{
     Browser, ConnectionTemplate, Disconnected, Engine, FoundApi, OAuth1Token, Requester, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
     SpecEdit, StepReport, SystemBrowser,
 };
+pub use engine::{TeamConnectionReport, TeamJoin, TeamReport, TeamSync};
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};
 pub use events::{EngineEvent, Notice, SessionId, SignInEvent, SignInOutcome};
 

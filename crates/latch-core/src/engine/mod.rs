@@ -15,6 +15,7 @@ mod registration;
 mod settings;
 mod sign_in;
 mod spec;
+mod team;
 mod tokens;
 mod transfer;
 mod usage;
@@ -39,6 +40,7 @@ pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
 pub use oauth1::OAuth1Token;
 pub use usage::Requester;
 pub use spec::{SpecConnection, SpecEdit, StepReport};
+pub use team::{TeamConnectionReport, TeamJoin, TeamReport, TeamSync};
 pub use tokens::Disconnected;
 pub(crate) use tokens::RefreshNeed;
 
@@ -79,6 +81,8 @@ pub struct Engine {
     dpop_nonces: crate::flows::dpop::DpopNonces,
     /// HTTP clients that present a connection's TLS client certificate (RFC 8705).
     tls_clients: mtls::TlsClients,
+    /// Which connections' secrets are kept in a team's OpenBao store.
+    teams: Arc<crate::store::team_secrets::TeamRoutes>,
     data_dir: PathBuf,
 }
 
@@ -93,9 +97,10 @@ impl Engine {
         let db = Db::open(&data_dir.join("latch.db"))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
         db.leases_recover(clock.now())?;
-        Ok(Engine {
+        let teams = Arc::new(crate::store::team_secrets::TeamRoutes::new(Arc::from(secrets)));
+        let engine = Engine {
             db: Mutex::new(db),
-            secrets: Secrets::new(secrets),
+            secrets: Secrets::new(Box::new(crate::store::team_secrets::RoutedSecrets(teams.clone()))),
             http: std::sync::OnceLock::new(),
             browser,
             clock,
@@ -105,8 +110,11 @@ impl Engine {
             unsaved: Mutex::default(),
             dpop_nonces: Default::default(),
             tls_clients: Default::default(),
+            teams,
             data_dir: data_dir.to_owned(),
-        })
+        };
+        engine.load_team_routes()?;
+        Ok(engine)
     }
 
     /// Uses `clock` for "now" from here on (tests step a manual clock).

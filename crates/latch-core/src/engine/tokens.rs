@@ -267,6 +267,12 @@ impl Engine {
             return Err(Error::needs_authorization(format!("'{}' needs you to sign in again.", connection.name))
                 .with_action(connection.sign_in_again()));
         }
+        // A team connection: the team's lease too (one writer across machines), or another machine's new tokens.
+        let team_lease = match self.team_turn(&connection).await? {
+            super::team::TeamTurn::Adopted(adopted) => return Ok(*adopted),
+            super::team::TeamTurn::Holding(lease) => Some(lease),
+            super::team::TeamTurn::Personal => None,
+        };
         let generation = self.db().token_generation(id)?;
         if let Some(tokens) = &tokens {
             // The store must be able to take the result before the refresh
@@ -279,6 +285,9 @@ impl Engine {
         connection.status = Status::Refreshing;
         self.db().connection_update_state(&connection)?;
         let outcome = self.refresh_with(connection, tokens.as_ref(), generation, &lease).await;
+        if let Some(team_lease) = team_lease {
+            team_lease.release(self).await;
+        }
         if outcome.is_err() {
             // record_failure kept the status (a passing failure): put back
             // what was shown, keeping the error and the retry time it saved.
@@ -426,18 +435,20 @@ impl Engine {
             connection.last_error_action = Some(Action::UnlockKeyring);
         }
         connection.updated_at = now;
-        let db = self.db();
-        db.connection_update_state(&connection)?;
-        if !db.bump_token_generation(id, generation)? {
-            tracing::warn!(connection = %id, "the token generation moved while storing");
+        {
+            let db = self.db();
+            db.connection_update_state(&connection)?;
+            if !db.bump_token_generation(id, generation)? {
+                tracing::warn!(connection = %id, "the token generation moved while storing");
+            }
+            if previous.is_none() {
+                // A new sign-in: a new episode for notifications.
+                db.reset_episode(id)?;
+            } else {
+                db.set_failed_attempts(id, 0)?;
+            }
         }
-        if previous.is_none() {
-            // A new sign-in: a new episode for notifications.
-            db.reset_episode(id)?;
-        } else {
-            db.set_failed_attempts(id, 0)?;
-        }
-        drop(db);
+        self.team_publish(&connection, &tokens).await?;
         self.announce(if unsaved.is_some() { EngineEvent::NeedsAttention { id: id.clone() } } else { EngineEvent::Changed { id: id.clone() } });
         Ok((connection, tokens))
     }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261130_0004_token_generation", include_str!("migrations/20261130_0004_token_generation.sql")),
     ("20261201_0005_refresh_due", include_str!("migrations/20261201_0005_refresh_due.sql")),
     ("20261201_0006_usage_log", include_str!("migrations/20261201_0006_usage_log.sql")),
+    ("20261202_0007_teams", include_str!("migrations/20261202_0007_teams.sql")),
 ];
 
 pub struct Db {

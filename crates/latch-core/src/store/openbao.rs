@@ -1,0 +1,324 @@
+//! A client for OpenBao's (and HashiCorp Vault's) KV version 2 secrets
+//! engine, on its documented HTTP API (openbao.org/api-docs/secret/kv/kv-v2):
+//! `GET/POST /v1/<mount>/data/<path>` (a write may carry `options.cas`, the
+//! version it expects, 0 for "only if absent"), `DELETE /v1/<mount>/metadata/<path>`
+//! (every version) and `LIST /v1/<mount>/metadata/<path>`.
+//!
+//! The token travels in the `X-Vault-Token` header and nowhere else: never
+//! in an address, a message or a log line. TLS is verified (an extra CA file
+//! may be trusted); plain http is allowed only to this computer. Redirects
+//! are not followed, so the header never goes to another host.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An OpenBao token. Prints as `[redacted]`; zeroized on drop.
+pub struct BaoToken(Zeroizing<String>);
+
+impl BaoToken {
+    pub fn new(token: String) -> BaoToken {
+        BaoToken(Zeroizing::new(token))
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BaoToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BaoToken([redacted])")
+    }
+}
+
+/// Where a KV v2 store is: the server's address, the mount and an
+/// optional CA certificate (PEM) to trust besides the system's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvAddress {
+    pub addr: String,
+    pub mount: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A document read from the store: its data and its version.
+pub struct Document {
+    pub version: u64,
+    pub data: Map<String, Value>,
+}
+
+impl Document {
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.data.get(key).and_then(Value::as_str)
+    }
+}
+
+/// How a check-and-set write ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Stored as this version.
+    Version(u64),
+    /// The document's version was not the one expected: someone else wrote.
+    Conflict,
+}
+
+/// A KV v2 client with one token.
+pub struct Kv {
+    http: reqwest::Client,
+    base: url::Url,
+    mount: String,
+    token: BaoToken,
+}
+
+impl std::fmt::Debug for Kv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kv").field("base", &self.base.as_str()).field("mount", &self.mount).field("token", &self.token).finish()
+    }
+}
+
+/// The address checked: https, or plain http to this computer only.
+pub fn check_addr(addr: &str) -> Result<url::Url> {
+    let invalid = |why: &str| Error::validation("addr", format!("The OpenBao address '{addr}' {why}"));
+    let url = url::Url::parse(addr.trim()).map_err(|_| invalid("is not an address (e.g. https://bao.example:8200)."))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(invalid("must use https: the token and the team's secrets would cross the network unencrypted.")),
+        _ => Err(invalid("must start with https://.")),
+    }
+}
+
+/// A mount or path: segments of letters, digits, `-`, `_` and `.`, joined by `/`.
+pub fn check_path(field: &'static str, value: &str) -> Result<String> {
+    let trimmed = value.trim().trim_matches('/');
+    let ok = !trimmed.is_empty()
+        && trimmed.split('/').all(|segment| {
+            !segment.is_empty() && segment != ".." && segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if ok {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(Error::validation(
+            field,
+            format!("The {field} '{value}' is not a KV path: use letters, digits, '-', '_' and '.', separated by '/'."),
+        ))
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Kv {
+    pub fn new(address: &KvAddress, token: BaoToken) -> Result<Kv> {
+        let base = check_addr(&address.addr)?;
+        let mount = check_path("mount", &address.mount)?;
+        let mut builder =
+            reqwest::Client::builder().timeout(TIMEOUT).connect_timeout(Duration::from_secs(5)).redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &address.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|err| Error::validation("ca_file", format!("Latch could not read the CA file {}: {err}.", path.display())))?;
+            let certificate = reqwest::Certificate::from_pem(&pem)
+                .map_err(|_| Error::validation("ca_file", format!("{} is not a PEM certificate.", path.display())))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder.build().map_err(|err| Error::storage(format!("Latch could not set up its OpenBao client: {err}.")))?;
+        Ok(Kv { http, base, mount, token })
+    }
+
+    fn url(&self, api: &str, path: &str) -> String {
+        let base = self.base.as_str().trim_end_matches('/');
+        format!("{base}/v1/{}/{api}/{}", self.mount, path.trim_matches('/'))
+    }
+
+    fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+        self.http.request(method, url).header("X-Vault-Token", self.token.secret())
+    }
+
+    /// Whether the server answers and is ready (unsealed, active).
+    pub async fn health(&self) -> Result<()> {
+        let url = format!("{}/v1/sys/health", self.base.as_str().trim_end_matches('/'));
+        let response = self.http.get(url).send().await.map_err(|err| self.unreachable(&err))?;
+        match response.status().as_u16() {
+            200 | 429 => Ok(()),
+            503 => Err(Error::network(format!("The team store at {} is sealed: an operator has to unseal it.", self.base))),
+            status => Err(Error::network(format!("The team store at {} is not ready (HTTP {status}).", self.base))),
+        }
+    }
+
+    /// The latest version of `path`, or `None` when there is none (or it
+    /// was deleted). `purpose` names what the document is, for messages.
+    pub async fn read(&self, path: &str, purpose: &str) -> Result<Option<Document>> {
+        let response = self.request(reqwest::Method::GET, self.url("data", path)).send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        let body = body_of(response).await;
+        match status {
+            200 => {
+                let version = body["data"]["metadata"]["version"].as_u64().unwrap_or(0);
+                match body["data"]["data"].clone() {
+                    Value::Object(data) => Ok(Some(Document { version, data })),
+                    _ => Ok(None),
+                }
+            }
+            404 => Ok(None),
+            _ => Err(self.refused(status, &body, "read", purpose)),
+        }
+    }
+
+    /// The version of `path` that a check-and-set write must name: the
+    /// latest version, also when that one was deleted; 0 when there is none.
+    pub async fn current_version(&self, path: &str, purpose: &str) -> Result<u64> {
+        let response = self.request(reqwest::Method::GET, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        let body = body_of(response).await;
+        match status {
+            200 => Ok(body["data"]["current_version"].as_u64().unwrap_or(0)),
+            404 => Ok(0),
+            _ => Err(self.refused(status, &body, "read", purpose)),
+        }
+    }
+
+    /// Writes a new version of `path`; with `cas`, only over that version
+    /// (0: only when there is none).
+    pub async fn write(&self, path: &str, data: &Value, cas: Option<u64>, purpose: &str) -> Result<Written> {
+        let body = match cas {
+            Some(version) => json!({ "options": { "cas": version }, "data": data }),
+            None => json!({ "data": data }),
+        };
+        let text = Zeroizing::new(serde_json::to_string(&body).expect("JSON values serialise"));
+        let response = self
+            .request(reqwest::Method::POST, self.url("data", path))
+            .header("Content-Type", "application/json")
+            .body(text.as_bytes().to_vec())
+            .send()
+            .await
+            .map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        let body = body_of(response).await;
+        match status {
+            200 | 204 => Ok(Written::Version(body["data"]["version"].as_u64().unwrap_or(0))),
+            400 if errors_text(&body).contains("check-and-set") => Ok(Written::Conflict),
+            _ => Err(self.refused(status, &body, "write", purpose)),
+        }
+    }
+
+    /// Deletes every version of `path` and its metadata. Deleting what is
+    /// not there is not an error.
+    pub async fn delete(&self, path: &str, purpose: &str) -> Result<()> {
+        let response =
+            self.request(reqwest::Method::DELETE, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        match status {
+            200 | 204 | 404 => Ok(()),
+            _ => Err(self.refused(status, &body_of(response).await, "delete", purpose)),
+        }
+    }
+
+    /// The names directly under `path` (folders end in `/`); empty when
+    /// there is nothing there yet.
+    pub async fn list(&self, path: &str, purpose: &str) -> Result<Vec<String>> {
+        let method = reqwest::Method::from_bytes(b"LIST").expect("a valid method name");
+        let response = self.request(method, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        let body = body_of(response).await;
+        match status {
+            200 => Ok(body["data"]["keys"]
+                .as_array()
+                .map(|keys| keys.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()),
+            404 => Ok(Vec::new()),
+            _ => Err(self.refused(status, &body, "list", purpose)),
+        }
+    }
+
+    fn unreachable(&self, err: &reqwest::Error) -> Error {
+        // reqwest's message names the address only; the token is in a header.
+        let why = if err.is_timeout() {
+            "it did not answer in time".to_owned()
+        } else if err.is_connect() {
+            "nothing answered at that address, or its TLS certificate is not trusted (see --ca-file)".to_owned()
+        } else {
+            "the connection failed".to_owned()
+        };
+        Error::network(format!("The team store at {} could not be reached: {why}. Check the address and your network.", self.base))
+    }
+
+    fn refused(&self, status: u16, body: &Value, verb: &str, purpose: &str) -> Error {
+        let said = errors_text(body);
+        match status {
+            403 if said.contains("permission denied") || said.is_empty() => Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "The team store denied Latch permission to {verb} {purpose}: your OpenBao token's policy does not \
+                     allow it. Ask the team's OpenBao administrator for the policy you need."
+                ),
+            ),
+            403 => Error::new(
+                ErrorKind::Storage,
+                format!("The team store refused your OpenBao token ({said}). It may have expired: join the team again with a new one."),
+            ),
+            _ => Error::storage(format!(
+                "The team store could not {verb} {purpose} (HTTP {status}{}).",
+                if said.is_empty() { String::new() } else { format!(": {said}") }
+            )),
+        }
+    }
+}
+
+/// A response's JSON body; `null` when it has none (204) or is not JSON.
+async fn body_of(response: reqwest::Response) -> Value {
+    let bytes = response.bytes().await.unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// OpenBao's `errors` list as one line.
+fn errors_text(body: &Value) -> String {
+    let list = body["errors"].as_array().map(|errors| errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));
+    list.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ").trim_start_matches("1 error occurred: * ").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_prints_as_redacted() {
+        let token = BaoToken::new("s.abcdef123456".into());
+        assert_eq!(format!("{token:?}"), "BaoToken([redacted])");
+        let kv = Kv::new(&KvAddress { addr: "http://127.0.0.1:8200".into(), mount: "secret".into(), ca_file: None }, token).unwrap();
+        assert!(!format!("{kv:?}").contains("abcdef"), "{kv:?}");
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_computer() {
+        assert!(check_addr("http://127.0.0.1:8200").is_ok());
+        assert!(check_addr("http://localhost:8200").is_ok());
+        assert!(check_addr("https://bao.example:8200").is_ok());
+        let err = check_addr("http://bao.example:8200").unwrap_err();
+        assert!(err.message.contains("must use https"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_path_has_plain_segments_only() {
+        assert_eq!(check_path("path", "/teams/sales/").unwrap(), "teams/sales");
+        assert!(check_path("path", "teams/../x").is_err());
+        assert!(check_path("path", "teams//x").is_err());
+        assert!(check_path("path", "teams/a b").is_err());
+    }
+
+    #[test]
+    fn openbaos_error_list_reads_as_one_line() {
+        let body = json!({ "errors": ["1 error occurred:\n\t* permission denied\n\n"] });
+        assert_eq!(errors_text(&body), "permission denied");
+        let body = json!({ "errors": ["check-and-set parameter did not match the current version"] });
+        assert!(errors_text(&body).contains("check-and-set"));
+    }
+}
