@@ -146,11 +146,23 @@ fn two_machines_share_a_team_connection_and_refresh_it_exactly_once() {
     let status = b.ok(&["team", "status"]);
     assert!(status.contains("Team 'sales'") && status.contains("reachable") && status.contains("CRM  connected"), "{status}");
 
+    // An edit is the team's: the other machine's next sync takes it.
+    a.ok(&["edit", "CRM", "--name", "Sales CRM"]);
+    assert_eq!(team_doc(&bao, &id, "settings")["name"], "Sales CRM");
+    let synced = b.ok(&["team", "sync"]);
+    assert!(synced.contains("Updated team connection 'Sales CRM'"), "{synced}");
+    assert_eq!(b.show("Sales CRM")["id"], id.as_str());
+
     // Leaving removes the mirrored rows, not the team's connection.
     let left = b.ok(&["team", "leave", "sales"]);
     assert!(left.contains("1 connection(s) removed"), "{left}");
     assert_eq!(b.ok(&["list", "--json"]).trim(), "[]");
-    assert_eq!(team_doc(&bao, &id, "settings")["name"], "CRM", "still in the team");
+    assert_eq!(team_doc(&bao, &id, "settings")["name"], "Sales CRM", "still in the team");
+
+    // Removing it (a writer) removes it from the team.
+    a.ok(&["remove", "Sales CRM"]);
+    let (status, _) = bao.root("LIST", &format!("/v1/secret/metadata/{TEAM_PATH}/connections"), "");
+    assert_eq!(status, 404, "no connection is left in the team");
 
     let secrets = [token_a, token_b, CLIENT_SECRET.to_owned(), first, tokens[0].clone(), first_refresh, second_refresh];
     a.assert_no_secret_leaks(&secrets);

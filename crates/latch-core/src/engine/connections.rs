@@ -201,6 +201,8 @@ impl Engine {
         connection.settings = draft.settings;
         connection.has_client_secret = has;
         connection.updated_at = self.now();
+        // A team connection's settings are the team's: written there first.
+        self.team_publish_settings(&connection).await?;
         self.db().connection_update_settings(&connection)?;
         tracing::info!(connection = %connection.id, "connection updated");
         self.announce(EngineEvent::Changed { id: connection.id.clone() });
@@ -232,6 +234,7 @@ impl Engine {
         let _lease = self.take_lease(&connection.id).await?;
         let outcome = self.disconnect_holding_lease(self.get(connection.id.as_str())?).await?;
         self.secrets.delete_all(&connection.id, connection.settings.secret_slots()).await?;
+        self.team_forget(&connection).await?;
         self.db().connection_delete(&connection.id)?;
         self.db().usage_forget(&connection.id)?;
         self.forget_tls_client(&connection.id);

@@ -304,16 +304,10 @@ impl Engine {
     async fn team_move(&self, team: &Arc<TeamStore>, connection: &Connection) -> Result<()> {
         let personal = self.teams.personal();
         let secret = personal.get(&connection.id, crate::model::SecretSlot::ClientSecret).await?;
-        let settings = json!({
-            "name": connection.name,
-            "kind": connection.settings.kind(),
-            "settings": connection.settings,
-            "has_client_secret": connection.has_client_secret,
-        });
         let doc = team.doc(&connection.id, "settings");
         let kv = team.kv(personal).await?;
         let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
-        match kv.write(&doc, &settings, Some(0), &purpose).await? {
+        match kv.write(&doc, &settings_document(connection), Some(0), &purpose).await? {
             Written::Version(_) => {}
             Written::Conflict => return Err(crate::store::team_secrets::changed_elsewhere(&purpose)),
         }
@@ -325,6 +319,31 @@ impl Engine {
             personal.delete(&connection.id, crate::model::SecretSlot::ClientSecret).await?;
         }
         tracing::info!(connection = %connection.id, team = %team.config.name, "connection kept in a team");
+        Ok(())
+    }
+
+    /// After an edit of a team connection, before the local row changes:
+    /// its settings document, over the version this process last read of it
+    /// (check-and-set; none read: the last edit wins).
+    pub(crate) async fn team_publish_settings(&self, connection: &Connection) -> Result<()> {
+        let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
+        let doc = team.doc(&connection.id, "settings");
+        let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
+        team.write(self.teams.personal(), &doc, &settings_document(connection), &purpose).await?;
+        Ok(())
+    }
+
+    /// Removing a team connection removes it from the team: after its
+    /// secrets (`remove`), its lease and settings documents go, so the other
+    /// members' next sync drops it too.
+    pub(crate) async fn team_forget(&self, connection: &Connection) -> Result<()> {
+        let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
+        for name in ["lease", "settings"] {
+            let doc = team.doc(&connection.id, name);
+            let purpose = format!("the {name} of '{}' ({}/{doc})", connection.name, team.config.mount);
+            team.delete(self.teams.personal(), &doc, &purpose).await?;
+        }
+        self.teams.unroute(&connection.id);
         Ok(())
     }
 
@@ -563,6 +582,16 @@ impl Drop for TeamLease {
             });
         }
     }
+}
+
+/// A team connection's settings document: nothing secret.
+fn settings_document(connection: &Connection) -> Value {
+    json!({
+        "name": connection.name,
+        "kind": connection.settings.kind(),
+        "settings": connection.settings,
+        "has_client_secret": connection.has_client_secret,
+    })
 }
 
 /// The settings document as a draft and whether the team holds a client secret.
