@@ -61,6 +61,10 @@ pub struct Discovered {
     pub draft: Draft,
     /// `scopes_supported`, for the user to pick from (not selected).
     pub scopes_supported: Vec<String>,
+    /// The server can bind tokens to this computer with proofs Latch signs
+    /// (DPoP with ES256, RFC 9449 §5.1): the form says so beside the
+    /// choice, which stays the user's.
+    pub dpop_supported: bool,
 }
 
 /// `draft` with the settings `metadata` implies. PKCE is chosen only for the
@@ -80,7 +84,8 @@ pub fn fill_from_metadata(metadata: &ServerMetadata, mut draft: Draft) -> Discov
             settings.client_auth = auth;
         }
     }
-    Discovered { draft, scopes_supported: metadata.scopes_supported.clone() }
+    let dpop_supported = metadata.dpop_signing_alg_values_supported.iter().any(|alg| alg == "ES256");
+    Discovered { draft, scopes_supported: metadata.scopes_supported.clone(), dpop_supported }
 }
 
 #[cfg(test)]
@@ -229,5 +234,19 @@ mod tests {
         assert!(!patch.sets("revoke_url"));
         assert!(!patch.sets("pkce"));
         assert_eq!(patch.get("require_iss"), Some(&serde_json::Value::Bool(false)));
+    }
+
+    #[test]
+    fn a_server_that_binds_tokens_is_noted_but_dpop_stays_the_users_choice() {
+        let spec = draft("Lab", OAuth2Settings::new(Flow::AuthorizationCode, "c1"));
+        let found = fill_from_metadata(
+            &metadata(serde_json::json!({ "issuer": "https://id.example.com", "dpop_signing_alg_values_supported": ["ES256", "EdDSA"] })),
+            spec.clone(),
+        );
+        assert!(found.dpop_supported);
+        assert!(!found.draft.settings.oauth2().unwrap().dpop, "noted, not switched on");
+        let other = metadata(serde_json::json!({ "issuer": "https://id.example.com", "dpop_signing_alg_values_supported": ["RS256"] }));
+        assert!(!fill_from_metadata(&other, spec.clone()).dpop_supported, "Latch signs proofs with ES256");
+        assert!(!fill_from_metadata(&metadata(serde_json::json!({ "issuer": "https://id.example.com" })), spec).dpop_supported);
     }
 }

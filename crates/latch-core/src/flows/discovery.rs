@@ -39,6 +39,9 @@ pub struct ServerMetadata {
     /// How clients may authenticate at the token endpoint (RFC 8414 §2).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 9449 §5.1: the server binds tokens with DPoP proofs signed so.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// The metadata URLs to try for `issuer`: OpenID Connect's (path appended),

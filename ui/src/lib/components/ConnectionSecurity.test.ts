@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "../../App.svelte";
-import type { ConnectionDto } from "$lib/ipc";
+import type { ConnectionDto, Draft } from "$lib/ipc";
 import ConnectionForm from "./ConnectionForm.svelte";
 import { connectionDto, draftOf, mockBackend } from "../../test-fixtures";
 
@@ -119,5 +119,23 @@ describe("DPoP in the Security group and the detail", () => {
     render(App);
     await userEvent.click(await screen.findByTestId("connection-row"));
     expect(screen.getByTestId("detail-dpop")).toHaveTextContent("Off");
+  });
+
+  it("says when Discover found that the service supports it, and leaves it off", async () => {
+    mockBackend({
+      connection_check: () => [],
+      issuer_discover: ({ issuer, draft }) => ({
+        draft: { ...(draft as Draft), issuer, authorize_url: "https://id.example.com/auth", token_url: "https://id.example.com/token" },
+        scopes_supported: [],
+        dpop_supported: true,
+      }),
+    });
+    await renderForm();
+    expect(screen.queryByTestId("dpop-offered")).toBeNull();
+    await userEvent.type(screen.getByRole("textbox", { name: "Issuer or provider address" }), "https://id.example.com{Enter}");
+    expect(await screen.findByTestId("dpop-offered")).toHaveTextContent("This service supports it.");
+    const dpop = screen.getByRole("checkbox", { name: "Bind tokens to this computer (DPoP)" });
+    expect(dpop).not.toBeChecked();
+    expect(dpop).toHaveAccessibleDescription(/This service supports it\./);
   });
 });

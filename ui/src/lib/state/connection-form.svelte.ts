@@ -139,6 +139,8 @@ export class ConnectionFormState {
   discovered = $state<string | null>(null);
   /** Scopes the server lists (`scopes_supported`), offered as chips. */
   discoveredScopes = $state<string[]>([]);
+  /** The server can bind tokens to this computer (DPoP): said beside the choice, not chosen. */
+  discoveredDpop = $state(false);
 
   #clientAuthChosen: boolean;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -266,6 +268,7 @@ export class ConnectionFormState {
       this.draft = found.draft;
       this.issuerText = found.draft.issuer ?? issuer;
       this.discoveredScopes = found.scopes_supported;
+      this.discoveredDpop = found.dpop_supported;
       const filled = [
         found.draft.authorize_url && "sign-in",
         found.draft.token_url && "token",

@@ -9,4 +9,10 @@ export type Discovered = { draft: Draft,
 /**
  * `scopes_supported`, for the user to pick from (not selected).
  */
-scopes_supported: Array<string>, };
+scopes_supported: Array<string>, 
+/**
+ * The server can bind tokens to this computer with proofs Latch signs
+ * (DPoP with ES256, RFC 9449 §5.1): the form says so beside the
+ * choice, which stays the user's.
+ */
+dpop_supported: boolean, };
