@@ -229,3 +229,35 @@ fn joining_with_a_wrong_token_or_address_says_why_and_keeps_nothing() {
     assert!(stderr.contains("could not be reached"), "{stderr}");
     assert!(latch.ok(&["team", "status"]).contains("joined no team"));
 }
+
+/// `secs` from now on the wall clock, as RFC 3339 (what a lease's `until` holds).
+fn wall_clock_in(secs: i64) -> String {
+    let out = std::process::Command::new("date").args(["-u", "-d", &format!("{secs} seconds"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_lease_left_by_a_machine_that_died_runs_out_and_the_next_refresh_takes_it() {
+    let bao = bao_with_policies();
+    let op = Provider::oidc(&["--access-ttl", "8"]);
+    let token = bao.token(&["latch-sales-writer"]);
+    let a = Latch::new();
+    join(&a, &bao, &token);
+    add_team_connection(&a, &op);
+    let id = a.show("CRM")["id"].as_str().unwrap().to_owned();
+    let first = a.ok(&["token", "CRM"]).trim().to_owned();
+
+    // Another machine took the lease for 30 s and died.
+    let lease = serde_json::json!({ "data": { "holder": "dead-machine", "until": wall_clock_in(30) } }).to_string();
+    let (status, body) = bao.root("POST", &format!("/v1/secret/data/{TEAM_PATH}/connections/{id}/lease"), &lease);
+    assert_eq!(status, 200, "{body}");
+
+    // Past its end (a step of the clock, not a wait), the next refresh takes it over.
+    a.step_clock(31_000);
+    let renewed = a.ok(&["token", "CRM"]).trim().to_owned();
+    assert_ne!(renewed, first);
+    assert_eq!(refreshes(&op), 1);
+    assert_eq!(team_doc(&bao, &id, "lease")["holder"], "", "let go after the refresh");
+    assert_eq!(team_doc(&bao, &id, "access")["access_token"], renewed.as_str());
+    a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), first, renewed]);
+}
