@@ -259,5 +259,11 @@ fn a_lease_left_by_a_machine_that_died_runs_out_and_the_next_refresh_takes_it() 
     assert_eq!(refreshes(&op), 1);
     assert_eq!(team_doc(&bao, &id, "lease")["holder"], "", "let go after the refresh");
     assert_eq!(team_doc(&bao, &id, "access")["access_token"], renewed.as_str());
+
+    // The store down: said so, and listing still works from what is here.
+    drop(bao);
+    let status = a.ok(&["team", "status"]);
+    assert!(status.contains("NOT reachable") && status.contains("could not be reached"), "{status}");
+    assert!(a.ok(&["list"]).contains("CRM"));
     a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), first, renewed]);
 }

@@ -140,6 +140,7 @@ impl Engine {
             token_entry: new_token_entry(),
             joined_at: self.now(),
             last_synced_at: None,
+            last_sync_attempt_at: None,
         };
         let address =
             KvAddress { addr: config.addr.clone(), mount: config.mount.clone(), ca_file: config.ca_file.as_ref().map(Into::into) };
@@ -203,8 +204,13 @@ impl Engine {
         let teams = self.db().teams_list();
         let Ok(teams) = teams else { return };
         for team in teams {
-            let stale = team.last_synced_at.is_none_or(|at| now - at > chrono::Duration::from_std(max_age).unwrap_or_default());
+            let tried = team.last_sync_attempt_at.max(team.last_synced_at);
+            let stale = tried.is_none_or(|at| now - at > chrono::Duration::from_std(max_age).unwrap_or_default());
             if stale {
+                // Noted first: a store that is down is tried again a minute later, not by every command.
+                if let Err(err) = self.db().team_set_sync_attempt(&team.name, now) {
+                    tracing::warn!(team = %team.name, error = %err, "could not note the sync attempt");
+                }
                 if let Err(err) = self.team_sync(&team.name).await {
                     tracing::warn!(team = %team.name, error = %err, "could not sync the team's connections");
                 }

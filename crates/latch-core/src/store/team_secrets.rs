@@ -343,6 +343,7 @@ mod tests {
             token_entry: new_token_entry(),
             joined_at: chrono::Utc::now(),
             last_synced_at: None,
+            last_sync_attempt_at: None,
         };
         routes.add_team(Arc::new(TeamStore::new(config)));
         let id = ConnectionId::generate();

@@ -25,6 +25,8 @@ pub struct TeamConfig {
     pub token_entry: String,
     pub joined_at: DateTime<Utc>,
     pub last_synced_at: Option<DateTime<Utc>>,
+    /// The last try, whether or not the store answered.
+    pub last_sync_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// What this Latch knows about one team connection's tokens in the store.
@@ -50,15 +52,16 @@ fn read_team(row: &rusqlite::Row<'_>) -> rusqlite::Result<TeamConfig> {
         token_entry: row.get(5)?,
         joined_at: parse_time(row.get(6)?).unwrap_or_default(),
         last_synced_at: parse_time(row.get(7)?),
+        last_sync_attempt_at: parse_time(row.get(8)?),
     })
 }
 
-const TEAM_COLUMNS: &str = "name, addr, mount, path, ca_file, token_entry, joined_at, last_synced_at";
+const TEAM_COLUMNS: &str = "name, addr, mount, path, ca_file, token_entry, joined_at, last_synced_at, last_sync_attempt_at";
 
 impl Db {
     pub fn team_insert(&self, team: &TeamConfig) -> Result<()> {
         self.conn.execute(
-            &format!("INSERT INTO teams ({TEAM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            &format!("INSERT INTO teams ({TEAM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
                 team.name,
                 team.addr,
@@ -67,7 +70,8 @@ impl Db {
                 team.ca_file,
                 team.token_entry,
                 team.joined_at.to_rfc3339(),
-                team.last_synced_at.map(|t| t.to_rfc3339())
+                team.last_synced_at.map(|t| t.to_rfc3339()),
+                team.last_sync_attempt_at.map(|t| t.to_rfc3339())
             ],
         )?;
         Ok(())
@@ -82,6 +86,11 @@ impl Db {
     /// A team by name, ignoring case.
     pub fn team_find(&self, name: &str) -> Result<Option<TeamConfig>> {
         Ok(self.conn.query_row(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE name = ?1"), [name], read_team).optional()?)
+    }
+
+    pub fn team_set_sync_attempt(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        self.conn.execute("UPDATE teams SET last_sync_attempt_at = ?2 WHERE name = ?1", params![name, at.to_rfc3339()])?;
+        Ok(())
     }
 
     pub fn team_set_synced(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
@@ -155,6 +164,7 @@ mod tests {
             token_entry: "team_x".into(),
             joined_at: Utc::now(),
             last_synced_at: None,
+            last_sync_attempt_at: None,
         };
         db.team_insert(&team).unwrap();
         assert_eq!(db.team_find("SALES").unwrap().unwrap().path, "teams/sales");
