@@ -16,6 +16,7 @@ mod settings;
 mod sign_in;
 mod spec;
 mod team;
+mod team_refresh;
 mod tokens;
 mod transfer;
 mod usage;

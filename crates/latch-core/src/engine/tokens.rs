@@ -269,9 +269,9 @@ impl Engine {
         }
         // A team connection: the team's lease too (one writer across machines), or another machine's new tokens.
         let team_lease = match self.team_turn(&connection).await? {
-            super::team::TeamTurn::Adopted(adopted) => return Ok(*adopted),
-            super::team::TeamTurn::Holding(lease) => Some(lease),
-            super::team::TeamTurn::Personal => None,
+            super::team_refresh::TeamTurn::Adopted(adopted) => return Ok(*adopted),
+            super::team_refresh::TeamTurn::Holding(lease) => Some(lease),
+            super::team_refresh::TeamTurn::Personal => None,
         };
         let generation = self.db().token_generation(id)?;
         if let Some(tokens) = &tokens {
