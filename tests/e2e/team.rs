@@ -251,6 +251,8 @@ fn a_lease_left_by_a_machine_that_died_runs_out_and_the_next_refresh_takes_it() 
     let lease = serde_json::json!({ "data": { "holder": "dead-machine", "until": wall_clock_in(30) } }).to_string();
     let (status, body) = bao.root("POST", &format!("/v1/secret/data/{TEAM_PATH}/connections/{id}/lease"), &lease);
     assert_eq!(status, 200, "{body}");
+    let shown = a.ok(&["team", "status"]);
+    assert!(shown.contains("renewing now: dead-machine"), "{shown}");
 
     // Past its end (a step of the clock, not a wait), the next refresh takes it over.
     a.step_clock(31_000);

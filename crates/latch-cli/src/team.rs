@@ -144,8 +144,12 @@ pub async fn run(engine: &Engine, command: TeamCommand) -> Result<(), Error> {
                 );
                 println!("  last synced: {}", when(config.last_synced_at));
                 for connection in &report.connections {
+                    let renewing = match &connection.renewing {
+                        Some((holder, until)) => format!("  renewing now: {} (lease until {})", clean(holder), when(Some(*until))),
+                        None => String::new(),
+                    };
                     println!(
-                        "  {}  {}  expires {}  last refresh {}",
+                        "  {}  {}  expires {}  last refresh {}{renewing}",
                         clean(&connection.name),
                         connection.status.as_str(),
                         when(connection.access_expires_at),

@@ -49,6 +49,9 @@ pub struct TeamConnectionReport {
     pub access_expires_at: Option<DateTime<Utc>>,
     /// When this Latch last saw new tokens stored for it (its own or another member's).
     pub last_refresh_at: Option<DateTime<Utc>>,
+    /// Who is renewing it right now (computer and process) and until when;
+    /// `None` when nobody is, or when this member may not read the lease.
+    pub renewing: Option<(String, DateTime<Utc>)>,
 }
 
 /// What a sync did.
@@ -342,11 +345,20 @@ impl Engine {
             for connection in self.list()? {
                 if names.get(&connection.id).is_some_and(|t| t.eq_ignore_ascii_case(&config.name)) {
                     let note = self.db().team_token_note(&connection.id)?;
+                    let renewing = match (&unreachable, team.kv_ready()) {
+                        (None, Some(kv)) => {
+                            let doc = team.doc(&connection.id, "lease");
+                            let lease = kv.read(&doc, "the refresh lease").await.ok().flatten();
+                            lease.and_then(|lease| super::team_refresh::lease_holder(&lease, self.now()))
+                        }
+                        _ => None,
+                    };
                     connections.push(TeamConnectionReport {
                         name: connection.name,
                         status: connection.status,
                         access_expires_at: connection.access_expires_at,
                         last_refresh_at: note.last_refresh_at,
+                        renewing,
                     });
                 }
             }

@@ -50,6 +50,25 @@ pub(crate) struct TeamLease {
     released: bool,
 }
 
+/// The computer's name, so `latch team status` can say which machine is
+/// renewing a connection.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "a computer".into())
+}
+
+/// Who holds `lease` and until when, while it is held; `None` when free.
+pub(super) fn lease_holder(lease: &Document, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+    let holder = lease.text("holder").filter(|h| !h.is_empty())?;
+    let until = lease_until(lease).filter(|until| *until > now)?;
+    // The computer's name and the process, without the per-refresh ULID.
+    let shown = holder.rsplit_once(':').map(|(who, _)| who).unwrap_or(holder);
+    Some((shown.to_owned(), until))
+}
+
 fn lease_until(doc: &Document) -> Option<DateTime<Utc>> {
     doc.text("until").and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
@@ -156,7 +175,7 @@ impl Engine {
         let kv = team.kv(self.teams.personal()).await?;
         let doc = team.doc(&connection.id, "lease");
         let purpose = format!("the refresh lease of '{}' ({}/{doc})", connection.name, team.config.mount);
-        let holder = new_holder();
+        let holder = format!("{}:{}", host_name(), new_holder());
         let started = std::time::Instant::now();
         loop {
             let current = kv.read(&doc, &purpose).await?;
