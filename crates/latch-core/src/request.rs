@@ -112,8 +112,20 @@ pub struct RequestPreview {
 pub const TOKEN_MASK: &str = "••••••";
 
 pub fn preview(spec: &KindSettings, api: &ApiRequest) -> Result<RequestPreview> {
-    Ok(preview_of(&build(spec, api, &AccessToken::new(TOKEN_MASK.into()))?))
+    let mask = AccessToken::new(TOKEN_MASK.into());
+    let mut request = build(spec, api, &mask)?;
+    if spec.oauth2().is_some_and(|settings| settings.dpop) {
+        // RFC 9449 §7.1: the DPoP scheme, and a proof made for this very
+        // request when it is sent.
+        request.headers_mut().insert(header::AUTHORIZATION, dpop::authorization(&mask)?);
+        request.headers_mut().insert(dpop::PROOF_HEADER, HeaderValue::from_static(DPOP_PROOF_PREVIEW));
+    }
+    Ok(preview_of(&request))
 }
+
+/// What stands in for a DPoP proof in a preview: it is made when the
+/// request is sent, for its method and address.
+pub const DPOP_PROOF_PREVIEW: &str = "a new proof for this request, signed by Latch when it is sent";
 
 /// The preview of a request built with [`TOKEN_MASK`] for its secrets.
 pub fn preview_of(request: &http::Request<Vec<u8>>) -> RequestPreview {
@@ -265,6 +277,16 @@ mod tests {
         spec.query_param = "key".into();
         spec.custom_headers = vec![KeyValue::new("X-Version", "1"), KeyValue::new("Accept", "text/plain")];
         KindSettings::OAuth2(spec)
+    }
+
+    #[test]
+    fn the_preview_of_a_bound_connection_shows_the_dpop_scheme_and_a_proof_to_come() {
+        let mut settings = OAuth2Settings::new(Flow::ClientCredentials, "c");
+        settings.dpop = true;
+        let shown = preview(&KindSettings::OAuth2(settings), &ApiRequest::get("https://api.example.com/me?x=1")).unwrap();
+        let header = |name: &str| shown.headers.iter().find(|kv| kv.key == name).map(|kv| kv.value.clone());
+        assert_eq!(header("authorization").as_deref(), Some("DPoP ••••••"));
+        assert_eq!(header("dpop").as_deref(), Some(DPOP_PROOF_PREVIEW));
     }
 
     #[test]
