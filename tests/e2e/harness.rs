@@ -561,27 +561,41 @@ impl Bao {
         found.unwrap_or_else(|| panic!("no bao under {}: run `bash scripts/install-deps.sh --test` (make test does)", lib.display()))
     }
 
+    /// Starts one. `bao server -dev` also listens on the port after its
+    /// own (the cluster port), which another test's server may hold: a
+    /// server that exits at once is started again on other ports.
     pub fn start() -> Bao {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("http://127.0.0.1:{port}");
-        let child = Command::new(Self::binary())
-            .args(["server", "-dev", &format!("-dev-root-token-id={}", Self::ROOT_TOKEN), &format!("-dev-listen-address=127.0.0.1:{port}")])
-            // No token file in the test user's home.
-            .env("HOME", std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bao starts");
-        let bao = Bao { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() && bao.root("GET", "/v1/sys/health", "").0 == 200;
-            if ready {
-                return bao;
+        let mut exits = Vec::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let log = tempfile::NamedTempFile::new().unwrap();
+            let child = Command::new(Self::binary())
+                .args(["server", "-dev", &format!("-dev-root-token-id={}", Self::ROOT_TOKEN), &format!("-dev-listen-address=127.0.0.1:{port}")])
+                // No token file in the test user's home.
+                .env("HOME", std::env::temp_dir())
+                .stdout(Stdio::null())
+                .stderr(log.reopen().unwrap())
+                .spawn()
+                .expect("bao starts");
+            let mut bao = Bao { child, addr: format!("http://127.0.0.1:{port}") };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() && bao.root("GET", "/v1/sys/health", "").0 == 200 {
+                    return bao;
+                }
+                if let Ok(Some(status)) = bao.child.try_wait() {
+                    let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                    exits.push(format!("{status}: {}", said.lines().rev().take(3).collect::<Vec<_>>().join(" | ")));
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                    panic!("bao server -dev did not answer /v1/sys/health within 30 s:\n{said}");
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            assert!(Instant::now() < deadline, "bao server -dev did not answer /v1/sys/health within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
         }
+        panic!("bao server -dev exited five times: {exits:?}");
     }
 
     /// An API call with the root token.

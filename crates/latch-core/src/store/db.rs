@@ -16,7 +16,6 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261201_0005_refresh_due", include_str!("migrations/20261201_0005_refresh_due.sql")),
     ("20261201_0006_usage_log", include_str!("migrations/20261201_0006_usage_log.sql")),
     ("20261202_0007_teams", include_str!("migrations/20261202_0007_teams.sql")),
-    ("20261202_0008_team_sync_attempt", include_str!("migrations/20261202_0008_team_sync_attempt.sql")),
 ];
 
 pub struct Db {

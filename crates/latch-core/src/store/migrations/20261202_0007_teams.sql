@@ -9,7 +9,11 @@ CREATE TABLE teams (
     -- The keyring entry (account `<token_entry>/openbao_token`) with the token.
     token_entry     TEXT NOT NULL,
     joined_at       TEXT NOT NULL,
-    last_synced_at  TEXT
+    last_synced_at  TEXT,
+    -- When Latch last tried to mirror the team, whether or not the store
+    -- answered: commands try again at most once a minute, so a team store
+    -- that is down does not slow every command.
+    last_sync_attempt_at TEXT
 );
 
 -- The local rows that mirror a team's connections. `access_version` is the
