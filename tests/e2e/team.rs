@@ -269,3 +269,47 @@ fn a_lease_left_by_a_machine_that_died_runs_out_and_the_next_refresh_takes_it() 
     assert!(a.ok(&["list"]).contains("CRM"));
     a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), first, renewed]);
 }
+
+#[test]
+fn with_the_team_store_down_the_agent_keeps_handing_out_the_valid_token_it_holds() {
+    let bao = bao_with_policies();
+    let op = Provider::oidc(&[]);
+    let token = bao.token(&["latch-sales-writer"]);
+    let a = Latch::new();
+    let runtime = a.data_dir.path().with_extension("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    a.set_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+    join(&a, &bao, &token);
+    add_team_connection(&a, &op);
+    let held = a.ok(&["token", "CRM"]).trim().to_owned();
+
+    let mut agent = a
+        .command(&["agent"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = runtime.join("latch/agent.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "the agent did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(a.ok(&["token", "CRM"]).trim(), held, "the agent holds the team's token");
+
+    // OpenBao stops: the token is still valid, so the agent still hands it out.
+    drop(bao);
+    assert_eq!(a.ok(&["token", "CRM"]).trim(), held);
+    assert_eq!(a.ok(&["token", "CRM"]).trim(), held);
+    // Without the agent, the token would have to come from the store: said plainly.
+    a.set_env("LATCH_NO_AGENT", "1");
+    let output = a.run(&["token", "CRM"]);
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "no store, no agent: no token");
+    assert!(said.contains("could not be reached"), "{said}");
+    a.set_env("LATCH_NO_AGENT", "");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), held]);
+}
