@@ -379,3 +379,44 @@ fn a_wrong_or_expired_certificate_is_refused_in_plain_words() {
     secrets.extend(pki.key_lines("expired"));
     latch.assert_no_secret_leaks(&secrets);
 }
+
+#[test]
+fn a_pushed_sign_in_request_authenticates_with_the_client_certificate() {
+    let (pki, op, latch, origin) = setup();
+    latch.ok(&[
+        "add", "--name", "Pushed", "--issuer", &op.base, "--client-id", "mtls-ca", "--client-cert", &pki.arg("client.pem"),
+        "--client-cert-key", &pki.arg("client-key.pem"), "--scope", "openid", "--par", "on",
+    ]);
+    let shown = latch.show("Pushed");
+    assert_eq!(shown["par"], true);
+    assert_eq!(
+        shown["mtls_endpoint_aliases"]["pushed_authorization_request_endpoint"],
+        format!("{origin}/request"),
+        "the push goes where the certificate is asked for: {shown}"
+    );
+    let out = latch.ok(&["connect", "Pushed", "--timeout", "20"]);
+    assert!(out.contains("Connected 'Pushed'"), "{out}");
+    let stats = op.stats();
+    assert_eq!(stats["pushed_requests"], 1, "{stats}");
+    assert_eq!(stats["client_secrets_seen"], 0, "{stats}");
+}
+
+#[test]
+fn a_device_sign_in_polls_with_the_client_certificate() {
+    let pki = Pki::new();
+    let op = pki.oidc_with(&["--device"]);
+    let latch = Latch::new();
+    pki.trust(&latch);
+    let origin = mtls_origin(&op);
+    latch.ok(&[
+        "add", "--name", "Kiosk", "--issuer", &op.base, "--flow", "device_code", "--client-id", "mtls-ca", "--client-cert",
+        &pki.arg("client.pem"), "--client-cert-key", &pki.arg("client-key.pem"), "--scope", "openid",
+    ]);
+    let shown = latch.show("Kiosk");
+    assert_eq!(shown["mtls_endpoint_aliases"]["device_authorization_endpoint"], format!("{origin}/device/auth"), "{shown}");
+    let out = latch.ok(&["connect", "Kiosk", "--timeout", "30"]);
+    assert!(out.contains("Connected 'Kiosk'"), "{out}");
+    let stats = op.stats();
+    assert!(stats["mtls_token_requests"].as_u64().unwrap() >= 1, "the polls went to the TLS port: {stats}");
+    assert_eq!(stats["client_secrets_seen"], 0, "{stats}");
+}

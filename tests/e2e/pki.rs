@@ -56,12 +56,22 @@ impl Pki {
 
     /// oidc-provider with its mutual-TLS front on this PKI (`oidc.mjs --mtls`).
     pub fn oidc(&self) -> Provider {
-        Provider::oidc(&["--mtls", self.dir.path().to_str().unwrap()])
+        self.oidc_with(&[])
     }
 
-    /// Makes `latch` (the CLI, and the app started for it) trust the test CA.
+    /// The same, with more of oidc.mjs's options (e.g. `--device`).
+    pub fn oidc_with(&self, more: &[&str]) -> Provider {
+        let mut args = vec!["--mtls", self.dir.path().to_str().unwrap()];
+        args.extend_from_slice(more);
+        Provider::oidc(&args)
+    }
+
+    /// Makes `latch` (the CLI, the app started for it and the browser it
+    /// opens) trust the test CA.
     pub fn trust(&self, latch: &Latch) {
         latch.set_env("SSL_CERT_FILE", &self.arg("ca.pem"));
+        // And the scripted browser it starts (Node), for pages on the TLS port.
+        latch.set_env("NODE_EXTRA_CA_CERTS", &self.arg("ca.pem"));
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
