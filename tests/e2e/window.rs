@@ -107,6 +107,13 @@ fn is_stale(err: &fantoccini::error::CmdError) -> bool {
     matches!(err, fantoccini::error::CmdError::Standard(e) if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
 
+/// A click that landed on another element: the page moved between the
+/// scroll and the click (a re-render above it, the sticky footer changing).
+/// Scrolling again and clicking again is what a person would do.
+fn is_intercepted(err: &fantoccini::error::CmdError) -> bool {
+    matches!(err, fantoccini::error::CmdError::Standard(e) if e.error == fantoccini::error::ErrorStatus::ElementClickIntercepted)
+}
+
 /// Every process whose environment names `data_dir` as LATCH_DATA_DIR.
 fn processes_over(data_dir: &Path) -> Vec<u32> {
     let needle = format!("LATCH_DATA_DIR={}", data_dir.display()).into_bytes();
@@ -193,7 +200,8 @@ impl Window {
     }
 
     /// Clicks like a person: scrolled into view first. An element replaced
-    /// by a re-render in between is looked up again.
+    /// by a re-render in between is looked up again; a click that landed on
+    /// something else because the page moved is tried again.
     pub async fn click(&self, id: &str) {
         let started = Instant::now();
         loop {
@@ -207,7 +215,9 @@ impl Window {
             .await;
             match outcome {
                 Ok(()) => return,
-                Err(err) if is_stale(&err) && started.elapsed() < Duration::from_secs(20) => {}
+                Err(err) if (is_stale(&err) || is_intercepted(&err)) && started.elapsed() < Duration::from_secs(20) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 Err(err) => self.fail(&format!("click {id}: {err:?}")).await,
             }
         }
