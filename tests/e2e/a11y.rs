@@ -88,7 +88,7 @@ async fn every_main_screen(theme: Theme) {
     window.click("add-connection").await;
     window.wait_for("[data-testid='preset-card'][data-preset='github']").await;
     audit.check("picker").await;
-    click_css(&window, "[data-testid='preset-card'][data-preset='github']").await;
+    window.click_css("[data-testid='preset-card'][data-preset='github']").await;
     window.testid("preset-guide").await;
     audit.check("preset-form").await;
     window.click("back-to-providers").await;
@@ -198,7 +198,7 @@ async fn every_main_screen(theme: Theme) {
 
     // A use from the terminal, so Recent use has rows of two kinds (and its filter).
     latch.ok(&["token", "Team Drive"]);
-    click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Team Drive']").await;
     window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
     audit.check("detail-healthy").await;
     window.click("more-actions").await;
@@ -208,7 +208,7 @@ async fn every_main_screen(theme: Theme) {
     window.until("the menu to close", || async { !window.exists("[role='menu']").await }).await;
     window.click("test-request").await;
     window.fill("test_url", &healthy.url("/api/echo")).await;
-    click_css(&window, "[data-testid='test-request-panel'] button[type='submit']").await;
+    window.click_css("[data-testid='test-request-panel'] button[type='submit']").await;
     window.testid("response").await;
     // The test request is a use of its own: Recent use lists both, with its filter.
     window.wait_for("[data-testid='usage-filter']").await;
@@ -220,21 +220,21 @@ async fn every_main_screen(theme: Theme) {
         window.testid(confirm).await;
         audit.check(&format!("{item}-dialog")).await;
         // The dialog's other button keeps the connection.
-        click_css(&window, "[role='alertdialog'] button:not([data-testid])").await;
+        window.click_css("[role='alertdialog'] button:not([data-testid])").await;
         window.until("the dialog to close", || async { !window.exists("[role='alertdialog']").await }).await;
     }
 
-    click_css(&window, "[data-testid='connection-row'][data-name='Lapsed']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Lapsed']").await;
     window
         .until("Needs sign-in", || async { window.text_of("[data-testid='detail-status']").await.contains("Needs sign-in") })
         .await;
     audit.check("detail-needs-sign-in").await;
-    click_css(&window, "[data-testid='state'] button[aria-expanded='false']").await;
+    window.click_css("[data-testid='state'] button[aria-expanded='false']").await;
     window.testid("error-details").await;
     audit.check("error-details").await;
 
     // A connection made from a spec: its detail, its spec in the editor, a step run.
-    click_css(&window, "[data-testid='connection-row'][data-name='Academy spec']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Academy spec']").await;
     window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
     audit.check("spec-detail").await;
     window.click("show-spec").await;
@@ -245,19 +245,19 @@ async fn every_main_screen(theme: Theme) {
     audit.check("spec-step-run").await;
 
     // An OAuth 1.0a connection: its detail, a signed test request with the curl menu open, the code field.
-    click_css(&window, "[data-testid='connection-row'][data-name='Photos']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Photos']").await;
     window.until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") }).await;
     window.testid("oauth1-facts").await;
     audit.check("oauth1-detail").await;
     window.click("test-request").await;
     window.fill("test_url", &photos.url("/api/me")).await;
-    click_css(&window, "[data-testid='test-request-panel'] button[type='submit']").await;
+    window.click_css("[data-testid='test-request-panel'] button[type='submit']").await;
     window.testid("response").await;
-    click_css(&window, "[data-testid='test-request-panel'] .tools button[aria-haspopup]").await;
+    window.click_css("[data-testid='test-request-panel'] .tools button[aria-haspopup]").await;
     window.testid("curl-signed").await;
     audit.check("oauth1-test-request").await;
     window.client.execute("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));", vec![]).await.unwrap();
-    click_css(&window, "[data-testid='connection-row'][data-name='Photos code']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Photos code']").await;
     window.click("connect").await;
     window.wait_for("#pasted-address").await;
     audit.check("oauth1-code-waiting").await;
@@ -265,7 +265,7 @@ async fn every_main_screen(theme: Theme) {
     window.until("the sign-in to end", || async { !window.exists("[data-testid='waiting']").await }).await;
 
     // A sign-in under way: the time left and Cancel.
-    click_css(&window, "[data-testid='connection-row'][data-name='Not yet']").await;
+    window.click_css("[data-testid='connection-row'][data-name='Not yet']").await;
     window.click("connect").await;
     window.testid("cancel-connect").await;
     audit.check("sign-in-waiting").await;
@@ -385,19 +385,6 @@ fn describe(violation: &Value) -> String {
         .map(|node| format!("    {}\n      {}", text(&node["target"]), text(&node["summary"]).replace('\n', "\n      ")))
         .collect();
     format!("{} [{}] {}\n{}", text(&violation["id"]), text(&violation["impact"]), text(&violation["help"]), nodes.join("\n"))
-}
-
-/// Clicks the element matching `css`, scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    window
-        .client
-        .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element).unwrap()])
-        .await
-        .unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
 }
 
 /// Waits until the window has painted what the page now holds (two animation frames, then a moment).

@@ -489,19 +489,6 @@ async fn poll<T>(seconds: u64, probe: impl Fn() -> Option<T>, state: impl Fn() -
 
 // --- issue 5 in the window: discovery, device code ----------------------------
 
-/// Clicks the element matching `css` like a person: scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    window
-        .client
-        .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element).unwrap()])
-        .await
-        .unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
-}
-
 async fn value_of(window: &Window, name: &str) -> String {
     let input = window.wait_for(&format!("[name='{name}']")).await;
     input.prop("value").await.unwrap().unwrap_or_default()
@@ -538,7 +525,7 @@ async fn an_issuer_typed_in_the_form_is_discovered_and_the_connection_signs_in_t
 
         // The server's scopes are offered as chips to pick.
         for scope in ["openid", "offline_access", "profile", "api:read"] {
-            click_css(&window, &format!("[data-testid='scope-option'][data-scope='{scope}']")).await;
+            window.click_css(&format!("[data-testid='scope-option'][data-scope='{scope}']")).await;
         }
         window.fill("client_id", "public-pkce").await;
         window.screenshot("form-discovered").await;
@@ -617,7 +604,7 @@ async fn the_device_code_shown_in_the_window_is_the_one_that_signs_in() {
         // The app's own browser does nothing: the person reads the code off the window.
         latch.set_browser_mode("ignore");
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='TV']").await;
+        window.click_css("[data-testid='connection-row'][data-name='TV']").await;
         window.click("connect").await;
         let code = window.testid("user-code").await;
         window.until("the user code", || async { !code.text().await.unwrap_or_default().trim().is_empty() }).await;
@@ -685,7 +672,7 @@ async fn the_paste_sign_in_takes_the_address_from_the_browsers_address_bar_and_c
             "academy-secret\n",
         );
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='Academy']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Academy']").await;
         window.click("connect").await;
         let field = window.wait_for("[name='pasted_address']").await;
 
@@ -732,7 +719,7 @@ async fn a_sign_in_cancelled_in_the_window_closes_the_listener_and_changes_nothi
         // The browser opens the page and nobody signs in.
         latch.set_browser_mode("ignore");
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='Patient']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Patient']").await;
         window.click("connect").await;
 
         // The waiting panel shows the link the browser was sent to; its
@@ -955,7 +942,7 @@ async fn work_in_a_changed_form_or_settings_is_not_thrown_away_by_a_click_elsewh
         painted_screenshot(&window, "discard-changes").await;
         window.wait_for("[role='alertdialog'] button:not([data-testid])").await.click().await.unwrap(); // Keep editing
         assert_eq!(value_of(&window, "name").await, "Half done", "kept");
-        click_css(&window, "[data-testid='connection-row'][data-name='Existing']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Existing']").await;
         window.click("confirm-discard").await;
         window.until("the detail", || async { window.text_of("[data-testid='detail-name']").await.contains("Existing") }).await;
 
@@ -1031,7 +1018,7 @@ async fn copy_access_token_puts_the_stored_token_on_the_clipboard_and_never_in_t
         ]);
         latch.ok(&["connect", "Team Drive"]);
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Team Drive']").await;
         window
             .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
             .await;
@@ -1130,7 +1117,7 @@ async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
                 ("Lapsed", "needs-sign-in", "Needs sign-in"),
                 ("No Refresh", "no-refresh-token", "Connected"),
             ] {
-                click_css(&window, &format!("[data-testid='connection-row'][data-name=\"{name}\"]")).await;
+                window.click_css(&format!("[data-testid='connection-row'][data-name=\"{name}\"]")).await;
                 window
                     .until(name, || async {
                         window.text_of("[data-testid='detail-name']").await == name
@@ -1163,7 +1150,7 @@ async fn the_list_and_the_detail_read_right_at_1040x720_and_800x600() {
         }
 
         // The More menu and the test request panel, at the small size.
-        click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Team Drive']").await;
         window.click("more-actions").await;
         window.testid("copy-token").await;
         window.screenshot("detail-more-menu-800x600").await;

@@ -16,29 +16,9 @@ use serde_json::Value;
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a test id) scrolled into view.
+/// Screenshots at both sizes, with `shown` (a test id) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.testid(shown).await;
-        let script = "arguments[0].scrollIntoView({ block: 'center' });";
-        window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        window.screenshot(&format!("api-{name}-{width}x{height}")).await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
-}
-
-/// Clicks the first element matching `css`, scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    let script = "arguments[0].scrollIntoView({block: 'center'});";
-    window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
+    window.screenshots(&format!("api-{name}"), Some(&format!("[data-testid='{shown}']")), "center").await
 }
 
 /// A client-credentials connection whose API is the upstream, connected.
@@ -230,7 +210,7 @@ async fn oauth1_and_spec_connections_show_and_change_their_api_address_and_allow
         );
 
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='Photos']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Photos']").await;
         let facts = window.shown("[data-testid='oauth1-facts']").await;
         assert!(facts.contains("https://api.photos.example.com"), "{facts}");
         assert!(facts.contains("every address under photos-cdn.example.com"), "{facts}");
@@ -241,7 +221,7 @@ async fn oauth1_and_spec_connections_show_and_change_their_api_address_and_allow
         screenshots(&window, "oauth1-form", "api-section").await;
         window.click("cancel").await;
 
-        click_css(&window, "[data-testid='connection-row'][data-name='Academy']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Academy']").await;
         window.testid("spec-facts").await;
         window.click("show-change-values").await;
         window.testid("api-section").await;

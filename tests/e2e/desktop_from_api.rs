@@ -9,14 +9,9 @@ use latch_e2e::window::{within, Window};
 use latch_e2e::{http, Latch, Provider};
 use serde_json::Value;
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked at.
+/// Screenshots at both sizes, as the screen is.
 async fn screenshots(window: &Window, name: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        window.screenshot(&format!("from-api-{name}-{width}x{height}")).await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
+    window.screenshots(&format!("from-api-{name}"), None, "center").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,57 +12,9 @@ use latch_e2e::pki::{mtls_origin, Pki};
 use latch_e2e::window::{within, Window};
 use latch_e2e::{http, Latch};
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a CSS selector) scrolled into view.
+/// Screenshots at both sizes, with `shown` (a CSS selector) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.wait_for(shown).await;
-        let script = "arguments[0].scrollIntoView({ block: 'center' });";
-        window
-            .client
-            .execute(script, vec![serde_json::to_value(&element).unwrap()])
-            .await
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        window
-            .screenshot(&format!("mtls-{name}-{width}x{height}"))
-            .await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
-}
-
-/// Clicks the first element matching `css`, scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    let script = "arguments[0].scrollIntoView({block: 'center'});";
-    window
-        .client
-        .execute(script, vec![serde_json::to_value(&element).unwrap()])
-        .await
-        .unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
-}
-
-/// Opens the form's Advanced settings, clicking again if a click landed
-/// while the form was still moving.
-async fn open_advanced(window: &Window) {
-    for _ in 0..5 {
-        window.click("advanced-toggle").await;
-        for _ in 0..10 {
-            if window
-                .exists("[data-testid='advanced-toggle'][aria-expanded='true']")
-                .await
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-    window.fail("Advanced settings did not open").await;
+    window.screenshots(&format!("mtls-{name}"), Some(shown), "center").await
 }
 
 async fn assert_no_private_key_shown(window: &Window, when: &str) {
@@ -100,12 +52,10 @@ async fn a_certificate_latch_makes_in_the_form_is_registered_and_its_bound_token
             .unwrap();
         window.fill("client_id", "not-yet").await;
         window.fill("api_base_url", &origin).await;
-        open_advanced(&window).await;
-        click_css(
-            &window,
-            "input[name='client_auth'][value='self_signed_tls_client_auth']",
-        )
-        .await;
+        window.open_advanced().await;
+        window
+            .click_css("input[name='client_auth'][value='self_signed_tls_client_auth']")
+            .await;
         let promise = window.shown("[data-testid='certificate-will-make']").await;
         assert!(
             promise.contains("Latch will make a certificate for this computer when you save"),

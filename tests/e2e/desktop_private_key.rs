@@ -10,44 +10,9 @@
 use latch_e2e::window::{within, Window};
 use latch_e2e::{register_key_client, Latch, Provider};
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a CSS selector) scrolled into view.
+/// Screenshots at both sizes, with `shown` (a CSS selector) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.wait_for(shown).await;
-        let script = "arguments[0].scrollIntoView({ block: 'center' });";
-        window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        window.screenshot(&format!("private-key-{name}-{width}x{height}")).await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
-}
-
-/// Clicks the first element matching `css`, scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    let script = "arguments[0].scrollIntoView({block: 'center'});";
-    window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
-}
-
-/// Opens the form's Advanced settings, clicking again if a click landed
-/// while the form was still moving (the fix count appearing below it).
-async fn open_advanced(window: &Window) {
-    for _ in 0..5 {
-        window.click("advanced-toggle").await;
-        for _ in 0..10 {
-            if window.exists("[data-testid='advanced-toggle'][aria-expanded='true']").await {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-    window.fail("Advanced settings did not open").await;
+    window.screenshots(&format!("private-key-{name}"), Some(shown), "center").await
 }
 
 /// The whole page's text has no private key in it.
@@ -72,8 +37,8 @@ async fn a_key_made_in_the_form_is_shown_as_a_public_key_to_register_and_then_co
         window.fill("token_url", &op.url("/token")).await;
         window.testid("scope-input").await.send_keys("api:read\u{E007}").await.unwrap();
         window.fill("client_id", "not-yet").await;
-        open_advanced(&window).await;
-        click_css(&window, "input[name='client_auth'][value='private_key_jwt']").await;
+        window.open_advanced().await;
+        window.click_css("input[name='client_auth'][value='private_key_jwt']").await;
         screenshots(&window, "method", "input[name='client_auth'][value='private_key_jwt']").await;
         // "Use my own key" takes a pasted PEM; this user lets Latch make one instead.
         window.click("key-paste").await;

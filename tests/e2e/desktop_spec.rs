@@ -10,19 +10,9 @@ use latch_e2e::{academy_spec_text, Latch, Provider};
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a test id) scrolled into view.
+/// Screenshots at both sizes, with `shown` (a test id) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.testid(shown).await;
-        let script = "arguments[0].scrollIntoView({ block: 'start' });";
-        window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        window.screenshot(&format!("spec-{name}-{width}x{height}")).await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
+    window.screenshots(&format!("spec-{name}"), Some(&format!("[data-testid='{shown}']")), "start").await
 }
 
 /// Puts `text` into a textarea as a paste would (typing 4 kB key by key is slow over WebDriver).

@@ -9,29 +9,9 @@ use latch_e2e::{Latch, Provider};
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Screenshots of the screen as it is now, at both sizes the app is checked
-/// at, with the element `shown` (a test id) scrolled into view.
+/// Screenshots at both sizes, with `shown` (a test id) scrolled into view.
 async fn screenshots(window: &Window, name: &str, shown: &str) {
-    for (width, height) in [(1040, 720), (800, 600)] {
-        window.client.set_window_size(width, height).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let element = window.testid(shown).await;
-        let script = "arguments[0].scrollIntoView({ block: 'end' });";
-        window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        window.screenshot(&format!("usage-{name}-{width}x{height}")).await;
-    }
-    window.client.set_window_size(1040, 720).await.unwrap();
-}
-
-/// Clicks the first element matching `css`, scrolled into view first.
-async fn click_css(window: &Window, css: &str) {
-    let element = window.wait_for(css).await;
-    let script = "arguments[0].scrollIntoView({block: 'center'});";
-    window.client.execute(script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-    if let Err(err) = element.click().await {
-        window.fail(&format!("click {css}: {err:?}")).await;
-    }
+    window.screenshots(&format!("usage-{name}"), Some(&format!("[data-testid='{shown}']")), "end").await
 }
 
 /// The Recent use rows' words (the first line of each), newest first.
@@ -76,7 +56,7 @@ async fn a_token_given_to_a_script_and_one_copied_in_the_window_show_under_recen
         latch.ok(&["token", "Other"]);
 
         let window = Window::open(&latch).await;
-        click_css(&window, "[data-testid='connection-row'][data-name='Team Drive']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Team Drive']").await;
         window
             .until("the script's use", || async {
                 uses_shown(&window).await == ["Given to a program from the terminal"]
@@ -127,7 +107,7 @@ async fn a_token_given_to_a_script_and_one_copied_in_the_window_show_under_recen
         screenshots(&window, "recent-use", "recent-use").await;
 
         // Another connection shows its own uses only.
-        click_css(&window, "[data-testid='connection-row'][data-name='Other']").await;
+        window.click_css("[data-testid='connection-row'][data-name='Other']").await;
         window
             .until("Other's one use", || async {
                 uses_shown(&window).await == ["Given to a program from the terminal"]

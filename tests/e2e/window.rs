@@ -203,9 +203,14 @@ impl Window {
     /// by a re-render in between is looked up again; a click that landed on
     /// something else because the page moved is tried again.
     pub async fn click(&self, id: &str) {
+        self.click_css(&format!("[data-testid='{id}']")).await
+    }
+
+    /// [`Window::click`] on the first element matching `css`.
+    pub async fn click_css(&self, css: &str) {
         let started = Instant::now();
         loop {
-            let element = self.testid(id).await;
+            let element = self.wait_for(css).await;
             let outcome = async {
                 self.client
                     .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element)?])
@@ -218,9 +223,45 @@ impl Window {
                 Err(err) if (is_stale(&err) || is_intercepted(&err)) && started.elapsed() < Duration::from_secs(20) => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(err) => self.fail(&format!("click {id}: {err:?}")).await,
+                Err(err) => self.fail(&format!("click {css}: {err:?}")).await,
             }
         }
+    }
+
+    /// Screenshots of the screen as it is now at both sizes the app is
+    /// checked at (1040×720 and 800×600), saved as `NAME-WxH.png`; with
+    /// `shown`, the first element matching that CSS selector is scrolled
+    /// into view first (`block`: start, center or end). The window is left
+    /// at 1040×720.
+    pub async fn screenshots(&self, name: &str, shown: Option<&str>, block: &str) {
+        for (width, height) in [(1040, 720), (800, 600)] {
+            self.client.set_window_size(width, height).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if let Some(css) = shown {
+                let element = self.wait_for(css).await;
+                let script = format!("arguments[0].scrollIntoView({{ block: '{block}' }});");
+                self.client.execute(&script, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            self.screenshot(&format!("{name}-{width}x{height}")).await;
+        }
+        self.client.set_window_size(1040, 720).await.unwrap();
+    }
+
+    /// Opens the connection form's Advanced settings, clicking again if a
+    /// click landed while the form was still moving (the fix count
+    /// appearing below it).
+    pub async fn open_advanced(&self) {
+        for _ in 0..5 {
+            self.click("advanced-toggle").await;
+            for _ in 0..10 {
+                if self.exists("[data-testid='advanced-toggle'][aria-expanded='true']").await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        self.fail("Advanced settings did not open").await;
     }
 
     /// Saves the connection form once the engine has found it valid.
