@@ -41,6 +41,14 @@ pub fn wording(notice: &Notice) -> Wording {
             ),
             button: button(action),
         },
+        Notice::TeamUnreachable { team, since, .. } => Wording {
+            summary: format!("The team store for '{team}' can't be reached"),
+            body: format!(
+                "Since {}. Latch keeps using the sign-ins it has and tries again by itself.",
+                since.with_timezone(&chrono::Local).format("%H:%M")
+            ),
+            button: (OPEN, "Open Latch"),
+        },
     }
 }
 
@@ -102,7 +110,8 @@ fn without_codes(text: &str) -> String {
 
 pub fn notify(app: &AppHandle, notice: &Notice) {
     let id = match notice {
-        Notice::NeedsReauth { id, .. } | Notice::ExpiresSoon { id, .. } => id.clone(),
+        Notice::NeedsReauth { id, .. } | Notice::ExpiresSoon { id, .. } => Some(id.clone()),
+        Notice::TeamUnreachable { .. } => None,
     };
     let Wording { summary, body, button } = wording(notice);
     // The name and the reason come from the user, an imported file or the
@@ -121,7 +130,10 @@ pub fn notify(app: &AppHandle, notice: &Notice) {
         match notification.show() {
             #[cfg(all(unix, not(target_os = "macos")))]
             Ok(handle) => handle.wait_for_action(|action| match action {
-                SIGN_IN => open_and_reconnect(&app, id.as_str()),
+                SIGN_IN => match &id {
+                    Some(id) => open_and_reconnect(&app, id.as_str()),
+                    None => show_main_window(&app),
+                },
                 OPEN => show_main_window(&app),
                 _ => {}
             }),

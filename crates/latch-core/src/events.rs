@@ -40,6 +40,8 @@ pub enum EngineEvent {
     /// (`Engine::record_use`): a record of use on screen reads it again.
     /// The connection itself did not change.
     Used { id: ConnectionId },
+    /// A team's store stopped or started answering (`Engine::team_health`).
+    TeamReach { team: String },
 }
 
 impl EngineEvent {
@@ -50,7 +52,7 @@ impl EngineEvent {
             | EngineEvent::Refreshed { id }
             | EngineEvent::NeedsAttention { id }
             | EngineEvent::Removed { id } => Some(id),
-            EngineEvent::Notice(_) | EngineEvent::SignIn { .. } | EngineEvent::Used { .. } => None,
+            EngineEvent::Notice(_) | EngineEvent::SignIn { .. } | EngineEvent::Used { .. } | EngineEvent::TeamReach { .. } => None,
         }
     }
 }
@@ -62,6 +64,9 @@ pub enum Notice {
     NeedsReauth { id: ConnectionId, name: String, reason: String, action: Action },
     /// The sign-in the provider dated runs out soon.
     ExpiresSoon { id: ConnectionId, name: String, at: DateTime<Utc>, action: Action },
+    /// A team's store has not answered for a while (once per outage):
+    /// Latch keeps using the tokens it holds and tries again by itself.
+    TeamUnreachable { team: String, since: DateTime<Utc>, reason: String },
 }
 
 /// How a sign-in is going. Serialised for the desktop UI, which follows a

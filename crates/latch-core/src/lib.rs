@@ -74,7 +74,7 @@ pub use engine::{
     Browser, ConnectionTemplate, Disconnected, Engine, FoundApi, OAuth1Token, Requester, SecretChange, SignInControl, SignInHandle, SignInOptions, SpecConnection,
     SpecEdit, StepReport, SystemBrowser,
 };
-pub use engine::{TeamConnectionReport, TeamJoin, TeamReport, TeamSync};
+pub use engine::{TeamConnectionReport, TeamHealth, TeamJoin, TeamReport, TeamSync};
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};
 pub use events::{EngineEvent, Notice, SessionId, SignInEvent, SignInOutcome};
 

@@ -41,7 +41,7 @@ pub use sign_in::{SignInControl, SignInHandle, SignInOptions};
 pub use oauth1::OAuth1Token;
 pub use usage::Requester;
 pub use spec::{SpecConnection, SpecEdit, StepReport};
-pub use team::{TeamConnectionReport, TeamJoin, TeamReport, TeamSync};
+pub use team::{TeamConnectionReport, TeamHealth, TeamJoin, TeamReport, TeamSync};
 pub use tokens::Disconnected;
 pub(crate) use tokens::RefreshNeed;
 
@@ -114,12 +114,16 @@ impl Engine {
             teams,
             data_dir: data_dir.to_owned(),
         };
+        engine.teams.attach(Arc::new(crate::store::team_reach::ReachHooks::new(engine.clock.clone(), engine.events.clone())));
         engine.load_team_routes()?;
         Ok(engine)
     }
 
     /// Uses `clock` for "now" from here on (tests step a manual clock).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
+        if let Some(hooks) = self.teams.reach_hooks() {
+            hooks.set_clock(clock.clone());
+        }
         self.clock = clock;
         self
     }

@@ -54,6 +54,16 @@ pub struct TeamConnectionReport {
     pub renewing: Option<(String, DateTime<Utc>)>,
 }
 
+/// Whether a joined team's store answers, as this process last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamHealth {
+    pub name: String,
+    /// Since when its store has not answered; `None` while it answers.
+    pub unreachable_since: Option<DateTime<Utc>>,
+    /// Why not, in words (the last failure).
+    pub reason: Option<String>,
+}
+
 /// What a sync did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TeamSync {
@@ -85,6 +95,22 @@ impl Engine {
     /// The team each team connection belongs to, by connection id.
     pub fn team_names(&self) -> Result<std::collections::HashMap<ConnectionId, String>> {
         Ok(self.db().team_connections_all()?.into_iter().collect())
+    }
+
+    /// Each joined team's reachability as seen by this process's calls to
+    /// its store (no call made here); announced as `EngineEvent::TeamReach`
+    /// when it changes.
+    pub fn team_health(&self) -> Result<Vec<TeamHealth>> {
+        let mut health = Vec::new();
+        for config in self.db().teams_list()? {
+            let outage = self.teams.team(&config.name).and_then(|team| team.reach.unreachable());
+            health.push(TeamHealth {
+                name: config.name,
+                unreachable_since: outage.as_ref().map(|(since, _)| *since),
+                reason: outage.map(|(_, reason)| reason),
+            });
+        }
+        Ok(health)
     }
 
     pub fn teams(&self) -> Result<Vec<TeamConfig>> {
@@ -193,10 +219,9 @@ impl Engine {
     pub async fn team_sync(&self, name: &str) -> Result<TeamSync> {
         let team = self.team_store(name)?;
         let personal = self.teams.personal();
-        let kv = team.kv(personal).await?;
         let folder = team.connections_folder();
-        let ids: Vec<ConnectionId> = kv
-            .list(&folder, &format!("the team's connections ({}/{folder})", team.config.mount))
+        let ids: Vec<ConnectionId> = team
+            .list(personal, &folder, &format!("the team's connections ({}/{folder})", team.config.mount))
             .await?
             .into_iter()
             .filter_map(|key| key.strip_suffix('/').map(|id| ConnectionId(id.to_owned())))
@@ -333,8 +358,13 @@ impl Engine {
             let unreachable = match team.kv(self.teams.personal()).await {
                 Ok(kv) => {
                     let folder = team.connections_folder();
-                    match kv.health().await {
-                        Ok(()) => kv.list(&folder, &format!("the team's connections ({}/{folder})", config.mount)).await.err(),
+                    let health = kv.health().await;
+                    team.reach.observe(&config.name, &health);
+                    match health {
+                        Ok(()) => team
+                            .list(self.teams.personal(), &folder, &format!("the team's connections ({}/{folder})", config.mount))
+                            .await
+                            .err(),
                         Err(err) => Some(err),
                     }
                 }

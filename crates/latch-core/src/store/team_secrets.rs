@@ -46,11 +46,13 @@ pub struct TeamStore {
     kv: tokio::sync::OnceCell<Kv>,
     /// The last version of each document this process read or wrote.
     versions: Mutex<HashMap<String, u64>>,
+    /// Whether the store answers (observed on every call).
+    pub reach: super::team_reach::Reach,
 }
 
 impl TeamStore {
     pub fn new(config: TeamConfig) -> TeamStore {
-        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default() }
+        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default() }
     }
 
     pub fn address(&self) -> KvAddress {
@@ -112,7 +114,9 @@ impl TeamStore {
 
     /// Reads `doc`, remembering its version for the next write.
     pub async fn read(&self, personal: &dyn SecretStore, doc: &str, purpose: &str) -> Result<Option<Document>> {
-        let found = self.kv(personal).await?.read(doc, purpose).await?;
+        let found = self.kv(personal).await?.read(doc, purpose).await;
+        self.reach.observe(&self.config.name, &found);
+        let found = found?;
         self.remember(doc, found.as_ref().map(|d| d.version));
         Ok(found)
     }
@@ -121,7 +125,9 @@ impl TeamStore {
     /// seen: whatever is there); someone else's newer version is an error.
     pub async fn write(&self, personal: &dyn SecretStore, doc: &str, data: &Value, purpose: &str) -> Result<u64> {
         let cas = self.known_version(doc);
-        match self.kv(personal).await?.write(doc, data, cas, purpose).await? {
+        let written = self.kv(personal).await?.write(doc, data, cas, purpose).await;
+        self.reach.observe(&self.config.name, &written);
+        match written? {
             Written::Version(version) => {
                 self.remember(doc, Some(version));
                 Ok(version)
@@ -130,8 +136,17 @@ impl TeamStore {
         }
     }
 
+    /// The keys under `folder` (`id/` for a folder).
+    pub async fn list(&self, personal: &dyn SecretStore, folder: &str, purpose: &str) -> Result<Vec<String>> {
+        let listed = self.kv(personal).await?.list(folder, purpose).await;
+        self.reach.observe(&self.config.name, &listed);
+        listed
+    }
+
     pub async fn delete(&self, personal: &dyn SecretStore, doc: &str, purpose: &str) -> Result<()> {
-        self.kv(personal).await?.delete(doc, purpose).await?;
+        let deleted = self.kv(personal).await?.delete(doc, purpose).await;
+        self.reach.observe(&self.config.name, &deleted);
+        deleted?;
         self.remember(doc, None);
         Ok(())
     }
@@ -156,11 +171,13 @@ pub struct TeamRoutes {
     personal: Arc<dyn SecretStore>,
     teams: RwLock<HashMap<String, Arc<TeamStore>>>,
     connections: RwLock<HashMap<ConnectionId, Arc<TeamStore>>>,
+    /// The engine's clock and events, for each team's reachability.
+    reach_hooks: std::sync::OnceLock<Arc<super::team_reach::ReachHooks>>,
 }
 
 impl TeamRoutes {
     pub fn new(personal: Arc<dyn SecretStore>) -> TeamRoutes {
-        TeamRoutes { personal, teams: RwLock::default(), connections: RwLock::default() }
+        TeamRoutes { personal, teams: RwLock::default(), connections: RwLock::default(), reach_hooks: Default::default() }
     }
 
     /// The personal store (the OS keyring), for a team's own token.
@@ -168,7 +185,19 @@ impl TeamRoutes {
         &*self.personal
     }
 
+    /// Dates and announces the teams' outages with `hooks` (the engine's).
+    pub fn attach(&self, hooks: Arc<super::team_reach::ReachHooks>) {
+        let _ = self.reach_hooks.set(hooks);
+    }
+
+    pub fn reach_hooks(&self) -> Option<&Arc<super::team_reach::ReachHooks>> {
+        self.reach_hooks.get()
+    }
+
     pub fn add_team(&self, store: Arc<TeamStore>) {
+        if let Some(hooks) = self.reach_hooks.get() {
+            store.reach.attach(hooks.clone());
+        }
         self.teams.write().unwrap_or_else(|p| p.into_inner()).insert(store.config.name.to_lowercase(), store);
     }
 
