@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::EngineEvent;
 use crate::model::{Connection, ConnectionId, Draft, KindSettings, Status};
 use crate::store::openbao::{check_addr, check_path, BaoToken, Document, Kv, KvAddress, Written};
+use crate::store::openbao_auth::{log_in, TeamAuth};
 use crate::store::team_secrets::{new_token_entry, token_entry, TeamStore};
 use crate::store::teams::TeamConfig;
 
@@ -30,7 +31,8 @@ pub struct TeamJoin {
     pub mount: String,
     pub path: String,
     pub ca_file: Option<String>,
-    pub token: BaoToken,
+    /// How to sign in to OpenBao, with the secret.
+    pub auth: TeamAuth,
 }
 
 /// How a team looks from here, for `latch team status`.
@@ -141,9 +143,12 @@ impl Engine {
         let address =
             KvAddress { addr: config.addr.clone(), mount: config.mount.clone(), ca_file: config.ca_file.as_ref().map(Into::into) };
         let (entry, slot) = token_entry(&config.token_entry);
-        let token_text = zeroize::Zeroizing::new(join.token.secret().to_owned());
-        let kv = Kv::new(&address, join.token)?;
+        // A client without a token yet: logging in needs none.
+        let kv = Kv::new(&address, BaoToken::new(String::new()))?;
         kv.health().await?;
+        let (token, _life) = log_in(&kv, &join.auth, self.now()).await?;
+        let token_text = zeroize::Zeroizing::new(token.secret().to_owned());
+        kv.set_token(token);
         let store = TeamStore::new(config.clone());
         kv.list(&store.connections_folder(), &format!("the team's connections ({}/{})", config.mount, store.connections_folder())).await?;
         self.teams.personal().set(&entry, slot, &token_text).await?;
@@ -456,7 +461,7 @@ mod tests {
             mount: "secret".into(),
             path: "teams/sales".into(),
             ca_file: None,
-            token: BaoToken::new("s.token".into()),
+            auth: TeamAuth::Token(BaoToken::new("s.token".into())),
         };
         let err = engine.team_join(join).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Validation);

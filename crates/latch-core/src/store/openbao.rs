@@ -71,12 +71,14 @@ pub struct Kv {
     http: reqwest::Client,
     base: url::Url,
     mount: String,
-    token: BaoToken,
+    /// Swapped when the token is renewed into a new one or Latch logs in
+    /// again; never held across an await.
+    token: std::sync::RwLock<BaoToken>,
 }
 
 impl std::fmt::Debug for Kv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kv").field("base", &self.base.as_str()).field("mount", &self.mount).field("token", &self.token).finish()
+        f.debug_struct("Kv").field("base", &self.base.as_str()).field("mount", &self.mount).field("token", &"[redacted]").finish()
     }
 }
 
@@ -131,7 +133,26 @@ impl Kv {
             builder = builder.add_root_certificate(certificate);
         }
         let http = builder.build().map_err(|err| Error::storage(format!("Latch could not set up its OpenBao client: {err}.")))?;
-        Ok(Kv { http, base, mount, token })
+        Ok(Kv { http, base, mount, token: std::sync::RwLock::new(token) })
+    }
+
+    /// Uses `token` from now on (renewed into a new one, or a new login).
+    pub fn set_token(&self, token: BaoToken) {
+        *self.token.write().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+
+    /// The HTTP client, for requests that carry no token (logging in).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// `<addr>/v1/<path>`, for the API outside the KV mount (auth, sys).
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}/v1/{}", self.base.as_str().trim_end_matches('/'), path.trim_matches('/'))
     }
 
     fn url(&self, api: &str, path: &str) -> String {
@@ -139,8 +160,9 @@ impl Kv {
         format!("{base}/v1/{}/{api}/{}", self.mount, path.trim_matches('/'))
     }
 
-    fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
-        self.http.request(method, url).header("X-Vault-Token", self.token.secret())
+    pub(crate) fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+        let token = self.token.read().unwrap_or_else(|p| p.into_inner());
+        self.http.request(method, url).header("X-Vault-Token", token.secret())
     }
 
     /// Whether the server answers and is ready (unsealed, active).
@@ -239,7 +261,7 @@ impl Kv {
         }
     }
 
-    fn unreachable(&self, err: &reqwest::Error) -> Error {
+    pub(crate) fn unreachable(&self, err: &reqwest::Error) -> Error {
         // reqwest's message names the address only; the token is in a header.
         let why = if err.is_timeout() {
             "it did not answer in time".to_owned()
@@ -280,7 +302,7 @@ async fn body_of(response: reqwest::Response) -> Value {
 }
 
 /// OpenBao's `errors` list as one line.
-fn errors_text(body: &Value) -> String {
+pub(crate) fn errors_text(body: &Value) -> String {
     let list = body["errors"].as_array().map(|errors| errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));
     list.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ").trim_start_matches("1 error occurred: * ").to_owned()
 }
