@@ -60,12 +60,8 @@ fn read_token() -> Result<BaoToken, Error> {
         }
     }
     let bytes = crate::read_stdin()?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Error::validation(
-            "token",
-            "The OpenBao token on standard input is not valid text.",
-        )
-    })?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| Error::validation("token", "The OpenBao token on standard input is not valid text."))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::validation(
@@ -87,12 +83,7 @@ fn print_sync(team: &str, sync: &TeamSync) {
         println!("Removed '{}': it is no longer in the team.", clean(name));
     }
     for (name, why) in &sync.skipped {
-        eprintln!(
-            "latch: team '{}': skipped '{}': {}.",
-            clean(team),
-            clean(name),
-            clean(why)
-        );
+        eprintln!("latch: team '{}': skipped '{}': {}.", clean(team), clean(name), clean(why));
     }
 }
 
@@ -102,9 +93,7 @@ pub async fn run(engine: &Engine, command: TeamCommand) -> Result<(), Error> {
             let ca_file = match &args.ca_file {
                 Some(path) => Some(
                     std::path::absolute(path)
-                        .map_err(|err| {
-                            Error::validation("ca_file", format!("{}: {err}", path.display()))
-                        })?
+                        .map_err(|err| Error::validation("ca_file", format!("{}: {err}", path.display())))?
                         .to_string_lossy()
                         .into_owned(),
                 ),
@@ -119,19 +108,12 @@ pub async fn run(engine: &Engine, command: TeamCommand) -> Result<(), Error> {
                 auth: TeamAuth::Token(read_token()?),
             };
             let sync = engine.team_join(join).await?;
-            println!(
-                "Joined team '{}'; its OpenBao token is in your system keyring.",
-                clean(&args.name)
-            );
+            println!("Joined team '{}'; its OpenBao token is in your system keyring.", clean(&args.name));
             print_sync(&args.name, &sync);
         }
         TeamCommand::Leave { name } => {
             let removed = engine.team_leave(&name).await?;
-            println!(
-                "Left team '{}'; {} connection(s) removed from this computer.",
-                clean(&name),
-                removed.len()
-            );
+            println!("Left team '{}'; {} connection(s) removed from this computer.", clean(&name), removed.len());
         }
         TeamCommand::Sync { name } => {
             let names = match name {
@@ -150,12 +132,7 @@ pub async fn run(engine: &Engine, command: TeamCommand) -> Result<(), Error> {
                 println!("This Latch has joined no team. Join one with 'latch team join NAME --addr URL --mount MOUNT --path PATH'.");
             }
             let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
-                at.map(|at| {
-                    at.with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_else(|| "-".into())
+                at.map(|at| at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
             };
             for report in reports {
                 let config = &report.config;
@@ -174,11 +151,7 @@ pub async fn run(engine: &Engine, command: TeamCommand) -> Result<(), Error> {
                 println!("  last synced: {}", when(config.last_synced_at));
                 for connection in &report.connections {
                     let renewing = match &connection.renewing {
-                        Some((holder, until)) => format!(
-                            "  renewing now: {} (lease until {})",
-                            clean(holder),
-                            when(Some(*until))
-                        ),
+                        Some((holder, until)) => format!("  renewing now: {} (lease until {})", clean(holder), when(Some(*until))),
                         None => String::new(),
                     };
                     println!(

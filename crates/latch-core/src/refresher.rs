@@ -92,6 +92,7 @@ impl Refresher {
     pub fn spawn(engine: Arc<Engine>) -> Refresher {
         let wake = Arc::new(Notify::new());
         let changes = engine.subscribe();
+        tokio::spawn(keep_team_tokens(engine.clone()));
         tokio::spawn(run(engine, changes, wake.clone()));
         Refresher { wake }
     }
@@ -115,6 +116,16 @@ async fn next_change(changes: &mut broadcast::Receiver<EngineEvent>) {
         }
     }
     while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
+}
+
+/// Keeps each joined team's OpenBao token alive (renewed, or logged in
+/// again), also while no team connection is used.
+async fn keep_team_tokens(engine: Arc<Engine>) {
+    loop {
+        let next = engine.team_tokens_keep_alive().await;
+        let clock = engine.clock().clone();
+        clock.sleep_until(next).await;
+    }
 }
 
 async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>, wake: Arc<Notify>) {

@@ -124,6 +124,9 @@ impl Engine {
         if let Some(hooks) = self.teams.reach_hooks() {
             hooks.set_clock(clock.clone());
         }
+        for team in self.teams.teams() {
+            team.token.set_clock(clock.clone());
+        }
         self.clock = clock;
         self
     }

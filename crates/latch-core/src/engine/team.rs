@@ -21,6 +21,7 @@ use crate::model::{Connection, ConnectionId, Draft, KindSettings, Status};
 use crate::store::openbao::{check_addr, check_path, BaoToken, Document, Kv, KvAddress, Written};
 use crate::store::openbao_auth::{log_in, TeamAuth};
 use crate::store::team_secrets::{new_token_entry, token_entry, TeamStore};
+use crate::store::team_token::login_entry;
 use crate::store::teams::TeamConfig;
 
 /// What `latch team join` is given.
@@ -82,7 +83,10 @@ impl Engine {
     pub(super) fn load_team_routes(&self) -> Result<()> {
         let db = self.db();
         for team in db.teams_list()? {
-            self.teams.add_team(Arc::new(TeamStore::new(team)));
+            let store = TeamStore::new(team);
+            store.token.set_method(db.team_auth(&store.config.name)?);
+            store.token.set_clock(self.clock.clone());
+            self.teams.add_team(Arc::new(store));
         }
         for (id, team) in db.team_connections_all()? {
             self.teams.route(&id, &team);
@@ -146,21 +150,45 @@ impl Engine {
         // A client without a token yet: logging in needs none.
         let kv = Kv::new(&address, BaoToken::new(String::new()))?;
         kv.health().await?;
-        let (token, _life) = log_in(&kv, &join.auth, self.now()).await?;
+        let (token, life) = log_in(&kv, &join.auth, self.now()).await?;
         let token_text = zeroize::Zeroizing::new(token.secret().to_owned());
         kv.set_token(token);
         let store = TeamStore::new(config.clone());
         kv.list(&store.connections_folder(), &format!("the team's connections ({}/{})", config.mount, store.connections_folder())).await?;
-        self.teams.personal().set(&entry, slot, &token_text).await?;
-        let inserted = self.db().team_insert(&config);
+        let method = join.auth.method();
+        let (login, login_slot) = login_entry(&config.token_entry);
+        let kept = self.team_keep_secrets(&config, &token_text, join.auth.login_secret()).await;
+        let inserted = kept.and_then(|()| {
+            self.db().in_transaction(|db| {
+                db.team_insert(&config)?;
+                db.team_set_auth(&config.name, &method)
+            })
+        });
         if let Err(err) = inserted {
             let _ = self.teams.personal().delete(&entry, slot).await;
+            let _ = self.teams.personal().delete(&login, login_slot).await;
             return Err(err);
         }
+        store.token.set_method(method);
+        store.token.set_clock(self.clock.clone());
+        store.token.joined(life, join.auth.login_secret().map(|s| BaoToken::new(s.secret().to_owned())));
+        store.token.recover_for(&kv);
         store.set_kv(kv);
         self.teams.add_team(Arc::new(store));
         tracing::info!(team = %name, "joined a team");
         self.team_sync(&name).await
+    }
+
+    /// Keeps the team's OpenBao token and login secret (if any) in the
+    /// personal store: the OS keyring, or memory for a headless agent.
+    async fn team_keep_secrets(&self, config: &TeamConfig, token: &str, login_secret: Option<&BaoToken>) -> Result<()> {
+        let (entry, slot) = token_entry(&config.token_entry);
+        self.teams.personal().set(&entry, slot, token).await?;
+        if let Some(secret) = login_secret {
+            let (login, login_slot) = login_entry(&config.token_entry);
+            self.teams.personal().set(&login, login_slot, secret.secret()).await?;
+        }
+        Ok(())
     }
 
     /// Leaves a team: its mirrored connections and the OpenBao token go from
@@ -182,6 +210,8 @@ impl Engine {
         self.teams.remove_team(&config.name);
         let (entry, slot) = token_entry(&config.token_entry);
         self.teams.personal().delete(&entry, slot).await?;
+        let (login, login_slot) = login_entry(&config.token_entry);
+        self.teams.personal().delete(&login, login_slot).await?;
         tracing::info!(team = %config.name, "left a team");
         Ok(removed)
     }
@@ -351,6 +381,29 @@ impl Engine {
         }
         self.teams.unroute(&connection.id);
         Ok(())
+    }
+
+    /// Renews each joined team's OpenBao token (or logs in again) when it is
+    /// due, also while nothing else uses the store; when to look next.
+    pub async fn team_tokens_keep_alive(&self) -> DateTime<Utc> {
+        let now = self.now();
+        let mut next = now + chrono::Duration::minutes(10);
+        for team in self.teams.teams() {
+            match team.kv(self.teams.personal()).await {
+                Ok(_) => {
+                    if let Some(due) = team.token.due() {
+                        next = next.min(due.max(now + chrono::Duration::milliseconds(200)));
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(team = %team.config.name, error = %err, "could not keep the team's OpenBao token alive");
+                    if err.is_transient() {
+                        next = next.min(now + chrono::Duration::minutes(1));
+                    }
+                }
+            }
+        }
+        next
     }
 
     /// Every joined team: whether its store answers, and its connections here.

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261201_0005_refresh_due", include_str!("migrations/20261201_0005_refresh_due.sql")),
     ("20261201_0006_usage_log", include_str!("migrations/20261201_0006_usage_log.sql")),
     ("20261202_0007_teams", include_str!("migrations/20261202_0007_teams.sql")),
+    ("20261203_0008_team_auth", include_str!("migrations/20261203_0008_team_auth.sql")),
 ];
 
 pub struct Db {

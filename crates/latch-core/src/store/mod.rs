@@ -13,6 +13,7 @@ pub mod refresh_state;
 pub mod secrets;
 pub mod team_reach;
 pub mod team_secrets;
+pub mod team_token;
 pub mod teams;
 pub mod usage;
 

@@ -74,6 +74,17 @@ pub struct Kv {
     /// Swapped when the token is renewed into a new one or Latch logs in
     /// again; never held across an await.
     token: std::sync::RwLock<BaoToken>,
+    /// Counts token swaps: a request refused with an older token is simply sent again.
+    generation: std::sync::atomic::AtomicU64,
+    /// Gets a new token when OpenBao no longer knows this one (`openbao_auth.rs`).
+    recovery: std::sync::OnceLock<std::sync::Arc<dyn TokenRecovery>>,
+}
+
+/// What a client does when OpenBao answers 403: find out whether the token
+/// is gone (expired, revoked) rather than short of a policy, and if so put a
+/// new one in place. `Ok(true)`: send the request again.
+pub trait TokenRecovery: Send + Sync {
+    fn recover<'a>(&'a self, kv: &'a Kv) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + 'a>>;
 }
 
 impl std::fmt::Debug for Kv {
@@ -133,12 +144,48 @@ impl Kv {
             builder = builder.add_root_certificate(certificate);
         }
         let http = builder.build().map_err(|err| Error::storage(format!("Latch could not set up its OpenBao client: {err}.")))?;
-        Ok(Kv { http, base, mount, token: std::sync::RwLock::new(token) })
+        Ok(Kv {
+            http,
+            base,
+            mount,
+            token: std::sync::RwLock::new(token),
+            generation: Default::default(),
+            recovery: Default::default(),
+        })
     }
 
     /// Uses `token` from now on (renewed into a new one, or a new login).
     pub fn set_token(&self, token: BaoToken) {
         *self.token.write().unwrap_or_else(|p| p.into_inner()) = token;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Asks `recovery` for a new token when OpenBao refuses this one.
+    pub fn set_recovery(&self, recovery: std::sync::Arc<dyn TokenRecovery>) {
+        let _ = self.recovery.set(recovery);
+    }
+
+    /// Sends the request `make` builds; on a 403, once the token has been
+    /// replaced (by this request's recovery or a concurrent one), once more.
+    async fn exchange(&self, make: impl Fn() -> reqwest::RequestBuilder) -> Result<(u16, Value)> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let response = make().send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        let body = body_of(response).await;
+        if status != 403 {
+            return Ok((status, body));
+        }
+        let replaced = match self.recovery.get() {
+            _ if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation => true,
+            Some(recovery) => recovery.recover(self).await?,
+            None => false,
+        };
+        if !replaced {
+            return Ok((status, body));
+        }
+        let response = make().send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        Ok((status, body_of(response).await))
     }
 
     /// The HTTP client, for requests that carry no token (logging in).
@@ -179,9 +226,7 @@ impl Kv {
     /// The latest version of `path`, or `None` when there is none (or it
     /// was deleted). `purpose` names what the document is, for messages.
     pub async fn read(&self, path: &str, purpose: &str) -> Result<Option<Document>> {
-        let response = self.request(reqwest::Method::GET, self.url("data", path)).send().await.map_err(|err| self.unreachable(&err))?;
-        let status = response.status().as_u16();
-        let body = body_of(response).await;
+        let (status, body) = self.exchange(|| self.request(reqwest::Method::GET, self.url("data", path))).await?;
         match status {
             200 => {
                 let version = body["data"]["metadata"]["version"].as_u64().unwrap_or(0);
@@ -198,9 +243,7 @@ impl Kv {
     /// The version of `path` that a check-and-set write must name: the
     /// latest version, also when that one was deleted; 0 when there is none.
     pub async fn current_version(&self, path: &str, purpose: &str) -> Result<u64> {
-        let response = self.request(reqwest::Method::GET, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
-        let status = response.status().as_u16();
-        let body = body_of(response).await;
+        let (status, body) = self.exchange(|| self.request(reqwest::Method::GET, self.url("metadata", path))).await?;
         match status {
             200 => Ok(body["data"]["current_version"].as_u64().unwrap_or(0)),
             404 => Ok(0),
@@ -216,15 +259,13 @@ impl Kv {
             None => json!({ "data": data }),
         };
         let text = Zeroizing::new(serde_json::to_string(&body).expect("JSON values serialise"));
-        let response = self
-            .request(reqwest::Method::POST, self.url("data", path))
-            .header("Content-Type", "application/json")
-            .body(text.as_bytes().to_vec())
-            .send()
-            .await
-            .map_err(|err| self.unreachable(&err))?;
-        let status = response.status().as_u16();
-        let body = body_of(response).await;
+        let (status, body) = self
+            .exchange(|| {
+                self.request(reqwest::Method::POST, self.url("data", path))
+                    .header("Content-Type", "application/json")
+                    .body(text.as_bytes().to_vec())
+            })
+            .await?;
         match status {
             200 | 204 => Ok(Written::Version(body["data"]["version"].as_u64().unwrap_or(0))),
             400 if errors_text(&body).contains("check-and-set") => Ok(Written::Conflict),
@@ -235,12 +276,10 @@ impl Kv {
     /// Deletes every version of `path` and its metadata. Deleting what is
     /// not there is not an error.
     pub async fn delete(&self, path: &str, purpose: &str) -> Result<()> {
-        let response =
-            self.request(reqwest::Method::DELETE, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
-        let status = response.status().as_u16();
+        let (status, body) = self.exchange(|| self.request(reqwest::Method::DELETE, self.url("metadata", path))).await?;
         match status {
             200 | 204 | 404 => Ok(()),
-            _ => Err(self.refused(status, &body_of(response).await, "delete", purpose)),
+            _ => Err(self.refused(status, &body, "delete", purpose)),
         }
     }
 
@@ -248,9 +287,7 @@ impl Kv {
     /// there is nothing there yet.
     pub async fn list(&self, path: &str, purpose: &str) -> Result<Vec<String>> {
         let method = reqwest::Method::from_bytes(b"LIST").expect("a valid method name");
-        let response = self.request(method, self.url("metadata", path)).send().await.map_err(|err| self.unreachable(&err))?;
-        let status = response.status().as_u16();
-        let body = body_of(response).await;
+        let (status, body) = self.exchange(|| self.request(method.clone(), self.url("metadata", path))).await?;
         match status {
             200 => Ok(body["data"]["keys"]
                 .as_array()

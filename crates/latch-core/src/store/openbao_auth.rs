@@ -24,23 +24,11 @@ pub enum TeamAuth {
     /// A token made elsewhere (e.g. `bao token create`).
     Token(BaoToken),
     /// AppRole: a role ID (not secret) and a secret ID.
-    AppRole {
-        mount: String,
-        role_id: String,
-        secret_id: BaoToken,
-    },
+    AppRole { mount: String, role_id: String, secret_id: BaoToken },
     /// A username and password.
-    UserPass {
-        mount: String,
-        username: String,
-        password: BaoToken,
-    },
+    UserPass { mount: String, username: String, password: BaoToken },
     /// A JWT (e.g. a CI job's OIDC token) for a role of the JWT auth method.
-    Jwt {
-        mount: String,
-        role: String,
-        jwt: BaoToken,
-    },
+    Jwt { mount: String, role: String, jwt: BaoToken },
 }
 
 /// How a team is signed in to, without the secret: what the data directory
@@ -78,20 +66,9 @@ impl TeamAuth {
     pub fn method(&self) -> TeamAuthMethod {
         match self {
             TeamAuth::Token(_) => TeamAuthMethod::Token,
-            TeamAuth::AppRole { mount, role_id, .. } => TeamAuthMethod::AppRole {
-                mount: mount.clone(),
-                role_id: role_id.clone(),
-            },
-            TeamAuth::UserPass {
-                mount, username, ..
-            } => TeamAuthMethod::UserPass {
-                mount: mount.clone(),
-                username: username.clone(),
-            },
-            TeamAuth::Jwt { mount, role, .. } => TeamAuthMethod::Jwt {
-                mount: mount.clone(),
-                role: role.clone(),
-            },
+            TeamAuth::AppRole { mount, role_id, .. } => TeamAuthMethod::AppRole { mount: mount.clone(), role_id: role_id.clone() },
+            TeamAuth::UserPass { mount, username, .. } => TeamAuthMethod::UserPass { mount: mount.clone(), username: username.clone() },
+            TeamAuth::Jwt { mount, role, .. } => TeamAuthMethod::Jwt { mount: mount.clone(), role: role.clone() },
         }
     }
 
@@ -132,14 +109,8 @@ impl TeamAuthMethod {
         let mount = mount.unwrap_or_else(|| default_mount(name).to_owned());
         let who = who.unwrap_or_default();
         match name {
-            "approle" => TeamAuthMethod::AppRole {
-                mount,
-                role_id: who,
-            },
-            "userpass" => TeamAuthMethod::UserPass {
-                mount,
-                username: who,
-            },
+            "approle" => TeamAuthMethod::AppRole { mount, role_id: who },
+            "userpass" => TeamAuthMethod::UserPass { mount, username: who },
             "jwt" => TeamAuthMethod::Jwt { mount, role: who },
             _ => TeamAuthMethod::Token,
         }
@@ -149,21 +120,9 @@ impl TeamAuthMethod {
     pub fn with_secret(&self, secret: BaoToken) -> TeamAuth {
         match self.clone() {
             TeamAuthMethod::Token => TeamAuth::Token(secret),
-            TeamAuthMethod::AppRole { mount, role_id } => TeamAuth::AppRole {
-                mount,
-                role_id,
-                secret_id: secret,
-            },
-            TeamAuthMethod::UserPass { mount, username } => TeamAuth::UserPass {
-                mount,
-                username,
-                password: secret,
-            },
-            TeamAuthMethod::Jwt { mount, role } => TeamAuth::Jwt {
-                mount,
-                role,
-                jwt: secret,
-            },
+            TeamAuthMethod::AppRole { mount, role_id } => TeamAuth::AppRole { mount, role_id, secret_id: secret },
+            TeamAuthMethod::UserPass { mount, username } => TeamAuth::UserPass { mount, username, password: secret },
+            TeamAuthMethod::Jwt { mount, role } => TeamAuth::Jwt { mount, role, jwt: secret },
         }
     }
 
@@ -202,14 +161,8 @@ impl TokenLife {
     /// From an `auth` block (`lease_duration`, `renewable`) or lookup-self's
     /// `data` (`ttl`, `renewable`).
     fn from_seconds(seen_at: DateTime<Utc>, ttl: Option<i64>, renewable: bool) -> TokenLife {
-        let expires_at = ttl
-            .filter(|s| *s > 0)
-            .map(|s| seen_at + Duration::seconds(s));
-        TokenLife {
-            seen_at,
-            expires_at,
-            renewable,
-        }
+        let expires_at = ttl.filter(|s| *s > 0).map(|s| seen_at + Duration::seconds(s));
+        TokenLife { seen_at, expires_at, renewable }
     }
 }
 
@@ -265,38 +218,25 @@ pub async fn log_in(kv: &Kv, auth: &TeamAuth, now: DateTime<Utc>) -> Result<(Bao
     let method = auth.method();
     let (path, body) = match auth {
         TeamAuth::Token(token) => {
-            let life = lookup_with(kv, token, now).await?;
+            let life = lookup_with(kv, token, now).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Storage,
+                    "OpenBao does not know this token (it is wrong, expired or revoked). Ask for a new one and join again.",
+                )
+            })?;
             return Ok((BaoToken::new(token.secret().to_owned()), life));
         }
-        TeamAuth::AppRole {
-            mount,
-            role_id,
-            secret_id,
-        } => (
-            format!("auth/{}/login", check_mount(mount)?),
-            json!({ "role_id": role_id, "secret_id": secret_id.secret() }),
-        ),
-        TeamAuth::UserPass {
-            mount,
-            username,
-            password,
-        } => {
+        TeamAuth::AppRole { mount, role_id, secret_id } => {
+            (format!("auth/{}/login", check_mount(mount)?), json!({ "role_id": role_id, "secret_id": secret_id.secret() }))
+        }
+        TeamAuth::UserPass { mount, username, password } => {
             let username = username.trim();
             if username.is_empty() || username.contains('/') {
-                return Err(Error::validation(
-                    "username",
-                    "Give the OpenBao username (no '/').",
-                ));
+                return Err(Error::validation("username", "Give the OpenBao username (no '/')."));
             }
-            (
-                format!("auth/{}/login/{username}", check_mount(mount)?),
-                json!({ "password": password.secret() }),
-            )
+            (format!("auth/{}/login/{username}", check_mount(mount)?), json!({ "password": password.secret() }))
         }
-        TeamAuth::Jwt { mount, role, jwt } => (
-            format!("auth/{}/login", check_mount(mount)?),
-            json!({ "role": role, "jwt": jwt.secret() }),
-        ),
+        TeamAuth::Jwt { mount, role, jwt } => (format!("auth/{}/login", check_mount(mount)?), json!({ "role": role, "jwt": jwt.secret() })),
     };
     let text = Zeroizing::new(serde_json::to_string(&body).unwrap_or_default());
     drop(body);
@@ -312,10 +252,7 @@ pub async fn log_in(kv: &Kv, auth: &TeamAuth, now: DateTime<Utc>) -> Result<(Bao
     let body = Zeroizing::new(response.bytes().await.unwrap_or_default().to_vec());
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if status == 200 {
-        if let Some(token) = value["auth"]["client_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(token) = value["auth"]["client_token"].as_str().filter(|t| !t.is_empty()) {
             let life = TokenLife::from_seconds(
                 now,
                 value["auth"]["lease_duration"].as_i64(),
@@ -323,10 +260,7 @@ pub async fn log_in(kv: &Kv, auth: &TeamAuth, now: DateTime<Utc>) -> Result<(Bao
             );
             return Ok((BaoToken::new(token.to_owned()), life));
         }
-        return Err(Error::storage(format!(
-            "OpenBao accepted {} but sent no token back.",
-            method.described()
-        )));
+        return Err(Error::storage(format!("OpenBao accepted {} but sent no token back.", method.described())));
     }
     let said = scrubbed(&super::openbao::errors_text(&value), auth);
     Err(login_refused(&method, status, &said))
@@ -345,11 +279,7 @@ fn scrubbed(said: &str, auth: &TeamAuth) -> String {
 }
 
 fn login_refused(method: &TeamAuthMethod, status: u16, said: &str) -> Error {
-    let detail = if said.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        said.to_owned()
-    };
+    let detail = if said.is_empty() { format!("HTTP {status}") } else { said.to_owned() };
     let what = method.described();
     let message = match method {
         TeamAuthMethod::Jwt { .. } if said.contains("expired") => format!(
@@ -364,17 +294,14 @@ fn login_refused(method: &TeamAuthMethod, status: u16, said: &str) -> Error {
     Error::new(ErrorKind::Storage, message)
 }
 
-/// The token's life by lookup-self; an error when OpenBao does not know it.
-pub async fn lookup(kv: &Kv, now: DateTime<Utc>) -> Result<TokenLife> {
-    let response = kv
-        .request(reqwest::Method::GET, kv.api_url("auth/token/lookup-self"))
-        .send()
-        .await
-        .map_err(|e| kv.unreachable(&e))?;
+/// The Kv's token's life by lookup-self; `None` when OpenBao does not know
+/// the token (expired, revoked).
+pub async fn lookup(kv: &Kv, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
+    let response = kv.request(reqwest::Method::GET, kv.api_url("auth/token/lookup-self")).send().await.map_err(|e| kv.unreachable(&e))?;
     token_answer(kv, response, now, "data", "ttl").await
 }
 
-async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<TokenLife> {
+async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
     let response = kv
         .http()
         .get(kv.api_url("auth/token/lookup-self"))
@@ -385,8 +312,9 @@ async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<To
     token_answer(kv, response, now, "data", "ttl").await
 }
 
-/// Renews the Kv's token (renew-self); its new life.
-pub async fn renew(kv: &Kv, now: DateTime<Utc>) -> Result<TokenLife> {
+/// Renews the Kv's token (renew-self); its new life, `None` when OpenBao
+/// would not (the token is gone or cannot be renewed).
+pub async fn renew(kv: &Kv, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
     let response = kv
         .request(reqwest::Method::POST, kv.api_url("auth/token/renew-self"))
         .header("Content-Type", "application/json")
@@ -397,23 +325,13 @@ pub async fn renew(kv: &Kv, now: DateTime<Utc>) -> Result<TokenLife> {
     token_answer(kv, response, now, "auth", "lease_duration").await
 }
 
-async fn token_answer(
-    kv: &Kv,
-    response: reqwest::Response,
-    now: DateTime<Utc>,
-    block: &str,
-    ttl: &str,
-) -> Result<TokenLife> {
+async fn token_answer(kv: &Kv, response: reqwest::Response, now: DateTime<Utc>, block: &str, ttl: &str) -> Result<Option<TokenLife>> {
     let status = response.status().as_u16();
     let body = Zeroizing::new(response.bytes().await.unwrap_or_default().to_vec());
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     match status {
-        200 => Ok(TokenLife::from_seconds(
-            now,
-            value[block][ttl].as_i64(),
-            value[block]["renewable"].as_bool().unwrap_or(false),
-        )),
-        400 | 401 | 403 => Err(token_gone(&kv.base().to_string())),
+        200 => Ok(Some(TokenLife::from_seconds(now, value[block][ttl].as_i64(), value[block]["renewable"].as_bool().unwrap_or(false)))),
+        400 | 401 | 403 => Ok(None),
         _ => Err(Error::storage(format!(
             "The team store at {} could not check the OpenBao token (HTTP {status}: {}).",
             kv.base(),
@@ -423,12 +341,12 @@ async fn token_answer(
 }
 
 /// The token is unknown to OpenBao (expired, revoked) and Latch cannot get another.
-pub fn token_gone(addr: &str) -> Error {
+pub fn token_gone(team: &str) -> Error {
     Error::new(
         ErrorKind::Storage,
         format!(
-            "The OpenBao token for this team is no longer valid at {addr} (it expired or was revoked) and Latch cannot renew it: \
-             join the team again."
+            "Latch's OpenBao token for the team '{team}' has expired or was revoked, and Latch cannot renew it: this \
+             computer needs you to join the team again."
         ),
     )
 }
@@ -447,20 +365,14 @@ mod tests {
 
     #[test]
     fn a_three_second_renewable_token_is_renewed_after_half_its_life_not_before() {
-        assert_eq!(
-            plan(&life(3, true), false, at(1)),
-            KeepAlive::Fine(Some(at(0) + Duration::milliseconds(1500)))
-        );
+        assert_eq!(plan(&life(3, true), false, at(1)), KeepAlive::Fine(Some(at(0) + Duration::milliseconds(1500))));
         assert_eq!(plan(&life(3, true), false, at(2)), KeepAlive::Renew);
     }
 
     #[test]
     fn a_month_long_token_is_renewed_a_tenth_of_its_life_early() {
         let month = life(30 * 86_400, true);
-        assert_eq!(
-            plan(&month, false, at(0)),
-            KeepAlive::Fine(Some(at(27 * 86_400)))
-        );
+        assert_eq!(plan(&month, false, at(0)), KeepAlive::Fine(Some(at(27 * 86_400))));
     }
 
     #[test]
@@ -494,57 +406,31 @@ mod tests {
 
     #[test]
     fn the_stored_method_round_trips_and_defaults_its_mount() {
-        let method = TeamAuthMethod::AppRole {
-            mount: "approle".into(),
-            role_id: "r-1".into(),
-        };
+        let method = TeamAuthMethod::AppRole { mount: "approle".into(), role_id: "r-1".into() };
         let (mount, who) = method.parts();
-        let back =
-            TeamAuthMethod::from_parts(method.name(), mount.map(Into::into), who.map(Into::into));
+        let back = TeamAuthMethod::from_parts(method.name(), mount.map(Into::into), who.map(Into::into));
         assert_eq!(back, method);
         assert_eq!(
             TeamAuthMethod::from_parts("userpass", None, Some("ana".into())),
-            TeamAuthMethod::UserPass {
-                mount: "userpass".into(),
-                username: "ana".into()
-            }
+            TeamAuthMethod::UserPass { mount: "userpass".into(), username: "ana".into() }
         );
-        assert_eq!(
-            TeamAuthMethod::from_parts("token", None, None),
-            TeamAuthMethod::Token
-        );
+        assert_eq!(TeamAuthMethod::from_parts("token", None, None), TeamAuthMethod::Token);
     }
 
     #[test]
     fn secrets_print_as_redacted_and_never_reach_an_error() {
-        let auth = TeamAuth::AppRole {
-            mount: "approle".into(),
-            role_id: "role".into(),
-            secret_id: BaoToken::new("s3cr3t-id".into()),
-        };
+        let auth = TeamAuth::AppRole { mount: "approle".into(), role_id: "role".into(), secret_id: BaoToken::new("s3cr3t-id".into()) };
         assert!(!format!("{auth:?}").contains("s3cr3t"));
         let said = scrubbed("invalid secret s3cr3t-id", &auth);
         let err = login_refused(&auth.method(), 400, &said);
         assert!(!err.message.contains("s3cr3t"), "{}", err.message);
-        assert!(
-            err.message
-                .contains("did not accept the AppRole role ID and secret ID"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("did not accept the AppRole role ID and secret ID"), "{}", err.message);
     }
 
     #[test]
     fn an_expired_jwt_is_named_as_such() {
-        let method = TeamAuthMethod::Jwt {
-            mount: "jwt".into(),
-            role: "ci".into(),
-        };
+        let method = TeamAuthMethod::Jwt { mount: "jwt".into(), role: "ci".into() };
         let err = login_refused(&method, 400, "error validating token: token is expired");
-        assert!(
-            err.message.contains("the JWT has expired"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("the JWT has expired"), "{}", err.message);
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::openbao::{BaoToken, Document, Kv, KvAddress, Written};
+use super::openbao::{Document, Kv, KvAddress, Written};
 use super::secrets::{SecretFuture, SecretStore};
 use super::teams::TeamConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -48,11 +48,13 @@ pub struct TeamStore {
     versions: Mutex<HashMap<String, u64>>,
     /// Whether the store answers (observed on every call).
     pub reach: super::team_reach::Reach,
+    /// The OpenBao token's life: renewed, or logged in again, in time.
+    pub token: super::team_token::TokenKeeper,
 }
 
 impl TeamStore {
     pub fn new(config: TeamConfig) -> TeamStore {
-        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default() }
+        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), token: Default::default() }
     }
 
     pub fn address(&self) -> KvAddress {
@@ -73,20 +75,15 @@ impl TeamStore {
         format!("{}/connections", self.config.path)
     }
 
-    /// The client, its token read from the personal store the first time.
+    /// The client, its token read from the personal store the first time
+    /// (or got by logging in), then renewed or replaced when it is time
+    /// (`team_token.rs`).
     pub async fn kv(&self, personal: &dyn SecretStore) -> Result<&Kv> {
-        self.kv
-            .get_or_try_init(|| async {
-                let (id, slot) = token_entry(&self.config.token_entry);
-                let token = personal.get(&id, slot).await?.ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Storage,
-                        format!("Latch has no OpenBao token for the team '{}' in your keyring. Join the team again.", self.config.name),
-                    )
-                })?;
-                Kv::new(&self.address(), BaoToken::new(token.as_str().to_owned()))
-            })
-            .await
+        let entry = &self.config.token_entry;
+        let address = self.address();
+        let kv = self.kv.get_or_try_init(|| self.token.open(&self.config.name, &address, entry, personal)).await?;
+        self.token.keep_alive(kv, entry, personal).await?;
+        Ok(kv)
     }
 
     /// The client, when one was made already.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::db::Db;
+use super::openbao_auth::TeamAuthMethod;
 use crate::error::Result;
 use crate::model::ConnectionId;
 
@@ -95,6 +96,26 @@ impl Db {
 
     pub fn team_set_synced(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
         self.conn.execute("UPDATE teams SET last_synced_at = ?2 WHERE name = ?1", params![name, at.to_rfc3339()])?;
+        Ok(())
+    }
+
+    /// How this Latch signs in to the team's OpenBao (never the secret).
+    pub fn team_auth(&self, name: &str) -> Result<TeamAuthMethod> {
+        let found = self
+            .conn
+            .query_row("SELECT auth_method, auth_mount, auth_name FROM teams WHERE name = ?1", [name], |row| {
+                Ok(TeamAuthMethod::from_parts(&row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        Ok(found.unwrap_or_default())
+    }
+
+    pub fn team_set_auth(&self, name: &str, method: &TeamAuthMethod) -> Result<()> {
+        let (mount, who) = method.parts();
+        self.conn.execute(
+            "UPDATE teams SET auth_method = ?2, auth_mount = ?3, auth_name = ?4 WHERE name = ?1",
+            params![name, method.name(), mount, who],
+        )?;
         Ok(())
     }
 
