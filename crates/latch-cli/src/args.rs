@@ -45,8 +45,10 @@ pub enum Command {
     KubeCredential(NameArg),
     /// Keep connections fresh and hand tokens to this user's programs over a Unix socket
     /// ($XDG_RUNTIME_DIR/latch/agent.sock) until stopped: what the app does, for machines without
-    /// a desktop. 'latch token' asks the agent first.
-    Agent,
+    /// a desktop. 'latch token' asks the agent first. With --headless (servers, CI runners: no
+    /// keyring), it signs in to one team's OpenBao with AppRole or a JWT from the environment at
+    /// each start and keeps nothing secret on disk.
+    Agent(crate::headless::AgentArgs),
     /// Forward http://127.0.0.1:PORT/<connection>/<path> to the connection's API base URL with
     /// its credential added, until stopped; callers never see a token. Every request carries
     /// the proxy's key (Proxy-Authorization: Bearer KEY, or the path prefix /_k/KEY/), a new one

@@ -2,6 +2,7 @@
 //! calls one engine verb and prints the result; the engine does the rest.
 
 mod args;
+mod headless;
 mod output;
 mod team;
 
@@ -24,15 +25,16 @@ fn main() -> ExitCode {
     init_logging();
     // The long-running servers use every core; a one-shot command needs one thread.
     let runtime = match cli.command {
-        Command::Proxy(_) | Command::Agent | Command::Exec(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Proxy(_) | Command::Agent(_) | Command::Exec(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     }
     .enable_all()
     .build()
     .expect("a tokio runtime starts");
     let outcome = runtime.block_on(async {
-        let engine = Arc::new(Engine::open_default()?);
-        if !matches!(cli.command, Command::Team(_) | Command::List(_)) {
+        let headless = matches!(&cli.command, Command::Agent(args) if args.headless);
+        let engine = Arc::new(if headless { headless::open_engine()? } else { Engine::open_default()? });
+        if !headless && !matches!(cli.command, Command::Team(_) | Command::List(_)) {
             // A team's connections are mirrored here at most a minute late.
             engine.team_sync_if_stale(Duration::from_secs(60)).await;
         }
@@ -332,7 +334,8 @@ async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> 
             }
             let _ = std::io::stdout().lock().write_all(answer.as_bytes());
         }
-        Command::Agent => {
+        Command::Agent(args) if args.headless => headless::run(engine, args).await?,
+        Command::Agent(_) => {
             let path = latch_core::agent::socket_path().ok_or_else(|| {
                 Error::validation("agent", "This session has no XDG_RUNTIME_DIR, so there is no place for the agent's socket.")
             })?;

@@ -179,6 +179,48 @@ impl Engine {
         self.team_sync(&name).await
     }
 
+    /// Joins the team, or — when this data directory joined it before (a
+    /// headless agent starting again, its secrets only ever in memory) —
+    /// signs in to it again with `join.auth`, which replaces the kept token
+    /// and login secret. Then mirrors the team's connections.
+    pub async fn team_sign_in(&self, join: TeamJoin) -> Result<TeamSync> {
+        let found = self.db().team_find(join.name.trim())?;
+        let Some(config) = found else { return self.team_join(join).await };
+        let same = config.addr == join.addr.trim().trim_end_matches('/')
+            && config.mount == check_path("mount", &join.mount)?
+            && config.path == check_path("path", &join.path)?;
+        if !same {
+            return Err(Error::validation(
+                "name",
+                format!(
+                    "This Latch joined '{}' at {} ({}/{}), not at the address, mount and path given. Leave it first, or \
+                     use another name.",
+                    config.name, config.addr, config.mount, config.path
+                ),
+            ));
+        }
+        let team = self.team_store(&config.name)?;
+        let kv = Kv::new(&team.address(), BaoToken::new(String::new()))?;
+        kv.health().await?;
+        let (token, life) = log_in(&kv, &join.auth, self.now()).await?;
+        let token_text = zeroize::Zeroizing::new(token.secret().to_owned());
+        let method = join.auth.method();
+        self.team_keep_secrets(&config, &token_text, join.auth.login_secret()).await?;
+        self.db().team_set_auth(&config.name, &method)?;
+        team.token.set_method(method);
+        team.token.joined(life, join.auth.login_secret().map(|s| BaoToken::new(s.secret().to_owned())));
+        match team.kv_ready() {
+            Some(ready) => ready.set_token(token),
+            None => {
+                kv.set_token(token);
+                team.token.recover_for(&kv);
+                team.set_kv(kv);
+            }
+        }
+        tracing::info!(team = %config.name, "signed in to the team's OpenBao again");
+        self.team_sync(&config.name).await
+    }
+
     /// Keeps the team's OpenBao token and login secret (if any) in the
     /// personal store: the OS keyring, or memory for a headless agent.
     async fn team_keep_secrets(&self, config: &TeamConfig, token: &str, login_secret: Option<&BaoToken>) -> Result<()> {

@@ -5,6 +5,7 @@
 
 pub mod connections;
 pub mod db;
+pub mod headless;
 pub mod keyring;
 pub mod leases;
 pub mod openbao;
