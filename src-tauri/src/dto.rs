@@ -24,6 +24,17 @@ pub struct ConnectionDto {
     pub requested_scopes: Vec<String>,
     /// Latch gets new access tokens without the user (the engine's rule).
     pub can_renew: bool,
+    /// The team it is kept in (its secrets in the team's OpenBao store);
+    /// `None` for the user's own.
+    pub team: Option<String>,
+}
+
+impl ConnectionDto {
+    /// The connection with the team it is kept in, if any.
+    pub fn of(engine: &latch_core::Engine, connection: Connection) -> latch_core::Result<Self> {
+        let team = engine.team_names()?.remove(&connection.id);
+        Ok(ConnectionDto { team, ..ConnectionDto::from(connection) })
+    }
 }
 
 impl From<Connection> for ConnectionDto {
@@ -38,6 +49,7 @@ impl From<Connection> for ConnectionDto {
                 other => other.scopes().to_vec(),
             },
             connection,
+            team: None,
         }
     }
 }
@@ -320,6 +332,71 @@ pub struct ProxyStateDto {
     pub problem: Option<String>,
 }
 
+/// A team this Latch has joined, for Settings → Team and the list's
+/// "Team: …" sections: where its store is and whether it answers. Never
+/// the OpenBao token.
+#[derive(Debug, Serialize, TS)]
+pub struct TeamDto {
+    pub name: String,
+    pub addr: String,
+    pub mount: String,
+    pub path: String,
+    pub ca_file: Option<String>,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+    pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Since when its store has not answered; `None` while it answers.
+    pub unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why not, in the engine's words.
+    pub reason: Option<String>,
+}
+
+/// How the join form signs in to OpenBao, with the secret typed for it.
+/// The secret crosses IPC once, from the form to Rust, and becomes a
+/// `BaoToken` there: never sent back, never printed (no `Debug`).
+#[derive(Deserialize, TS)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum TeamSignIn {
+    /// An OpenBao token someone gave this member.
+    Token { token: String },
+    /// OpenBao's userpass method: a username and password, at `mount`.
+    Userpass { mount: String, username: String, password: String },
+    /// OpenBao's AppRole method: a role ID and secret ID, at `mount`.
+    Approle { mount: String, role_id: String, secret_id: String },
+}
+
+/// Settings → Team's join form.
+#[derive(Deserialize, TS)]
+pub struct TeamJoinDto {
+    pub name: String,
+    pub addr: String,
+    pub mount: String,
+    pub path: String,
+    /// A CA certificate file (PEM) to trust for the server, as chosen in the file dialog.
+    pub ca_file: Option<String>,
+    pub sign_in: TeamSignIn,
+}
+
+/// What a join or a sync changed here.
+#[derive(Debug, Serialize, TS)]
+pub struct TeamSyncDto {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    /// Team connections not shown here, each with why (in words).
+    pub skipped: Vec<String>,
+}
+
+impl From<latch_core::TeamSync> for TeamSyncDto {
+    fn from(sync: latch_core::TeamSync) -> Self {
+        TeamSyncDto {
+            added: sync.added,
+            updated: sync.updated,
+            removed: sync.removed,
+            skipped: sync.skipped.into_iter().map(|(name, why)| format!("'{name}': {why}")).collect(),
+        }
+    }
+}
+
 /// Every declaration the UI imports, as (file name, TypeScript source).
 pub fn typescript_declarations() -> Vec<(String, String)> {
     fn decl<T: TS + 'static>(out: &mut Vec<(String, String)>) {
@@ -396,5 +473,9 @@ pub fn typescript_declarations() -> Vec<(String, String)> {
     decl::<SpecCreateDto>(&mut out);
     decl::<latch_core::FoundApi>(&mut out);
     decl::<ApiConnectionDto>(&mut out);
+    decl::<TeamDto>(&mut out);
+    decl::<TeamSignIn>(&mut out);
+    decl::<TeamJoinDto>(&mut out);
+    decl::<TeamSyncDto>(&mut out);
     out
 }

@@ -20,6 +20,9 @@ pub const SIGN_IN: &str = "sign-in";
 /// A connection's credential was handed out (the payload is its id): its
 /// record of use reads again. The list is not reloaded for it.
 pub const CONNECTION_USED: &str = "connection-used";
+/// A team's store stopped or started answering (the payload is the team's
+/// name): Settings → Team and the list's team banner read again.
+pub const TEAMS_CHANGED: &str = "teams-changed";
 
 /// Forwards every engine event, for as long as the app runs.
 pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
@@ -33,6 +36,9 @@ pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
                 }
                 Ok(EngineEvent::Used { id }) => {
                     let _ = app.emit(CONNECTION_USED, id.to_string());
+                }
+                Ok(EngineEvent::TeamReach { team }) => {
+                    let _ = app.emit(TEAMS_CHANGED, team);
                 }
                 Ok(event) if event.changed_connection().is_some() => show_change(&app),
                 Ok(_) => {}
@@ -62,6 +68,20 @@ pub fn watch_other_processes(app: AppHandle, engine: Arc<Engine>) {
                 }
                 show_change(&app);
             }
+        }
+    });
+}
+
+/// Keeps the joined teams' connections here up to date while the app runs:
+/// every half minute the engine syncs each team whose last try is over a
+/// minute old (its rule, as before each `latch` command). A store that is
+/// down is noted by the engine (`TeamReach`), and tried again a minute later.
+pub fn keep_teams_synced(engine: Arc<Engine>) {
+    tauri::async_runtime::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            ticks.tick().await;
+            engine.team_sync_if_stale(std::time::Duration::from_secs(60)).await;
         }
     });
 }

@@ -105,6 +105,7 @@ pub fn run() {
                     tauri::async_runtime::block_on(state.proxy.apply(&engine, state.agent.as_ref(), &settings));
                 }
             }
+            events::keep_teams_synced(engine.clone());
             events::watch_other_processes(app.handle().clone(), engine);
             events::show_change(app.handle());
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {
@@ -170,6 +171,11 @@ pub fn run() {
             commands::oauth1::oauth1_private_key_check,
             commands::oauth1::oauth1_private_key_choose,
             commands::oauth1::oauth1_private_key_set,
+            commands::teams::teams_list,
+            commands::teams::team_join,
+            commands::teams::team_sync,
+            commands::teams::team_leave,
+            commands::teams::team_ca_choose,
         ])
         .run(tauri::generate_context!())
         .expect("the Latch window starts");

@@ -24,6 +24,8 @@ pub struct Wording {
 const SIGN_IN: &str = "sign-in";
 /// The button's id for "open Latch" (a step a sign-in does not fix).
 const OPEN: &str = "open";
+/// The button's id for "open Latch on Settings → Team" (a team's store).
+const TEAM: &str = "team";
 
 /// The notification for `notice`, in plain words.
 pub fn wording(notice: &Notice) -> Wording {
@@ -47,7 +49,7 @@ pub fn wording(notice: &Notice) -> Wording {
                 "Since {}. Latch keeps using the sign-ins it has and tries again by itself.",
                 since.with_timezone(&chrono::Local).format("%H:%M")
             ),
-            button: (OPEN, "Open Latch"),
+            button: (TEAM, "Open team settings"),
         },
     }
 }
@@ -135,6 +137,10 @@ pub fn notify(app: &AppHandle, notice: &Notice) {
                     None => show_main_window(&app),
                 },
                 OPEN => show_main_window(&app),
+                TEAM => {
+                    show_main_window(&app);
+                    let _ = app.emit(crate::tray::OPEN_SETTINGS, ());
+                }
                 _ => {}
             }),
             #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -270,6 +276,17 @@ mod tests {
             action: Action::UnlockKeyring,
         };
         assert_eq!(wording(&notice).button, ("open", "Open Latch"));
+    }
+
+    #[test]
+    fn a_team_store_that_cannot_be_reached_is_said_calmly_with_a_button_to_the_team_settings() {
+        let since = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 10, 42, 0).unwrap();
+        let reason = "OpenBao at http://127.0.0.1:8200 could not be reached: connection refused".to_owned();
+        let wording = wording(&Notice::TeamUnreachable { team: "sales".into(), since, reason });
+        assert_eq!(wording.summary, "The team store for 'sales' can't be reached");
+        assert!(wording.body.contains("Latch keeps using the sign-ins it has"), "{}", wording.body);
+        assert!(!wording.body.contains("refused"), "the technical reason stays in the app: {}", wording.body);
+        assert_eq!(wording.button, ("team", "Open team settings"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ import type {
   SpecConnectionDto,
   SpecDocument,
   SpecOpenedDto,
+  TeamDto,
 } from "$lib/ipc";
 import { mockIPC } from "@tauri-apps/api/mocks";
 
@@ -106,6 +107,7 @@ export function connectionDto(overrides: Partial<OAuth2ConnectionDto> = {}): OAu
     missing_scopes: [],
     requested_scopes: [],
     can_renew: false,
+    team: null,
     ...overrides,
   };
   if (overrides.requested_scopes === undefined) dto.requested_scopes = dto.scopes;
@@ -162,6 +164,7 @@ export function mockBackend(handlers: Record<string, Handler>) {
     connection_template: () => template(),
     connection_usage: () => [],
     proxy_state: () => ({ address: null, problem: null }),
+    teams_list: () => [],
     ...handlers,
   };
   const calls: { command: string; args: Record<string, unknown> }[] = [];
@@ -179,6 +182,22 @@ export function mockBackend(handlers: Record<string, Handler>) {
     calls,
     called: (command: string) => calls.filter((call) => call.command === command),
     lastArgs: (command: string) => calls.filter((call) => call.command === command).pop()?.args,
+  };
+}
+
+/** A joined team as `teams_list` sends it: its store answering, unless a test says otherwise. */
+export function teamDto(overrides: Partial<TeamDto> = {}): TeamDto {
+  return {
+    name: "sales",
+    addr: "https://bao.example:8200",
+    mount: "secret",
+    path: "teams/sales",
+    ca_file: null,
+    joined_at: "2026-11-30T09:00:00Z",
+    last_synced_at: "2026-11-30T10:40:00Z",
+    unreachable_since: null,
+    reason: null,
+    ...overrides,
   };
 }
 

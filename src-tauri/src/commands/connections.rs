@@ -23,12 +23,18 @@ fn secret_change(input: SecretInput) -> latch_core::Result<SecretChange> {
 
 #[tauri::command]
 pub async fn connections_list(state: State<'_, AppState>) -> IpcResult<Vec<ConnectionDto>> {
-    Ok(state.engine.list()?.into_iter().map(Into::into).collect())
+    let mut teams = state.engine.team_names()?;
+    Ok(state
+        .engine
+        .list()?
+        .into_iter()
+        .map(|connection| ConnectionDto { team: teams.remove(&connection.id), ..ConnectionDto::from(connection) })
+        .collect())
 }
 
 #[tauri::command]
 pub async fn connection_get(state: State<'_, AppState>, id: String) -> IpcResult<ConnectionDto> {
-    Ok(state.engine.get(&id)?.into())
+    Ok(ConnectionDto::of(&state.engine, state.engine.get(&id)?)?)
 }
 
 /// An existing connection's name and settings, as its edit form starts them.
@@ -61,13 +67,22 @@ pub async fn connection_check(
     Ok(state.engine.check(&draft.draft, existing.as_ref().map(|c| &c.id), has_secret)?)
 }
 
+/// Saves a new connection; with `team`, it is kept in that team (its
+/// secrets in the team's store), as `latch add --team` does.
 #[tauri::command]
-pub async fn connection_create(state: State<'_, AppState>, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
+pub async fn connection_create(
+    state: State<'_, AppState>,
+    draft: ConnectionDraft,
+    team: Option<String>,
+) -> IpcResult<ConnectionDto> {
     let secret = match secret_change(draft.client_secret)? {
         SecretChange::Set(secret) => Some(secret),
         _ => None,
     };
-    Ok(state.engine.create(draft.draft, secret).await?.into())
+    let created = state.engine.create(draft.draft, secret).await?;
+    let Some(team) = team else { return Ok(created.into()) };
+    let kept = state.engine.team_adopt(created.id.as_str(), &team).await?;
+    Ok(ConnectionDto::of(&state.engine, kept)?)
 }
 
 /// A connection from nothing but an API address: Latch finds the API's
@@ -80,7 +95,8 @@ pub async fn connection_create_from_api(state: State<'_, AppState>, url: String,
 
 #[tauri::command]
 pub async fn connection_update(state: State<'_, AppState>, id: String, draft: ConnectionDraft) -> IpcResult<ConnectionDto> {
-    Ok(state.engine.update(&id, draft.draft, secret_change(draft.client_secret)?).await?.into())
+    let updated = state.engine.update(&id, draft.draft, secret_change(draft.client_secret)?).await?;
+    Ok(ConnectionDto::of(&state.engine, updated)?)
 }
 
 /// Disconnects (revoking at the provider when it can), then deletes.

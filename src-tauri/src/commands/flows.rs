@@ -34,7 +34,7 @@ pub async fn sign_in_submit_address(state: State<'_, AppState>, session: String,
 
 #[tauri::command]
 pub async fn connection_refresh(state: State<'_, AppState>, id: String) -> IpcResult<ConnectionDto> {
-    Ok(state.engine.refresh(&id).await?.into())
+    Ok(ConnectionDto::of(&state.engine, state.engine.refresh(&id).await?)?)
 }
 
 #[tauri::command]

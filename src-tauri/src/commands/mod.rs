@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod requests;
 pub mod settings;
 pub mod specs;
+pub mod teams;
 pub mod tokens;
 pub mod transfer;
 pub mod usage;

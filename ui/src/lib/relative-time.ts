@@ -50,3 +50,10 @@ export function atClock(iso: string, now: number): string {
   if (sameDay(when, tomorrow)) return `tomorrow at ${time}`;
   return `on ${when.getDate()} ${MONTHS[when.getMonth()]} at ${time}`;
 }
+
+/** "since 10:42" for a moment today, otherwise "since 3 May at 10:42" (local time). */
+export function sinceClock(iso: string, now: number): string {
+  const at = atClock(iso, now);
+  if (at === "at an unknown time") return "for a while";
+  return at.startsWith("at ") ? `since ${at.slice(3)}` : `since ${at.replace(/^on /, "")}`;
+}

@@ -33,6 +33,9 @@ import type {
   SpecCreateDto,
   SpecOpenedDto,
   StepReport,
+  TeamDto,
+  TeamJoinDto,
+  TeamSyncDto,
   UsageDto,
 } from "./types";
 
@@ -117,7 +120,9 @@ export const connectionTemplate = (kind: KindSettings["kind"]) => call<Connectio
 export const connectionDraft = (id: string) => call<Draft>("connection_draft", { id });
 export const connectionCheck = (draft: ConnectionDraft, id: string | null) =>
   call<FieldError[]>("connection_check", { draft, id });
-export const connectionCreate = (draft: ConnectionDraft) => call<ConnectionDto>("connection_create", { draft });
+/** Saves a new connection; with `team`, it is kept in that joined team (its secrets in the team's OpenBao store). */
+export const connectionCreate = (draft: ConnectionDraft, team: string | null = null) =>
+  call<ConnectionDto>("connection_create", { draft, team });
 /**
  * A connection from nothing but an API address: Latch finds where the API signs in and, where the service allows,
  * registers itself there. Saved at once; what was found comes along, for the words after it.
@@ -224,6 +229,20 @@ export const clientIdentitySet = (id: string, pem: string) => call<null>("client
 /** The connection's client certificate (PEM, public), to register with the service. */
 export const clientCertificatePem = (id: string) => call<string>("client_certificate_pem", { id });
 
+/** The joined teams and whether each one's store answered the app's last call to it. Never the OpenBao token. */
+export const teamsList = () => call<TeamDto[]>("teams_list");
+/**
+ * Joins a team. The secret in `join.sign_in` goes to the shell once, for the keyring; nothing that comes back
+ * carries it. Resolves with the team's connections now here.
+ */
+export const teamJoin = (join: TeamJoinDto) => call<TeamSyncDto>("team_join", { join });
+/** Fetches a team's connections now. */
+export const teamSync = (name: string) => call<TeamSyncDto>("team_sync", { name });
+/** Leaves a team: its connections go from this computer (nothing changes in the team's store). */
+export const teamLeave = (name: string) => call<string[]>("team_leave", { name });
+/** Asks for the team server's CA certificate file (PEM): its path, or null when the user closed the dialog. */
+export const teamCaChoose = () => call<string | null>("team_ca_choose");
+
 /** Opens a web page (a provider's page) in the system browser. */
 export const openInBrowser = (url: string) => call<null>("plugin:opener|open_url", { url });
 
@@ -251,6 +270,8 @@ export const onConnectionsChanged = (callback: () => void) => subscribe<null>("c
 export const onSignIn = (callback: (event: SignInEventDto) => void) => subscribe<SignInEventDto>("sign-in", callback);
 /** A connection's credential was handed out (the payload is its id): its Recent use reads again. */
 export const onConnectionUsed = (callback: (id: string) => void) => subscribe<string>("connection-used", callback);
+/** A team's store stopped or started answering (the payload is the team's name): read the teams again. */
+export const onTeamsChanged = (callback: (team: string) => void) => subscribe<string>("teams-changed", callback);
 /** The user chose Settings… in the tray menu. */
 export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
 /** The user clicked Sign in again on a notification: the payload is the connection's id. */

@@ -102,6 +102,8 @@ export class ConnectionFormState {
   draft = $state<OAuth2Draft>() as OAuth2Draft;
   secretMode = $state<SecretMode>("enter");
   secretValue = $state("");
+  /** A new connection's "Keep in": "" for just me, else the joined team's name (it is then kept in the team's store). */
+  keepIn = $state("");
   keyMode = $state<KeyMode>("generate");
   /** The kind of key Latch makes, as the engine names it: "es256" or "ed25519". */
   keyAlgorithm = $state("es256");
@@ -518,7 +520,7 @@ export class ConnectionFormState {
       if (this.existing && pem) await clientIdentitySet(this.existing.id, pem);
       const saved = this.existing
         ? await connectionUpdate(this.existing.id, this.toSend)
-        : await connectionCreate(this.toSend);
+        : await connectionCreate(this.toSend, this.keepIn || null);
       if (!this.existing && pem) await clientIdentitySet(saved.id, pem);
       this.certificatePem = "";
       return saved;

@@ -9,16 +9,19 @@ import {
   onOpenSettings,
   onReconnectRequested,
   onSignIn,
+  onTeamsChanged,
   settingsGet,
   settingsSave,
   signInCancel,
   signInStart,
   signInSubmitAddress,
+  teamsList,
   type ConnectionDto,
   type DisconnectOutcome,
   type SignInEvent,
   type SignInEventDto,
   type SignInOutcome,
+  type TeamDto,
 } from "$lib/ipc";
 import { statusWords } from "$lib/status-badge";
 import { leave } from "$lib/state/leave-guard.svelte";
@@ -73,6 +76,8 @@ function storage(): Storage | null {
 /** The connection list, what is selected, and the long-running actions on connections. */
 export class ConnectionsState {
   connections = $state<ConnectionDto[]>([]);
+  /** The teams this Latch has joined, each with whether its store answers (for the list's team sections). */
+  teams = $state<TeamDto[]>([]);
   loaded = $state(false);
   loadFailure = $state<IpcFailure | null>(null);
   view = $state<View>({ kind: "nothing" });
@@ -108,6 +113,7 @@ export class ConnectionsState {
     let stopped = false;
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
+      onTeamsChanged(() => void this.loadTeams()),
       onSignIn((event) => this.#signInEvent(event)),
       // The tray and the notifications move the pane like a click in the window does: a screen with unsaved
       // work has its say first (see leave-guard), and "Keep editing" leaves everything, sign-in included, as is.
@@ -127,7 +133,17 @@ export class ConnectionsState {
     };
   }
 
+  /** Reads the joined teams again (a store stopped or started answering, one was joined or left). */
+  async loadTeams(): Promise<void> {
+    try {
+      this.teams = await teamsList();
+    } catch {
+      // The list still shows every connection; only the team banners wait for the next change.
+    }
+  }
+
   async load(): Promise<void> {
+    void this.loadTeams();
     try {
       const connections = await connectionsList();
       this.connections = connections;
@@ -388,3 +404,6 @@ export function setConnectionsContext(connections: ConnectionsState) {
 export function connectionsContext(): ConnectionsState | null {
   return hasContext(CONTEXT) ? getContext<ConnectionsState>(CONTEXT) : null;
 }
+
+/** For tests that render a component inside the app's context: `render(C, { context: new Map([[CONNECTIONS_CONTEXT, state]]) })`. */
+export const CONNECTIONS_CONTEXT = CONTEXT;

@@ -24,7 +24,12 @@ requested_scopes: Array<string>,
 /**
  * Latch gets new access tokens without the user (the engine's rule).
  */
-can_renew: boolean, id: ConnectionId, name: string, status: Status, access_expires_at: string | null, refresh_expires_at: string | null, 
+can_renew: boolean, 
+/**
+ * The team it is kept in (its secrets in the team's OpenBao store);
+ * `None` for the user's own.
+ */
+team: string | null, id: ConnectionId, name: string, status: Status, access_expires_at: string | null, refresh_expires_at: string | null, 
 /**
  * When the current access token was issued; with the expiry it gives the
  * token's lifetime, which sets the refresh margin.
