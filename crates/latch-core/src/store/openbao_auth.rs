@@ -221,7 +221,8 @@ pub async fn log_in(kv: &Kv, auth: &TeamAuth, now: DateTime<Utc>) -> Result<(Bao
             let life = lookup_with(kv, token, now).await?.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Storage,
-                    "OpenBao does not know this token (it is wrong, expired or revoked). Ask for a new one and join again.",
+                    "The team store refused your OpenBao token: it does not know it (it is mistyped, expired or revoked). Ask \
+                     the team's OpenBao administrator for a new one and join again.",
                 )
             })?;
             return Ok((BaoToken::new(token.secret().to_owned()), life));
