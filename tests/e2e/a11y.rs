@@ -117,6 +117,15 @@ async fn every_main_screen(theme: Theme) {
     window.click("open-settings").await;
     window.testid("start-at-login").await;
     audit.check("settings").await;
+    // Settings → Team: the join form, with what is missing said beside each field, then the AppRole fields.
+    window.click("team-join-open").await;
+    window.click("team-join-submit").await;
+    window.testid("team-error-name").await;
+    audit.check("settings-team-join").await;
+    window.click("team-method-approle").await;
+    window.testid("team-error-role_id").await;
+    audit.check("settings-team-join-approle").await;
+    window.click("team-join-cancel").await;
     window.click("settings-close").await;
     window.until("Settings to close", || async { !window.exists("[data-testid='settings']").await }).await;
 

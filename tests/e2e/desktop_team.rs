@@ -1,0 +1,132 @@
+//! Teams in the real Latch window, against a real OpenBao (`bao server
+//! -dev`): joining through Settings → Team with a token, a team connection
+//! added from the command line in the same data directory showing under
+//! "Team: sales" in the list, the calm banner once the team's store stops
+//! answering, and leaving the team. The OpenBao token is looked for in the
+//! data directory, in everything the CLI printed and in the page itself.
+//! Screenshots under target/e2e-screenshots/team-*.png.
+
+use latch_e2e::window::{within, Window};
+use latch_e2e::{repo_root, Bao, Latch};
+
+fn writer_token(bao: &Bao) -> String {
+    let hcl = std::fs::read_to_string(repo_root().join("docs/team/writer.hcl")).unwrap();
+    bao.policy("latch-sales-writer", &hcl);
+    bao.token(&["latch-sales-writer"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_down_and_can_be_left() {
+    within(240, async {
+        let bao = Bao::start();
+        let token = writer_token(&bao);
+        let latch = Latch::new();
+        latch.ok(&[
+            "add",
+            "--name",
+            "My Drive",
+            "--flow",
+            "authorization_code",
+            "--client-id",
+            "drive-app",
+            "--authorize-url",
+            "https://drive.example.com/oauth/authorize",
+            "--token-url",
+            "https://drive.example.com/oauth/token",
+        ]);
+        let window = Window::open(&latch).await;
+
+        // Settings → Team → Join a team…: the form asks for nothing technical beyond what the admin gave.
+        window.click("open-settings").await;
+        window.click("team-join-open").await;
+        window.testid("team-join-form").await;
+        window.click("team-join-submit").await;
+        assert!(window.shown("[data-testid='team-error-name']").await.contains("Give the team a name"));
+        window.fill("team_name", "sales").await;
+        window.fill("team_addr", &bao.addr).await;
+        window.fill("team_path", "teams/sales").await;
+        window.fill("team_token", &token).await;
+        window.screenshots("team-join", Some("[data-testid='team-join-form']"), "start").await;
+        window.click("team-join-submit").await;
+        let note = window.shown("[data-testid='team-note']").await;
+        assert_eq!(note, "Joined. The team's connections show in your list under “Team: sales”.");
+        assert_eq!(window.shown("[data-testid='team-state']").await, "Reachable");
+        assert!(!window.exists("[data-testid='team-join-form']").await, "the form closes once joined");
+        let page = window.client.source().await.unwrap();
+        assert!(!page.contains(&token), "the OpenBao token is not in the page after joining");
+        // The joined team, empty, in the list under the personal connections.
+        assert_eq!(window.shown("[data-testid='section-personal']").await, "Personal");
+        assert_eq!(window.shown("[data-testid='section-team']").await, "Team: sales");
+
+        // Another member (here: the command line on this computer) keeps a connection in the team.
+        let out = latch.ok(&[
+            "add",
+            "--team",
+            "sales",
+            "--name",
+            "Company CRM",
+            "--flow",
+            "authorization_code",
+            "--client-id",
+            "crm-app",
+            "--authorize-url",
+            "https://crm.example.com/oauth/authorize",
+            "--token-url",
+            "https://crm.example.com/oauth/token",
+        ]);
+        assert!(out.contains("Kept 'Company CRM' in team 'sales'"), "{out}");
+        let row = "[data-testid='connection-row'][data-name='Company CRM']";
+        window.wait_for(row).await;
+        let section = window
+            .client
+            .execute(
+                "return document.querySelector(arguments[0]).closest('li').querySelector('[data-testid=section-team]')?.textContent;",
+                vec![row.into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(section.as_str(), Some("Team: sales"), "the team connection heads its team's section");
+        window
+            .until("Settings to count the team's connection", || async {
+                window.text_of("[data-testid='team-joined']").await.contains("1 connection in your list")
+            })
+            .await;
+        window.screenshots("team-settings", Some("[data-testid='team-settings']"), "start").await;
+        window.click_css(row).await;
+        window.testid("detail-status").await;
+        window.screenshots("team-list", None, "start").await;
+
+        // The team's store stops answering: Sync now says so, and the list says it calmly over the team's section.
+        drop(bao);
+        window.click("open-settings").await;
+        window.click("team-sync").await;
+        assert_eq!(window.shown("[data-testid='team-note']").await, "Still unreachable. Latch tries again by itself.");
+        let banner = window.shown("[data-testid='team-banner']").await;
+        assert!(banner.starts_with("Team store unreachable since "), "{banner}");
+        assert!(banner.ends_with("Latch keeps using the tokens it has."), "{banner}");
+        assert_eq!(window.shown("[data-testid='team-state']").await, "Unreachable");
+        let settings_says = window.shown("[data-testid='team-unreachable']").await;
+        assert!(settings_says.contains("Latch keeps using the tokens it has and tries again by itself."), "{settings_says}");
+        window.screenshots("team-unreachable-settings", Some("[data-testid='team-joined']"), "start").await;
+        window.click("settings-close").await;
+        window.screenshots("team-unreachable-list", None, "start").await;
+
+        // Leaving asks first, then takes the team's connections off this computer.
+        window.click("open-settings").await;
+        window.click("team-leave").await;
+        window.testid("confirm-team-leave").await;
+        window.screenshots("team-leave", None, "start").await;
+        window.click("confirm-team-leave").await;
+        assert_eq!(window.shown("[data-testid='team-left']").await, "Left “sales”. 1 connection was removed from this computer.");
+        window.until("the team's connection to go", || async { !window.exists(row).await }).await;
+        assert!(!window.exists("[data-testid='section-team']").await);
+        assert!(!latch.ok(&["list"]).contains("Company CRM"));
+        assert!(!window.exists("[data-testid='section-personal']").await, "no sections without a team");
+
+        let page = window.client.source().await.unwrap();
+        assert!(!page.contains(&token), "the OpenBao token is not in the page");
+        window.close().await;
+        latch.assert_no_secret_leaks(&[token]);
+    })
+    .await;
+}
