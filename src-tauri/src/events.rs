@@ -76,12 +76,19 @@ pub fn watch_other_processes(app: AppHandle, engine: Arc<Engine>) {
 /// every half minute the engine syncs each team whose last try is over a
 /// minute old (its rule, as before each `latch` command). A store that is
 /// down is noted by the engine (`TeamReach`), and tried again a minute later.
-pub fn keep_teams_synced(engine: Arc<Engine>) {
+pub fn keep_teams_synced(app: AppHandle, engine: Arc<Engine>) {
     tauri::async_runtime::spawn(async move {
         let mut ticks = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             ticks.tick().await;
+            if engine.teams().is_ok_and(|teams| teams.is_empty()) {
+                continue;
+            }
             engine.team_sync_if_stale(std::time::Duration::from_secs(60)).await;
+            // The rows a sync adds or changes are not announced as engine
+            // events (this process's own commits, so the data-directory
+            // watch does not see them either): the list reads again.
+            show_change(&app);
         }
     });
 }

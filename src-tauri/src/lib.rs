@@ -105,7 +105,7 @@ pub fn run() {
                     tauri::async_runtime::block_on(state.proxy.apply(&engine, state.agent.as_ref(), &settings));
                 }
             }
-            events::keep_teams_synced(engine.clone());
+            events::keep_teams_synced(app.handle().clone(), engine.clone());
             events::watch_other_processes(app.handle().clone(), engine);
             events::show_change(app.handle());
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {

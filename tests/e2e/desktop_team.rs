@@ -9,6 +9,9 @@
 use latch_e2e::window::{within, Window};
 use latch_e2e::{repo_root, Bao, Latch};
 
+/// The client secret of the connection the other member keeps in the team: in the team's store only.
+const MAIL_SECRET: &str = "mail-client-secret-4f1c9e";
+
 fn writer_token(bao: &Bao) -> String {
     let hcl = std::fs::read_to_string(repo_root().join("docs/team/writer.hcl")).unwrap();
     bao.policy("latch-sales-writer", &hcl);
@@ -92,6 +95,57 @@ async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_
             })
             .await;
         window.screenshots("team-settings", Some("[data-testid='team-settings']"), "start").await;
+
+        // A second member, with a data directory of their own, keeps a connection in the team from the command
+        // line; Sync now brings it here.
+        let other = Latch::new();
+        let joined = other.ok_with_stdin(
+            &["team", "join", "sales", "--addr", &bao.addr, "--mount", "secret", "--path", "teams/sales"],
+            &format!("{token}\n"),
+        );
+        assert!(joined.contains("Joined team 'sales'"), "{joined}");
+        let out = other.ok_with_stdin(
+            &[
+                "add",
+                "--team",
+                "sales",
+                "--name",
+                "Shared Mail",
+                "--flow",
+                "client_credentials",
+                "--client-id",
+                "mail-app",
+                "--client-secret-stdin",
+                "--token-url",
+                "https://mail.example.com/oauth/token",
+            ],
+            &format!("{MAIL_SECRET}\n"),
+        );
+        assert!(out.contains("Kept 'Shared Mail' in team 'sales'"), "{out}");
+        window.click("team-sync").await;
+        window.until("Sync now to say what it brought", || async { window.text_of("[data-testid='team-note']").await == "Added “Shared Mail”." }).await;
+        window.wait_for("[data-testid='connection-row'][data-name='Shared Mail']").await;
+
+        // The add form offers to keep a new connection in the team; saved there, the team's store has it.
+        window.click("add-connection").await;
+        window.click("preset-custom").await;
+        window.testid("connection-form").await;
+        window.fill("name", "Team Calendar").await;
+        window.fill("authorize_url", "https://calendar.example.com/oauth/authorize").await;
+        window.fill("token_url", "https://calendar.example.com/oauth/token").await;
+        window.fill("client_id", "calendar-app").await;
+        window.click_css("[data-testid='keep-in-team'][data-team='sales']").await;
+        assert!(window.shown("[data-testid='keep-in']").await.contains("everyone in “sales” can use it"));
+        window.screenshots("team-keep-in", Some("[data-testid='keep-in']"), "center").await;
+        window.save_form().await;
+        window.until("the new connection's detail", || async { window.text_of("[data-testid='detail-name']").await == "Team Calendar" }).await;
+        assert!(window.shown("[data-testid='detail-team']").await.contains("Shared with team “sales”"));
+        let id = latch.show("Team Calendar")["id"].as_str().unwrap().to_owned();
+        let (status, listed) = bao.root("GET", "/v1/secret/metadata/teams/sales/connections?list=true", "");
+        assert_eq!(status, 200, "{listed}");
+        assert!(listed.to_string().contains(&id), "the team's store has the connection saved in the form: {listed}");
+        let headings = window.client.find_all(fantoccini::Locator::Css("[data-testid='section-team']")).await.unwrap().len();
+        assert_eq!(headings, 1, "the team's three connections are under one heading");
         window.click_css(row).await;
         window.testid("detail-status").await;
         window.screenshots("team-list", None, "start").await;
@@ -100,7 +154,11 @@ async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_
         drop(bao);
         window.click("open-settings").await;
         window.click("team-sync").await;
-        assert_eq!(window.shown("[data-testid='team-note']").await, "Still unreachable. Latch tries again by itself.");
+        window
+            .until("Sync now to find the store down", || async {
+                window.text_of("[data-testid='team-note']").await == "Still unreachable. Latch tries again by itself."
+            })
+            .await;
         let banner = window.shown("[data-testid='team-banner']").await;
         assert!(banner.starts_with("Team store unreachable since "), "{banner}");
         assert!(banner.ends_with("Latch keeps using the tokens it has."), "{banner}");
@@ -117,7 +175,7 @@ async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_
         window.testid("confirm-team-leave").await;
         window.screenshots("team-leave", None, "start").await;
         window.click("confirm-team-leave").await;
-        assert_eq!(window.shown("[data-testid='team-left']").await, "Left “sales”. 1 connection was removed from this computer.");
+        assert_eq!(window.shown("[data-testid='team-left']").await, "Left “sales”. 3 connections were removed from this computer.");
         window.until("the team's connection to go", || async { !window.exists(row).await }).await;
         assert!(!window.exists("[data-testid='section-team']").await);
         assert!(!latch.ok(&["list"]).contains("Company CRM"));
@@ -126,7 +184,8 @@ async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_
         let page = window.client.source().await.unwrap();
         assert!(!page.contains(&token), "the OpenBao token is not in the page");
         window.close().await;
-        latch.assert_no_secret_leaks(&[token]);
+        latch.assert_no_secret_leaks(&[token.clone(), MAIL_SECRET.to_owned()]);
+        other.assert_no_secret_leaks(&[token, MAIL_SECRET.to_owned()]);
     })
     .await;
 }
