@@ -18,8 +18,12 @@ fn writer_token(bao: &Bao) -> String {
     bao.token(&["latch-sales-writer"])
 }
 
+/// One window at a time: the tests share the display and the keyring.
+static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_down_and_can_be_left() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
     within(240, async {
         let bao = Bao::start();
         let token = writer_token(&bao);
@@ -186,6 +190,50 @@ async fn a_team_joined_in_settings_shows_its_connections_says_when_its_store_is_
         window.close().await;
         latch.assert_no_secret_leaks(&[token.clone(), MAIL_SECRET.to_owned()]);
         other.assert_no_secret_leaks(&[token, MAIL_SECRET.to_owned()]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_joins_with_a_username_and_password_and_a_wrong_one_is_said_in_words() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        const PASSWORD: &str = "correct-horse-battery-7";
+        const WRONG: &str = "wrong-horse-battery-8";
+        let bao = Bao::start();
+        writer_token(&bao);
+        let (status, said) = bao.root("POST", "/v1/sys/auth/userpass", r#"{"type":"userpass"}"#);
+        assert!(status == 200 || status == 204, "userpass: {status} {said}");
+        let user = serde_json::json!({ "password": PASSWORD, "token_policies": ["latch-sales-writer"] }).to_string();
+        let (status, said) = bao.root("POST", "/v1/auth/userpass/users/ana", &user);
+        assert!(status == 200 || status == 204, "user: {status} {said}");
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+
+        window.click("open-settings").await;
+        window.click("team-join-open").await;
+        window.click("team-method-userpass").await;
+        window.fill("team_name", "sales").await;
+        window.fill("team_addr", &bao.addr).await;
+        window.fill("team_path", "teams/sales").await;
+        window.fill("team_username", "ana").await;
+        window.fill("team_password", WRONG).await;
+        window.click("team-join-submit").await;
+        let said = window.shown("[data-testid='team-join-error']").await;
+        assert!(said.starts_with("OpenBao did not accept"), "{said}");
+        assert!(!window.exists("[data-testid='team-joined']").await, "nothing is joined with a wrong password");
+        window.screenshots("team-join-userpass-refused", Some("[data-testid='team-join-form']"), "start").await;
+
+        window.fill("team_password", PASSWORD).await;
+        window.click("team-join-submit").await;
+        assert_eq!(window.shown("[data-testid='team-state']").await, "Reachable");
+        assert_eq!(window.shown("[data-testid='section-team']").await, "Team: sales");
+        let page = window.client.source().await.unwrap();
+        for secret in [PASSWORD, WRONG] {
+            assert!(!page.contains(secret), "a password is not in the page after joining");
+        }
+        window.close().await;
+        latch.assert_no_secret_leaks(&[PASSWORD.to_owned(), WRONG.to_owned()]);
     })
     .await;
 }
