@@ -342,6 +342,21 @@ fn an_approle_token_that_expired_or_was_revoked_is_replaced_by_a_new_login() {
     latch.assert_no_secret_leaks(&[secret_id, first, second, held, newest]);
 }
 
+/// Revokes every token an AppRole login made (by their accessors).
+fn revoke_approle_tokens(bao: &Bao) {
+    let accessors = root_ok(bao, "LIST", "/v1/auth/token/accessors", Value::Null);
+    let mut revoked = 0;
+    for accessor in accessors["data"]["keys"].as_array().unwrap() {
+        let body = json!({ "accessor": accessor });
+        let found = root_ok(bao, "POST", "/v1/auth/token/lookup-accessor", body.clone());
+        if found["data"]["path"].as_str().is_some_and(|p| p.starts_with("auth/approle/login")) {
+            root_ok(bao, "POST", "/v1/auth/token/revoke-accessor", body);
+            revoked += 1;
+        }
+    }
+    assert!(revoked > 0, "no AppRole token to revoke");
+}
+
 #[test]
 fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_and_hands_out_its_token() {
     let bao = bao_with_auth();
@@ -399,6 +414,19 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
     let (renewed, cli_said) = ask();
     assert_ne!(renewed, first);
     assert_eq!(writer.ok(&["token", "CRM"]).trim(), renewed, "the new token is the team's");
+
+    // Its OpenBao token revoked under it (it lives in the agent's memory
+    // only: found by its accessor): at the next refresh OpenBao answers 403,
+    // lookup-self says the token is gone, and the agent logs in again.
+    revoke_approle_tokens(&bao);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refreshes() < 2 {
+        assert!(Instant::now() < deadline, "no refresh after the revocation: {}", agent.said());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (renewed, _) = ask();
+    assert_eq!(writer.ok(&["token", "CRM"]).trim(), renewed, "stored in the team after logging in again");
+    assert!(agent.said().contains("logged in to OpenBao again"), "{}", agent.said());
 
     let said = agent.said();
     assert!(said.contains("Nothing secret is kept on disk"), "{said}");
