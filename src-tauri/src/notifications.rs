@@ -10,6 +10,8 @@ use tauri::{AppHandle, Emitter, Manager};
 
 /// Asks the UI to open `id` and start its sign-in.
 pub const RECONNECT_REQUESTED: &str = "reconnect-requested";
+/// Asks the UI to show Settings → Team.
+pub const OPEN_TEAM_SETTINGS: &str = "open-team-settings";
 
 /// What a notification says, and its button: (the id the server reports
 /// back when it is clicked, its label).
@@ -139,7 +141,7 @@ pub fn notify(app: &AppHandle, notice: &Notice) {
                 OPEN => show_main_window(&app),
                 TEAM => {
                     show_main_window(&app);
-                    let _ = app.emit(crate::tray::OPEN_SETTINGS, ());
+                    let _ = app.emit(OPEN_TEAM_SETTINGS, ());
                 }
                 _ => {}
             }),

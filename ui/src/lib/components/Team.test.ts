@@ -1,5 +1,6 @@
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
+import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it } from "vitest";
 import type { OAuth2ConnectionDraft, TeamDto, TeamJoinDto } from "$lib/ipc";
 import { CONNECTIONS_CONTEXT, ConnectionsState } from "$lib/state/connections.svelte";
@@ -8,6 +9,7 @@ import ConnectionForm from "./ConnectionForm.svelte";
 import ConnectionList from "./ConnectionList.svelte";
 import TeamJoinForm from "./TeamJoinForm.svelte";
 import TeamSettings from "./TeamSettings.svelte";
+import App from "../../App.svelte";
 
 const TOKEN = "s.0penBaoT0kenThatMustNeverShow";
 
@@ -238,5 +240,46 @@ describe("the add form's Keep in", () => {
     await user.click(screen.getByTestId("save"));
     await waitFor(() => expect(backend.called("connection_create")).toHaveLength(1));
     expect(backend.lastArgs("connection_create")!.team).toBeNull();
+  });
+});
+
+describe("teams in the app", () => {
+  it("puts the banner over the team's section when the engine says its store stopped answering", async () => {
+    let teams = [teamDto()];
+    mockBackend({
+      connections_list: () => [connectionDto({ id: "cn_mine", name: "My Drive" }), connectionDto({ id: "cn_crm", name: "CRM", team: "sales" })],
+      teams_list: () => teams,
+    });
+    render(App);
+    expect(await screen.findByRole("heading", { name: "Team: sales" })).toBeInTheDocument();
+    expect(screen.queryByTestId("team-banner")).toBeNull();
+    teams = [teamDto({ unreachable_since: todayAt(10, 42), reason: "connection refused" })];
+    await emit("teams-changed", "sales");
+    expect(await screen.findByTestId("team-banner")).toHaveTextContent("Team store unreachable since 10:42.");
+    teams = [teamDto()];
+    await emit("teams-changed", "sales");
+    await waitFor(() => expect(screen.queryByTestId("team-banner")).toBeNull());
+  });
+
+  it("opens Settings → Team with the keyboard on it when the notification's button is clicked", async () => {
+    mockBackend({
+      connections_list: () => [connectionDto({ id: "cn_crm", name: "CRM", team: "sales" })],
+      teams_list: () => [teamDto({ unreachable_since: todayAt(10, 42) })],
+      settings_get: () => ({
+        start_at_login: false,
+        notify_reauth: true,
+        notify_expiry: true,
+        warn_ahead_hours: 24,
+        usage_kept_days: 30,
+        proxy_enabled: false,
+        proxy_port: 0,
+      }),
+    });
+    render(App);
+    await screen.findByTestId("connection-row");
+    await emit("open-team-settings", null);
+    const heading = await screen.findByRole("heading", { name: "Team" });
+    await waitFor(() => expect(heading).toHaveFocus());
+    expect(screen.getByTestId("team-unreachable")).toHaveTextContent("Team store unreachable since 10:42.");
   });
 });

@@ -272,6 +272,8 @@ export const onSignIn = (callback: (event: SignInEventDto) => void) => subscribe
 export const onConnectionUsed = (callback: (id: string) => void) => subscribe<string>("connection-used", callback);
 /** A team's store stopped or started answering (the payload is the team's name): read the teams again. */
 export const onTeamsChanged = (callback: (team: string) => void) => subscribe<string>("teams-changed", callback);
+/** The user clicked Open team settings on a notification about a team's store. */
+export const onOpenTeamSettings = (callback: () => void) => subscribe<null>("open-team-settings", () => callback());
 /** The user chose Settings… in the tray menu. */
 export const onOpenSettings = (callback: () => void) => subscribe<null>("open-settings", () => callback());
 /** The user clicked Sign in again on a notification: the payload is the connection's id. */

@@ -7,6 +7,7 @@ import {
   connectionsList,
   onConnectionsChanged,
   onOpenSettings,
+  onOpenTeamSettings,
   onReconnectRequested,
   onSignIn,
   onTeamsChanged,
@@ -32,7 +33,8 @@ export type View =
   | { kind: "detail"; id: string; changeValues?: string }
   | { kind: "create" }
   | { kind: "edit"; id: string; focus?: string }
-  | { kind: "settings" };
+  /** `section`: scrolled to on opening (the team notification's button opens Settings → Team). */
+  | { kind: "settings"; section?: "team" };
 
 type Stage<S extends SignInEvent["stage"]> = Omit<Extract<SignInEvent, { stage: S }>, "stage">;
 /** A browser sign-in's link, where it returns, and until when it waits (the `started` event). */
@@ -124,6 +126,7 @@ export class ConnectionsState {
         }),
       ),
       onOpenSettings(() => leave(() => (this.view = { kind: "settings" }))),
+      onOpenTeamSettings(() => leave(() => (this.view = { kind: "settings", section: "team" }))),
     ];
     void this.load();
     return () => {
