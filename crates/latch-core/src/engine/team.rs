@@ -221,6 +221,12 @@ impl Engine {
         self.team_sync(&config.name).await
     }
 
+    /// How this Latch signs in to the team's OpenBao (never the secret).
+    pub fn team_auth(&self, name: &str) -> Result<crate::store::openbao_auth::TeamAuthMethod> {
+        let config = self.db().team_find(name)?.ok_or_else(|| not_joined(name))?;
+        self.db().team_auth(&config.name)
+    }
+
     /// Keeps the team's OpenBao token and login secret (if any) in the
     /// personal store: the OS keyring, or memory for a headless agent.
     async fn team_keep_secrets(&self, config: &TeamConfig, token: &str, login_secret: Option<&BaoToken>) -> Result<()> {

@@ -208,8 +208,8 @@ impl Kv {
     }
 
     pub(crate) fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
-        let token = self.token.read().unwrap_or_else(|p| p.into_inner());
-        self.http.request(method, url).header("X-Vault-Token", token.secret())
+        let header = token_header(&self.token.read().unwrap_or_else(|p| p.into_inner()));
+        self.http.request(method, url).header("X-Vault-Token", header)
     }
 
     /// Whether the server answers and is ready (unsealed, active).
@@ -330,6 +330,15 @@ impl Kv {
             )),
         }
     }
+}
+
+/// The `X-Vault-Token` header, marked sensitive so no HTTP-level debug
+/// output ever shows it.
+pub(crate) fn token_header(token: &BaoToken) -> reqwest::header::HeaderValue {
+    let mut value =
+        reqwest::header::HeaderValue::from_str(token.secret()).unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }
 
 /// A response's JSON body; `null` when it has none (204) or is not JSON.

@@ -306,7 +306,7 @@ async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<Op
     let response = kv
         .http()
         .get(kv.api_url("auth/token/lookup-self"))
-        .header("X-Vault-Token", token.secret())
+        .header("X-Vault-Token", super::openbao::token_header(token))
         .send()
         .await
         .map_err(|e| kv.unreachable(&e))?;

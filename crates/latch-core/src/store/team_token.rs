@@ -240,3 +240,39 @@ impl TokenRecovery for Shared {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn keeper(method: TeamAuthMethod, clock: &Arc<ManualClock>) -> TokenKeeper {
+        let keeper = TokenKeeper::default();
+        keeper.set_method(method);
+        keeper.set_clock(clock.clone());
+        keeper
+    }
+
+    #[test]
+    fn a_renewable_token_is_due_for_renewal_at_half_of_a_short_life_and_at_once_after() {
+        let clock = Arc::new(ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap()));
+        let keeper = keeper(TeamAuthMethod::Token, &clock);
+        assert_eq!(keeper.due(), None, "nothing known before the first lookup");
+        let start = clock.now();
+        keeper.joined(TokenLife { seen_at: start, expires_at: Some(start + chrono::Duration::seconds(4)), renewable: true }, None);
+        assert_eq!(keeper.due(), Some(start + chrono::Duration::seconds(2)));
+        clock.advance(chrono::Duration::seconds(3));
+        assert_eq!(keeper.due(), Some(clock.now()));
+    }
+
+    #[test]
+    fn an_approle_without_its_secret_cannot_log_in_and_says_what_is_missing() {
+        let clock = Arc::new(ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap()));
+        let keeper = keeper(TeamAuthMethod::AppRole { mount: "approle".into(), role_id: "r".into() }, &clock);
+        assert!(!keeper.0.can_log_in());
+        keeper.joined(TokenLife { seen_at: clock.now(), expires_at: None, renewable: false }, Some(BaoToken::new("secret-id".into())));
+        assert!(keeper.0.can_log_in());
+        let message = TokenKeeper::default().missing().message;
+        assert!(message.contains("join the team again"), "{message}");
+    }
+}
