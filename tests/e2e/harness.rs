@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod pki;
+pub mod team_setup;
 pub mod window;
 
 pub fn repo_root() -> PathBuf {
@@ -623,5 +624,245 @@ impl Drop for Bao {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One node of a [`BaoCluster`]: a `bao server` process with integrated
+/// Raft storage, killed (SIGKILL) on drop or by [`BaoCluster::kill`].
+pub struct BaoNode {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`, the API address.
+    pub addr: String,
+    log: PathBuf,
+}
+
+/// A real OpenBao HA cluster on loopback: `n` `bao server` processes with
+/// integrated Raft storage (config files in a temporary directory),
+/// initialised with one unseal key, every node unsealed and joined
+/// (the HTTP calls `bao operator init -key-shares=1 -key-threshold=1`,
+/// `bao operator unseal` and `bao operator raft join` make), every node a
+/// voter, KV version 2 at `secret/` as a dev server has it. Standbys
+/// forward every request to the active node (`disable_standby_reads =
+/// true`): a standby answering reads itself may answer from before the
+/// leader's last write, and a team's renewal must read what the previous
+/// holder wrote.
+pub struct BaoCluster {
+    pub nodes: Vec<BaoNode>,
+    root_token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bao {
+    /// Starts a Raft cluster of `n` nodes; see [`BaoCluster`].
+    pub fn raft_cluster(n: usize) -> BaoCluster {
+        BaoCluster::start(n)
+    }
+}
+
+impl BaoCluster {
+    fn start(n: usize) -> BaoCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes: Vec<BaoNode> = (0..n).map(|i| Self::spawn_node(dir.path(), i)).collect();
+        let first = nodes[0].addr.clone();
+        let (status, init) = cluster_call(&first, None, "PUT", "/v1/sys/init", r#"{"secret_shares":1,"secret_threshold":1}"#);
+        assert_eq!(status, 200, "init: {init}");
+        let init: Value = serde_json::from_str(&init).unwrap();
+        let key = init["keys"][0].as_str().unwrap().to_owned();
+        let root_token = init["root_token"].as_str().unwrap().to_owned();
+        let unseal = serde_json::json!({ "key": key }).to_string();
+        let (status, said) = cluster_call(&first, None, "PUT", "/v1/sys/unseal", &unseal);
+        assert_eq!(status, 200, "unseal: {said}");
+        poll("the first node to become active", || cluster_call(&first, None, "GET", "/v1/sys/health", "").0 == 200, &nodes);
+        let join = serde_json::json!({ "leader_api_addr": first }).to_string();
+        for node in &nodes[1..] {
+            let (status, said) = cluster_call(&node.addr, None, "POST", "/v1/sys/storage/raft/join", &join);
+            assert_eq!(status, 200, "raft join: {said}");
+            let (status, said) = cluster_call(&node.addr, None, "PUT", "/v1/sys/unseal", &unseal);
+            assert_eq!(status, 200, "unseal: {said}");
+        }
+        let cluster = BaoCluster { nodes: std::mem::take(&mut nodes), root_token, _dir: dir };
+        // Autopilot makes a joined node a voter once it has been healthy for
+        // server_stabilization_time (10 s by default); a cluster whose
+        // followers cannot vote elects no one when its leader dies.
+        let (status, said) = cluster.root(0, "POST", "/v1/sys/storage/raft/autopilot/configuration", r#"{"server_stabilization_time":"1s"}"#);
+        assert!(status == 200 || status == 204, "autopilot: {said}");
+        poll(
+            "every node to be a voter",
+            || {
+                let (status, said) = cluster.root(0, "GET", "/v1/sys/storage/raft/configuration", "");
+                let servers = serde_json::from_str::<Value>(&said).ok().map(|v| v["data"]["config"]["servers"].clone());
+                status == 200
+                    && servers.as_ref().and_then(Value::as_array).is_some_and(|s| s.len() == n && s.iter().all(|s| s["voter"] == true))
+            },
+            &cluster.nodes,
+        );
+        let (status, said) = cluster.root(0, "POST", "/v1/sys/mounts/secret", r#"{"type":"kv","options":{"version":"2"}}"#);
+        assert!(status == 200 || status == 204, "mount: {said}");
+        // KV v2 upgrades its new mount before it takes writes, and a standby
+        // learns of a mount a moment after the leader.
+        poll(
+            "KV v2 at secret/ on every node",
+            || {
+                cluster.root(0, "POST", "/v1/secret/data/cluster-ready", r#"{"data":{"ready":true}}"#).0 == 200
+                    && (0..n).all(|i| cluster.root(i, "GET", "/v1/secret/data/cluster-ready", "").0 == 200)
+            },
+            &cluster.nodes,
+        );
+        cluster.root(0, "DELETE", "/v1/secret/metadata/cluster-ready", "");
+        cluster
+    }
+
+    fn spawn_node(dir: &Path, i: usize) -> BaoNode {
+        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (port, cluster_port) = (free_port(), free_port());
+        let data = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let config = dir.join(format!("node{i}.hcl"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"storage "raft" {{
+  path    = "{data}"
+  node_id = "node{i}"
+}}
+listener "tcp" {{
+  address         = "127.0.0.1:{port}"
+  cluster_address = "127.0.0.1:{cluster_port}"
+  tls_disable     = true
+}}
+api_addr      = "http://127.0.0.1:{port}"
+cluster_addr  = "https://127.0.0.1:{cluster_port}"
+disable_mlock = true
+disable_standby_reads = true
+"#,
+                data = data.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join(format!("node{i}.log"));
+        let child = Command::new(Bao::binary())
+            .args(["server", &format!("-config={}", config.display())])
+            .env("HOME", dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("bao starts");
+        let node = BaoNode { child: Some(child), addr: format!("http://127.0.0.1:{port}"), log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+            let said = std::fs::read_to_string(&node.log).unwrap_or_default();
+            assert!(Instant::now() < deadline, "bao server node{i} did not listen within 30 s:\n{said}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        node
+    }
+
+    /// The root token `bao operator init` gave.
+    pub fn root_token(&self) -> &str {
+        &self.root_token
+    }
+
+    /// An API call with the root token through node `i`: (status, body text).
+    pub fn root(&self, i: usize, method: &str, path: &str, body: &str) -> (u16, String) {
+        cluster_call(&self.nodes[i].addr, Some(&self.root_token), method, path, body)
+    }
+
+    /// The nodes still running.
+    pub fn alive(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].child.is_some()).collect()
+    }
+
+    /// The node every running node names as the active one (`sys/leader`),
+    /// once they agree and it answers as active.
+    pub fn leader(&self) -> usize {
+        let mut found = None;
+        poll(
+            "the running nodes to agree on an active node",
+            || {
+                let alive = self.alive();
+                let named: Vec<Option<String>> = alive
+                    .iter()
+                    .map(|&i| {
+                        let (status, said) = cluster_call(&self.nodes[i].addr, None, "GET", "/v1/sys/leader", "");
+                        let said: Value = serde_json::from_str(&said).unwrap_or_default();
+                        (status == 200).then(|| said["leader_address"].as_str().unwrap_or_default().to_owned())
+                    })
+                    .collect();
+                let Some(Some(first)) = named.first() else { return false };
+                let Some(leader) = alive.iter().copied().find(|&i| &self.nodes[i].addr == first) else { return false };
+                found = Some(leader);
+                named.iter().all(|n| n.as_ref() == Some(first)) && cluster_call(first, None, "GET", "/v1/sys/health", "").0 == 200
+            },
+            &self.nodes,
+        );
+        found.unwrap()
+    }
+
+    /// kill -9 node `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Loads an ACL policy (HCL text) under `name`.
+    pub fn policy(&self, name: &str, hcl: &str) {
+        let body = serde_json::json!({ "policy": hcl }).to_string();
+        let (status, answer) = self.root(0, "POST", &format!("/v1/sys/policies/acl/{name}"), &body);
+        assert!(status == 200 || status == 204, "policy {name}: {status} {answer}");
+    }
+
+    /// A new token with these policies (and no default root rights).
+    pub fn token(&self, policies: &[&str]) -> String {
+        let body = serde_json::json!({ "policies": policies, "ttl": "1h" }).to_string();
+        let (status, answer) = self.root(0, "POST", "/v1/auth/token/create", &body);
+        assert_eq!(status, 200, "{answer}");
+        serde_json::from_str::<Value>(&answer).unwrap()["auth"]["client_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for BaoNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP call to a cluster node through curl, which (unlike [`http`])
+/// copes with a node that is gone or slow to answer during an election;
+/// status 0 when nothing answered.
+fn cluster_call(addr: &str, token: Option<&str>, method: &str, path: &str, body: &str) -> (u16, String) {
+    let url = format!("{addr}{path}");
+    let header = token.map(|t| format!("X-Vault-Token: {t}"));
+    let mut args = vec!["-X", method, "--max-time", "10"];
+    if let Some(header) = &header {
+        args.extend(["-H", header.as_str()]);
+    }
+    if !body.is_empty() {
+        args.extend(["-d", body]);
+    }
+    args.push(&url);
+    curl(&args)
+}
+
+/// Polls `done` every 100 ms for up to 60 s; on a timeout the nodes' logs
+/// say why.
+fn poll(what: &str, mut done: impl FnMut() -> bool, nodes: &[BaoNode]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        if Instant::now() > deadline {
+            let logs: Vec<String> = nodes
+                .iter()
+                .map(|n| {
+                    let said = std::fs::read_to_string(&n.log).unwrap_or_default();
+                    format!("{}: {}", n.addr, said.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
+                })
+                .collect();
+            panic!("waited 60 s for {what}:\n{}", logs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -42,6 +42,12 @@
 // token); /__test/stats counts `registrations` and `registration_deletes`.
 // POST /__test/forget-clients forgets every registered client (a reset).
 //
+// Refresh tokens rotate, with oidc-provider's reuse detection: a rotated-out
+// refresh token sent again is refused (invalid_grant) and its whole grant
+// revoked. /__test/stats counts `refreshes_by_grant` (successful refresh
+// grants per grant ID: one grant per sign-in; `refreshed_at_by_grant` has
+// their times, epoch milliseconds), `invalid_grants` and `grants_revoked`.
+//
 // stdout carries exactly one line of JSON once the server listens:
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT}
 // Everything else (oidc-provider notices/warnings, debug output) goes to stderr.
@@ -357,7 +363,7 @@ const configuration = {
 // ---------------------------------------------------------------------------
 const stats = {
   token_requests: 0, by_grant: {}, revocations: 0, registrations: 0, registration_deletes: 0, pushed_requests: 0,
-  dpop_proofs: 0, dpop_nonce_challenges: 0,
+  dpop_proofs: 0, dpop_nonce_challenges: 0, refreshes_by_grant: {}, refreshed_at_by_grant: {}, invalid_grants: 0, grants_revoked: 0,
 };
 
 async function readRaw(req) {
@@ -539,6 +545,20 @@ server.listen(PORT, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${port}`;
   provider = new Provider(issuer, configuration);
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
+  // For the team tests (one refresh per due token across machines): the
+  // successful refresh grants per grant (one grant per sign-in), and the
+  // refused ones. Reuse detection is oidc-provider's own: a rotated-out
+  // refresh token sent again is answered invalid_grant and its grant revoked.
+  provider.on('grant.success', (ctx) => {
+    if (ctx.oidc.params?.grant_type !== 'refresh_token') return;
+    const grantId = ctx.oidc.entities.Grant?.jti ?? '(unknown)';
+    stats.refreshes_by_grant[grantId] = (stats.refreshes_by_grant[grantId] || 0) + 1;
+    (stats.refreshed_at_by_grant[grantId] ??= []).push(Date.now());
+  });
+  provider.on('grant.error', (ctx, err) => {
+    if (err?.error === 'invalid_grant') stats.invalid_grants += 1;
+  });
+  provider.on('grant.revoked', () => { stats.grants_revoked += 1; });
   providerCallback = provider.callback();
   tokenPath = new URL(provider.urlFor('token')).pathname;
   revocationPath = new URL(provider.urlFor('revocation')).pathname;
