@@ -203,11 +203,12 @@ pub fn plan(life: &TokenLife, can_log_in: bool, now: DateTime<Utc>) -> KeepAlive
 }
 
 /// Whether a renewal bought (almost) nothing: OpenBao caps renewals at the
-/// token's max TTL, so near the end renew-self returns what is left. Then
-/// the token is treated as not renewable any more.
+/// token's max TTL, so near the end renew-self returns what is left (in
+/// whole seconds, so the expiry may move by a fraction). Then the token is
+/// treated as not renewable any more, instead of renewing ever more often.
 pub fn renewal_exhausted(before: &TokenLife, after: &TokenLife) -> bool {
     match (before.expires_at, after.expires_at) {
-        (Some(old), Some(new)) => new <= old,
+        (Some(old), Some(new)) => new - old < Duration::seconds(1),
         _ => false,
     }
 }
@@ -401,6 +402,8 @@ mod tests {
         let before = life(10, true);
         let capped = TokenLife::from_seconds(at(8), Some(2), true);
         assert!(renewal_exhausted(&before, &capped));
+        let rounded = TokenLife { seen_at: at(8), expires_at: Some(at(10) + Duration::milliseconds(600)), renewable: true };
+        assert!(renewal_exhausted(&before, &rounded), "a fraction of a second from rounding is no renewal");
         let longer = TokenLife::from_seconds(at(8), Some(10), true);
         assert!(!renewal_exhausted(&before, &longer));
     }
