@@ -348,6 +348,13 @@ pub struct TeamDto {
     pub unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Why not, in the engine's words.
     pub reason: Option<String>,
+    /// How this computer signs in to the team's server: `token`,
+    /// `userpass`, `approle` or `jwt` — for "Sign in again…".
+    pub sign_in_method: String,
+    /// Where that method is (e.g. `userpass`); none for a token.
+    pub sign_in_mount: Option<String>,
+    /// The username or AppRole role ID (neither is secret); none for a token.
+    pub sign_in_user: Option<String>,
 }
 
 /// How the join form signs in to OpenBao, with the secret typed for it.

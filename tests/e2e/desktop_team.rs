@@ -228,6 +228,19 @@ async fn a_member_joins_with_a_username_and_password_and_a_wrong_one_is_said_in_
         window.click("team-join-submit").await;
         assert_eq!(window.shown("[data-testid='team-state']").await, "Reachable");
         assert_eq!(window.shown("[data-testid='section-team']").await, "Team: sales");
+
+        // Signing in again (as after the server stopped renewing this computer's sign-in) asks for the password only.
+        window.click("team-sign-in-again").await;
+        assert_eq!(window.shown("[data-testid='team-join-form'] h4").await, "Sign in to “sales” again");
+        assert!(!window.exists("[name='team_name']").await, "the team's place is known");
+        assert_eq!(window.wait_for("[name='team_username']").await.prop("value").await.unwrap().as_deref(), Some("ana"));
+        window.fill("team_password", PASSWORD).await;
+        window.screenshots("team-sign-in-again", Some("[data-testid='team-joined']"), "start").await;
+        window.click("team-join-submit").await;
+        window
+            .until("the sign-in again to be done", || async { window.text_of("[data-testid='team-note']").await.starts_with("Signed in again.") })
+            .await;
+
         let page = window.client.source().await.unwrap();
         for secret in [PASSWORD, WRONG] {
             assert!(!page.contains(secret), "a password is not in the page after joining");

@@ -197,6 +197,9 @@ export function teamDto(overrides: Partial<TeamDto> = {}): TeamDto {
     last_synced_at: "2026-11-30T10:40:00Z",
     unreachable_since: null,
     reason: null,
+    sign_in_method: "token",
+    sign_in_mount: null,
+    sign_in_user: null,
     ...overrides,
   };
 }

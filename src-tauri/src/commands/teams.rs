@@ -21,11 +21,16 @@ use crate::AppState;
 pub async fn teams_list(state: State<'_, AppState>) -> IpcResult<Vec<TeamDto>> {
     let health = state.engine.team_health()?;
     let teams = state.engine.teams()?;
-    Ok(teams
+    teams
         .into_iter()
         .map(|team| {
             let seen = health.iter().find(|h| h.name == team.name);
-            TeamDto {
+            let method = state.engine.team_auth(&team.name)?;
+            let (mount, user) = method.parts();
+            Ok(TeamDto {
+                sign_in_method: method.name().to_owned(),
+                sign_in_mount: mount.map(str::to_owned),
+                sign_in_user: user.map(str::to_owned),
                 unreachable_since: seen.and_then(|h| h.unreachable_since),
                 reason: seen.and_then(|h| h.reason.clone()),
                 name: team.name,
@@ -35,9 +40,9 @@ pub async fn teams_list(state: State<'_, AppState>) -> IpcResult<Vec<TeamDto>> {
                 ca_file: team.ca_file,
                 joined_at: team.joined_at,
                 last_synced_at: team.last_synced_at,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The secret typed for `field`, or the sentence said beside it when it was
@@ -52,9 +57,11 @@ fn required(field: &'static str, value: String, words: &'static str) -> latch_co
     Ok(BaoToken::new(kept.to_owned()))
 }
 
-/// Joins a team: the engine checks that the store answers and that this
-/// sign-in may read the team's connections, keeps the OpenBao token in the
-/// system keyring, then brings the team's connections here.
+/// Joins a team — or signs in to one joined before again (same name,
+/// server and folder), its connections kept: the engine checks that the
+/// store answers and that this sign-in may read the team's connections,
+/// keeps the OpenBao token in the system keyring, then brings the team's
+/// connections here.
 #[tauri::command]
 pub async fn team_join(state: State<'_, AppState>, join: TeamJoinDto) -> IpcResult<TeamSyncDto> {
     // A sign-in path left empty is where OpenBao enables the method by default.
@@ -74,7 +81,7 @@ pub async fn team_join(state: State<'_, AppState>, join: TeamJoinDto) -> IpcResu
     };
     let ca_file = join.ca_file.filter(|path| !path.trim().is_empty());
     let joined = TeamJoin { name: join.name, addr: join.addr, mount: join.mount, path: join.path, ca_file, auth };
-    let sync = state.engine.team_join(joined).await?;
+    let sync = state.engine.team_sign_in(joined).await?;
     state.refresher.wake();
     Ok(sync.into())
 }

@@ -146,6 +146,34 @@ describe("Settings → Team", () => {
     await waitFor(() => expect(screen.getAllByTestId("team-joined")).toHaveLength(1));
   });
 
+  it("signs in to a team again with only the secret asked for, its place and username kept", async () => {
+    const team = teamDto({ sign_in_method: "userpass", sign_in_mount: "people", sign_in_user: "ana" });
+    const backend = mockBackend({ teams_list: () => [team], team_join: () => ({ added: [], updated: [], removed: [], skipped: [] }) });
+    render(TeamSettings);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Sign in again…" }));
+    const form = screen.getByRole("form", { name: "Sign in to “sales” again" });
+    expect(within(form).queryByLabelText("Team name")).toBeNull();
+    expect(within(form).queryByLabelText("Server address")).toBeNull();
+    expect(within(form).getByRole("radio", { name: "Username and password" })).toBeChecked();
+    expect(within(form).getByLabelText("Username")).toHaveValue("ana");
+    expect(within(form).getByLabelText("Sign-in path (optional)")).toHaveValue("people");
+    await user.type(within(form).getByLabelText("Password"), "hunter22");
+    await user.click(within(form).getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByTestId("team-note")).toHaveTextContent("Signed in again.");
+    expect(screen.queryByRole("form")).toBeNull();
+    expect(backend.lastArgs("team_join")).toEqual({
+      join: {
+        name: "sales",
+        addr: "https://bao.example:8200",
+        mount: "secret",
+        path: "teams/sales",
+        ca_file: null,
+        sign_in: { method: "userpass", mount: "people", username: "ana", password: "hunter22" },
+      },
+    });
+  });
+
   it("opens the join form from a button, and closes it once joined", async () => {
     mockBackend({ teams_list: () => [], team_join: () => ({ added: ["CRM", "Mail"], updated: [], removed: [], skipped: [] }) });
     render(TeamSettings);

@@ -13,4 +13,17 @@ unreachable_since: string | null,
 /**
  * Why not, in the engine's words.
  */
-reason: string | null, };
+reason: string | null, 
+/**
+ * How this computer signs in to the team's server: `token`,
+ * `userpass`, `approle` or `jwt` — for "Sign in again…".
+ */
+sign_in_method: string, 
+/**
+ * Where that method is (e.g. `userpass`); none for a token.
+ */
+sign_in_mount: string | null, 
+/**
+ * The username or AppRole role ID (neither is secret); none for a token.
+ */
+sign_in_user: string | null, };
