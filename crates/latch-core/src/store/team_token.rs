@@ -107,7 +107,9 @@ impl TokenKeeper {
 
     /// The client for the team: the token from the personal store, checked
     /// with lookup-self (which also tells its life); a missing or unknown
-    /// token is replaced by logging in when Latch can.
+    /// token is replaced by logging in when Latch can. When OpenBao does not
+    /// answer, the client is made anyway: the use that follows fails with
+    /// that, and is counted as the store being unreachable (`team_reach.rs`).
     pub async fn open(&self, team: &str, address: &KvAddress, entry: &str, personal: &dyn SecretStore) -> Result<Kv> {
         let shared = &self.0;
         *shared.team.write().unwrap_or_else(|p| p.into_inner()) = team.to_owned();
@@ -121,15 +123,19 @@ impl TokenKeeper {
         }
         let had_token = token.is_some();
         let kv = Kv::new(address, BaoToken::new(token.map(|t| t.as_str().to_owned()).unwrap_or_default()))?;
-        let life = if had_token { openbao_auth::lookup(&kv, shared.now()).await? } else { None };
-        match life {
-            Some(life) => *lock(&shared.life) = Some(life),
-            None if shared.can_log_in() => {
+        let looked = if had_token { Some(openbao_auth::lookup(&kv, shared.now()).await) } else { None };
+        match looked.transpose() {
+            Err(err) if err.is_transient() => {
+                tracing::info!(team = %shared.team(), error = %err, "could not look the OpenBao token up; trying it as it is");
+            }
+            Err(err) => return Err(err),
+            Ok(Some(Some(life))) => *lock(&shared.life) = Some(life),
+            Ok(_) if shared.can_log_in() => {
                 let token = shared.log_in(&kv).await?;
                 personal.set(&id, slot, &token).await?;
             }
-            None if had_token => return Err(openbao_auth::token_gone(&shared.team())),
-            None => return Err(self.missing()),
+            Ok(_) if had_token => return Err(openbao_auth::token_gone(&shared.team())),
+            Ok(_) => return Err(self.missing()),
         }
         kv.set_recovery(self.0.clone());
         Ok(kv)
@@ -141,8 +147,9 @@ impl TokenKeeper {
     }
 
     /// Before a use: renews the token, or logs in again, when it is time.
-    /// A renewal that fails for a passing reason is tried at the next use;
-    /// the token still works meanwhile.
+    /// A renewal or login that fails for a passing reason (OpenBao
+    /// unreachable) is tried at the next use, which then fails for that same
+    /// reason, where it is observed.
     pub async fn keep_alive(&self, kv: &Kv, entry: &str, personal: &dyn SecretStore) -> Result<()> {
         let shared = &self.0;
         let (id, slot) = super::team_secrets::token_entry(entry);
@@ -152,14 +159,27 @@ impl TokenKeeper {
                 tracing::warn!(team = %shared.team(), error = %err, "could not keep the new OpenBao token");
             }
         }
-        let Some(life) = *lock(&shared.life) else { return Ok(()) };
-        if matches!(plan(&life, shared.can_log_in(), shared.now()), KeepAlive::Fine(_)) {
+        let known = *lock(&shared.life);
+        if known.is_some_and(|life| matches!(plan(&life, shared.can_log_in(), shared.now()), KeepAlive::Fine(_))) {
             return Ok(());
         }
         let _turn = shared.turn.lock().await;
-        // Again: another use may have renewed while this one waited.
-        let Some(life) = *lock(&shared.life) else { return Ok(()) };
         let now = shared.now();
+        // Again: another use may have renewed while this one waited.
+        let known = *lock(&shared.life);
+        let life = match known {
+            Some(life) => life,
+            // Not looked up yet (OpenBao did not answer when the client was made).
+            None => match openbao_auth::lookup(kv, now).await {
+                Ok(Some(life)) => {
+                    *lock(&shared.life) = Some(life);
+                    life
+                }
+                Ok(None) if shared.can_log_in() => return shared.log_in_and_keep(kv, personal, &id, slot).await,
+                Ok(None) => return Err(openbao_auth::token_gone(&shared.team())),
+                Err(_) => return Ok(()),
+            },
+        };
         match plan(&life, shared.can_log_in(), now) {
             KeepAlive::Fine(_) => Ok(()),
             KeepAlive::JoinAgain => Err(openbao_auth::token_gone(&shared.team())),
@@ -175,15 +195,16 @@ impl TokenKeeper {
                 }
                 Ok(None) if shared.can_log_in() => shared.log_in_and_keep(kv, personal, &id, slot).await,
                 Ok(None) => Err(openbao_auth::token_gone(&shared.team())),
-                Err(err) if now < life.expires_at.unwrap_or(now) => {
+                Err(err) if err.is_transient() || now < life.expires_at.unwrap_or(now) => {
                     tracing::info!(team = %shared.team(), error = %err, "could not renew the OpenBao token yet");
                     Ok(())
                 }
                 Err(err) => Err(err),
             },
             KeepAlive::LogIn => match shared.log_in_and_keep(kv, personal, &id, slot).await {
-                // The token in hand still works: go on with it; the error is said when it ends.
-                Err(err) if now < life.expires_at.unwrap_or(now) => {
+                // The token in hand still works, or OpenBao is out of reach:
+                // go on; the error is said when the token ends.
+                Err(err) if err.is_transient() || now < life.expires_at.unwrap_or(now) => {
                     tracing::warn!(team = %shared.team(), error = %err, "could not log in to OpenBao again yet");
                     Ok(())
                 }
