@@ -391,6 +391,24 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
         "--role-id",
         &role_id,
     ];
+    let personal = [
+        "add",
+        "--name",
+        "Personal",
+        "--flow",
+        "client_credentials",
+        "--client-id",
+        "conf-basic",
+        "--client-secret-stdin",
+        "--client-auth",
+        "basic",
+        "--token-url",
+        &op.url("/token"),
+        "--scope",
+        "api:read",
+    ];
+    server.ok_with_stdin(&personal, CLIENT_SECRET);
+    server.ok(&["connect", "Personal"]);
     let agent = RunningAgent::start(&server, &headless, |command| {
         no_keyring(command);
         command.env("BAO_SECRET_ID", &secret_id);
@@ -404,6 +422,12 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
     };
     let (handed, _) = ask();
     assert_eq!(handed, first, "the agent hands out the team's token");
+    // A personal connection made here earlier (with a keyring) has no place in it: said so.
+    let mut command = server.command(&["token", "Personal"]);
+    no_keyring(&mut command);
+    let out = command.env("XDG_RUNTIME_DIR", server.data_dir.path().with_extension("run")).output().unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && refused.contains("personal connections cannot be kept or used here"), "{refused}");
 
     // It is due after 4 s: the agent renews it by itself.
     let deadline = Instant::now() + Duration::from_secs(30);
