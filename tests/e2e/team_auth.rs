@@ -475,3 +475,50 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
     server.assert_no_secret_leaks(&secrets);
     writer.assert_no_secret_leaks(&secrets);
 }
+
+#[test]
+fn a_headless_agent_signs_in_with_the_ci_jwt_and_says_plainly_when_it_has_expired() {
+    let bao = bao_with_auth();
+    let dir = tempfile::tempdir().unwrap();
+    let key = jwt_auth(&bao, dir.path());
+    let jwt_file = dir.path().join("ci.jwt");
+    let jwt = signed_jwt(&key, ci_claims(600));
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let server = Latch::new();
+    let args = [
+        "agent",
+        "--headless",
+        "--team",
+        "sales",
+        "--addr",
+        &bao.addr,
+        "--mount",
+        "secret",
+        "--path",
+        TEAM_PATH,
+        "--auth",
+        "jwt",
+        "--role",
+        "ci",
+        "--jwt-file",
+        jwt_file.to_str().unwrap(),
+    ];
+    let agent = RunningAgent::start(&server, &args, |command| {
+        command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+    });
+    let said = agent.said();
+    assert!(said.contains("signed in to team 'sales'"), "{said}");
+    drop(agent);
+
+    // The next start has only an expired JWT: it says so and does not start.
+    let stale = signed_jwt(&key, ci_claims(-60));
+    std::fs::write(&jwt_file, &stale).unwrap();
+    let out = server.command(&args).env_remove("DBUS_SESSION_BUS_ADDRESS").output().unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && refused.contains("did not accept the JWT for the role 'ci'"), "{refused}");
+    assert!(refused.contains("the JWT has expired"), "{refused}");
+    for secret in [&jwt, &stale] {
+        assert!(!said.contains(secret.as_str()) && !refused.contains(secret.as_str()));
+    }
+    server.assert_no_secret_leaks(&[jwt, stale]);
+}
