@@ -11,6 +11,9 @@ export function unreachableWords(team: Pick<TeamDto, "unreachable_since">, now: 
 /** What Latch does meanwhile, said after `unreachableWords`. */
 export const WHILE_UNREACHABLE = "Latch keeps using the tokens it has and tries again by itself.";
 
+/** A chosen file's name without its folders ("team-ca.pem"), as the app shows a CA certificate file. */
+export const fileName = (path: string) => path.split(/[\\/]/).pop() || path;
+
 /** The section heading of a team's connections in the list. */
 export const teamHeading = (name: string) => `Team: ${name}`;
 

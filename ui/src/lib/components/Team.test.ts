@@ -115,7 +115,7 @@ describe("the join form", () => {
 
 describe("Settings → Team", () => {
   it("lists each joined team with whether its store answers, syncs it and leaves it after asking", async () => {
-    let teams: TeamDto[] = [teamDto(), teamDto({ name: "ops", path: "teams/ops", unreachable_since: todayAt(10, 42), reason: "refused" })];
+    let teams: TeamDto[] = [teamDto(), teamDto({ name: "ops", path: "teams/ops", ca_file: "/etc/ssl/company-ca.pem", unreachable_since: todayAt(10, 42), reason: "refused" })];
     const backend = mockBackend({
       teams_list: () => teams,
       team_sync: () => ({ added: ["CRM"], updated: [], removed: [], skipped: [] }),
@@ -129,6 +129,8 @@ describe("Settings → Team", () => {
     const [sales, ops] = await screen.findAllByTestId("team-joined");
     expect(within(sales).getByTestId("team-state")).toHaveTextContent("Reachable");
     expect(within(ops).getByTestId("team-state")).toHaveTextContent("Unreachable");
+    expect(within(ops).getByTestId("team-ca")).toHaveTextContent("Trusts the certificate authority in company-ca.pem.");
+    expect(within(sales).queryByTestId("team-ca")).toBeNull();
     expect(within(ops).getByTestId("team-unreachable")).toHaveTextContent(
       "Team store unreachable since 10:42. Latch keeps using the tokens it has and tries again by itself.",
     );
