@@ -63,6 +63,11 @@ pub fn watch_other_processes(app: AppHandle, engine: Arc<Engine>) {
             let now = engine.store_version().ok();
             if now != last {
                 last = now;
+                // A team joined or left, or a connection kept in one, by
+                // `latch` while the app runs: its secrets go to the team.
+                if let Err(err) = engine.load_team_routes() {
+                    tracing::warn!(error = %err, "could not read the joined teams again");
+                }
                 if let Some(state) = app.try_state::<AppState>() {
                     state.refresher.wake();
                 }

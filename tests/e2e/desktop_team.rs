@@ -250,3 +250,54 @@ async fn a_member_joins_with_a_username_and_password_and_a_wrong_one_is_said_in_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_joined_with_the_cli_while_the_window_is_open_gets_its_tokens_from_a_sign_in_there() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        const CLIENT_SECRET: &str = "conf-basic-secret";
+        let op = latch_e2e::Provider::oidc(&[]);
+        let bao = Bao::start();
+        let token = writer_token(&bao);
+        let latch = Latch::new();
+        let window = Window::open(&latch).await;
+        window.testid("empty-state").await;
+
+        // The command line joins and keeps a connection in the team while the app runs.
+        latch.ok_with_stdin(&["team", "join", "sales", "--addr", &bao.addr, "--mount", "secret", "--path", "teams/sales"], &format!("{token}\n"));
+        let out = latch.ok_with_stdin(
+            &[
+                "add", "--team", "sales", "--name", "CRM", "--flow", "authorization_code", "--client-id", "conf-basic",
+                "--client-auth", "basic", "--client-secret-stdin", "--scope", "openid", "--scope", "offline_access",
+                "--auth-param", "prompt=consent", "--authorize-url", &op.url("/auth"), "--token-url", &op.url("/token"),
+            ],
+            &format!("{CLIENT_SECRET}\n"),
+        );
+        assert!(out.contains("Kept 'CRM' in team 'sales'"), "{out}");
+        let row = "[data-testid='connection-row'][data-name='CRM']";
+        window.wait_for(row).await;
+        assert_eq!(window.shown("[data-testid='section-team']").await, "Team: sales");
+
+        // Signed in from the window: the client secret comes from the team's store, the tokens go there.
+        window.click_css(row).await;
+        window.click("connect").await;
+        window
+            .until("Connected", || async { window.text_of("[data-testid='detail-status']").await.contains("Connected") })
+            .await;
+        let id = latch.show("CRM")["id"].as_str().unwrap().to_owned();
+        let (status, access) = bao.root("GET", &format!("/v1/secret/data/teams/sales/connections/{id}/access"), "");
+        assert_eq!(status, 200, "the access document is in the team's store: {access}");
+        let access_token = access["data"]["data"]["access_token"].as_str().unwrap().to_owned();
+        assert!(latch.keyring_tokens("CRM").is_none(), "nothing of the team's in the personal keyring");
+        let (_, refresh) = bao.root("GET", &format!("/v1/secret/data/teams/sales/connections/{id}/refresh"), "");
+        let refresh_token = refresh["data"]["data"]["refresh_token"].as_str().unwrap().to_owned();
+
+        let page = window.client.source().await.unwrap();
+        for secret in [&token, &access_token, &refresh_token] {
+            assert!(!page.contains(secret.as_str()), "no team secret in the page");
+        }
+        window.close().await;
+        latch.assert_no_secret_leaks(&[token, access_token, refresh_token, CLIENT_SECRET.to_owned()]);
+    })
+    .await;
+}

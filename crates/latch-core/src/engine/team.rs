@@ -79,10 +79,23 @@ pub struct TeamSync {
 
 impl Engine {
     /// Loads the joined teams and which rows are theirs into the secret
-    /// store's routes (at start).
-    pub(super) fn load_team_routes(&self) -> Result<()> {
+    /// store's routes: at start, and again when another process on this
+    /// data directory may have joined or left a team or kept a connection
+    /// in one (the app follows `latch team join` and `latch add --team`).
+    /// A team already loaded keeps its state (its OpenBao token, its reach).
+    pub fn load_team_routes(&self) -> Result<()> {
         let db = self.db();
-        for team in db.teams_list()? {
+        let joined = db.teams_list()?;
+        for loaded in self.teams.teams() {
+            let here = joined.iter().find(|t| t.name.eq_ignore_ascii_case(&loaded.config.name));
+            if here.is_none_or(|team| team.token_entry != loaded.config.token_entry) {
+                self.teams.remove_team(&loaded.config.name);
+            }
+        }
+        for team in joined {
+            if self.teams.team(&team.name).is_some() {
+                continue;
+            }
             let store = TeamStore::new(team);
             store.token.set_method(db.team_auth(&store.config.name)?);
             store.token.set_clock(self.clock.clone());
