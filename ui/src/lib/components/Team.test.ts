@@ -313,3 +313,15 @@ describe("teams in the app", () => {
     expect(screen.getByTestId("team-unreachable")).toHaveTextContent("Team store unreachable since 10:42.");
   });
 });
+
+describe("a team connection's detail", () => {
+  it("says it is shared, and that Delete removes it for the whole team", async () => {
+    mockBackend({ connections_list: () => [connectionDto({ id: "cn_crm", name: "CRM", team: "sales" })], teams_list: () => [teamDto()] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("connection-row"));
+    expect(screen.getByTestId("detail-team")).toHaveTextContent("Shared with team “sales”");
+    await userEvent.click(screen.getByTestId("more-actions"));
+    await userEvent.click(screen.getByTestId("delete"));
+    expect(screen.getByRole("alertdialog")).toHaveTextContent("deleting it removes it from the team's store, for everyone in the team");
+  });
+});
