@@ -39,6 +39,10 @@ types:
 # Then the proxy: `latch proxy` beside nginx as a reverse proxy in front of
 # the same local nginx upstream, under wrk; 1,000 idle clients; 1 GiB
 # through it (bench/proxy.sh).
+# Then teams: 1,000 team connections in OpenBao due within one minute across
+# three machines running `latch agent`; OpenBao requests per refresh from its
+# audit log and CPU per refresh, beside Latch's refresher on personal
+# connections (bench/team.sh).
 bench:
 	@bash scripts/install-deps.sh --bench
 	@bash bench/desktop.sh
@@ -48,6 +52,7 @@ bench:
 	@bash bench/oauth1.sh
 	@bash bench/agent.sh
 	@bash bench/proxy.sh
+	@bash bench/team.sh
 
 # Release packages with the Tauri bundler: target/package/latch_VERSION_ARCH.deb
 # (Debian 12) and latch-VERSION-1.ARCH.rpm, then their checks (lintian,

