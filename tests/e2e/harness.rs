@@ -732,7 +732,6 @@ listener "tcp" {{
 }}
 api_addr      = "http://127.0.0.1:{port}"
 cluster_addr  = "https://127.0.0.1:{cluster_port}"
-disable_mlock = true
 disable_standby_reads = true
 "#,
                 data = data.display()
