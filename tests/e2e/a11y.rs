@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use latch_e2e::window::{within, Window};
-use latch_e2e::{academy_spec_text, repo_root, Latch, Provider};
+use latch_e2e::{academy_spec_text, repo_root, Bao, Latch, Provider};
 use serde_json::{json, Value};
 
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -280,6 +280,32 @@ async fn every_main_screen(theme: Theme) {
     audit.check("sign-in-waiting").await;
     window.click("cancel-connect").await;
     window.until("the sign-in to end", || async { !window.exists("[data-testid='waiting']").await }).await;
+
+    // A team (a real OpenBao) joined with the command line while the window is open: its section in the list,
+    // then its store down — the banner over it, and Settings → Team saying so with Sign in again… open.
+    let bao = Bao::start();
+    latch.ok_with_stdin(
+        &["team", "join", "sales", "--addr", &bao.addr, "--mount", "secret", "--path", "teams/sales"],
+        &format!("{}\n", Bao::ROOT_TOKEN),
+    );
+    latch.ok(&[
+        "add", "--team", "sales", "--name", "Company CRM", "--flow", "authorization_code", "--client-id", "crm",
+        "--authorize-url", "https://crm.example.com/authorize", "--token-url", "https://crm.example.com/token",
+    ]);
+    window.wait_for("[data-testid='connection-row'][data-name='Company CRM']").await;
+    window.click("open-settings").await;
+    window.wait_for("[data-testid='team-joined']").await;
+    drop(bao);
+    window.click("team-sync").await;
+    window.testid("team-banner").await;
+    window.testid("team-unreachable").await;
+    window.click("team-sign-in-again").await;
+    window.testid("team-join-form").await;
+    audit.check("settings-team-unreachable").await;
+    window.click("team-join-cancel").await;
+    window.click("settings-close").await;
+    window.until("Settings to close", || async { !window.exists("[data-testid='settings']").await }).await;
+    audit.check("list-team-unreachable").await;
 
     let Audit { screens, violations, .. } = audit;
     window.close().await;
