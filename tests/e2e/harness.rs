@@ -566,12 +566,30 @@ impl Bao {
     /// own (the cluster port), which another test's server may hold: a
     /// server that exits at once is started again on other ports.
     pub fn start() -> Bao {
+        Self::start_with(&[])
+    }
+
+    /// Starts one with a file audit device (OpenBao sets audit devices up
+    /// from its configuration only): every request it answers is a line in
+    /// the log (values hashed by OpenBao).
+    pub fn start_audited() -> (Bao, AuditLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let config = dir.path().join("audit.hcl");
+        let hcl = format!("audit \"file\" \"test-file\" {{\n  options = {{\n    file_path = {:?}\n  }}\n}}\n", path.display().to_string());
+        std::fs::write(&config, hcl).unwrap();
+        let bao = Self::start_with(&[format!("-config={}", config.display())]);
+        (bao, AuditLog { _dir: dir, path })
+    }
+
+    fn start_with(extra: &[String]) -> Bao {
         let mut exits = Vec::new();
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let log = tempfile::NamedTempFile::new().unwrap();
             let child = Command::new(Self::binary())
                 .args(["server", "-dev", &format!("-dev-root-token-id={}", Self::ROOT_TOKEN), &format!("-dev-listen-address=127.0.0.1:{port}")])
+                .args(extra)
                 // No token file in the test user's home.
                 .env("HOME", std::env::temp_dir())
                 .stdout(Stdio::null())
@@ -617,6 +635,29 @@ impl Bao {
         let (status, answer) = self.root("POST", "/v1/auth/token/create", &body);
         assert_eq!(status, 200, "{answer}");
         answer["auth"]["client_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// An OpenBao file audit log, read as requests.
+pub struct AuditLog {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl AuditLog {
+    /// The paths of the requests to the KV mount `secret/` so far, in order.
+    pub fn kv_paths(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "request")
+            .filter_map(|entry| {
+                let path = entry["request"]["path"].as_str()?.to_owned();
+                let operation = entry["request"]["operation"].as_str().unwrap_or_default().to_owned();
+                path.starts_with("secret/").then(|| format!("{operation} {path}"))
+            })
+            .collect()
     }
 }
 

@@ -41,6 +41,9 @@
 // token) and managed (RFC 7592: /reg/CLIENT_ID with the registration access
 // token); /__test/stats counts `registrations` and `registration_deletes`.
 // POST /__test/forget-clients forgets every registered client (a reset).
+// POST /__test/hold-token-responses?ms=N holds every token response N ms
+// after the grant was made (0: none): a client killed meanwhile never
+// receives tokens the server already rotated.
 //
 // Refresh tokens rotate, with oidc-provider's reuse detection: a rotated-out
 // refresh token sent again is refused (invalid_grant) and its whole grant
@@ -408,6 +411,7 @@ async function isActiveToken(provider, value) {
 // ---------------------------------------------------------------------------
 let provider;
 let providerCallback;
+let holdTokenResponsesMs = 0;
 let tokenPath;
 let revocationPath;
 let registrationPath;
@@ -424,6 +428,12 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/__test/forget-grants' && req.method === 'POST') {
       await readRaw(req);
       forgetGrants();
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === '/__test/hold-token-responses' && req.method === 'POST') {
+      await readRaw(req);
+      holdTokenResponsesMs = Math.max(0, Number(url.searchParams.get('ms')) || 0);
       res.writeHead(204).end();
       return;
     }
@@ -449,6 +459,14 @@ const server = http.createServer(async (req, res) => {
       stats.token_requests += 1;
       const gt = grantTypeOf(req, raw);
       stats.by_grant[gt] = (stats.by_grant[gt] || 0) + 1;
+      if (holdTokenResponsesMs > 0) {
+        const end = res.end.bind(res);
+        const held = holdTokenResponsesMs;
+        res.end = (...args) => {
+          setTimeout(() => end(...args), held);
+          return res;
+        };
+      }
     } else if (req.method === 'POST' && url.pathname === revocationPath) {
       stats.revocations += 1;
     } else if (req.method === 'POST' && url.pathname === parPath) {

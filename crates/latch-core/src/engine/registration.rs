@@ -216,6 +216,12 @@ impl Engine {
     /// user never typed. Any other error is returned as it is.
     pub(crate) async fn after_token_error(&self, connection: &Connection, err: Error) -> Error {
         let refused_client = err.provider.as_ref().is_some_and(|said| said.error == "invalid_client");
+        if refused_client {
+            // A team's client secret may have changed on another machine: read it again next time.
+            if let Some(team) = self.teams.team_of(&connection.id) {
+                team.forget_held(&connection.id);
+            }
+        }
         if !refused_client || connection.settings.oauth2().and_then(registration_of).is_none() {
             return err;
         }

@@ -340,6 +340,7 @@ impl Engine {
                         local.has_client_secret = has_client_secret;
                         local.updated_at = self.now();
                         self.db().connection_update_settings(&local)?;
+                        team.forget_held(id);
                         report.updated.push(draft.name.clone());
                     }
                 }
@@ -359,6 +360,15 @@ impl Engine {
                 }
             }
             let connection = self.get(id.as_str())?;
+            if has_client_secret {
+                // Read here, where a sync has time, not in a renewal: a
+                // member whose policy keeps it from them goes without.
+                if let Err(err) = self.secrets.client_secret(id).await {
+                    if !crate::store::team_secrets::is_denied(&err) {
+                        return Err(err);
+                    }
+                }
+            }
             if let Some(connection) = self.team_adopt_if_moved(&team, &connection).await? {
                 self.announce(EngineEvent::Changed { id: connection.0.id.clone() });
             }
@@ -496,8 +506,8 @@ impl Engine {
                     let note = self.db().team_token_note(&connection.id)?;
                     let renewing = match (&unreachable, team.kv_ready()) {
                         (None, Some(kv)) => {
-                            let doc = team.doc(&connection.id, "lease");
-                            let lease = kv.read(&doc, "the refresh lease").await.ok().flatten();
+                            let doc = team.doc(&connection.id, "refresh");
+                            let lease = kv.read(&doc, "the refresh claim").await.ok().flatten();
                             lease.and_then(|lease| super::team_refresh::lease_holder(&lease, self.now()))
                         }
                         _ => None,

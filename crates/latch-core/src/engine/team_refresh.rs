@@ -1,52 +1,59 @@
 //! Renewing a team connection: one writer per refresh token across
-//! machines. Before renewing, Latch takes the connection's `lease` document
-//! in the team store with KV v2 check-and-set, then re-reads the `access`
-//! document; if its version moved, another machine renewed and stored new
-//! tokens, which Latch takes without asking the provider. Otherwise it reads
-//! the `refresh` document (its version is what the new refresh token is
-//! written over), renews, writes the `access` document with check-and-set on
-//! the version it read ([`Engine::team_publish`], from `store_grant`) and
-//! lets the lease go. A holder that dies lets go when its lease runs out
-//! ([`LEASE`]).
+//! machines, in at most four calls to the team store.
 //!
-//! The `access` version, not the `refresh` one, tells that someone renewed:
-//! every renewal writes it, and a member whose policy keeps the refresh
-//! token from them can still read it and take the new tokens.
+//! The `refresh` document holds the refresh token and, while a member
+//! renews, a claim on it (`holder`, `until`). A renewal reads it (1); if its
+//! version is not the one this Latch's tokens came from, another member
+//! renewed since, and the `access` document's tokens are taken without
+//! asking the provider. Otherwise Latch claims it by writing the same
+//! document with the claim, check-and-set on the version it read (2): of
+//! two machines, one wins and the other reads again and waits. The holder
+//! renews at the provider and writes the new refresh token over its claim
+//! (3, which also lets the claim go), then the `access` document (4) that
+//! every member reads ([`Engine::team_publish`], from `store_grant`).
+//!
+//! A claim that ran out means its holder stopped mid-renewal: it may have
+//! spent the refresh token, so nobody sends it again — the connection asks
+//! for a sign-in, once, and only the member who connected it is notified.
+//! The provider refusing the refresh token is written there too, so every
+//! member knows without trying it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::Engine;
 use crate::error::{Action, Error, ErrorKind, Result};
 use crate::model::{Connection, Status};
-use crate::secret::{AccessToken, IdToken, TokenData, TokenSet};
+use crate::secret::{AccessToken, IdToken, RefreshToken, TokenData, TokenSet};
 use crate::store::leases::new_holder;
 use crate::store::openbao::{Document, Written};
-use crate::store::team_secrets::{is_denied, TeamStore};
+use crate::store::team_secrets::{is_denied, Claim, TeamStore};
 use crate::store::teams::TeamTokenNote;
 
-/// How long a lease on a team connection's refresh lasts: longer than a
+/// How long a claim on a team connection's refresh lasts: longer than a
 /// token request takes (30 s at most), short enough that a dead holder
 /// does not keep the others waiting long.
 const LEASE: Duration = Duration::from_secs(40);
 const LEASE_WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// Before a team connection's refresh: another machine's tokens to use, or
-/// the lease to hold while this one renews.
+/// the claim this process holds while it renews, with the tokens to renew.
 pub(crate) enum TeamTurn {
     Personal,
     Adopted(Box<(Connection, TokenSet)>),
-    Holding(TeamLease),
+    Holding(TeamLease, Box<TokenSet>),
 }
 
-/// The lease document of one team connection, held by this process.
+/// A claim on one team connection's refresh document, held by this process.
 pub(crate) struct TeamLease {
     team: Arc<TeamStore>,
     doc: String,
-    version: u64,
+    purpose: String,
+    /// The document as it was before the claim: written back if the renewal fails.
+    kept: Map<String, Value>,
     released: bool,
 }
 
@@ -60,24 +67,65 @@ fn host_name() -> String {
         .unwrap_or_else(|| "a computer".into())
 }
 
-/// Who holds `lease` and until when, while it is held; `None` when free.
-pub(super) fn lease_holder(lease: &Document, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
-    let holder = lease.text("holder").filter(|h| !h.is_empty())?;
-    let until = lease_until(lease).filter(|until| *until > now)?;
+/// Who holds the claim in a refresh document and until when, while it is
+/// held; `None` when free or run out.
+pub(super) fn lease_holder(doc: &Document, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+    let holder = doc.text("holder").filter(|h| !h.is_empty())?;
+    let until = claim_until(&doc.data).filter(|until| *until > now)?;
     // The computer's name and the process, without the per-refresh ULID.
     let shown = holder.rsplit_once(':').map(|(who, _)| who).unwrap_or(holder);
     Some((shown.to_owned(), until))
 }
 
-fn lease_until(doc: &Document) -> Option<DateTime<Utc>> {
-    doc.text("until").and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+fn claim_until(data: &Map<String, Value>) -> Option<DateTime<Utc>> {
+    data.get("until").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
+/// A refresh document's claim, as of `now`.
+#[derive(Debug, PartialEq, Eq)]
+enum ClaimState {
+    Free,
+    Held,
+    /// Its holder stopped before it finished: the refresh token may be spent.
+    RanOut(String),
+}
+
+fn claim_state(data: &Map<String, Value>, now: DateTime<Utc>) -> ClaimState {
+    match data.get("holder").and_then(Value::as_str).filter(|h| !h.is_empty()) {
+        None => ClaimState::Free,
+        Some(holder) => match claim_until(data) {
+            Some(until) if until > now => ClaimState::Held,
+            _ => ClaimState::RanOut(holder.to_owned()),
+        },
+    }
+}
+
+fn text(data: &Map<String, Value>, key: &str) -> Option<String> {
+    data.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+/// Why a connection whose renewal stopped half-way asks for a sign-in.
+const RAN_OUT: &str = "a team member's Latch stopped while it was renewing it, so the saved sign-in may already be used up; \
+                       Latch does not send it a second time.";
+
 impl Engine {
+    /// The team connection's current tokens, from its access document (one
+    /// call); when that document is newer than this row's state, another
+    /// machine stored them, and the row takes their expiry and status.
+    pub(crate) async fn team_tokens(&self, team: &TeamStore, connection: &Connection) -> Result<Option<(Connection, TokenSet)>> {
+        Ok(self.team_access(team, connection).await?.map(|(connection, tokens, _)| (connection, tokens)))
+    }
+
     /// When the access document is newer than the one this row's state came
-    /// from, another machine stored new tokens: take its state and return
+    /// from, another machine stored new tokens: takes its state and returns
     /// them. `None` when this row is up to date (or there are no tokens).
     pub(super) async fn team_adopt_if_moved(&self, team: &TeamStore, connection: &Connection) -> Result<Option<(Connection, TokenSet)>> {
+        Ok(self.team_access(team, connection).await?.filter(|(_, _, moved)| *moved).map(|(connection, tokens, _)| (connection, tokens)))
+    }
+
+    /// Reads the access document: the row (adopted when the document moved),
+    /// the tokens, and whether it moved.
+    async fn team_access(&self, team: &TeamStore, connection: &Connection) -> Result<Option<(Connection, TokenSet, bool)>> {
         let personal = self.teams.personal();
         let doc = team.doc(&connection.id, "access");
         let purpose = format!("the access token of '{}' ({}/{doc})", connection.name, team.config.mount);
@@ -96,8 +144,15 @@ impl Engine {
             }
             return Ok(None);
         };
+        let tokens = TokenSet {
+            access_token: AccessToken::new(access.text("access_token").unwrap_or_default().to_owned()),
+            refresh_token: None,
+            id_token: access.text("id_token").map(|t| IdToken::new(t.to_owned())),
+            token_type: access.text("token_type").unwrap_or("Bearer").to_owned(),
+            data: access.text("data").map(|d| TokenData::new(d.to_owned())),
+        };
         if note.access_version == Some(access.version) {
-            return Ok(None);
+            return Ok(Some((connection.clone(), tokens, false)));
         }
         let time = |key: &str| access.text(key).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
         let mut adopted = connection.clone();
@@ -113,107 +168,164 @@ impl Engine {
         adopted.last_error_action = None;
         adopted.retry_at = None;
         adopted.updated_at = self.now();
-        let tokens = TokenSet {
-            access_token: AccessToken::new(access.text("access_token").unwrap_or_default().to_owned()),
-            refresh_token: None,
-            id_token: access.text("id_token").map(|t| IdToken::new(t.to_owned())),
-            token_type: access.text("token_type").unwrap_or("Bearer").to_owned(),
-            data: access.text("data").map(|d| TokenData::new(d.to_owned())),
-        };
         let db = self.db();
         db.connection_update_state(&adopted)?;
         db.set_failed_attempts(&connection.id, 0)?;
+        if adopted.status != connection.status {
+            // A sign-in another member made ends this one's episode.
+            db.reset_episode(&connection.id)?;
+        }
         db.set_team_token_note(
             &connection.id,
-            &TeamTokenNote { access_version: Some(access.version), last_refresh_at: adopted.access_issued_at },
+            &TeamTokenNote {
+                access_version: Some(access.version),
+                last_refresh_at: adopted.access_issued_at,
+                connected_by: access.text("connected_by").map(str::to_owned).or(note.connected_by),
+                ..note
+            },
         )?;
         drop(db);
         tracing::info!(connection = %connection.id, version = access.version, "took the tokens another member stored");
-        Ok(Some((adopted, tokens)))
+        Ok(Some((adopted, tokens, true)))
     }
 
     /// Before refreshing `connection` (its local lease held): for a team
-    /// connection, tokens another machine stored meanwhile, or the team
-    /// lease this process now holds.
+    /// connection, tokens another machine stored meanwhile, or the claim
+    /// this process now holds with the refresh token to renew.
     pub(crate) async fn team_turn(&self, connection: &Connection) -> Result<TeamTurn> {
         let Some(team) = self.teams.team_of(&connection.id) else { return Ok(TeamTurn::Personal) };
-        // A member who may not renew still picks up what others renewed.
-        if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
-            return Ok(TeamTurn::Adopted(Box::new(adopted)));
-        }
-        let lease = self.team_take_lease(&team, connection).await.map_err(|err| {
-            if is_denied(&err) {
-                may_not_renew(&connection.name, &err)
-            } else {
-                err
-            }
-        })?;
-        // Re-read now that the lease is ours: the last holder may have renewed.
-        match self.team_adopt_if_moved(&team, connection).await {
-            Ok(Some(adopted)) => {
-                lease.release(self).await;
-                return Ok(TeamTurn::Adopted(Box::new(adopted)));
-            }
-            Ok(None) => {}
-            Err(err) => {
-                lease.release(self).await;
-                return Err(err);
-            }
-        }
-        // The refresh token, read under the lease: its version is the one the
-        // new token is written over (check-and-set).
+        let personal = self.teams.personal();
         let doc = team.doc(&connection.id, "refresh");
         let purpose = format!("the refresh token of '{}' ({}/{doc})", connection.name, team.config.mount);
-        if let Err(err) = team.read(self.teams.personal(), &doc, &purpose).await {
-            lease.release(self).await;
-            return Err(if is_denied(&err) { may_not_renew(&connection.name, &err) } else { err });
-        }
-        Ok(TeamTurn::Holding(lease))
-    }
-
-    async fn team_take_lease(&self, team: &Arc<TeamStore>, connection: &Connection) -> Result<TeamLease> {
-        let kv = team.kv(self.teams.personal()).await?;
-        let doc = team.doc(&connection.id, "lease");
-        let purpose = format!("the refresh lease of '{}' ({}/{doc})", connection.name, team.config.mount);
         let holder = format!("{}:{}", host_name(), new_holder());
         let started = std::time::Instant::now();
         loop {
-            let current = kv.read(&doc, &purpose).await?;
+            let found = match team.read(personal, &doc, &purpose).await {
+                Ok(found) => found,
+                Err(err) if is_denied(&err) => {
+                    // A member who may not renew still picks up what others renewed.
+                    if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
+                        return Ok(TeamTurn::Adopted(Box::new(adopted)));
+                    }
+                    return Err(may_not_renew(&connection.name, &err));
+                }
+                Err(err) => return Err(err),
+            };
+            let (version, data) = match found {
+                Some(found) => (found.version, found.data),
+                // No refresh document (yet): claim the next version.
+                None => (team.kv(personal).await?.current_version(&doc, &purpose).await?, Map::new()),
+            };
             let now = self.now();
-            let free = current.as_ref().is_none_or(|lease| {
-                lease.text("holder").unwrap_or_default().is_empty() || lease_until(lease).is_none_or(|until| until <= now)
-            });
-            if free {
-                let cas = match &current {
-                    Some(lease) => lease.version,
-                    None => kv.current_version(&doc, &purpose).await?,
-                };
-                let until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
-                let claim = json!({ "holder": holder, "until": until.to_rfc3339() });
-                match kv.write(&doc, &claim, Some(cas), &purpose).await {
-                    Ok(Written::Version(version)) => return Ok(TeamLease { team: team.clone(), doc, version, released: false }),
-                    Ok(Written::Conflict) => {}
-                    Err(err) => return Err(err),
+            match claim_state(&data, now) {
+                ClaimState::Held => {
+                    if started.elapsed() > LEASE + Duration::from_secs(5) {
+                        return Err(Error::network(format!(
+                            "Another team member's Latch has been renewing '{}' for over {} seconds. Try again in a moment.",
+                            connection.name,
+                            LEASE.as_secs()
+                        ))
+                        .with_action(Action::RetryLater { at: None }));
+                    }
+                    tokio::time::sleep(LEASE_WAIT_STEP).await;
+                    continue;
+                }
+                ClaimState::RanOut(stopped) => {
+                    // Given up where every member sees it, then asked of the user.
+                    let mut given_up = data.clone();
+                    given_up.remove("refresh_token");
+                    given_up.insert("holder".into(), json!(""));
+                    given_up.insert("until".into(), json!(""));
+                    given_up.insert("needs_sign_in".into(), json!(RAN_OUT));
+                    given_up.insert("abandoned_by".into(), json!(stopped));
+                    match team.write_over(personal, &doc, &Value::Object(given_up), Some(version), &purpose).await? {
+                        Written::Version(_) => {
+                            tracing::warn!(connection = %connection.id, "a team member stopped mid-renewal; asking for a sign-in");
+                            return Err(self.team_needs_sign_in(connection, RAN_OUT, text(&data, "connected_by")));
+                        }
+                        Written::Conflict => continue,
+                    }
+                }
+                ClaimState::Free => {}
+            }
+            if let Some(reason) = text(&data, "needs_sign_in") {
+                return Err(self.team_needs_sign_in(connection, &reason, text(&data, "connected_by")));
+            }
+            let note = self.db().team_token_note(&connection.id)?;
+            if note.refresh_version != Some(version) {
+                // Renewed (or signed in) elsewhere since this row's tokens.
+                if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
+                    let mut note = self.db().team_token_note(&connection.id)?;
+                    note.refresh_version = Some(version);
+                    self.db().set_team_token_note(&connection.id, &note)?;
+                    return Ok(TeamTurn::Adopted(Box::new(adopted)));
                 }
             }
-            if started.elapsed() > LEASE + Duration::from_secs(5) {
-                return Err(Error::network(format!(
-                    "Another team member's Latch has been renewing '{}' for over {} seconds. Try again in a moment.",
-                    connection.name,
-                    LEASE.as_secs()
-                ))
-                .with_action(Action::RetryLater { at: None }));
+            let until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
+            let mut claimed = data.clone();
+            claimed.insert("holder".into(), json!(holder));
+            claimed.insert("until".into(), json!(until.to_rfc3339()));
+            let written = match team.write_over(personal, &doc, &Value::Object(claimed), Some(version), &purpose).await {
+                Err(err) if is_denied(&err) => return Err(may_not_renew(&connection.name, &err)),
+                other => other?,
+            };
+            let Written::Version(claim_version) = written else {
+                // Another machine claimed it first: read again, wait for it.
+                continue;
+            };
+            let connected_by = text(&data, "connected_by");
+            team.claim(&doc, Claim { version: claim_version, holder: holder.clone(), connected_by: connected_by.clone() });
+            if connected_by.is_some() && connected_by != note.connected_by {
+                self.db().set_team_token_note(&connection.id, &TeamTokenNote { connected_by: connected_by.clone(), ..note })?;
             }
-            tokio::time::sleep(LEASE_WAIT_STEP).await;
+            let tokens = TokenSet {
+                access_token: AccessToken::new(String::new()),
+                refresh_token: text(&data, "refresh_token").map(RefreshToken::new),
+                id_token: text(&data, "id_token").map(IdToken::new),
+                token_type: text(&data, "token_type").unwrap_or_else(|| "Bearer".into()),
+                data: None,
+            };
+            let lease = TeamLease { team: team.clone(), doc: doc.clone(), purpose: purpose.clone(), kept: data, released: false };
+            return Ok(TeamTurn::Holding(lease, Box::new(tokens)));
         }
     }
 
-    /// After new tokens are stored for a team connection (a refresh or a
-    /// sign-in): writes its access document — token and expiry — over the
-    /// version this process read (check-and-set) and notes the version, so
-    /// the other members' Latch see that new tokens are there.
-    pub(crate) async fn team_publish(&self, connection: &Connection, tokens: &TokenSet) -> Result<()> {
+    /// A team connection that needs a sign-in: noted here as for a refused
+    /// refresh token (the list says so; the refresher tells the member who
+    /// connected it, once).
+    fn team_needs_sign_in(&self, connection: &Connection, reason: &str, connected_by: Option<String>) -> Error {
+        let err = Error::needs_authorization(format!("'{}' needs you to sign in again: {reason}", connection.name))
+            .with_action(connection.sign_in_again());
+        let note = self.db().team_token_note(&connection.id);
+        let noted = note.and_then(|note| {
+            let note = TeamTokenNote { connected_by: connected_by.or(note.connected_by), ..note };
+            self.db().set_team_token_note(&connection.id, &note)
+        });
+        if let Err(failed) = noted.and_then(|()| self.record_failure(&connection.id, &err, true)) {
+            tracing::warn!(error = %failed, "could not note that a team connection needs a sign-in");
+        }
+        err
+    }
+
+    /// Whether this Latch's member is the one to tell that `connection`
+    /// needs a sign-in: a personal connection, or a team connection this
+    /// member signed in (or whose signer is unknown).
+    pub(crate) fn connected_here(&self, connection: &Connection) -> bool {
+        let Some(team) = self.teams.team_of(&connection.id) else { return true };
+        match self.db().team_token_note(&connection.id).ok().and_then(|note| note.connected_by) {
+            Some(by) => by == team.config.token_entry,
+            None => true,
+        }
+    }
+
+    /// After new tokens are stored for a team connection (a refresh, or a
+    /// sign-in when `signed_in`): writes its access document — token and
+    /// expiry, whose sign-in it is — and notes the versions, so the other
+    /// members' Latch see that new tokens are there.
+    pub(crate) async fn team_publish(&self, connection: &Connection, tokens: &TokenSet, signed_in: bool) -> Result<()> {
         let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
+        let note = self.db().team_token_note(&connection.id)?;
+        let connected_by = if signed_in { Some(team.config.token_entry.clone()) } else { note.connected_by.clone() };
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
         let access = json!({
             "access_token": tokens.access_token.secret(),
@@ -226,46 +338,75 @@ impl Engine {
             "has_refresh_token": tokens.refresh_token.is_some(),
             "scopes": connection.granted_scopes,
             "account": connection.account,
+            "connected_by": connected_by,
         });
         let doc = team.doc(&connection.id, "access");
         let purpose = format!("the access token of '{}' ({}/{doc})", connection.name, team.config.mount);
-        let version = team.write(self.teams.personal(), &doc, &access, &purpose).await?;
-        let note = TeamTokenNote { access_version: Some(version), last_refresh_at: connection.access_issued_at };
+        // The holder of the claim is the only writer: no check-and-set here.
+        let Written::Version(version) = team.write_over(self.teams.personal(), &doc, &access, None, &purpose).await? else {
+            return Err(crate::store::team_secrets::changed_elsewhere(&purpose));
+        };
+        let note = TeamTokenNote {
+            access_version: Some(version),
+            last_refresh_at: connection.access_issued_at,
+            refresh_version: team.known_version(&team.doc(&connection.id, "refresh")),
+            connected_by,
+        };
         self.db().set_team_token_note(&connection.id, &note)?;
         Ok(())
     }
 }
 
 impl TeamLease {
-    /// Lets the lease go (check-and-set on the version this process wrote:
-    /// a lease that ran out and was taken over is left to its new holder).
-    pub(crate) async fn release(mut self, engine: &Engine) {
+    /// Leaves the claim in place: the provider renewed but the new tokens
+    /// are only in this process's memory. Storing them later writes over
+    /// the claim; if this process ends first, the claim runs out and the
+    /// connection asks for a sign-in rather than send a spent token.
+    pub(crate) fn keep(mut self) {
         self.released = true;
-        let purpose = "the refresh lease";
-        let released = match self.team.kv(engine.teams.personal()).await {
-            Ok(kv) => kv.write(&self.doc, &json!({ "holder": "", "until": "" }), Some(self.version), purpose).await,
-            Err(err) => Err(err),
-        };
-        match released {
+    }
+
+    /// Ends the claim. A renewal that stored its tokens let it go already;
+    /// otherwise the document is written back as it was (check-and-set on
+    /// the claim: a claim that ran out and was taken over is left to its
+    /// new holder), without the refresh token when the provider refused it.
+    pub(crate) async fn release(mut self, engine: &Engine, failure: Option<&Error>) {
+        self.released = true;
+        let Some(claim) = self.team.unclaim(&self.doc) else { return };
+        let mut back = std::mem::take(&mut self.kept);
+        if let Some(err) = failure.filter(|err| err.kind == ErrorKind::NeedsAuthorization) {
+            back.remove("refresh_token");
+            back.insert("needs_sign_in".into(), json!(plain_reason(&err.message)));
+        }
+        match self.team.write_over(engine.teams.personal(), &self.doc, &Value::Object(back), Some(claim.version), &self.purpose).await {
             Ok(Written::Version(_)) => {}
-            Ok(Written::Conflict) => tracing::warn!("the team lease ran out during the refresh and was taken over"),
-            Err(err) => tracing::warn!(error = %err, "could not let the team lease go; it runs out by itself"),
+            Ok(Written::Conflict) => tracing::warn!("the team claim ran out during the refresh and was taken over"),
+            Err(err) => tracing::warn!(error = %err, "could not let the team claim go; it runs out by itself"),
         }
     }
 }
 
+/// The provider's refusal as the reason other members read ("… needs you
+/// to sign in again: <reason>").
+fn plain_reason(message: &str) -> String {
+    let message = message.trim();
+    message.split_once("needs you to sign in again").map(|(_, rest)| rest.trim_start_matches([':', '.', ' '])).unwrap_or(message).to_owned()
+}
+
 impl Drop for TeamLease {
-    /// A lease left on an early error is let go in the background; if the
-    /// process ends first it runs out by itself.
+    /// A claim left on an early error is let go in the background; if the
+    /// process ends first it runs out by itself (and the connection then
+    /// asks for a sign-in: the token may have been sent).
     fn drop(&mut self) {
         if self.released {
             return;
         }
-        let (team, doc, version) = (self.team.clone(), std::mem::take(&mut self.doc), self.version);
+        let (team, doc, kept) = (self.team.clone(), std::mem::take(&mut self.doc), std::mem::take(&mut self.kept));
+        let Some(claim) = team.unclaim(&doc) else { return };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Some(kv) = team.kv_ready() {
-                    let _ = kv.write(&doc, &json!({ "holder": "", "until": "" }), Some(version), "the refresh lease").await;
+                    let _ = kv.write(&doc, &Value::Object(kept), Some(claim.version), "the refresh claim").await;
                 }
             });
         }
@@ -282,4 +423,34 @@ fn may_not_renew(name: &str, denied: &Error) -> Error {
             denied.message
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_claim_is_held_until_it_runs_out_and_then_names_who_stopped() {
+        let now = Utc::now();
+        let later = (now + chrono::Duration::seconds(10)).to_rfc3339();
+        let earlier = (now - chrono::Duration::seconds(1)).to_rfc3339();
+        assert_eq!(claim_state(&doc(json!({ "refresh_token": "r" })), now), ClaimState::Free);
+        assert_eq!(claim_state(&doc(json!({ "holder": "", "until": "" })), now), ClaimState::Free);
+        assert_eq!(claim_state(&doc(json!({ "holder": "pc:1:a", "until": later })), now), ClaimState::Held);
+        assert_eq!(claim_state(&doc(json!({ "holder": "pc:1:a", "until": earlier })), now), ClaimState::RanOut("pc:1:a".into()));
+        assert_eq!(claim_state(&doc(json!({ "holder": "pc:1:a", "until": "not a time" })), now), ClaimState::RanOut("pc:1:a".into()));
+    }
+
+    #[test]
+    fn a_refusal_reads_as_the_reason_after_needs_you_to_sign_in_again() {
+        assert_eq!(
+            plain_reason("'CRM' needs you to sign in again: the service no longer accepts the saved sign-in."),
+            "the service no longer accepts the saved sign-in."
+        );
+        assert_eq!(plain_reason("The saved sign-in for 'CRM' has expired."), "The saved sign-in for 'CRM' has expired.");
+    }
 }

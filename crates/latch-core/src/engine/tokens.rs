@@ -133,6 +133,11 @@ impl Engine {
                 .with_action(connection.sign_in_again())
             });
         }
+        if let Some(team) = self.teams.team_of(&connection.id) {
+            // The access document alone (one call): the refresh token is
+            // read when renewing (team_turn).
+            return Ok(self.team_tokens(&team, connection).await?.ok_or_else(not_connected)?.1);
+        }
         self.secrets.token_set(&connection.id).await?.ok_or_else(not_connected)
     }
 
@@ -161,8 +166,27 @@ impl Engine {
         if first && signs_in_without_user(&connection) {
             return self.refresh_single_flight(&connection.id, RefreshNeed::First).await;
         }
-        let tokens = self.stored_tokens(&connection).await?;
         let now = self.now();
+        let team = self.teams.team_of(&connection.id).is_some();
+        let due_now = connection.access_expires_at.is_some()
+            && connection.refresh_due().is_some_and(|due| now >= due)
+            && connection.retry_at.is_none_or(|at| now >= at);
+        if team && due_now && connection.status != Status::NeedsReauth {
+            // Straight to the renewal, which reads what it needs (at most
+            // four calls to the team store in all).
+            return match self.refresh_single_flight(&connection.id, RefreshNeed::IfDue).await {
+                Ok(fresh) => Ok(fresh),
+                Err(err) if connection.access_expires_at.is_some_and(|at| self.now() < at) && err.kind != ErrorKind::KeyringUnavailable => {
+                    tracing::warn!(error = %err, "refresh failed; using the still-valid access token");
+                    let tokens = self.stored_tokens(&connection).await?;
+                    Ok((self.get(name_or_id)?, tokens))
+                }
+                Err(err) => Err(err),
+            };
+        }
+        let tokens = self.stored_tokens(&connection).await?;
+        // A team connection's row may have taken another member's tokens just now.
+        let connection = if team { self.get(name_or_id)? } else { connection };
         let still_valid = connection.access_expires_at.is_none_or(|at| now < at);
         if connection.status == Status::NeedsReauth {
             return if still_valid {
@@ -247,11 +271,16 @@ impl Engine {
         let lease = self.take_lease(id).await?;
         // Re-read: another process may have refreshed while we waited.
         let mut connection = self.get(id.as_str())?;
-        let tokens = match &need {
+        // A team connection's tokens come with its turn (team_turn): no
+        // read of the team store before it.
+        let team = self.teams.team_of(id).is_some();
+        let mut tokens = match &need {
+            _ if team => None,
             RefreshNeed::First if connection.status == Status::New => None,
             _ => Some(self.stored_tokens(&connection).await?),
         };
         let already_fresh = match (&need, &tokens) {
+            (RefreshNeed::First, _) if team => connection.status != Status::New,
             (RefreshNeed::First, None) => false,
             (RefreshNeed::First, Some(_)) => true,
             (RefreshNeed::IfDue, _) => connection.refresh_due().is_none_or(|due| self.now() < due),
@@ -259,8 +288,12 @@ impl Engine {
             (RefreshNeed::Rejected(refused), Some(stored)) => stored.access_token.secret() != refused.secret(),
             (RefreshNeed::Rejected(_), None) => false,
         };
-        if let (true, Some(tokens)) = (already_fresh, tokens.clone()) {
-            return Ok((connection, tokens));
+        if already_fresh {
+            let tokens = match tokens {
+                Some(tokens) => tokens,
+                None => self.stored_tokens(&connection).await?,
+            };
+            return Ok((self.get(id.as_str())?, tokens));
         }
         if connection.status == Status::NeedsReauth {
             // The provider refused the refresh token: never send it again.
@@ -270,13 +303,18 @@ impl Engine {
         // A team connection: the team's lease too (one writer across machines), or another machine's new tokens.
         let team_lease = match self.team_turn(&connection).await? {
             super::team_refresh::TeamTurn::Adopted(adopted) => return Ok(*adopted),
-            super::team_refresh::TeamTurn::Holding(lease) => Some(lease),
+            super::team_refresh::TeamTurn::Holding(lease, team_tokens) => {
+                // Which tokens exist is the team's word, not this row's.
+                tokens = (connection.status != Status::New || team_tokens.refresh_token.is_some()).then_some(*team_tokens);
+                Some(lease)
+            }
             super::team_refresh::TeamTurn::Personal => None,
         };
         let generation = self.db().token_generation(id)?;
-        if let Some(tokens) = &tokens {
+        if let (Some(tokens), None) = (&tokens, &team_lease) {
             // The store must be able to take the result before the refresh
             // token is spent: a rotated one that cannot be saved is lost.
+            // (A team's store took the claim just now.)
             if self.unsaved_tokens(id).is_none() {
                 self.secrets.set_token_set(id, tokens).await?;
             }
@@ -286,7 +324,11 @@ impl Engine {
         self.db().connection_update_state(&connection)?;
         let outcome = self.refresh_with(connection, tokens.as_ref(), generation, &lease).await;
         if let Some(team_lease) = team_lease {
-            team_lease.release(self).await;
+            if self.unsaved_tokens(id).is_some() {
+                team_lease.keep();
+            } else {
+                team_lease.release(self, outcome.as_ref().err()).await;
+            }
         }
         if outcome.is_err() {
             // record_failure kept the status (a passing failure): put back
@@ -448,7 +490,7 @@ impl Engine {
                 db.set_failed_attempts(id, 0)?;
             }
         }
-        self.team_publish(&connection, &tokens).await?;
+        self.team_publish(&connection, &tokens, previous.is_none()).await?;
         self.announce(if unsaved.is_some() { EngineEvent::NeedsAttention { id: id.clone() } } else { EngineEvent::Changed { id: id.clone() } });
         Ok((connection, tokens))
     }
@@ -597,7 +639,9 @@ impl Engine {
     /// `notify` (the setting) allows — that `c` needs a sign-in: a notice
     /// the front ends word. Marked even when off, so turning notifications
     /// on later does not bring back old episodes.
+    /// A team connection is told only to the member who signed it in.
     pub fn notify_needs_sign_in(&self, c: &Connection, notify: bool) {
+        let notify = notify && self.connected_here(c);
         if self.db().mark_notified(&c.id, crate::store::refresh_state::Notified::Reauth).unwrap_or(false) && notify {
             let reason = c.last_error.clone().unwrap_or_default();
             let notice = crate::events::Notice::NeedsReauth { id: c.id.clone(), name: c.name.clone(), reason, action: c.sign_in_again() };

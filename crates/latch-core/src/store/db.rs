@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("20261201_0006_usage_log", include_str!("migrations/20261201_0006_usage_log.sql")),
     ("20261202_0007_teams", include_str!("migrations/20261202_0007_teams.sql")),
     ("20261203_0008_team_auth", include_str!("migrations/20261203_0008_team_auth.sql")),
+    ("20261203_0009_team_refresh_note", include_str!("migrations/20261203_0009_team_refresh_note.sql")),
 ];
 
 pub struct Db {

@@ -50,11 +50,27 @@ pub struct TeamStore {
     pub reach: super::team_reach::Reach,
     /// The OpenBao token's life: renewed, or logged in again, in time.
     pub token: super::team_token::TokenKeeper,
+    /// The refresh documents this process has claimed to renew them.
+    claims: Mutex<HashMap<String, Claim>>,
+    /// Client secrets (and kinds' own secrets) read or written by this
+    /// process, by document: a renewal needs no call for them. Dropped
+    /// when a sync sees the connection's settings change and when the
+    /// provider refuses the client (`forget_held`).
+    held: Mutex<HashMap<String, Zeroizing<String>>>,
+}
+
+/// A claim on a connection's refresh document: the version the claim was
+/// written as, who holds it, and whose sign-in the tokens are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub version: u64,
+    pub holder: String,
+    pub connected_by: Option<String>,
 }
 
 impl TeamStore {
     pub fn new(config: TeamConfig) -> TeamStore {
-        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), token: Default::default() }
+        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), claims: Mutex::default(), token: Default::default(), held: Mutex::default() }
     }
 
     pub fn address(&self) -> KvAddress {
@@ -102,6 +118,50 @@ impl TeamStore {
             Some(v) => versions.insert(doc.to_owned(), v),
             None => versions.remove(doc),
         };
+    }
+
+    /// Forgets the secrets this process holds for connection `id` (they
+    /// are read again from the store when next needed).
+    pub fn forget_held(&self, id: &ConnectionId) {
+        let prefix = self.doc(id, "");
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).retain(|doc, _| !doc.starts_with(&prefix));
+    }
+
+    fn hold(&self, doc: &str, value: Option<&str>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match value {
+            Some(value) => held.insert(doc.to_owned(), Zeroizing::new(value.to_owned())),
+            None => held.remove(doc),
+        };
+    }
+
+    fn held(&self, doc: &str) -> Option<Zeroizing<String>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).get(doc).cloned()
+    }
+
+    /// Notes that this process holds a claim on the refresh document `doc`.
+    pub fn claim(&self, doc: &str, claim: Claim) {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner()).insert(doc.to_owned(), claim);
+    }
+
+    /// Forgets the claim on `doc` (the renewal ended), returning it.
+    pub fn unclaim(&self, doc: &str) -> Option<Claim> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner()).remove(doc)
+    }
+
+    fn claim_on(&self, doc: &str) -> Option<Claim> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner()).get(doc).cloned()
+    }
+
+    /// Writes `doc` over exactly version `cas` (0: only if absent; `None`:
+    /// whatever is there).
+    pub async fn write_over(&self, personal: &dyn SecretStore, doc: &str, data: &Value, cas: Option<u64>, purpose: &str) -> Result<Written> {
+        let written = self.kv(personal).await?.write(doc, data, cas, purpose).await;
+        self.reach.observe(&self.config.name, &written);
+        if let Ok(Written::Version(version)) = &written {
+            self.remember(doc, Some(*version));
+        }
+        written
     }
 
     /// The version of `doc` this process last read or wrote.
@@ -278,8 +338,13 @@ async fn team_get(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
         _ => {
             let (doc, what) = slot_doc(slot);
             let doc = team.doc(id, &doc);
+            if let Some(value) = team.held(&doc) {
+                return Ok(Some(value));
+            }
             let found = team.read(personal, &doc, &purpose(what, team, &doc)).await?;
-            Ok(found.and_then(|d| d.text("value").map(|v| Zeroizing::new(v.to_owned()))))
+            let value = found.and_then(|d| d.text("value").map(|v| Zeroizing::new(v.to_owned())));
+            team.hold(&doc, value.as_ref().map(|v| v.as_str()));
+            Ok(value)
         }
     }
 }
@@ -288,21 +353,69 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
     let personal = routes.personal();
     match slot {
         SecretSlot::TokenSet => {
-            // The refresh token only: the access document carries the expiry
-            // too, and the engine writes it once it knows it (team_publish).
+            // The refresh document only: the access document carries the
+            // expiry too, and the engine writes it once it knows it
+            // (team_publish).
             let tokens: Value = serde_json::from_str(value).map_err(|_| Error::storage("Latch could not read a token set it made."))?;
-            if let Some(refresh_token) = tokens["refresh_token"].as_str() {
-                let doc = team.doc(id, "refresh");
-                team.write(personal, &doc, &json!({ "refresh_token": refresh_token }), &purpose("refresh token", team, &doc)).await?;
+            let doc = team.doc(id, "refresh");
+            let what = purpose("refresh token", team, &doc);
+            match team.claim_on(&doc) {
+                // A new sign-in: it replaces whatever is there, a claim too.
+                None => {
+                    let data = refresh_document(&tokens, Some(&team.config.token_entry));
+                    team.write_over(personal, &doc, &data, None, &what).await.map(|_| ())
+                }
+                // A renewal: over the claim this process wrote, and nothing
+                // else — unless the claim was given up as abandoned while
+                // this renewal was slow, when the new tokens are what
+                // saves the connection.
+                Some(claim) => {
+                    let data = refresh_document(&tokens, claim.connected_by.as_deref());
+                    match team.write_over(personal, &doc, &data, Some(claim.version), &what).await? {
+                        Written::Version(_) => {
+                            team.unclaim(&doc);
+                            Ok(())
+                        }
+                        Written::Conflict => {
+                            let now = team.read(personal, &doc, &what).await?;
+                            let ours = now.as_ref().is_some_and(|d| d.text("abandoned_by") == Some(claim.holder.as_str()));
+                            match now {
+                                Some(found) if ours => match team.write_over(personal, &doc, &data, Some(found.version), &what).await? {
+                                    Written::Version(_) => {
+                                        tracing::info!("a renewal given up as stopped finished after all: its tokens are kept");
+                                        team.unclaim(&doc);
+                                        Ok(())
+                                    }
+                                    Written::Conflict => Err(changed_elsewhere(&what)),
+                                },
+                                _ => Err(changed_elsewhere(&what)),
+                            }
+                        }
+                    }
+                }
             }
-            Ok(())
         }
         _ => {
             let (doc, what) = slot_doc(slot);
             let doc = team.doc(id, &doc);
-            team.write(personal, &doc, &json!({ "value": value }), &purpose(what, team, &doc)).await.map(|_| ())
+            team.hold(&doc, None);
+            team.write(personal, &doc, &json!({ "value": value }), &purpose(what, team, &doc)).await?;
+            team.hold(&doc, Some(value));
+            Ok(())
         }
     }
+}
+
+/// A refresh document: the refresh token, the ID token (kept when a
+/// renewal brings none), and whose sign-in they are. No holder: writing it
+/// lets any claim go.
+fn refresh_document(tokens: &Value, connected_by: Option<&str>) -> Value {
+    json!({
+        "refresh_token": tokens["refresh_token"].as_str(),
+        "id_token": tokens["id_token"].as_str(),
+        "token_type": tokens["token_type"].as_str(),
+        "connected_by": connected_by,
+    })
 }
 
 async fn team_delete(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot: SecretSlot) -> Result<()> {
@@ -313,6 +426,7 @@ async fn team_delete(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, s
     };
     for (doc, what) in docs {
         let doc = team.doc(id, &doc);
+        team.hold(&doc, None);
         team.delete(personal, &doc, &purpose(what, team, &doc)).await?;
     }
     Ok(())

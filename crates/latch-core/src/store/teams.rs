@@ -37,6 +37,10 @@ pub struct TeamTokenNote {
     pub access_version: Option<u64>,
     /// When this Latch last saw new tokens stored (its own or another's).
     pub last_refresh_at: Option<DateTime<Utc>>,
+    /// The version of the refresh document the row's tokens came from.
+    pub refresh_version: Option<u64>,
+    /// The team entry of the member whose sign-in the tokens come from.
+    pub connected_by: Option<String>,
 }
 
 fn parse_time(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -150,20 +154,33 @@ impl Db {
     pub fn team_token_note(&self, id: &ConnectionId) -> Result<TeamTokenNote> {
         let note = self
             .conn
-            .query_row("SELECT access_version, last_refresh_at FROM team_connections WHERE connection_id = ?1", [id.as_str()], |row| {
-                Ok(TeamTokenNote {
-                    access_version: row.get::<_, Option<i64>>(0)?.map(|v| v as u64),
-                    last_refresh_at: parse_time(row.get(1)?),
-                })
-            })
+            .query_row(
+                "SELECT access_version, last_refresh_at, refresh_version, connected_by FROM team_connections WHERE connection_id = ?1",
+                [id.as_str()],
+                |row| {
+                    Ok(TeamTokenNote {
+                        access_version: row.get::<_, Option<i64>>(0)?.map(|v| v as u64),
+                        last_refresh_at: parse_time(row.get(1)?),
+                        refresh_version: row.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                        connected_by: row.get(3)?,
+                    })
+                },
+            )
             .optional()?;
         Ok(note.unwrap_or_default())
     }
 
     pub fn set_team_token_note(&self, id: &ConnectionId, note: &TeamTokenNote) -> Result<()> {
         self.conn.execute(
-            "UPDATE team_connections SET access_version = ?2, last_refresh_at = ?3 WHERE connection_id = ?1",
-            params![id.as_str(), note.access_version.map(|v| v as i64), note.last_refresh_at.map(|t| t.to_rfc3339())],
+            "UPDATE team_connections SET access_version = ?2, last_refresh_at = ?3, refresh_version = ?4, connected_by = ?5
+             WHERE connection_id = ?1",
+            params![
+                id.as_str(),
+                note.access_version.map(|v| v as i64),
+                note.last_refresh_at.map(|t| t.to_rfc3339()),
+                note.refresh_version.map(|v| v as i64),
+                note.connected_by,
+            ],
         )?;
         Ok(())
     }
@@ -200,7 +217,9 @@ mod tests {
         db.connection_insert(&connection).unwrap();
         db.team_connection_mark(&connection.id, "sales").unwrap();
         assert_eq!(db.team_of(&connection.id).unwrap().as_deref(), Some("sales"));
-        let note = TeamTokenNote { access_version: Some(3), last_refresh_at: Some(Utc::now()) };
+        let note = TeamTokenNote { access_version: Some(3), last_refresh_at: Some(Utc::now()), refresh_version: Some(7), connected_by: Some("team_a".into()) };
+        db.set_team_token_note(&connection.id, &note).unwrap();
+        assert_eq!(db.team_token_note(&connection.id).unwrap(), note);
         db.set_team_token_note(&connection.id, &note).unwrap();
         assert_eq!(db.team_token_note(&connection.id).unwrap().access_version, Some(3));
         db.team_delete("sales").unwrap();
