@@ -383,6 +383,30 @@ fn doc_path(latch: &Latch, doc: &str) -> String {
 }
 
 #[test]
+fn two_members_editing_one_team_connection_never_overwrite_each_other() {
+    let bao = bao_with_policies();
+    let op = Provider::oidc(&[]);
+    let token = bao.token(&["latch-sales-writer"]);
+    let (a, b) = (Latch::new(), Latch::new());
+    join(&a, &bao, &token);
+    add_team_connection(&a, &op);
+    join(&b, &bao, &token);
+    let scopes = |latch: &Latch| latch.show("CRM")["scopes"].to_string();
+
+    a.ok(&["edit", "CRM", "--scope", "openid", "--scope", "email"]);
+    // b last fetched the settings before a's edit: its edit is refused, a's is kept and shown.
+    let said = refused(&b, &["edit", "CRM", "--scope", "openid", "--scope", "phone"]);
+    assert!(said.contains("Another team member changed 'CRM'") && said.contains("make your change again"), "{said}");
+    assert!(scopes(&b).contains("email") && !scopes(&b).contains("phone"), "{}", scopes(&b));
+    // Made again on top of theirs, it goes through, and a sees it.
+    b.ok(&["edit", "CRM", "--scope", "openid", "--scope", "email", "--scope", "phone"]);
+    a.ok(&["team", "sync", "sales"]);
+    assert!(scopes(&a).contains("phone") && scopes(&a).contains("email"), "{}", scopes(&a));
+    a.assert_no_secret_leaks(&[token.clone(), CLIENT_SECRET.to_owned()]);
+    b.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned()]);
+}
+
+#[test]
 fn with_the_store_down_a_team_status_says_so_and_the_list_still_works() {
     let bao = bao_with_policies();
     let op = Provider::oidc(&[]);

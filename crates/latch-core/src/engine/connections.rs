@@ -192,6 +192,8 @@ impl Engine {
             _ => None,
         };
         fill_public_key(&mut draft.settings, key.as_ref())?;
+        // Another member's edit since the last fetch wins, before anything is written.
+        self.team_settings_current(&connection).await?;
         match &secret {
             SecretChange::Set(value) => self.secrets.set_client_secret(&connection.id, value).await?,
             SecretChange::Remove => self.secrets.delete_client_secret(&connection.id).await?,

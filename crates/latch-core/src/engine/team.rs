@@ -22,7 +22,7 @@ use crate::store::openbao::{check_addr, check_path, BaoToken, Document, Kv, KvAd
 use crate::store::openbao_auth::{log_in, TeamAuth};
 use crate::store::team_secrets::{new_token_entry, token_entry, TeamStore};
 use crate::store::team_token::login_entry;
-use crate::store::teams::TeamConfig;
+use crate::store::teams::{TeamConfig, TeamTokenNote};
 
 /// What `latch team join` is given.
 #[derive(Debug)]
@@ -342,6 +342,7 @@ impl Engine {
                         self.db().connection_update_settings(&local)?;
                         team.forget_held(id);
                         report.updated.push(draft.name.clone());
+                        self.announce(EngineEvent::Changed { id: id.clone() });
                     }
                 }
                 None => {
@@ -357,7 +358,13 @@ impl Engine {
                     })?;
                     self.teams.route(id, &team.config.name);
                     report.added.push(connection.name.clone());
+                    self.announce(EngineEvent::Changed { id: id.clone() });
                 }
+            }
+            let mut note = self.db().team_token_note(id)?;
+            if note.settings_version != Some(settings.version) {
+                note.settings_version = Some(settings.version);
+                self.db().set_team_token_note(id, &note)?;
             }
             let connection = self.get(id.as_str())?;
             if has_client_secret {
@@ -414,11 +421,13 @@ impl Engine {
         let doc = team.doc(&connection.id, "settings");
         let kv = team.kv(personal).await?;
         let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
-        match kv.write(&doc, &settings_document(connection), Some(0), &purpose).await? {
-            Written::Version(_) => {}
+        let version = match kv.write(&doc, &settings_document(connection), Some(0), &purpose).await? {
+            Written::Version(version) => version,
             Written::Conflict => return Err(crate::store::team_secrets::changed_elsewhere(&purpose)),
-        }
+        };
         self.db().team_connection_mark(&connection.id, &team.config.name)?;
+        let note = TeamTokenNote { settings_version: Some(version), ..Default::default() };
+        self.db().set_team_token_note(&connection.id, &note)?;
         self.teams.route(&connection.id, &team.config.name);
         if let Some(secret) = secret {
             // Through the routes: now the team's client document.
@@ -436,8 +445,47 @@ impl Engine {
         let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
         let doc = team.doc(&connection.id, "settings");
         let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
-        team.write(self.teams.personal(), &doc, &settings_document(connection), &purpose).await?;
+        let mut note = self.db().team_token_note(&connection.id)?;
+        // A row from before versions were noted: the last edit wins, as it did.
+        match team.write_over(self.teams.personal(), &doc, &settings_document(connection), note.settings_version, &purpose).await? {
+            Written::Version(version) => {
+                note.settings_version = Some(version);
+                self.db().set_team_token_note(&connection.id, &note)?;
+                Ok(())
+            }
+            Written::Conflict => Err(self.edited_elsewhere(&team, connection).await),
+        }
+    }
+
+    /// Before an edit of a team connection changes anything (its client
+    /// secret first): whether another member changed its settings since
+    /// this Latch last fetched them. One read; the write is check-and-set
+    /// on the same version ([`Engine::team_publish_settings`]).
+    pub(crate) async fn team_settings_current(&self, connection: &Connection) -> Result<()> {
+        let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
+        let doc = team.doc(&connection.id, "settings");
+        let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
+        let note = self.db().team_token_note(&connection.id)?;
+        let current = team.read(self.teams.personal(), &doc, &purpose).await?.map(|d| d.version);
+        if note.settings_version.is_some() && current != note.settings_version {
+            return Err(self.edited_elsewhere(&team, connection).await);
+        }
         Ok(())
+    }
+
+    /// Another member's edit came first: theirs is taken here, and the
+    /// user is asked to make theirs again on top of it.
+    async fn edited_elsewhere(&self, team: &TeamStore, connection: &Connection) -> Error {
+        if let Err(err) = self.team_sync(&team.config.name).await {
+            tracing::warn!(error = %err, "could not fetch the team's connections after a conflicting edit");
+        }
+        Error::validation(
+            "settings",
+            format!(
+                "Another team member changed '{}' since this Latch last fetched it. Latch now shows their version;                  make your change again on top of it.",
+                connection.name
+            ),
+        )
     }
 
     /// Removing a team connection removes it from the team: after its

@@ -351,6 +351,7 @@ impl Engine {
             last_refresh_at: connection.access_issued_at,
             refresh_version: team.known_version(&team.doc(&connection.id, "refresh")),
             connected_by,
+            ..note
         };
         self.db().set_team_token_note(&connection.id, &note)?;
         Ok(())

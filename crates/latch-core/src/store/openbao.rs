@@ -303,7 +303,7 @@ impl Kv {
         let why = if err.is_timeout() {
             "it did not answer in time".to_owned()
         } else if err.is_connect() {
-            "nothing answered at that address, or its TLS certificate is not trusted (see --ca-file)".to_owned()
+            "nothing answered at that address, or its TLS certificate is not trusted (a CA certificate for it can be given when joining)".to_owned()
         } else {
             "the connection failed".to_owned()
         };

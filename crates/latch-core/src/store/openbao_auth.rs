@@ -285,15 +285,16 @@ fn login_refused(method: &TeamAuthMethod, status: u16, said: &str) -> Error {
     let what = method.described();
     let message = match method {
         TeamAuthMethod::Jwt { .. } if said.contains("expired") => format!(
-            "OpenBao did not accept {what}: the JWT has expired ({detail}). Get a new one (your CI hands out a fresh one per job) \
-             and join again."
+            "OpenBao did not accept {what}: the JWT has expired. Get a new one (your CI hands out a fresh one per job) and \
+             try again."
         ),
         _ if matches!(status, 400 | 401 | 403) => {
-            format!("OpenBao did not accept {what} ({detail}). Check them with the team's OpenBao administrator and join again.")
+            format!("OpenBao did not accept {what}. Check it with the team's OpenBao administrator and try again.")
         }
-        _ => format!("OpenBao could not log in with {what} ({detail})."),
+        _ => format!("OpenBao could not sign in with {what}."),
     };
-    Error::new(ErrorKind::Storage, message)
+    // OpenBao's own words go to the details.
+    Error::new(ErrorKind::Storage, message).with_details(format!("OpenBao said: {detail}"))
 }
 
 /// The Kv's token's life by lookup-self; `None` when OpenBao does not know

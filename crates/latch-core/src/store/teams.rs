@@ -41,6 +41,8 @@ pub struct TeamTokenNote {
     pub refresh_version: Option<u64>,
     /// The team entry of the member whose sign-in the tokens come from.
     pub connected_by: Option<String>,
+    /// The version of the settings document the row's settings came from.
+    pub settings_version: Option<u64>,
 }
 
 fn parse_time(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -155,7 +157,8 @@ impl Db {
         let note = self
             .conn
             .query_row(
-                "SELECT access_version, last_refresh_at, refresh_version, connected_by FROM team_connections WHERE connection_id = ?1",
+                "SELECT access_version, last_refresh_at, refresh_version, connected_by, settings_version FROM team_connections
+                 WHERE connection_id = ?1",
                 [id.as_str()],
                 |row| {
                     Ok(TeamTokenNote {
@@ -163,6 +166,7 @@ impl Db {
                         last_refresh_at: parse_time(row.get(1)?),
                         refresh_version: row.get::<_, Option<i64>>(2)?.map(|v| v as u64),
                         connected_by: row.get(3)?,
+                        settings_version: row.get::<_, Option<i64>>(4)?.map(|v| v as u64),
                     })
                 },
             )
@@ -172,14 +176,15 @@ impl Db {
 
     pub fn set_team_token_note(&self, id: &ConnectionId, note: &TeamTokenNote) -> Result<()> {
         self.conn.execute(
-            "UPDATE team_connections SET access_version = ?2, last_refresh_at = ?3, refresh_version = ?4, connected_by = ?5
-             WHERE connection_id = ?1",
+            "UPDATE team_connections SET access_version = ?2, last_refresh_at = ?3, refresh_version = ?4, connected_by = ?5,
+             settings_version = ?6 WHERE connection_id = ?1",
             params![
                 id.as_str(),
                 note.access_version.map(|v| v as i64),
                 note.last_refresh_at.map(|t| t.to_rfc3339()),
                 note.refresh_version.map(|v| v as i64),
                 note.connected_by,
+                note.settings_version.map(|v| v as i64),
             ],
         )?;
         Ok(())
@@ -217,7 +222,7 @@ mod tests {
         db.connection_insert(&connection).unwrap();
         db.team_connection_mark(&connection.id, "sales").unwrap();
         assert_eq!(db.team_of(&connection.id).unwrap().as_deref(), Some("sales"));
-        let note = TeamTokenNote { access_version: Some(3), last_refresh_at: Some(Utc::now()), refresh_version: Some(7), connected_by: Some("team_a".into()) };
+        let note = TeamTokenNote { access_version: Some(3), last_refresh_at: Some(Utc::now()), refresh_version: Some(7), connected_by: Some("team_a".into()), settings_version: Some(2) };
         db.set_team_token_note(&connection.id, &note).unwrap();
         assert_eq!(db.team_token_note(&connection.id).unwrap(), note);
         db.set_team_token_note(&connection.id, &note).unwrap();
