@@ -7,7 +7,8 @@
 # replace both to match yours. Load it with:
 #   bao policy write latch-sales-writer docs/team/writer.hcl
 
-# Every document of every connection: settings, client, refresh, access, lease.
+# Every document of every connection: settings, client, refresh (with the
+# claim of the member renewing it), access.
 path "secret/data/teams/sales/connections/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
