@@ -906,3 +906,73 @@ fn poll(what: &str, mut done: impl FnMut() -> bool, nodes: &[BaoNode]) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A TCP forwarder on a loopback port in front of a real server, that a
+/// test can shut (every connection it holds is cut and new ones are closed
+/// at once: the server "cannot be reached") and open again — an outage of
+/// a server whose state must survive it.
+pub struct Gate {
+    pub addr: String,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Gate {
+    /// Forwards `http://127.0.0.1:PORT` to `target` (`host:port`).
+    pub fn new(target: &str) -> Gate {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (target, state, generations) = (target.to_owned(), open.clone(), generation.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !state.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else { continue };
+                let born = generations.load(Ordering::SeqCst);
+                for (from, to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                    let (state, generations) = (state.clone(), generations.clone());
+                    std::thread::spawn(move || {
+                        let (mut from, mut to) = (from, to);
+                        from.set_read_timeout(Some(Duration::from_millis(100))).ok();
+                        let mut buffer = [0u8; 16 * 1024];
+                        loop {
+                            if generations.load(Ordering::SeqCst) != born || !state.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            match from.read(&mut buffer) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buffer[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Gate { addr: format!("http://127.0.0.1:{port}"), open, generation }
+    }
+
+    /// The outage starts: held connections are cut, new ones closed.
+    pub fn shut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The outage ends.
+    pub fn open(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

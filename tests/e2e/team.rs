@@ -421,6 +421,82 @@ fn with_the_store_down_a_team_status_says_so_and_the_list_still_works() {
     a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned()]);
 }
 
+/// `latch token CRM` until `done` says yes about its output, or `secs` pass.
+fn token_until(latch: &Latch, secs: u64, done: impl Fn(&std::process::Output) -> bool) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let output = latch.run(&["token", "CRM"]);
+        if done(&output) || std::time::Instant::now() > deadline {
+            return output;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_store_outage_of_a_minute_serves_the_valid_token_says_so_and_recovers_by_itself() {
+    let bao = bao_with_policies();
+    let gate = latch_e2e::Gate::new(bao.addr.trim_start_matches("http://"));
+    // 30-second tokens: due after 15 s, gone after 30 s, well inside the outage.
+    let op = Provider::oidc(&["--access-ttl", "30"]);
+    let token = bao.token(&["latch-sales-writer"]);
+    let a = Latch::new();
+    let runtime = a.data_dir.path().with_extension("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    a.set_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+    a.ok_with_stdin(&["team", "join", "sales", "--addr", &gate.addr, "--mount", "secret", "--path", TEAM_PATH], &format!("{token}\n"));
+    add_team_connection(&a, &op);
+    let connected = std::time::Instant::now();
+    // The agent answers `latch token` and runs the refresher, as on a desktop.
+    let mut agent = a.command(&["agent"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let socket = runtime.join("latch/agent.sock");
+    while !socket.exists() {
+        assert!(connected.elapsed().as_secs() < 20, "the agent did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let held = a.ok(&["token", "CRM"]).trim().to_owned();
+
+    let outage: u64 = std::env::var("LATCH_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    gate.shut();
+    let shut_at = std::time::Instant::now();
+    assert_eq!(a.ok(&["token", "CRM"]).trim(), held, "a valid token is served with the store down");
+    let status = a.ok(&["team", "status"]);
+    assert!(status.contains("NOT reachable"), "{status}");
+    // Past the time it was due (the refresher tried and could not): still served while valid.
+    while connected.elapsed().as_secs() < 17 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(a.ok(&["token", "CRM"]).trim(), held);
+    // Expired with the store still down: said plainly, nothing hangs.
+    while connected.elapsed().as_secs() < 32 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    if shut_at.elapsed().as_secs() < outage {
+        let expired = a.run(&["token", "CRM"]);
+        let said = String::from_utf8_lossy(&expired.stderr).into_owned();
+        assert!(!expired.status.success(), "an expired token is not handed out");
+        assert!(said.contains("could not be reached") || said.contains("not ready"), "{said}");
+    }
+    while shut_at.elapsed().as_secs() < outage {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    gate.open();
+
+    // The refresher tries again by itself: a new token, with nothing done by the user.
+    let renewed = token_until(&a, 120, |output| {
+        output.status.success() && String::from_utf8_lossy(&output.stdout).trim() != held
+    });
+    let fresh = String::from_utf8_lossy(&renewed.stdout).trim().to_owned();
+    assert!(renewed.status.success() && fresh != held, "no recovery: {}", String::from_utf8_lossy(&renewed.stderr));
+    assert!(a.ok(&["team", "status"]).contains("reachable"));
+    let stats = op.stats();
+    assert_eq!(stats["by_grant"]["refresh_token"], 1, "{stats}");
+    assert_eq!(stats["invalid_grants"], 0, "{stats}");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), held, fresh]);
+}
+
 #[test]
 fn with_the_team_store_down_the_agent_keeps_handing_out_the_valid_token_it_holds() {
     let bao = bao_with_policies();

@@ -104,6 +104,17 @@ fn text(data: &Map<String, Value>, key: &str) -> Option<String> {
     data.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
+/// The tokens in an access document.
+fn tokens_of(access: &Map<String, Value>) -> TokenSet {
+    TokenSet {
+        access_token: AccessToken::new(text(access, "access_token").unwrap_or_default()),
+        refresh_token: None,
+        id_token: text(access, "id_token").map(IdToken::new),
+        token_type: text(access, "token_type").unwrap_or_else(|| "Bearer".into()),
+        data: text(access, "data").map(TokenData::new),
+    }
+}
+
 /// Why a connection whose renewal stopped half-way asks for a sign-in.
 const RAN_OUT: &str = "a team member's Latch stopped while it was renewing it, so the saved sign-in may already be used up; \
                        Latch does not send it a second time.";
@@ -130,7 +141,25 @@ impl Engine {
         let doc = team.doc(&connection.id, "access");
         let purpose = format!("the access token of '{}' ({}/{doc})", connection.name, team.config.mount);
         let note = self.db().team_token_note(&connection.id)?;
-        let Some(access) = team.read(personal, &doc, &purpose).await? else {
+        let read = match team.read(personal, &doc, &purpose).await {
+            Err(err) if err.kind == ErrorKind::Network => {
+                // The store is down: the token this process last read, while it is valid.
+                let valid = connection.access_expires_at.is_some_and(|at| self.now() < at);
+                let held = team.held(&doc).and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok());
+                match held {
+                    Some(data) if valid => {
+                        tracing::info!(connection = %connection.id, "the team store is down; using the access token held");
+                        return Ok(Some((connection.clone(), tokens_of(&data), false)));
+                    }
+                    _ => return Err(err),
+                }
+            }
+            other => other?,
+        };
+        if let Some(access) = &read {
+            team.hold(&doc, Some(&Value::Object(access.data.clone()).to_string()));
+        }
+        let Some(access) = read else {
             if connection.status != Status::New && note.access_version.is_some() {
                 // Disconnected on another machine.
                 let mut disconnected = connection.clone();
@@ -144,13 +173,7 @@ impl Engine {
             }
             return Ok(None);
         };
-        let tokens = TokenSet {
-            access_token: AccessToken::new(access.text("access_token").unwrap_or_default().to_owned()),
-            refresh_token: None,
-            id_token: access.text("id_token").map(|t| IdToken::new(t.to_owned())),
-            token_type: access.text("token_type").unwrap_or("Bearer").to_owned(),
-            data: access.text("data").map(|d| TokenData::new(d.to_owned())),
-        };
+        let tokens = tokens_of(&access.data);
         if note.access_version == Some(access.version) {
             return Ok(Some((connection.clone(), tokens, false)));
         }
@@ -342,6 +365,7 @@ impl Engine {
         });
         let doc = team.doc(&connection.id, "access");
         let purpose = format!("the access token of '{}' ({}/{doc})", connection.name, team.config.mount);
+        team.hold(&doc, Some(&access.to_string()));
         // The holder of the claim is the only writer: no check-and-set here.
         let Written::Version(version) = team.write_over(self.teams.personal(), &doc, &access, None, &purpose).await? else {
             return Err(crate::store::team_secrets::changed_elsewhere(&purpose));

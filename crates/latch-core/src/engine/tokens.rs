@@ -207,13 +207,21 @@ impl Engine {
             if still_valid {
                 return Ok((connection, tokens));
             }
-            return Err(Error::network(format!(
-                "The access token of '{}' has expired and the provider asked Latch to wait before renewing it; \
-                 Latch tries again at {}.",
-                connection.name,
-                retry_at.with_timezone(&chrono::Local).format("%H:%M:%S")
-            ))
-            .with_action(Action::RetryLater { at: Some(retry_at) }));
+            let at = retry_at.with_timezone(&chrono::Local).format("%H:%M:%S");
+            let why = match (&connection.last_error, team) {
+                // A team store that did not answer, not the provider, is why.
+                (Some(last), true) => format!(
+                    "The access token of '{}' has expired and renewing it failed: {} Latch tries again by itself at {at}.",
+                    connection.name,
+                    last.trim_end()
+                ),
+                _ => format!(
+                    "The access token of '{}' has expired and the provider asked Latch to wait before renewing it; \
+                     Latch tries again at {at}.",
+                    connection.name
+                ),
+            };
+            return Err(Error::network(why).with_action(Action::RetryLater { at: Some(retry_at) }));
         }
         match self.refresh_single_flight(&connection.id, RefreshNeed::IfDue).await {
             Ok((connection, fresh)) => Ok((connection, fresh)),

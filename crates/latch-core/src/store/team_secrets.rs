@@ -55,7 +55,9 @@ pub struct TeamStore {
     /// Client secrets (and kinds' own secrets) read or written by this
     /// process, by document: a renewal needs no call for them. Dropped
     /// when a sync sees the connection's settings change and when the
-    /// provider refuses the client (`forget_held`).
+    /// provider refuses the client (`forget_held`). Also the last access
+    /// document read, served while the store cannot be reached and the
+    /// token in it is still valid.
     held: Mutex<HashMap<String, Zeroizing<String>>>,
 }
 
@@ -127,7 +129,7 @@ impl TeamStore {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).retain(|doc, _| !doc.starts_with(&prefix));
     }
 
-    fn hold(&self, doc: &str, value: Option<&str>) {
+    pub(crate) fn hold(&self, doc: &str, value: Option<&str>) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         match value {
             Some(value) => held.insert(doc.to_owned(), Zeroizing::new(value.to_owned())),
@@ -135,7 +137,7 @@ impl TeamStore {
         };
     }
 
-    fn held(&self, doc: &str) -> Option<Zeroizing<String>> {
+    pub(crate) fn held(&self, doc: &str) -> Option<Zeroizing<String>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).get(doc).cloned()
     }
 
