@@ -31,3 +31,9 @@ path "secret/data/teams/sales/connections/+/client" {
 path "secret/data/teams/sales/connections/+/refresh" {
   capabilities = ["deny"]
 }
+
+# The team's index: each connection's settings version, so a sync reads
+# only what changed.
+path "secret/data/teams/sales/index" {
+  capabilities = ["read"]
+}

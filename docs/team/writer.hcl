@@ -20,3 +20,12 @@ path "secret/metadata/teams/sales/connections" {
 path "secret/metadata/teams/sales/connections/*" {
   capabilities = ["read", "list", "delete"]
 }
+
+# The team's index: each connection's settings version, so a sync reads
+# only what changed.
+path "secret/data/teams/sales/index" {
+  capabilities = ["create", "read", "update"]
+}
+path "secret/metadata/teams/sales/index" {
+  capabilities = ["read"]
+}

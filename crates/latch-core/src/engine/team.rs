@@ -315,15 +315,35 @@ impl Engine {
     pub async fn team_sync(&self, name: &str) -> Result<TeamSync> {
         let team = self.team_store(name)?;
         let personal = self.teams.personal();
-        let folder = team.connections_folder();
-        let ids: Vec<ConnectionId> = team
-            .list(personal, &folder, &format!("the team's connections ({}/{folder})", team.config.mount))
-            .await?
-            .into_iter()
-            .filter_map(|key| key.strip_suffix('/').map(|id| ConnectionId(id.to_owned())))
-            .collect();
+        // The index (one read) says which settings changed; a full listing
+        // reads them all: when there is no index (a store filled by an
+        // older Latch, or a policy without it) and now and then (a writer
+        // that stopped between a settings document and the index).
+        let index = match team.full_sync_due(self.now()) {
+            true => None,
+            false => self.team_index(&team).await?,
+        };
+        let ids: Vec<ConnectionId> = match &index {
+            Some(index) => index.iter().filter(|(_, v)| !v.is_null()).map(|(id, _)| ConnectionId(id.clone())).collect(),
+            None => {
+                let folder = team.connections_folder();
+                let listed = team
+                    .list(personal, &folder, &format!("the team's connections ({}/{folder})", team.config.mount))
+                    .await?
+                    .into_iter()
+                    .filter_map(|key| key.strip_suffix('/').map(|id| ConnectionId(id.to_owned())))
+                    .collect();
+                team.full_sync_done(self.now());
+                listed
+            }
+        };
         let mut report = TeamSync::default();
         for id in &ids {
+            let note = self.db().team_token_note(id)?;
+            let indexed = index.as_ref().and_then(|index| index.get(id.as_str())).and_then(Value::as_u64);
+            if indexed.is_some() && indexed == note.settings_version && self.db().connection_find(id.as_str())?.is_some() {
+                continue;
+            }
             let doc = team.doc(id, "settings");
             let purpose = format!("the settings of a team connection ({}/{doc})", team.config.mount);
             let Some(settings) = team.read(personal, &doc, &purpose).await? else { continue };
@@ -332,9 +352,11 @@ impl Engine {
                 continue;
             };
             let existing = self.db().connection_find(id.as_str())?;
+            let mut changed = true;
             match existing {
                 Some(mut local) => {
-                    if local.name != draft.name || local.settings != draft.settings || local.has_client_secret != has_client_secret {
+                    changed = local.name != draft.name || local.settings != draft.settings || local.has_client_secret != has_client_secret;
+                    if changed {
                         local.name = draft.name.clone();
                         local.settings = draft.settings;
                         local.has_client_secret = has_client_secret;
@@ -366,6 +388,10 @@ impl Engine {
                 note.settings_version = Some(settings.version);
                 self.db().set_team_token_note(id, &note)?;
             }
+            if !changed {
+                // Its tokens are taken when it is used or falls due.
+                continue;
+            }
             let connection = self.get(id.as_str())?;
             if has_client_secret {
                 // Read here, where a sync has time, not in a renewal: a
@@ -382,7 +408,11 @@ impl Engine {
         }
         let marked = self.db().team_connections_all()?;
         for (id, name) in marked {
-            if name.eq_ignore_ascii_case(&team.config.name) && !ids.contains(&id) {
+            let gone = match &index {
+                Some(index) => index.get(id.as_str()).is_some_and(Value::is_null),
+                None => !ids.contains(&id),
+            };
+            if name.eq_ignore_ascii_case(&team.config.name) && gone {
                 if let Some(connection) = self.db().connection_find(id.as_str())? {
                     report.removed.push(connection.name);
                 }
@@ -391,6 +421,53 @@ impl Engine {
         }
         self.db().team_set_synced(&team.config.name, self.now())?;
         Ok(report)
+    }
+
+    /// The team's index: each connection's settings version, by id. `None`
+    /// when there is none (or this member may not read it).
+    async fn team_index(&self, team: &TeamStore) -> Result<Option<serde_json::Map<String, Value>>> {
+        let doc = team.index_doc();
+        let purpose = format!("the team's index ({}/{doc})", team.config.mount);
+        match team.read(self.teams.personal(), &doc, &purpose).await {
+            Ok(found) => Ok(found.and_then(|d| d.data.get("connections").and_then(Value::as_object).cloned())),
+            Err(err) if crate::store::team_secrets::is_denied(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Notes `id`'s settings version in the team's index (`None`: it is
+    /// gone), check-and-set against other members' changes. A failure is
+    /// logged, not raised: the settings are stored, and the next full
+    /// listing finds them.
+    async fn team_index_set(&self, team: &TeamStore, id: &ConnectionId, version: Option<u64>) {
+        let doc = team.index_doc();
+        let purpose = format!("the team's index ({}/{doc})", team.config.mount);
+        let personal = self.teams.personal();
+        for _ in 0..8 {
+            let current = match team.read(personal, &doc, &purpose).await {
+                Ok(current) => current,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read the team's index");
+                    return;
+                }
+            };
+            let (cas, mut connections) = match current {
+                Some(found) => (found.version, found.data.get("connections").and_then(Value::as_object).cloned().unwrap_or_default()),
+                None => (0, serde_json::Map::new()),
+            };
+            // A removed connection stays as null: members whose index
+            // read says so drop it (one missing may just predate the index).
+            connections.insert(id.to_string(), version.map_or(Value::Null, |v| json!(v)));
+            match team.write_over(personal, &doc, &json!({ "connections": connections }), Some(cas), &purpose).await {
+                Ok(Written::Version(_)) => return,
+                Ok(Written::Conflict) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not update the team's index");
+                    return;
+                }
+            }
+        }
+        tracing::warn!("the team's index kept changing under this Latch; the next full listing catches up");
     }
 
     /// Moves a personal connection into a team: its settings and client
@@ -428,6 +505,7 @@ impl Engine {
         self.db().team_connection_mark(&connection.id, &team.config.name)?;
         let note = TeamTokenNote { settings_version: Some(version), ..Default::default() };
         self.db().set_team_token_note(&connection.id, &note)?;
+        self.team_index_set(team, &connection.id, Some(version)).await;
         self.teams.route(&connection.id, &team.config.name);
         if let Some(secret) = secret {
             // Through the routes: now the team's client document.
@@ -451,6 +529,7 @@ impl Engine {
             Written::Version(version) => {
                 note.settings_version = Some(version);
                 self.db().set_team_token_note(&connection.id, &note)?;
+                self.team_index_set(&team, &connection.id, Some(version)).await;
                 Ok(())
             }
             Written::Conflict => Err(self.edited_elsewhere(&team, connection).await),
@@ -498,6 +577,7 @@ impl Engine {
             let purpose = format!("the {name} of '{}' ({}/{doc})", connection.name, team.config.mount);
             team.delete(self.teams.personal(), &doc, &purpose).await?;
         }
+        self.team_index_set(&team, &connection.id, None).await;
         self.teams.unroute(&connection.id);
         Ok(())
     }
