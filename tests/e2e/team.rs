@@ -402,6 +402,11 @@ fn two_members_editing_one_team_connection_never_overwrite_each_other() {
     b.ok(&["edit", "CRM", "--scope", "openid", "--scope", "email", "--scope", "phone"]);
     a.ok(&["team", "sync", "sales"]);
     assert!(scopes(&a).contains("phone") && scopes(&a).contains("email"), "{}", scopes(&a));
+    // Disconnected by one member: the other is told it needs a sign-in, due or not.
+    b.ok(&["token", "CRM"]);
+    a.ok(&["disconnect", "CRM"]);
+    let said = refused(&b, &["token", "CRM"]);
+    assert!(said.contains("not connected"), "{said}");
     a.assert_no_secret_leaks(&[token.clone(), CLIENT_SECRET.to_owned()]);
     b.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned()]);
 }

@@ -234,6 +234,17 @@ impl Engine {
                 }
                 Err(err) => return Err(err),
             };
+            if found.is_none() && connection.status != Status::New {
+                // Disconnected by another member? Its access document says.
+                self.team_adopt_if_moved(&team, connection).await?;
+                if self.get(connection.id.as_str())?.status == Status::New {
+                    return Err(Error::needs_authorization(format!(
+                        "'{}' was disconnected by another team member: it needs a sign-in.",
+                        connection.name
+                    ))
+                    .with_action(Action::SignIn { connection: connection.name.clone() }));
+                }
+            }
             let (version, data) = match found {
                 Some(found) => (found.version, found.data),
                 // No refresh document (yet): claim the next version.

@@ -449,6 +449,7 @@ impl Engine {
         }
         let unsaved = match self.save_token_set(id, &tokens).await {
             Ok(()) => None,
+            Err(err) if crate::store::team_secrets::is_changed_elsewhere(&err) => return Err(err),
             Err(err) => Some(err),
         };
 
@@ -509,8 +510,12 @@ impl Engine {
     async fn save_token_set(&self, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
         let mut outcome = self.secrets.set_token_set(id, tokens).await;
         for pause in SAVE_RETRIES {
-            if outcome.is_ok() {
-                break;
+            match &outcome {
+                Ok(()) => break,
+                // Another team member's newer tokens are there: theirs
+                // stand, and these are not kept to be written later.
+                Err(err) if crate::store::team_secrets::is_changed_elsewhere(err) => return outcome,
+                Err(_) => {}
             }
             tokio::time::sleep(pause).await;
             outcome = self.secrets.set_token_set(id, tokens).await;

@@ -239,6 +239,11 @@ pub fn changed_elsewhere(purpose: &str) -> Error {
     ))
 }
 
+/// Whether `err` is [`changed_elsewhere`]'s.
+pub fn is_changed_elsewhere(err: &Error) -> bool {
+    err.kind == ErrorKind::Storage && err.message.contains("changed in the team store while Latch was writing it")
+}
+
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
