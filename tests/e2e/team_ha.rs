@@ -70,7 +70,11 @@ fn all_served(op: &Provider, calls: &[Call], when: &str) -> Vec<String> {
                 .filter(|c| c.name == *name)
                 .map(|c| c.result.as_ref().unwrap_or_else(|err| panic!("{when}: latch token {name} failed: {err}")))
                 .collect();
-            assert!(tokens.iter().all(|t| t == &tokens[0]), "{when}: one token for every caller of {name}: {tokens:?}");
+            assert!(
+                tokens.iter().all(|t| t == &tokens[0]),
+                "{when}: one token for every caller of {name}: {tokens:?}; refreshes per connection: {:?}",
+                RefreshCounts::of(op).by_grant
+            );
             assert!(is_active(op, tokens[0]), "{when}: the provider takes {name}'s token");
             tokens[0].clone()
         })
