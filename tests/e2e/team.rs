@@ -412,6 +412,34 @@ fn two_members_editing_one_team_connection_never_overwrite_each_other() {
 }
 
 #[test]
+fn an_oauth1_team_connection_connected_by_one_member_signs_requests_for_another() {
+    const CONSUMER_SECRET: &str = "hmac-secret-5d2c81";
+    let bao = bao_with_policies();
+    let server = Provider::oauth1();
+    let token = bao.token(&["latch-sales-writer"]);
+    let (a, b) = (Latch::new(), Latch::new());
+    join(&a, &bao, &token);
+    let urls = ["/oauth/request_token", "/oauth/authorize", "/oauth/access_token"].map(|path| server.url(path));
+    let out = a.ok_with_stdin(
+        &[
+            "add", "--team", "sales", "--kind", "oauth1", "--name", "Tweets", "--consumer-key", "hmac-client", "--signature-method",
+            "hmac-sha1", "--request-token-url", &urls[0], "--authorize-url", &urls[1], "--access-token-url", &urls[2],
+            "--consumer-secret-stdin",
+        ],
+        &format!("{CONSUMER_SECRET}\n"),
+    );
+    assert!(out.contains("Kept 'Tweets' in team 'sales'"), "{out}");
+    a.ok(&["connect", "Tweets", "--timeout", "20"]);
+    join(&b, &bao, &token);
+    let me: Value = serde_json::from_str(&b.ok(&["request", "Tweets", &server.url("/api/me")])).unwrap();
+    assert_eq!(me["screen_name"], "ann", "{me}");
+    let pair: Value = serde_json::from_str(&a.ok(&["token", "Tweets"])).unwrap();
+    let secrets = [token, CONSUMER_SECRET.to_owned(), pair["oauth_token_secret"].as_str().unwrap().to_owned()];
+    a.assert_no_secret_leaks(&secrets);
+    b.assert_no_secret_leaks(&secrets);
+}
+
+#[test]
 fn with_the_store_down_a_team_status_says_so_and_the_list_still_works() {
     let bao = bao_with_policies();
     let op = Provider::oidc(&[]);

@@ -477,9 +477,12 @@ impl Engine {
     pub async fn team_adopt(&self, name_or_id: &str, team_name: &str) -> Result<Connection> {
         let team = self.team_store(team_name)?;
         let connection = self.get(name_or_id)?;
-        if !matches!(connection.settings, KindSettings::OAuth2(_)) {
+        if matches!(connection.settings, KindSettings::Spec(_)) {
             let _ = self.remove(connection.id.as_str()).await;
-            return Err(Error::validation("kind", "Only OAuth 2.0 connections can be kept in a team for now."));
+            return Err(Error::validation(
+                "kind",
+                "Connections made from a custom app spec cannot be kept in a team yet; OAuth 2.0 and OAuth 1.0a connections can.",
+            ));
         }
         let moved = self.team_move(&team, &connection).await;
         if let Err(err) = moved {
@@ -493,8 +496,17 @@ impl Engine {
     }
 
     async fn team_move(&self, team: &Arc<TeamStore>, connection: &Connection) -> Result<()> {
+        use crate::model::{SecretSlot, CLIENT_IDENTITY, DPOP_KEY, OAUTH1_PRIVATE_KEY, REGISTRATION_TOKEN};
+        use crate::store::SecretStore;
         let personal = self.teams.personal();
-        let secret = personal.get(&connection.id, crate::model::SecretSlot::ClientSecret).await?;
+        // Every secret the connection was saved with: the client secret, and
+        // the keys and certificates made or imported for it.
+        let mut secrets = Vec::new();
+        for slot in [SecretSlot::ClientSecret, OAUTH1_PRIVATE_KEY, CLIENT_IDENTITY, DPOP_KEY, REGISTRATION_TOKEN] {
+            if let Some(value) = personal.get(&connection.id, slot).await? {
+                secrets.push((slot, value));
+            }
+        }
         let doc = team.doc(&connection.id, "settings");
         let kv = team.kv(personal).await?;
         let purpose = format!("the settings of '{}' ({}/{doc})", connection.name, team.config.mount);
@@ -507,10 +519,10 @@ impl Engine {
         self.db().set_team_token_note(&connection.id, &note)?;
         self.team_index_set(team, &connection.id, Some(version)).await;
         self.teams.route(&connection.id, &team.config.name);
-        if let Some(secret) = secret {
-            // Through the routes: now the team's client document.
-            self.secrets.set_client_secret(&connection.id, &crate::secret::ClientSecret::new(secret.as_str().to_owned())).await?;
-            personal.delete(&connection.id, crate::model::SecretSlot::ClientSecret).await?;
+        for (slot, value) in secrets {
+            // Through the routes: now the team's `client` or `kind-…` document.
+            crate::store::team_secrets::RoutedSecrets(self.teams.clone()).set(&connection.id, slot, &value).await?;
+            personal.delete(&connection.id, slot).await?;
         }
         tracing::info!(connection = %connection.id, team = %team.config.name, "connection kept in a team");
         Ok(())
