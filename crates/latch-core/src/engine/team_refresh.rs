@@ -38,6 +38,9 @@ use crate::store::teams::TeamTokenNote;
 /// does not keep the others waiting long.
 const LEASE: Duration = Duration::from_secs(40);
 const LEASE_WAIT_STEP: Duration = Duration::from_millis(100);
+/// How many times (a step apart) a member reads the access document a
+/// holder is about to write before it goes on without it.
+const ACCESS_WAIT_TRIES: u32 = 50;
 
 /// Before a team connection's refresh: another machine's tokens to use, or
 /// the claim this process holds while it renews, with the tokens to renew.
@@ -288,11 +291,23 @@ impl Engine {
             let note = self.db().team_token_note(&connection.id)?;
             if note.refresh_version != Some(version) {
                 // Renewed (or signed in) elsewhere since this row's tokens.
-                if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
-                    let mut note = self.db().team_token_note(&connection.id)?;
-                    note.refresh_version = Some(version);
-                    self.db().set_team_token_note(&connection.id, &note)?;
-                    return Ok(TeamTurn::Adopted(Box::new(adopted)));
+                // The holder writes the access document just after this
+                // one: when it names a newer one than this Latch has, wait
+                // for it (a holder that stopped in between left a refresh
+                // token nobody used: after a few seconds, go on with it).
+                let awaited = data.get("access_version").and_then(Value::as_u64).filter(|v| note.access_version.is_none_or(|n| n < *v));
+                let mut tries = if awaited.is_some() { ACCESS_WAIT_TRIES } else { 1 };
+                while tries > 0 {
+                    tries -= 1;
+                    if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
+                        let mut note = self.db().team_token_note(&connection.id)?;
+                        note.refresh_version = Some(version);
+                        self.db().set_team_token_note(&connection.id, &note)?;
+                        return Ok(TeamTurn::Adopted(Box::new(adopted)));
+                    }
+                    if tries > 0 {
+                        tokio::time::sleep(LEASE_WAIT_STEP).await;
+                    }
                 }
             }
             let until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
@@ -308,7 +323,8 @@ impl Engine {
                 continue;
             };
             let connected_by = text(&data, "connected_by");
-            team.claim(&doc, Claim { version: claim_version, holder: holder.clone(), connected_by: connected_by.clone() });
+            let next_access = note.access_version.map(|v| v + 1);
+            team.claim(&doc, Claim { version: claim_version, holder: holder.clone(), connected_by: connected_by.clone(), next_access });
             if connected_by.is_some() && connected_by != note.connected_by {
                 self.db().set_team_token_note(&connection.id, &TeamTokenNote { connected_by: connected_by.clone(), ..note })?;
             }

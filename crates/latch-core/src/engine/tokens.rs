@@ -112,7 +112,9 @@ impl Engine {
         if connection.status == Status::New {
             return Err(not_connected());
         }
-        if let Some(holder) = self.db().tokens_unsaved_by(&connection.id)? {
+        // Read first: the database lock must not be held below (lose_unsaved takes it).
+        let unsaved_by = self.db().tokens_unsaved_by(&connection.id)?;
+        if let Some(holder) = unsaved_by {
             // Another process holds newer tokens than the store's: never use
             // the store's, whose refresh token the provider already rotated.
             return Err(if holder_alive(&holder) {

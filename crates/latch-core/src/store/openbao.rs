@@ -312,6 +312,9 @@ impl Kv {
 
     fn refused(&self, status: u16, body: &Value, verb: &str, purpose: &str) -> Error {
         let said = errors_text(body);
+        if let Some(busy) = self.not_ready(status) {
+            return busy;
+        }
         match status {
             403 if said.contains("permission denied") || said.is_empty() => Error::new(
                 ErrorKind::Storage,
@@ -328,6 +331,23 @@ impl Kv {
                 "The team store could not {verb} {purpose} (HTTP {status}{}).",
                 if said.is_empty() { String::new() } else { format!(": {said}") }
             )),
+        }
+    }
+}
+
+impl Kv {
+    /// An answer that means the store cannot serve right now, as a network
+    /// failure (the outage is dated, valid tokens keep being used, Latch
+    /// tries again): a standby sending Latch to a leader that is gone (a
+    /// redirect, during an election), too many requests, or a server error.
+    pub fn not_ready(&self, status: u16) -> Option<Error> {
+        match status {
+            301..=308 | 429 | 500..=599 => Some(Error::network(format!(
+                "The team store at {} cannot answer right now (HTTP {status}: it may be choosing a new leader, sealed or \
+                 overloaded). Latch keeps using the tokens it has and tries again by itself.",
+                self.base
+            ))),
+            _ => None,
         }
     }
 }

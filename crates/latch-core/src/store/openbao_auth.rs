@@ -335,11 +335,13 @@ async fn token_answer(kv: &Kv, response: reqwest::Response, now: DateTime<Utc>, 
     match status {
         200 => Ok(Some(TokenLife::from_seconds(now, value[block][ttl].as_i64(), value[block]["renewable"].as_bool().unwrap_or(false)))),
         400 | 401 | 403 => Ok(None),
-        _ => Err(Error::storage(format!(
-            "The team store at {} could not check the OpenBao token (HTTP {status}: {}).",
-            kv.base(),
-            super::openbao::errors_text(&value)
-        ))),
+        _ => Err(kv.not_ready(status).unwrap_or_else(|| {
+            Error::storage(format!(
+                "The team store at {} could not check the OpenBao token (HTTP {status}: {}).",
+                kv.base(),
+                super::openbao::errors_text(&value)
+            ))
+        })),
     }
 }
 

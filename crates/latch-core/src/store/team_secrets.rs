@@ -70,6 +70,9 @@ pub struct Claim {
     pub version: u64,
     pub holder: String,
     pub connected_by: Option<String>,
+    /// The version the access document will have once the renewal has
+    /// written it (the one this Latch knows, plus one).
+    pub next_access: Option<u64>,
 }
 
 impl TeamStore {
@@ -388,7 +391,7 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
             match team.claim_on(&doc) {
                 // A new sign-in: it replaces whatever is there, a claim too.
                 None => {
-                    let data = refresh_document(&tokens, Some(&team.config.token_entry));
+                    let data = refresh_document(&tokens, Some(&team.config.token_entry), None);
                     team.write_over(personal, &doc, &data, None, &what).await.map(|_| ())
                 }
                 // A renewal: over the claim this process wrote, and nothing
@@ -396,7 +399,7 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
                 // this renewal was slow, when the new tokens are what
                 // saves the connection.
                 Some(claim) => {
-                    let data = refresh_document(&tokens, claim.connected_by.as_deref());
+                    let data = refresh_document(&tokens, claim.connected_by.as_deref(), claim.next_access);
                     match team.write_over(personal, &doc, &data, Some(claim.version), &what).await? {
                         Written::Version(_) => {
                             team.unclaim(&doc);
@@ -433,14 +436,17 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
 }
 
 /// A refresh document: the refresh token, the ID token (kept when a
-/// renewal brings none), and whose sign-in they are. No holder: writing it
-/// lets any claim go.
-fn refresh_document(tokens: &Value, connected_by: Option<&str>) -> Value {
+/// renewal brings none), whose sign-in they are, and the access document's
+/// version that goes with them (written just after: a member that reads
+/// this one first waits for it instead of renewing again). No holder:
+/// writing it lets any claim go.
+fn refresh_document(tokens: &Value, connected_by: Option<&str>, access_version: Option<u64>) -> Value {
     json!({
         "refresh_token": tokens["refresh_token"].as_str(),
         "id_token": tokens["id_token"].as_str(),
         "token_type": tokens["token_type"].as_str(),
         "connected_by": connected_by,
+        "access_version": access_version,
     })
 }
 
