@@ -177,10 +177,13 @@ impl Engine {
             return Ok(None);
         };
         let tokens = tokens_of(&access.data);
-        if note.access_version == Some(access.version) {
+        let time = |key: &str| access.text(key).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+        // The row says when the tokens it serves expire: the document's
+        // (to the second), or it takes the document's state.
+        let same_expiry = time("expires_at").map(|t| t.timestamp()) == connection.access_expires_at.map(|t| t.timestamp());
+        if note.access_version == Some(access.version) && same_expiry {
             return Ok(Some((connection.clone(), tokens, false)));
         }
-        let time = |key: &str| access.text(key).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
         let mut adopted = connection.clone();
         adopted.status = Status::Connected;
         adopted.access_issued_at = time("issued_at");
@@ -230,7 +233,8 @@ impl Engine {
                 Ok(found) => found,
                 Err(err) if is_denied(&err) => {
                     // A member who may not renew still picks up what others renewed.
-                    if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
+                    let adopted = self.team_adopt_if_moved(&team, connection).await?;
+                    if let Some(adopted) = adopted.filter(|(row, _)| row.access_expires_at.is_none_or(|at| self.now() < at)) {
                         return Ok(TeamTurn::Adopted(Box::new(adopted)));
                     }
                     return Err(may_not_renew(&connection.name, &err));
@@ -299,11 +303,17 @@ impl Engine {
                 let mut tries = if awaited.is_some() { ACCESS_WAIT_TRIES } else { 1 };
                 while tries > 0 {
                     tries -= 1;
-                    if let Some(adopted) = self.team_adopt_if_moved(&team, connection).await? {
-                        let mut note = self.db().team_token_note(&connection.id)?;
-                        note.refresh_version = Some(version);
-                        self.db().set_team_token_note(&connection.id, &note)?;
-                        return Ok(TeamTurn::Adopted(Box::new(adopted)));
+                    // Taken only when they are not due themselves (a renewal
+                    // that failed moves the document too).
+                    match self.team_adopt_if_moved(&team, connection).await? {
+                        Some(adopted) if adopted.0.refresh_due().is_none_or(|due| self.now() < due) => {
+                            let mut note = self.db().team_token_note(&connection.id)?;
+                            note.refresh_version = Some(version);
+                            self.db().set_team_token_note(&connection.id, &note)?;
+                            return Ok(TeamTurn::Adopted(Box::new(adopted)));
+                        }
+                        Some(_) => break,
+                        None => {}
                     }
                     if tries > 0 {
                         tokio::time::sleep(LEASE_WAIT_STEP).await;

@@ -488,6 +488,10 @@ impl Engine {
             connection.last_error_action = Some(Action::UnlockKeyring);
         }
         connection.updated_at = now;
+        // A team connection's access document first: this row never says
+        // "valid until …" of tokens the other members (and this Latch's
+        // next process, which reads them there) do not have.
+        self.team_publish(&connection, &tokens, previous.is_none()).await?;
         {
             let db = self.db();
             db.connection_update_state(&connection)?;
@@ -501,7 +505,6 @@ impl Engine {
                 db.set_failed_attempts(id, 0)?;
             }
         }
-        self.team_publish(&connection, &tokens, previous.is_none()).await?;
         self.announce(if unsaved.is_some() { EngineEvent::NeedsAttention { id: id.clone() } } else { EngineEvent::Changed { id: id.clone() } });
         Ok((connection, tokens))
     }
