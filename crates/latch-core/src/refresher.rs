@@ -139,13 +139,15 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
         });
         let settings = chosen.refresher();
         let now = engine.now();
-        let connections = match engine.list() {
+        let mut connections = match engine.list() {
             Ok(list) => list,
             Err(err) => {
                 tracing::warn!(error = %err, "the refresher could not read connections");
                 Vec::new()
             }
         };
+        // Team members renew one after another, not all at once.
+        engine.team_stagger(&mut connections);
         let plan = plan(&connections, now, &settings);
         let find = |id: &ConnectionId| connections.iter().find(|c| &c.id == id);
 
