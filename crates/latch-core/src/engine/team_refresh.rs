@@ -280,6 +280,8 @@ impl Engine {
                     tokio::time::sleep(LEASE_WAIT_STEP).await;
                     continue;
                 }
+                // Nothing that could have been spent (client credentials): taken over.
+                ClaimState::RanOut(_) if text(&data, "refresh_token").is_none() => {}
                 ClaimState::RanOut(stopped) => {
                     // Given up where every member sees it, then asked of the user.
                     let mut given_up = data.clone();
@@ -342,7 +344,8 @@ impl Engine {
                 continue;
             };
             let connected_by = text(&data, "connected_by");
-            let next_access = note.access_version.map(|v| v + 1);
+            // Read again: a moved access document may have been taken above.
+            let next_access = self.db().team_token_note(&connection.id)?.access_version.map(|v| v + 1);
             team.claim(&doc, Claim { version: claim_version, holder: holder.clone(), connected_by: connected_by.clone(), next_access });
             if connected_by.is_some() && connected_by != note.connected_by {
                 self.db().set_team_token_note(&connection.id, &TeamTokenNote { connected_by: connected_by.clone(), ..note })?;
