@@ -4,15 +4,9 @@
 //! tokens rotate and whose reuse detection revokes a grant when an old one
 //! is sent again. The policies are the ones in docs/team/.
 
-use latch_e2e::{repo_root, Bao, Latch, Provider};
+use latch_e2e::team_setup::{policy, CLIENT_SECRET, TEAM_PATH};
+use latch_e2e::{Bao, Latch, Provider};
 use serde_json::Value;
-
-const TEAM_PATH: &str = "teams/sales";
-const CLIENT_SECRET: &str = "conf-basic-secret";
-
-fn policy(name: &str) -> String {
-    std::fs::read_to_string(repo_root().join(format!("docs/team/{name}.hcl"))).unwrap()
-}
 
 /// A dev server with the writer and reader policies from docs/team/ loaded.
 fn bao_with_policies() -> Bao {
@@ -23,41 +17,12 @@ fn bao_with_policies() -> Bao {
 }
 
 fn join(latch: &Latch, bao: &Bao, token: &str) -> String {
-    latch.ok_with_stdin(&["team", "join", "sales", "--addr", &bao.addr, "--mount", "secret", "--path", TEAM_PATH], &format!("{token}\n"))
+    latch_e2e::team_setup::join(latch, &bao.addr, token)
 }
 
-/// Adds "CRM" to the team: a code-flow connection to oidc-provider with a
-/// confidential client, then signs in.
+/// Adds "CRM" to the team and signs in.
 fn add_team_connection(latch: &Latch, op: &Provider) {
-    let out = latch.ok_with_stdin(
-        &[
-            "add",
-            "--team",
-            "sales",
-            "--name",
-            "CRM",
-            "--flow",
-            "authorization_code",
-            "--client-id",
-            "conf-basic",
-            "--client-auth",
-            "basic",
-            "--client-secret-stdin",
-            "--scope",
-            "openid",
-            "--scope",
-            "offline_access",
-            "--auth-param",
-            "prompt=consent",
-            "--authorize-url",
-            &op.url("/auth"),
-            "--token-url",
-            &op.url("/token"),
-        ],
-        &format!("{CLIENT_SECRET}\n"),
-    );
-    assert!(out.contains("Kept 'CRM' in team 'sales'"), "{out}");
-    latch.ok(&["connect", "CRM"]);
+    latch_e2e::team_setup::add_team_connection(latch, op, "CRM");
 }
 
 /// A document of the connection in the team store, read with the root token.

@@ -13,16 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use latch_e2e::{repo_root, Bao, Latch, Provider};
+use latch_e2e::team_setup::{policy, CLIENT_SECRET, TEAM_PATH};
+use latch_e2e::{Bao, Latch, Provider};
 use serde_json::{json, Value};
 
-const TEAM_PATH: &str = "teams/sales";
-const CLIENT_SECRET: &str = "conf-basic-secret";
 const PASSWORD: &str = "correct-horse-battery-staple";
-
-fn policy(name: &str) -> String {
-    std::fs::read_to_string(repo_root().join(format!("docs/team/{name}.hcl"))).unwrap()
-}
 
 /// An API call with the root token that must succeed.
 fn root_ok(bao: &Bao, method: &str, path: &str, body: Value) -> Value {
@@ -64,35 +59,7 @@ fn join_args<'a>(bao: &'a Bao, extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Adds "CRM" to the team: a code-flow connection to oidc-provider, signed in.
 fn add_team_connection(latch: &Latch, op: &Provider) {
-    let out = latch.ok_with_stdin(
-        &[
-            "add",
-            "--team",
-            "sales",
-            "--name",
-            "CRM",
-            "--flow",
-            "authorization_code",
-            "--client-id",
-            "conf-basic",
-            "--client-auth",
-            "basic",
-            "--client-secret-stdin",
-            "--scope",
-            "openid",
-            "--scope",
-            "offline_access",
-            "--auth-param",
-            "prompt=consent",
-            "--authorize-url",
-            &op.url("/auth"),
-            "--token-url",
-            &op.url("/token"),
-        ],
-        &format!("{CLIENT_SECRET}\n"),
-    );
-    assert!(out.contains("Kept 'CRM' in team 'sales'"), "{out}");
-    latch.ok(&["connect", "CRM"]);
+    latch_e2e::team_setup::add_team_connection(latch, op, "CRM");
 }
 
 /// The OpenBao token (and login secret) `latch` keeps in the keyring for its one team.
