@@ -201,6 +201,27 @@ fn wall_clock_in(secs: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A store, a provider started with `op_args`, and two writers: `a` added
+/// "CRM" to the team and signed in, `b` joined after.
+struct Team {
+    bao: Bao,
+    op: Provider,
+    token: String,
+    a: Latch,
+    b: Latch,
+}
+
+fn two_writers(op_args: &[&str]) -> Team {
+    let bao = bao_with_policies();
+    let op = Provider::oidc(op_args);
+    let token = bao.token(&["latch-sales-writer"]);
+    let (a, b) = (Latch::new(), Latch::new());
+    join(&a, &bao, &token);
+    add_team_connection(&a, &op);
+    join(&b, &bao, &token);
+    Team { bao, op, token, a, b }
+}
+
 /// Stderr of a `latch` call that must fail.
 fn refused(latch: &Latch, args: &[&str]) -> String {
     let output = latch.run(args);
@@ -211,13 +232,7 @@ fn refused(latch: &Latch, args: &[&str]) -> String {
 
 #[test]
 fn a_renewal_left_half_done_asks_for_a_sign_in_once_and_never_sends_that_refresh_token_again() {
-    let bao = bao_with_policies();
-    let op = Provider::oidc(&["--access-ttl", "8"]);
-    let token = bao.token(&["latch-sales-writer"]);
-    let (a, b) = (Latch::new(), Latch::new());
-    join(&a, &bao, &token);
-    add_team_connection(&a, &op);
-    join(&b, &bao, &token);
+    let Team { bao, op, token, a, b } = two_writers(&["--access-ttl", "8"]);
     let id = a.show("CRM")["id"].as_str().unwrap().to_owned();
     let first = a.ok(&["token", "CRM"]).trim().to_owned();
     let spent_maybe = team_doc(&bao, &id, "refresh")["refresh_token"].as_str().unwrap().to_owned();
@@ -263,13 +278,7 @@ fn a_renewal_left_half_done_asks_for_a_sign_in_once_and_never_sends_that_refresh
 
 #[test]
 fn killing_the_machine_that_renews_after_the_provider_answered_never_sends_that_refresh_token_twice() {
-    let bao = bao_with_policies();
-    let op = Provider::oidc(&["--access-ttl", "8"]);
-    let token = bao.token(&["latch-sales-writer"]);
-    let (a, b) = (Latch::new(), Latch::new());
-    join(&a, &bao, &token);
-    add_team_connection(&a, &op);
-    join(&b, &bao, &token);
+    let Team { bao: _bao, op, token, a, b } = two_writers(&["--access-ttl", "8"]);
     let first = a.ok(&["token", "CRM"]).trim().to_owned();
 
     // The provider holds its answers: the renewal is made there (the old
@@ -349,13 +358,7 @@ fn doc_path(latch: &Latch, doc: &str) -> String {
 
 #[test]
 fn two_members_editing_one_team_connection_never_overwrite_each_other() {
-    let bao = bao_with_policies();
-    let op = Provider::oidc(&[]);
-    let token = bao.token(&["latch-sales-writer"]);
-    let (a, b) = (Latch::new(), Latch::new());
-    join(&a, &bao, &token);
-    add_team_connection(&a, &op);
-    join(&b, &bao, &token);
+    let Team { bao: _bao, op: _op, token, a, b } = two_writers(&[]);
     let scopes = |latch: &Latch| latch.show("CRM")["scopes"].to_string();
 
     a.ok(&["edit", "CRM", "--scope", "openid", "--scope", "email"]);
