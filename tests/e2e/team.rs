@@ -449,7 +449,8 @@ fn a_store_outage_of_a_minute_serves_the_valid_token_says_so_and_recovers_by_its
     add_team_connection(&a, &op);
     let connected = std::time::Instant::now();
     // The agent answers `latch token` and runs the refresher, as on a desktop.
-    let mut agent = a.command(&["agent"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Killed with its process group when the test ends, a failed one too.
+    let agent = latch_e2e::window::Processes::spawn(a.command(&["agent"]), &a);
     let socket = runtime.join("latch/agent.sock");
     while !socket.exists() {
         assert!(connected.elapsed().as_secs() < 20, "the agent did not start");
@@ -493,8 +494,7 @@ fn a_store_outage_of_a_minute_serves_the_valid_token_says_so_and_recovers_by_its
     let stats = op.stats();
     assert_eq!(stats["by_grant"]["refresh_token"], 1, "{stats}");
     assert_eq!(stats["invalid_grants"], 0, "{stats}");
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), held, fresh]);
 }
 
@@ -511,13 +511,8 @@ fn with_the_team_store_down_the_agent_keeps_handing_out_the_valid_token_it_holds
     add_team_connection(&a, &op);
     let held = a.ok(&["token", "CRM"]).trim().to_owned();
 
-    let mut agent = a
-        .command(&["agent"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed with its process group when the test ends, a failed one too.
+    let agent = latch_e2e::window::Processes::spawn(a.command(&["agent"]), &a);
     let socket = runtime.join("latch/agent.sock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !socket.exists() {
@@ -537,7 +532,6 @@ fn with_the_team_store_down_the_agent_keeps_handing_out_the_valid_token_it_holds
     assert!(!output.status.success(), "no store, no agent: no token");
     assert!(said.contains("could not be reached"), "{said}");
     a.set_env("LATCH_NO_AGENT", "");
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     a.assert_no_secret_leaks(&[token, CLIENT_SECRET.to_owned(), held]);
 }

@@ -603,7 +603,10 @@ impl Engine {
             match team.kv(self.teams.personal()).await {
                 Ok(_) => {
                     if let Some(due) = team.token.due() {
-                        next = next.min(due.max(now + chrono::Duration::milliseconds(200)));
+                        // Still due after kv() tried: the renewal failed (the
+                        // store does not answer). Tried again in half a
+                        // minute, not in a loop.
+                        next = next.min(if due <= now { now + chrono::Duration::seconds(30) } else { due });
                     }
                 }
                 Err(err) => {
