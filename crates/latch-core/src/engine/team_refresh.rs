@@ -344,8 +344,10 @@ impl Engine {
                 continue;
             };
             let connected_by = text(&data, "connected_by");
-            // Read again: a moved access document may have been taken above.
-            let next_access = self.db().team_token_note(&connection.id)?.access_version.map(|v| v + 1);
+            // Read again: a moved access document may have been taken above,
+            // and its version must not be written back as it was before.
+            let note = self.db().team_token_note(&connection.id)?;
+            let next_access = note.access_version.map(|v| v + 1);
             team.claim(&doc, Claim { version: claim_version, holder: holder.clone(), connected_by: connected_by.clone(), next_access });
             if connected_by.is_some() && connected_by != note.connected_by {
                 self.db().set_team_token_note(&connection.id, &TeamTokenNote { connected_by: connected_by.clone(), ..note })?;
