@@ -9,7 +9,7 @@
 //! per episode; the desktop shell turns those into notifications.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +27,10 @@ const PARALLEL_REFRESHES: usize = 16;
 
 /// How often tokens the keyring refused are offered to it again.
 const UNSAVED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+
+/// How often the refresher reads every connection again though no event
+/// said they changed: the net under a change nobody announced.
+const WHOLE_READ_EVERY: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What one look at the connections says to do now, and when to look next.
 #[derive(Debug, Default, PartialEq)]
@@ -56,7 +60,7 @@ fn due_times(c: &Connection, settings: &RefresherSettings) -> (Option<DateTime<U
 
 /// Decides, for `now`, which connections to refresh and whom to tell, and
 /// when to wake next. Pure: the clock is an argument.
-pub fn plan(connections: &[Connection], now: DateTime<Utc>, settings: &RefresherSettings) -> Plan {
+pub fn plan<'a>(connections: impl IntoIterator<Item = &'a Connection>, now: DateTime<Utc>, settings: &RefresherSettings) -> Plan {
     let mut plan = Plan::default();
     let mut heap = BinaryHeap::new();
     for c in connections {
@@ -104,18 +108,106 @@ impl Refresher {
     }
 }
 
+/// The refresher's copy of the connections, as it plans from them (team
+/// connections' due times staggered). Read whole at the start, when told
+/// the store changed in another process, when events were missed, and
+/// every few minutes; otherwise only the rows an event named or a refresh
+/// touched are read again. A thousand connections falling due one after
+/// another cost a thousand one-row reads, not a thousand whole lists.
+#[derive(Default)]
+struct Rows {
+    rows: HashMap<ConnectionId, Connection>,
+    changed: HashSet<ConnectionId>,
+    /// When every row was last read; `None`: read them all next time.
+    whole_read_at: Option<DateTime<Utc>>,
+    /// The store's version then: another process's writes move it.
+    store_version: Option<i64>,
+}
+
+impl Rows {
+    fn read_whole_next(&mut self) {
+        self.whole_read_at = None;
+    }
+
+    /// Brings the copy up to date with the store.
+    fn update(&mut self, engine: &Engine) {
+        let now = engine.now();
+        let version = engine.store_version().ok();
+        // A clock set back reads everything again too.
+        let whole = version.is_none()
+            || version != self.store_version
+            || self.whole_read_at.is_none_or(|at| now < at || now - at >= WHOLE_READ_EVERY);
+        if whole {
+            match engine.list() {
+                Ok(mut list) => {
+                    self.store_version = version;
+                    // Team members renew one after another, not all at once.
+                    engine.team_stagger(&mut list);
+                    self.rows = list.into_iter().map(|c| (c.id.clone(), c)).collect();
+                    self.changed.clear();
+                    self.whole_read_at = Some(now);
+                }
+                // The rows it has stay; everything is read again next time.
+                Err(err) => tracing::warn!(error = %err, "the refresher could not read connections"),
+            }
+            return;
+        }
+        for id in std::mem::take(&mut self.changed) {
+            let found = engine.db().connection_by_id(&id);
+            match found {
+                Ok(Some(mut row)) => {
+                    engine.team_stagger(std::slice::from_mut(&mut row));
+                    self.rows.insert(id, row);
+                }
+                Ok(None) => {
+                    self.rows.remove(&id);
+                }
+                Err(err) => {
+                    tracing::warn!(connection = %id, error = %err, "the refresher could not read a connection");
+                    self.read_whole_next();
+                }
+            }
+        }
+    }
+
+    /// Notes what one engine event changed.
+    fn note(&mut self, event: &EngineEvent) {
+        if let Some(id) = event.changed_connection() {
+            self.changed.insert(id.clone());
+        }
+    }
+
+    /// Takes every event already queued.
+    fn take_queued(&mut self, changes: &mut broadcast::Receiver<EngineEvent>) {
+        loop {
+            match changes.try_recv() {
+                Ok(event) => self.note(&event),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => self.read_whole_next(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 /// Waits for an engine event that changes connections, then takes every
 /// other one already queued: one look for a burst of changes.
-async fn next_change(changes: &mut broadcast::Receiver<EngineEvent>) {
+async fn next_change(changes: &mut broadcast::Receiver<EngineEvent>, rows: &mut Rows) {
     loop {
         match changes.recv().await {
             Ok(event) if event.changed_connection().is_none() => continue,
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+            Ok(event) => {
+                rows.note(&event);
+                break;
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                rows.read_whole_next();
+                break;
+            }
             // The engine is gone; the refresher stops with the runtime.
             Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
-    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
+    rows.take_queued(changes);
 }
 
 /// Keeps each joined team's OpenBao token alive (renewed, or logged in
@@ -130,6 +222,7 @@ async fn keep_team_tokens(engine: Arc<Engine>) {
 
 async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>, wake: Arc<Notify>) {
     let permits = Arc::new(Semaphore::new(PARALLEL_REFRESHES));
+    let mut rows = Rows::default();
     loop {
         // Tokens a locked keyring refused: saved as soon as it takes them.
         engine.save_unsaved().await;
@@ -138,18 +231,10 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
             Settings::default()
         });
         let settings = chosen.refresher();
+        rows.update(&engine);
         let now = engine.now();
-        let mut connections = match engine.list() {
-            Ok(list) => list,
-            Err(err) => {
-                tracing::warn!(error = %err, "the refresher could not read connections");
-                Vec::new()
-            }
-        };
-        // Team members renew one after another, not all at once.
-        engine.team_stagger(&mut connections);
-        let plan = plan(&connections, now, &settings);
-        let find = |id: &ConnectionId| connections.iter().find(|c| &c.id == id);
+        let plan = plan(rows.rows.values(), now, &settings);
+        let find = |id: &ConnectionId| rows.rows.get(id);
 
         for c in plan.notify_reauth.iter().filter_map(find) {
             engine.notify_needs_sign_in(c, chosen.notify_reauth);
@@ -165,6 +250,7 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
 
         if !plan.refresh_now.is_empty() {
             let mut tasks = tokio::task::JoinSet::new();
+            rows.changed.extend(plan.refresh_now.iter().cloned());
             for id in plan.refresh_now {
                 let engine = engine.clone();
                 let permits = permits.clone();
@@ -177,8 +263,8 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
             }
             while tasks.join_next().await.is_some() {}
             // Outcomes changed due times (or needs_reauth): plan again now,
-            // without an extra look for the changes these refreshes announced.
-            while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
+            // with the rows these refreshes (and anything else) changed.
+            rows.take_queued(&mut changes);
             continue;
         }
 
@@ -198,10 +284,14 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            () = sleep => {}
-            () = wake.notified() => {}
-            () = next_change(&mut changes) => {}
+        let told = tokio::select! {
+            () = sleep => false,
+            () = wake.notified() => true,
+            () = next_change(&mut changes, &mut rows) => false,
+        };
+        if told {
+            // The store changed in another process, or the settings did.
+            rows.read_whole_next();
         }
     }
 }
@@ -398,5 +488,34 @@ mod tests {
         clock.set(retry);
         let seen = events_within(&mut rx, 2000).await;
         assert!(seen.contains(&EngineEvent::NeedsAttention { id }), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn after_the_first_look_only_the_rows_events_name_are_read_again() {
+        let (dir, engine, id, _clock) = engine_with_one("Named", Status::Connected).await;
+        let mut rows = Rows::default();
+        rows.update(&engine);
+        assert_eq!(rows.rows[&id].status, Status::Connected);
+        // Written in this process without an event: the copy keeps its row.
+        let mut quiet = engine.get(id.as_str()).unwrap();
+        quiet.status = Status::Error;
+        engine.db().connection_update_state(&quiet).unwrap();
+        rows.update(&engine);
+        assert_eq!(rows.rows[&id].status, Status::Connected, "not read again without a reason");
+        // An event names it: read again.
+        rows.note(&EngineEvent::Changed { id: id.clone() });
+        rows.update(&engine);
+        assert_eq!(rows.rows[&id].status, Status::Error);
+        // Another process's write moves the store's version: every row is read.
+        let other = crate::store::Db::open(&dir.path().join("latch.db")).unwrap();
+        quiet.status = Status::NeedsReauth;
+        other.connection_update_state(&quiet).unwrap();
+        rows.update(&engine);
+        assert_eq!(rows.rows[&id].status, Status::NeedsReauth);
+        // Removed (announced): gone from the plan.
+        engine.db().connection_delete(&id).unwrap();
+        rows.note(&EngineEvent::Removed { id: id.clone() });
+        rows.update(&engine);
+        assert!(rows.rows.is_empty());
     }
 }

@@ -35,6 +35,15 @@ impl Db {
             .transpose()
     }
 
+    /// One connection by its id only (a name that looks like an id is not it).
+    pub fn connection_by_id(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"))?
+            .query_row([id.as_str()], read_row)
+            .optional()?
+            .transpose()
+    }
+
     /// Every connection's name, in no order: one query, for checks over many names.
     pub fn connection_names(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached("SELECT name FROM connections")?;
