@@ -126,10 +126,11 @@ for i in range(count):
     expiry[cid] = expires
     call("POST", f"{folder}/{cid}/settings", {"data": dict(settings, name=f"Bench {i:04d}")})
     call("POST", f"{folder}/{cid}/client", {"data": {"value": "bench-secret"}})
-    call("POST", f"{folder}/{cid}/refresh", {"data": {"refresh_token": secrets.token_urlsafe(24)}})
-    call("POST", f"{folder}/{cid}/access", {"data": {
-        "access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "issued_at": iso(expires - LIFETIME),
-        "expires_at": iso(expires), "has_refresh_token": True, "scopes": ["api"]}})
+    access = {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "issued_at": iso(expires - LIFETIME),
+              "expires_at": iso(expires), "has_refresh_token": True, "scopes": ["api"]}
+    # As a sign-in writes them: the refresh document carries a copy of the access document.
+    call("POST", f"{folder}/{cid}/refresh", {"data": {"refresh_token": secrets.token_urlsafe(24), "access": access}})
+    call("POST", f"{folder}/{cid}/access", {"data": access})
 print(json.dumps({"first_due": first_due, "expiry": expiry}))
 PY
 machine 0 remove Template >/dev/null

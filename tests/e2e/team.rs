@@ -318,15 +318,17 @@ fn killing_the_machine_that_renews_after_the_provider_answered_never_sends_that_
 }
 
 #[test]
-fn a_due_refresh_costs_four_calls_to_the_team_store_and_a_valid_token_one() {
+fn a_due_refresh_costs_four_calls_to_the_team_store_a_valid_token_one_and_another_member_takes_the_new_one_in_one() {
     let (bao, log) = Bao::start_audited();
     bao.policy("latch-sales-writer", &policy("writer"));
     let op = Provider::oidc(&["--access-ttl", "8"]);
     let token = bao.token(&["latch-sales-writer"]);
-    let a = Latch::new();
+    let (a, b) = (Latch::new(), Latch::new());
     join(&a, &bao, &token);
     add_team_connection(&a, &op);
     a.ok(&["team", "sync", "sales"]);
+    join(&b, &bao, &token);
+    b.ok(&["team", "sync", "sales"]);
 
     // Not due: the access document alone.
     let before = log.kv_paths().len();
@@ -349,6 +351,22 @@ fn a_due_refresh_costs_four_calls_to_the_team_store_and_a_valid_token_one() {
     let before = log.kv_paths().len();
     assert_eq!(a.ok(&["token", "CRM"]).trim(), renewed);
     assert_eq!(log.kv_paths().len() - before, 1);
+
+    // The other member's copy is due too: the refresh document it reads
+    // to renew carries the access document written with the new refresh
+    // token, so it takes a's tokens in that one read.
+    b.step_clock(5_000);
+    let before = log.kv_paths().len();
+    assert_eq!(b.ok(&["token", "CRM"]).trim(), renewed);
+    assert_eq!(log.kv_paths()[before..], [format!("read {}", doc_path(&b, "refresh"))]);
+    assert_eq!(refreshes(&op), 1, "b did not renew again");
+    // And serves it from then on with the usual one read.
+    let before = log.kv_paths().len();
+    assert_eq!(b.ok(&["token", "CRM"]).trim(), renewed);
+    assert_eq!(log.kv_paths()[before..], [format!("read {}", doc_path(&b, "access"))]);
+    let secrets = [token, CLIENT_SECRET.to_owned(), renewed];
+    a.assert_no_secret_leaks(&secrets);
+    b.assert_no_secret_leaks(&secrets);
 }
 
 /// `read`/`update` paths in the audit log are these, for connection CRM.

@@ -1,11 +1,13 @@
 //! Renewing a team connection: one writer per refresh token across
 //! machines, in at most four calls to the team store.
 //!
-//! The `refresh` document holds the refresh token and, while a member
-//! renews, a claim on it (`holder`, `until`). A renewal reads it (1); if its
-//! version is not the one this Latch's tokens came from, another member
-//! renewed since, and the `access` document's tokens are taken without
-//! asking the provider. Otherwise Latch claims it by writing the same
+//! The `refresh` document holds the refresh token, a copy of the access
+//! document written with it, and, while a member renews, a claim on it
+//! (`holder`, `until`). A renewal reads it (1); if its version is not the
+//! one this Latch's tokens came from, another member renewed since, and the
+//! copy's tokens are taken without asking the provider or the store again
+//! (a document an older Latch wrote has no copy: its `access` document is
+//! read). Otherwise Latch claims it by writing the same
 //! document with the claim, check-and-set on the version it read (2): of
 //! two machines, one wins and the other reads again and waits. The holder
 //! renews at the provider and writes the new refresh token over its claim
@@ -185,22 +187,35 @@ impl Engine {
             }
             return Ok(None);
         };
-        let tokens = tokens_of(&access.data);
-        let time = |key: &str| access.text(key).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+        self.adopt_access(connection, &access.data, Some(access.version), note).map(Some)
+    }
+
+    /// Takes the state of an access document (of `version`, when known)
+    /// unless this row's state already came from it: the row, the tokens,
+    /// and whether it moved.
+    fn adopt_access(
+        &self,
+        connection: &Connection,
+        access: &Map<String, Value>,
+        version: Option<u64>,
+        note: TeamTokenNote,
+    ) -> Result<(Connection, TokenSet, bool)> {
+        let tokens = tokens_of(access);
+        let time = |key: &str| text(access, key).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc));
         // The row says when the tokens it serves expire: the document's
         // (to the second), or it takes the document's state.
         let same_expiry = time("expires_at").map(|t| t.timestamp()) == connection.access_expires_at.map(|t| t.timestamp());
-        if note.access_version == Some(access.version) && same_expiry {
-            return Ok(Some((connection.clone(), tokens, false)));
+        if same_expiry && (version.is_none() || note.access_version == version) {
+            return Ok((connection.clone(), tokens, false));
         }
         let mut adopted = connection.clone();
         adopted.status = Status::Connected;
         adopted.access_issued_at = time("issued_at");
         adopted.access_expires_at = time("expires_at");
         adopted.refresh_expires_at = time("refresh_expires_at");
-        adopted.has_refresh_token = access.data.get("has_refresh_token").and_then(Value::as_bool).unwrap_or(false);
-        adopted.granted_scopes = access.data.get("scopes").and_then(|s| serde_json::from_value(s.clone()).ok());
-        adopted.account = access.text("account").map(str::to_owned).or(adopted.account);
+        adopted.has_refresh_token = access.get("has_refresh_token").and_then(Value::as_bool).unwrap_or(false);
+        adopted.granted_scopes = access.get("scopes").and_then(|s| serde_json::from_value(s.clone()).ok());
+        adopted.account = text(access, "account").or(adopted.account);
         adopted.last_error = None;
         adopted.last_error_details = None;
         adopted.last_error_action = None;
@@ -216,15 +231,15 @@ impl Engine {
         db.set_team_token_note(
             &connection.id,
             &TeamTokenNote {
-                access_version: Some(access.version),
+                access_version: version.or(note.access_version),
                 last_refresh_at: adopted.access_issued_at,
-                connected_by: access.text("connected_by").map(str::to_owned).or(note.connected_by),
+                connected_by: text(access, "connected_by").or(note.connected_by),
                 ..note
             },
         )?;
         drop(db);
-        tracing::info!(connection = %connection.id, version = access.version, "took the tokens another member stored");
-        Ok(Some((adopted, tokens, true)))
+        tracing::info!(connection = %connection.id, version, "took the tokens another member stored");
+        Ok((adopted, tokens, true))
     }
 
     /// Before refreshing `connection` (its local lease held): for a team
@@ -304,8 +319,22 @@ impl Engine {
                 return Err(self.team_needs_sign_in(connection, &reason, text(&data, "connected_by")));
             }
             let note = self.db().team_token_note(&connection.id)?;
-            if note.refresh_version != Some(version) {
-                // Renewed (or signed in) elsewhere since this row's tokens.
+            let copy = data.get("access").and_then(Value::as_object).filter(|_| note.refresh_version != Some(version));
+            if let Some(access) = copy {
+                // Renewed (or signed in) elsewhere since this row's tokens,
+                // and the access document written with them is here: taken
+                // without another call unless it is due itself.
+                let access_version = data.get("access_version").and_then(Value::as_u64);
+                let (adopted, tokens, moved) = self.adopt_access(connection, access, access_version, note.clone())?;
+                if moved && adopted.refresh_due().is_none_or(|due| self.now() < due) {
+                    team.hold(&team.doc(&connection.id, "access"), Some(&Value::Object(access.clone()).to_string()));
+                    let note = TeamTokenNote { refresh_version: Some(version), ..self.db().team_token_note(&connection.id)? };
+                    self.db().set_team_token_note(&connection.id, &note)?;
+                    return Ok(TeamTurn::Adopted(Box::new((adopted, tokens))));
+                }
+            } else if note.refresh_version != Some(version) {
+                // Renewed (or signed in) elsewhere since this row's tokens,
+                // by a Latch that wrote no copy of the access document.
                 // The holder writes the access document just after this
                 // one: when it names a newer one than this Latch has, wait
                 // for it (a holder that stopped in between left a refresh
@@ -417,24 +446,11 @@ impl Engine {
     pub(crate) async fn team_publish(&self, connection: &Connection, tokens: &TokenSet, signed_in: bool) -> Result<()> {
         let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
         let note = self.db().team_token_note(&connection.id)?;
-        let connected_by = if signed_in { Some(team.config.token_entry.clone()) } else { note.connected_by.clone() };
-        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        let access = json!({
-            "access_token": tokens.access_token.secret(),
-            "token_type": tokens.token_type,
-            "id_token": tokens.id_token.as_ref().map(|t| t.secret()),
-            "data": tokens.data.as_ref().map(|d| d.secret()),
-            "issued_at": time(connection.access_issued_at),
-            "expires_at": time(connection.access_expires_at),
-            "refresh_expires_at": time(connection.refresh_expires_at),
-            "has_refresh_token": tokens.refresh_token.is_some(),
-            "scopes": connection.granted_scopes,
-            "account": connection.account,
-            "connected_by": connected_by,
-        });
+        let (access, connected_by) = access_document(&team, &note, connection, tokens, signed_in);
         let doc = team.doc(&connection.id, "access");
         let purpose = format!("the access token of '{}' ({}/{doc})", connection.name, team.config.mount);
         team.hold(&doc, Some(&access.to_string()));
+        team.unstage_access(&team.doc(&connection.id, "refresh"));
         // The holder of the claim is the only writer: no check-and-set here.
         let Written::Version(version) = team.write_over(self.teams.personal(), &doc, &access, None, &purpose).await? else {
             return Err(crate::store::team_secrets::changed_elsewhere(&purpose));
@@ -449,6 +465,43 @@ impl Engine {
         self.db().set_team_token_note(&connection.id, &note)?;
         Ok(())
     }
+
+    /// Before new tokens of a team connection are written: the access
+    /// document that goes with them, for the refresh document's copy.
+    pub(crate) fn team_stage_access(&self, connection: &Connection, tokens: &TokenSet, signed_in: bool) -> Result<()> {
+        let Some(team) = self.teams.team_of(&connection.id) else { return Ok(()) };
+        let note = self.db().team_token_note(&connection.id)?;
+        let (access, _) = access_document(&team, &note, connection, tokens, signed_in);
+        team.stage_access(&team.doc(&connection.id, "refresh"), &access.to_string());
+        Ok(())
+    }
+}
+
+/// The access document for new tokens of `connection` (its state as they
+/// are stored), and whose sign-in they are.
+fn access_document(
+    team: &TeamStore,
+    note: &TeamTokenNote,
+    connection: &Connection,
+    tokens: &TokenSet,
+    signed_in: bool,
+) -> (Value, Option<String>) {
+    let connected_by = if signed_in { Some(team.config.token_entry.clone()) } else { note.connected_by.clone() };
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    let access = json!({
+        "access_token": tokens.access_token.secret(),
+        "token_type": tokens.token_type,
+        "id_token": tokens.id_token.as_ref().map(|t| t.secret()),
+        "data": tokens.data.as_ref().map(|d| d.secret()),
+        "issued_at": time(connection.access_issued_at),
+        "expires_at": time(connection.access_expires_at),
+        "refresh_expires_at": time(connection.refresh_expires_at),
+        "has_refresh_token": tokens.refresh_token.is_some(),
+        "scopes": connection.granted_scopes,
+        "account": connection.account,
+        "connected_by": connected_by,
+    });
+    (access, connected_by)
 }
 
 impl TeamLease {

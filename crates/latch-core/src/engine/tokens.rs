@@ -449,12 +449,6 @@ impl Engine {
             ))
             .with_action(Action::RetryLater { at: None }));
         }
-        let unsaved = match self.save_token_set(id, &tokens).await {
-            Ok(()) => None,
-            Err(err) if crate::store::team_secrets::is_changed_elsewhere(&err) => return Err(err),
-            Err(err) => Some(err),
-        };
-
         let now = self.now();
         let to_time = |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| now.checked_add_signed(d));
         connection.status = Status::Connected;
@@ -480,6 +474,14 @@ impl Engine {
         connection.last_error_details = None;
         connection.last_error_action = None;
         connection.retry_at = None;
+        // A team connection's refresh document gets a copy of the access
+        // document that goes with these tokens.
+        self.team_stage_access(&connection, &tokens, previous.is_none())?;
+        let unsaved = match self.save_token_set(id, &tokens).await {
+            Ok(()) => None,
+            Err(err) if crate::store::team_secrets::is_changed_elsewhere(&err) => return Err(err),
+            Err(err) => Some(err),
+        };
         if let Some(err) = &unsaved {
             connection.last_error = Some(format!(
                 "Connected, but the new sign-in could not be saved to your keyring: {} Latch keeps it while it runs.",

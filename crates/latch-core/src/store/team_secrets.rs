@@ -61,6 +61,9 @@ pub struct TeamStore {
     held: Mutex<HashMap<String, Zeroizing<String>>>,
     /// When this process last listed every connection (`Engine::team_sync`).
     last_full_sync: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The access document that goes with tokens about to be written, by
+    /// refresh document ([`TeamStore::stage_access`]).
+    staged: Mutex<HashMap<String, Zeroizing<String>>>,
 }
 
 /// A claim on a connection's refresh document: the version the claim was
@@ -77,7 +80,7 @@ pub struct Claim {
 
 impl TeamStore {
     pub fn new(config: TeamConfig) -> TeamStore {
-        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), claims: Mutex::default(), token: Default::default(), held: Mutex::default(), last_full_sync: Mutex::default() }
+        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), claims: Mutex::default(), token: Default::default(), held: Mutex::default(), last_full_sync: Mutex::default(), staged: Mutex::default() }
     }
 
     pub fn address(&self) -> KvAddress {
@@ -161,6 +164,26 @@ impl TeamStore {
 
     pub(crate) fn held(&self, doc: &str) -> Option<Zeroizing<String>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).get(doc).cloned()
+    }
+
+    /// Gives the access document that goes with the tokens about to be
+    /// written to the refresh document `doc`: the refresh document carries a
+    /// copy, so a member who may renew takes new tokens in the one read a
+    /// renewal starts with. (The `access` document itself stays the one
+    /// that members who may not read refresh tokens read.)
+    pub(crate) fn stage_access(&self, doc: &str, access: &str) {
+        self.staged.lock().unwrap_or_else(|p| p.into_inner()).insert(doc.to_owned(), Zeroizing::new(access.to_owned()));
+    }
+
+    /// The staged access document (kept for a write tried again).
+    fn staged_access(&self, doc: &str) -> Option<Value> {
+        let staged = self.staged.lock().unwrap_or_else(|p| p.into_inner()).get(doc).cloned()?;
+        serde_json::from_str(&staged).ok()
+    }
+
+    /// Forgets the staged access document: it was written.
+    pub(crate) fn unstage_access(&self, doc: &str) {
+        self.staged.lock().unwrap_or_else(|p| p.into_inner()).remove(doc);
     }
 
     /// Notes that this process holds a claim on the refresh document `doc`.
@@ -388,10 +411,11 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
             let tokens: Value = serde_json::from_str(value).map_err(|_| Error::storage("Latch could not read a token set it made."))?;
             let doc = team.doc(id, "refresh");
             let what = purpose("refresh token", team, &doc);
+            let access = team.staged_access(&doc);
             match team.claim_on(&doc) {
                 // A new sign-in: it replaces whatever is there, a claim too.
                 None => {
-                    let data = refresh_document(&tokens, Some(&team.config.token_entry), None);
+                    let data = refresh_document(&tokens, Some(&team.config.token_entry), None, access);
                     team.write_over(personal, &doc, &data, None, &what).await.map(|_| ())
                 }
                 // A renewal: over the claim this process wrote, and nothing
@@ -399,7 +423,7 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
                 // this renewal was slow, when the new tokens are what
                 // saves the connection.
                 Some(claim) => {
-                    let data = refresh_document(&tokens, claim.connected_by.as_deref(), claim.next_access);
+                    let data = refresh_document(&tokens, claim.connected_by.as_deref(), claim.next_access, access);
                     match team.write_over(personal, &doc, &data, Some(claim.version), &what).await? {
                         Written::Version(_) => {
                             team.unclaim(&doc);
@@ -436,17 +460,18 @@ async fn team_set(routes: &TeamRoutes, team: &TeamStore, id: &ConnectionId, slot
 }
 
 /// A refresh document: the refresh token, the ID token (kept when a
-/// renewal brings none), whose sign-in they are, and the access document's
-/// version that goes with them (written just after: a member that reads
-/// this one first waits for it instead of renewing again). No holder:
-/// writing it lets any claim go.
-fn refresh_document(tokens: &Value, connected_by: Option<&str>, access_version: Option<u64>) -> Value {
+/// renewal brings none), whose sign-in they are, the access document's
+/// version that goes with them (written just after) and a copy of that
+/// access document, so a member that reads this one takes the new tokens
+/// without another call. No holder: writing it lets any claim go.
+fn refresh_document(tokens: &Value, connected_by: Option<&str>, access_version: Option<u64>, access: Option<Value>) -> Value {
     json!({
         "refresh_token": tokens["refresh_token"].as_str(),
         "id_token": tokens["id_token"].as_str(),
         "token_type": tokens["token_type"].as_str(),
         "connected_by": connected_by,
         "access_version": access_version,
+        "access": access,
     })
 }
 
