@@ -39,6 +39,7 @@ pub fn forward_engine_events(app: AppHandle, engine: &Engine) {
                 }
                 Ok(EngineEvent::TeamReach { team }) => {
                     let _ = app.emit(TEAMS_CHANGED, team);
+                    show_in_tray(&app);
                 }
                 Ok(event) if event.changed_connection().is_some() => show_change(&app),
                 Ok(_) => {}
@@ -101,9 +102,21 @@ pub fn keep_teams_synced(app: AppHandle, engine: Arc<Engine>) {
 /// Tells the window and the tray that the store changed.
 pub fn show_change(app: &AppHandle) {
     let _ = app.emit(CONNECTIONS_CHANGED, ());
-    if let Some(state) = app.try_state::<AppState>() {
-        if let (Some(tray), Ok(list)) = (&state.tray, state.engine.list()) {
-            tray.show_state(&list);
-        }
-    }
+    show_in_tray(app);
+}
+
+/// The tray's state line: connections that need the user, teams whose
+/// store does not answer.
+fn show_in_tray(app: &AppHandle) {
+    let Some(state) = app.try_state::<AppState>() else { return };
+    let (Some(tray), Ok(list)) = (&state.tray, state.engine.list()) else { return };
+    let unreachable: Vec<String> = state
+        .engine
+        .team_health()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|team| team.unreachable_since.is_some())
+        .map(|team| team.name)
+        .collect();
+    tray.show_state(&list, &unreachable);
 }

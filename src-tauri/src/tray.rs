@@ -74,14 +74,46 @@ impl Tray {
         let _ = self.state_line.set_text("Finishing… Latch quits when the renewals under way are saved");
     }
 
-    /// "All connections are working" or "2 connections need attention".
-    pub fn show_state(&self, connections: &[latch_core::model::Connection]) {
+    /// "All connections are working", "2 connections need attention", and
+    /// a team whose store does not answer.
+    pub fn show_state(&self, connections: &[latch_core::model::Connection], unreachable_teams: &[String]) {
         let attention = connections.iter().filter(|c| c.needs_attention()).count();
-        let text = match attention {
-            0 => "All connections are working".to_owned(),
-            1 => "1 connection needs attention".to_owned(),
-            n => format!("{n} connections need attention"),
-        };
-        let _ = self.state_line.set_text(text);
+        let _ = self.state_line.set_text(state_text(attention, unreachable_teams));
+    }
+}
+
+/// The tray's state line: how many connections need the user, and which
+/// teams' stores cannot be reached (Latch keeps using the sign-ins it holds).
+fn state_text(attention: usize, unreachable_teams: &[String]) -> String {
+    let connections = match attention {
+        0 => "All connections are working".to_owned(),
+        1 => "1 connection needs attention".to_owned(),
+        n => format!("{n} connections need attention"),
+    };
+    let teams = match unreachable_teams {
+        [] => return connections,
+        [team] => format!("Team “{team}” can’t be reached"),
+        [first, rest @ ..] => format!("Teams “{first}” and {} more can’t be reached", rest.len()),
+    };
+    if attention == 0 {
+        format!("{teams} — using the sign-ins Latch holds")
+    } else {
+        format!("{connections} · {teams}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state_text;
+
+    #[test]
+    fn the_state_line_names_a_team_whose_store_cannot_be_reached() {
+        assert_eq!(state_text(0, &[]), "All connections are working");
+        assert_eq!(state_text(2, &[]), "2 connections need attention");
+        let sales = ["sales".to_owned()];
+        assert_eq!(state_text(0, &sales), "Team “sales” can’t be reached — using the sign-ins Latch holds");
+        assert_eq!(state_text(1, &sales), "1 connection needs attention · Team “sales” can’t be reached");
+        let two = ["sales".to_owned(), "ops".to_owned()];
+        assert_eq!(state_text(0, &two), "Teams “sales” and 1 more can’t be reached — using the sign-ins Latch holds");
     }
 }
