@@ -10,10 +10,10 @@
 //! reads may lag the leader's last write, and the one-writer-per-refresh
 //! protocol needs to read what the last holder wrote. While no node is
 //! active, writes are refused (HTTP 307 to the dead leader's address) and
-//! Latch says the team store is not ready. Latch knows one address per
-//! team, so that address must be a node that survives (or a load balancer
-//! over all nodes): a machine whose address is the dead node has no store
-//! until it comes back.
+//! Latch says the team store is not ready. A machine joined with one
+//! address needs that node to survive (or a load balancer over all nodes);
+//! machine C is joined with every node's address, the leader's first, and
+//! moves on to the next when the leader dies.
 
 use std::process::{Child, Stdio};
 
@@ -89,7 +89,8 @@ fn refreshes_continue_after_the_raft_leader_is_killed_and_nothing_is_lost() {
     let standbys: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     let op = Provider::oidc(&["--access-ttl", ACCESS_TTL]);
     let (token_a, token_b) = (cluster.token(&["latch-sales-writer"]), cluster.token(&["latch-sales-writer"]));
-    let (a, b) = (Latch::new(), Latch::new());
+    let token_c = cluster.token(&["latch-sales-writer"]);
+    let (a, b, c) = (Latch::new(), Latch::new(), Latch::new());
 
     // A and B each through one standby: both survive the leader.
     join(&a, &cluster.nodes[standbys[0]].addr, &token_a);
@@ -98,19 +99,23 @@ fn refreshes_continue_after_the_raft_leader_is_killed_and_nothing_is_lost() {
     }
     let joined = join(&b, &cluster.nodes[standbys[1]].addr, &token_b);
     assert!(joined.contains("Added team connection 'CRM'"), "{joined}");
+    // C through every node, the leader first.
+    let every_node = [leader, standbys[0], standbys[1]].map(|i| cluster.nodes[i].addr.clone()).join(",");
+    let joined = join(&c, &every_node, &token_c);
+    assert!(joined.contains("Added team connection 'CRM'"), "{joined}");
     assert_eq!(RefreshCounts::of(&op).total(), 0);
 
     let first: Vec<String> = CONNECTIONS.iter().map(|name| a.ok(&["token", name]).trim().to_owned()).collect();
 
     // All due on both machines: one refresh per connection.
-    let mut handed_out = all_served(&op, &due_round(&[&a, &b]), "before the leader died");
+    let mut handed_out = all_served(&op, &due_round(&[&a, &b, &c]), "before the leader died");
     assert!(handed_out.iter().all(|t| !first.contains(t)), "every due token was renewed");
     let counts = RefreshCounts::of(&op);
     assert_eq!(counts.by_grant, vec![1; CONNECTIONS.len()], "one refresh per due token");
 
     // The active node dies; the tokens fall due while the others elect a new one.
     cluster.kill(leader);
-    let during = due_round(&[&a, &b]);
+    let during = due_round(&[&a, &b, &c]);
     for call in &during {
         match &call.result {
             // The valid token it holds, or a new one: either way one the provider takes.
@@ -131,7 +136,7 @@ fn refreshes_continue_after_the_raft_leader_is_killed_and_nothing_is_lost() {
     // refreshed once, in two more rounds.
     for round in ["after the election", "a round later"] {
         let before = RefreshCounts::of(&op).total();
-        handed_out.extend(all_served(&op, &due_round(&[&a, &b]), round));
+        handed_out.extend(all_served(&op, &due_round(&[&a, &b, &c]), round));
         assert_eq!(RefreshCounts::of(&op).total() - before, CONNECTIONS.len() as u64, "{round}: one refresh per due token");
     }
     let counts = RefreshCounts::of(&op);
@@ -140,11 +145,13 @@ fn refreshes_continue_after_the_raft_leader_is_killed_and_nothing_is_lost() {
     for name in CONNECTIONS {
         assert_eq!(a.show(name)["status"], "connected", "{name} still needs no sign-in");
         assert_eq!(b.show(name)["status"], "connected");
+        assert_eq!(c.show(name)["status"], "connected", "C went on through another node");
     }
 
-    let mut secrets = vec![token_a, token_b, CLIENT_SECRET.to_owned(), cluster.root_token().to_owned()];
+    let mut secrets = vec![token_a, token_b, token_c, CLIENT_SECRET.to_owned(), cluster.root_token().to_owned()];
     secrets.extend(first);
     secrets.extend(handed_out);
     a.assert_no_secret_leaks(&secrets);
     b.assert_no_secret_leaks(&secrets);
+    c.assert_no_secret_leaks(&secrets);
 }

@@ -25,7 +25,7 @@ pub struct AgentArgs {
     /// The team's name in this data directory, e.g. 'sales'.
     #[arg(long, requires = "headless")]
     pub team: Option<String>,
-    /// The OpenBao server, e.g. https://bao.example:8200.
+    /// The OpenBao server, e.g. https://bao.example:8200; a cluster's nodes separated by commas.
     #[arg(long, requires = "headless")]
     pub addr: Option<String>,
     /// The team's KV version 2 mount, e.g. 'secret'.

@@ -34,7 +34,8 @@ pub enum TeamCommand {
 pub struct JoinArgs {
     /// A name for the team on this computer, e.g. 'sales'.
     pub name: String,
-    /// The OpenBao server, e.g. https://bao.example:8200 (http only to this computer).
+    /// The OpenBao server, e.g. https://bao.example:8200 (http only to this computer); a
+    /// cluster's nodes separated by commas, tried in turn when one does not answer.
     #[arg(long)]
     pub addr: String,
     /// The KV version 2 mount, e.g. 'secret'.

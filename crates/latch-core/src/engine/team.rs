@@ -18,7 +18,7 @@ use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EngineEvent;
 use crate::model::{Connection, ConnectionId, Draft, KindSettings, Status};
-use crate::store::openbao::{check_addr, check_path, BaoToken, Document, Kv, KvAddress, Written};
+use crate::store::openbao::{check_addrs, check_path, clean_addrs, BaoToken, Document, Kv, KvAddress, Written};
 use crate::store::openbao_auth::{log_in, TeamAuth};
 use crate::store::team_secrets::{new_token_entry, token_entry, TeamStore};
 use crate::store::team_token::login_entry;
@@ -145,10 +145,10 @@ impl Engine {
         if self.db().team_find(&name)?.is_some() {
             return Err(Error::validation("name", format!("This Latch has already joined '{name}'. Leave it first to join again.")));
         }
-        check_addr(&join.addr)?;
+        check_addrs(&join.addr)?;
         let config = TeamConfig {
             name: name.clone(),
-            addr: join.addr.trim().trim_end_matches('/').to_owned(),
+            addr: clean_addrs(&join.addr),
             mount: check_path("mount", &join.mount)?,
             path: check_path("path", &join.path)?,
             ca_file: join.ca_file.clone(),
@@ -199,7 +199,7 @@ impl Engine {
     pub async fn team_sign_in(&self, join: TeamJoin) -> Result<TeamSync> {
         let found = self.db().team_find(join.name.trim())?;
         let Some(config) = found else { return self.team_join(join).await };
-        let same = config.addr == join.addr.trim().trim_end_matches('/')
+        let same = config.addr == clean_addrs(&join.addr)
             && config.mount == check_path("mount", &join.mount)?
             && config.path == check_path("path", &join.path)?;
         if !same {

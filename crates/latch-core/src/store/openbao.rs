@@ -69,7 +69,10 @@ pub enum Written {
 /// A KV v2 client with one token.
 pub struct Kv {
     http: reqwest::Client,
-    base: url::Url,
+    /// The store's addresses: one, or each node of a cluster. Requests go
+    /// to the current one and move on to the next when it does not answer.
+    bases: Vec<url::Url>,
+    current: std::sync::atomic::AtomicUsize,
     mount: String,
     /// Swapped when the token is renewed into a new one or Latch logs in
     /// again; never held across an await.
@@ -89,7 +92,7 @@ pub trait TokenRecovery: Send + Sync {
 
 impl std::fmt::Debug for Kv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kv").field("base", &self.base.as_str()).field("mount", &self.mount).field("token", &"[redacted]").finish()
+        f.debug_struct("Kv").field("base", &self.base().as_str()).field("mount", &self.mount).field("token", &"[redacted]").finish()
     }
 }
 
@@ -109,6 +112,32 @@ pub fn check_addr(addr: &str) -> Result<url::Url> {
         "http" => Err(invalid("must use https: the token and the team's secrets would cross the network unencrypted.")),
         _ => Err(invalid("must start with https://.")),
     }
+}
+
+/// One address, or several separated by commas (the nodes of a cluster,
+/// tried in turn), each checked; at most eight.
+pub fn check_addrs(addrs: &str) -> Result<Vec<url::Url>> {
+    let list: Vec<&str> = addrs.split(',').map(str::trim).filter(|a| !a.is_empty()).collect();
+    if list.is_empty() {
+        return Err(Error::validation("addr", "Give the OpenBao address (e.g. https://bao.example:8200)."));
+    }
+    if list.len() > 8 {
+        return Err(Error::validation("addr", format!("{} OpenBao addresses were given; at most 8 are tried.", list.len())));
+    }
+    list.into_iter().map(check_addr).collect()
+}
+
+/// The addresses as the team's row keeps them: trimmed, without a trailing
+/// `/`, separated by `,`.
+pub fn clean_addrs(addrs: &str) -> String {
+    addrs.split(',').map(|a| a.trim().trim_end_matches('/')).filter(|a| !a.is_empty()).collect::<Vec<_>>().join(",")
+}
+
+/// Whether OpenBao's answer means this node will not do it but another may:
+/// a standby's redirect, too many requests, sealed or not active. Nothing
+/// was applied, so the request can go to the next address.
+fn ask_another(status: u16) -> bool {
+    matches!(status, 301..=308 | 429 | 503)
 }
 
 /// A mount or path: segments of letters, digits, `-`, `_` and `.`, joined by `/`.
@@ -132,7 +161,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Kv {
     pub fn new(address: &KvAddress, token: BaoToken) -> Result<Kv> {
-        let base = check_addr(&address.addr)?;
+        let bases = check_addrs(&address.addr)?;
         let mount = check_path("mount", &address.mount)?;
         let mut builder =
             reqwest::Client::builder().timeout(TIMEOUT).connect_timeout(Duration::from_secs(5)).redirect(reqwest::redirect::Policy::none());
@@ -146,7 +175,8 @@ impl Kv {
         let http = builder.build().map_err(|err| Error::storage(format!("Latch could not set up its OpenBao client: {err}.")))?;
         Ok(Kv {
             http,
-            base,
+            bases,
+            current: Default::default(),
             mount,
             token: std::sync::RwLock::new(token),
             generation: Default::default(),
@@ -169,7 +199,7 @@ impl Kv {
     /// replaced (by this request's recovery or a concurrent one), once more.
     async fn exchange(&self, make: impl Fn() -> reqwest::RequestBuilder) -> Result<(u16, Value)> {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
-        let response = make().send().await.map_err(|err| self.unreachable(&err))?;
+        let response = self.send(&make).await?;
         let status = response.status().as_u16();
         let body = body_of(response).await;
         if status != 403 {
@@ -183,9 +213,38 @@ impl Kv {
         if !replaced {
             return Ok((status, body));
         }
-        let response = make().send().await.map_err(|err| self.unreachable(&err))?;
+        let response = self.send(&make).await?;
         let status = response.status().as_u16();
         Ok((status, body_of(response).await))
+    }
+
+    /// Sends what `make` builds (for the current address) to the current
+    /// address; when nothing answers there (no connection: the request was
+    /// never sent) or the node says to ask another, to the next one, each
+    /// address once. The one that answered stays the current one. A request
+    /// that may have reached a node (a timeout, a server error) is not sent
+    /// again: a check-and-set write must not be applied twice.
+    async fn send(&self, make: &impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let count = self.bases.len();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let at = self.current.load(SeqCst);
+            let last = tries >= count;
+            match make().send().await {
+                Ok(response) if !last && ask_another(response.status().as_u16()) => {
+                    tracing::info!(status = response.status().as_u16(), "the team store's node cannot answer; trying the next address");
+                }
+                Ok(response) => return Ok(response),
+                Err(err) if !last && err.is_connect() => {
+                    tracing::info!(error = %self.unreachable(&err), "trying the team store's next address");
+                }
+                Err(err) => return Err(self.unreachable(&err)),
+            }
+            // On to the next address, unless a concurrent request moved on already.
+            let _ = self.current.compare_exchange(at, (at + 1) % count, SeqCst, SeqCst);
+        }
     }
 
     /// The HTTP client, for requests that carry no token (logging in).
@@ -193,17 +252,18 @@ impl Kv {
         &self.http
     }
 
+    /// The address requests go to now.
     pub fn base(&self) -> &url::Url {
-        &self.base
+        &self.bases[self.current.load(std::sync::atomic::Ordering::SeqCst) % self.bases.len()]
     }
 
     /// `<addr>/v1/<path>`, for the API outside the KV mount (auth, sys).
     pub fn api_url(&self, path: &str) -> String {
-        format!("{}/v1/{}", self.base.as_str().trim_end_matches('/'), path.trim_matches('/'))
+        format!("{}/v1/{}", self.base().as_str().trim_end_matches('/'), path.trim_matches('/'))
     }
 
     fn url(&self, api: &str, path: &str) -> String {
-        let base = self.base.as_str().trim_end_matches('/');
+        let base = self.base().as_str().trim_end_matches('/');
         format!("{base}/v1/{}/{api}/{}", self.mount, path.trim_matches('/'))
     }
 
@@ -214,12 +274,12 @@ impl Kv {
 
     /// Whether the server answers and is ready (unsealed, active).
     pub async fn health(&self) -> Result<()> {
-        let url = format!("{}/v1/sys/health", self.base.as_str().trim_end_matches('/'));
-        let response = self.http.get(url).send().await.map_err(|err| self.unreachable(&err))?;
+        // 429 is a standby: it answers (and passes requests on).
+        let response = self.send(&|| self.http.get(self.api_url("sys/health?standbyok=true"))).await?;
         match response.status().as_u16() {
             200 | 429 => Ok(()),
-            503 => Err(Error::network(format!("The team store at {} is sealed: an operator has to unseal it.", self.base))),
-            status => Err(Error::network(format!("The team store at {} is not ready (HTTP {status}).", self.base))),
+            503 => Err(Error::network(format!("The team store at {} is sealed: an operator has to unseal it.", self.base()))),
+            status => Err(Error::network(format!("The team store at {} is not ready (HTTP {status}).", self.base()))),
         }
     }
 
@@ -307,7 +367,7 @@ impl Kv {
         } else {
             "the connection failed".to_owned()
         };
-        Error::network(format!("The team store at {} could not be reached: {why}. Check the address and your network.", self.base))
+        Error::network(format!("The team store at {} could not be reached: {why}. Check the address and your network.", self.base()))
     }
 
     fn refused(&self, status: u16, body: &Value, verb: &str, purpose: &str) -> Error {
@@ -345,7 +405,7 @@ impl Kv {
             301..=308 | 429 | 500..=599 => Some(Error::network(format!(
                 "The team store at {} cannot answer right now (HTTP {status}: it may be choosing a new leader, sealed or \
                  overloaded). Latch keeps using the tokens it has and tries again by itself.",
-                self.base
+                self.base()
             ))),
             _ => None,
         }
@@ -392,6 +452,81 @@ mod tests {
         assert!(check_addr("https://bao.example:8200").is_ok());
         let err = check_addr("http://bao.example:8200").unwrap_err();
         assert!(err.message.contains("must use https"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_cluster_is_its_nodes_separated_by_commas_each_checked() {
+        let nodes = check_addrs(" https://a.example:8200/ , https://b.example:8200,").unwrap();
+        assert_eq!(nodes.iter().map(|u| u.host_str().unwrap()).collect::<Vec<_>>(), ["a.example", "b.example"]);
+        assert_eq!(clean_addrs(" https://a.example:8200/ , https://b.example:8200,"), "https://a.example:8200,https://b.example:8200");
+        let err = check_addrs("https://a.example:8200,http://b.example:8200").unwrap_err();
+        assert!(err.message.contains("'http://b.example:8200' must use https"), "{}", err.message);
+        assert!(check_addrs(" , ").unwrap_err().message.contains("Give the OpenBao address"));
+        assert!(check_addrs(&vec!["https://a.example"; 9].join(",")).unwrap_err().message.contains("at most 8"));
+    }
+
+    /// A loopback server answering each request with `status` and `body`;
+    /// its address.
+    async fn node(status: u16, body: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    /// An address where nothing listens.
+    fn dead_node() -> String {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", socket.local_addr().unwrap())
+    }
+
+    fn kv(addrs: &[&str]) -> Kv {
+        let address = KvAddress { addr: addrs.join(","), mount: "secret".into(), ca_file: None };
+        Kv::new(&address, BaoToken::new("t".into())).unwrap()
+    }
+
+    const DOC: &str = r#"{"data":{"data":{"v":"1"},"metadata":{"version":3}}}"#;
+
+    #[tokio::test]
+    async fn a_node_that_does_not_answer_or_sends_latch_elsewhere_is_passed_over_and_the_next_one_kept() {
+        let (dead, standby, active) = (dead_node(), node(307, "").await, node(200, DOC).await);
+        let kv = kv(&[&dead, &standby, &active]);
+        let read = kv.read("teams/x", "a document").await.unwrap().unwrap();
+        assert_eq!((read.version, read.text("v")), (3, Some("1")));
+        assert_eq!(kv.base().as_str().trim_end_matches('/'), active, "the node that answered stays the current one");
+        assert!(kv.read("teams/x", "a document").await.unwrap().is_some());
+        assert_eq!(kv.base().as_str().trim_end_matches('/'), active);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_may_have_been_applied_is_not_sent_to_another_node() {
+        // A server error: the write may have happened; it is not repeated elsewhere.
+        let (failing, active) = (node(500, r#"{"errors":["internal error"]}"#).await, node(200, DOC).await);
+        let store = kv(&[&failing, &active]);
+        assert!(store.write("teams/x", &json!({"v": "2"}), Some(3), "a document").await.is_err());
+        assert_eq!(store.base().as_str().trim_end_matches('/'), failing);
+        // With every node down, the error names the last one tried.
+        let (a, b) = (dead_node(), dead_node());
+        let err = kv_err(&kv(&[&a, &b])).await;
+        assert!(err.contains("could not be reached"), "{err}");
+    }
+
+    async fn kv_err(kv: &Kv) -> String {
+        match kv.read("teams/x", "a document").await {
+            Ok(_) => panic!("read from a store that is down"),
+            Err(err) => err.message,
+        }
     }
 
     #[test]
