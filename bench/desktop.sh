@@ -171,6 +171,9 @@ run() { # config-label env app-label binary warmup round
   slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$count-$app")
   [[ $warmup == false ]] || idle=0
   [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png")
+  # BENCH_SMAPS=1: each process's smaps after the idle wait of the first
+  # measured launch, for bench/smaps_by_kind.py (where the memory is).
+  [[ -z ${BENCH_SMAPS:-} || $round != 1 ]] || shot+=(--smaps "$OUT/smaps/$slug")
   # shellcheck disable=SC2086 # $envs is a list of VAR=value words
   env $envs $PY bench/probe.py --idle "$idle" --log "$OUT/logs/$slug.log" "${shot[@]}" \
     --meta "config=$label" --meta "connections=$count" --meta "env=$envs" --meta "app=$app" \

@@ -301,6 +301,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--shot", help="write the after-idle screenshot here (PNG)")
     ap.add_argument("--log", help="the app's stderr goes here")
+    ap.add_argument("--smaps", help="after idle, copy each process's /proc/PID/smaps into this directory")
     ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                     help="copied into the JSON result (true/false become booleans)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -353,6 +354,15 @@ def main():
             procs = app_processes(proc.pid, marker)
             result["procs"] = [[comm(p), p, pss_kb(p)] for p in procs]
             result["pss_kb"] = sum(x[2] for x in result["procs"])
+            if args.smaps:
+                os.makedirs(args.smaps, exist_ok=True)
+                for name, pid, _ in result["procs"]:
+                    try:
+                        with open("/proc/%d/smaps" % pid) as src, \
+                                open(os.path.join(args.smaps, "%s.%d.smaps" % (name, pid)), "w") as dst:
+                            dst.write(src.read())
+                    except OSError:
+                        pass
             win = disp.app_window(proc.pid) or win
             shot = disp.shot(win)
             if shot is not None:

@@ -9,7 +9,7 @@ mod events;
 mod local_proxy;
 mod notifications;
 mod tray;
-mod webview;
+pub mod webview;
 
 use std::sync::Arc;
 

@@ -8,5 +8,7 @@ fn main() {
         println!("latch-app {}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    // Before any thread starts: the web process's settings are environment variables.
+    latch_app::webview::set_web_process_env();
     latch_app::run()
 }

@@ -11,6 +11,40 @@
 //! started from Latch stays as it was; and not while WebDriver drives the
 //! window (below), so the window tests' screenshots work.
 
+/// The JavaScript engine's settings for the web process, which takes them
+/// from its environment only: set here, in `main`, before any thread or
+/// process starts, unless the user set them.
+///
+/// `JSC_useJIT=0`: the page's JavaScript runs in JavaScriptCore's
+/// interpreter, with no just-in-time compiler. Measured (bench/README.md):
+/// the web process holds about 10 MB less at idle, and the first paint does
+/// not move beyond the noise: Latch's page is forms and a list, whose code
+/// runs a few times, not the hot loops a JIT pays off on. And a page that
+/// shows secrets has no executable memory written at run time, the kind
+/// of memory JIT bugs are exploited through. `JSC_useJIT=1 latch-app`
+/// brings the JIT back.
+///
+/// The names go in `LATCH_WEBVIEW_ENV` too: Latch starts the browser
+/// without them (`latch_core::SystemBrowser`), so a WebKit browser keeps
+/// its JIT.
+pub const WEB_PROCESS_ENV: &[(&str, &str)] = &[("JSC_useJIT", "0")];
+
+/// Sets [`WEB_PROCESS_ENV`] (what the user has not set already). Call first
+/// thing in `main`: changing the environment is only safe while this is the
+/// process's one thread.
+pub fn set_web_process_env() {
+    let mut set = Vec::new();
+    for (name, value) in WEB_PROCESS_ENV {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+            set.push(*name);
+        }
+    }
+    if !set.is_empty() {
+        std::env::set_var(latch_core::WEBVIEW_ENV_MARKER, set.join(","));
+    }
+}
+
 /// Applies the settings to `window`'s webview. Called once, in setup.
 pub fn lighten(window: &tauri::WebviewWindow) {
     #[cfg(target_os = "linux")]

@@ -149,6 +149,10 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
             })
             .await;
         window.screenshot("list").await;
+        // The page's JavaScript runs without a JIT (webview.rs); the
+        // browser Latch starts does not inherit that.
+        let env = latch_e2e::window::web_process_env(&latch);
+        assert!(env.iter().any(|var| var == "JSC_useJIT=0"), "the web process's environment: {env:?}");
         window.close().await;
     })
     .await;

@@ -131,6 +131,17 @@ fn processes_over(data_dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// The environment of the window's web process (WebKitWebProcess, over
+/// `latch`'s data directory), as `NAME=value` entries.
+pub fn web_process_env(latch: &Latch) -> Vec<String> {
+    processes_over(latch.data_dir.path())
+        .into_iter()
+        .find(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "WebKitWebProces"))
+        .and_then(|pid| std::fs::read(format!("/proc/{pid}/environ")).ok())
+        .map(|env| env.split(|b| *b == 0).map(|var| String::from_utf8_lossy(var).into_owned()).collect())
+        .unwrap_or_default()
+}
+
 /// One running Latch window over `latch`'s data directory.
 pub struct Window {
     pub client: Client,

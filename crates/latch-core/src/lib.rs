@@ -75,6 +75,7 @@ pub use engine::{
     SpecEdit, StepReport, SystemBrowser,
 };
 pub use engine::{TeamConnectionReport, TeamHealth, TeamJoin, TeamReport, TeamSync};
+pub use engine::WEBVIEW_ENV_MARKER;
 pub use store::openbao::BaoToken;
 pub use store::openbao_auth::{TeamAuth, TeamAuthMethod};
 pub use error::{Action, Error, ErrorKind, FieldError, ProviderError, Result};

@@ -52,12 +52,45 @@ pub trait Browser: Send + Sync {
 
 /// The system browser, the standard way: the opener crate, which honours
 /// `$BROWSER` on Linux (so people without a desktop, and tests, can choose).
+/// In the desktop app, whose web process takes settings from environment
+/// variables it names in [`WEBVIEW_ENV_MARKER`], the browser is started
+/// without them (`$BROWSER`, or `xdg-open`), so it runs as it would anywhere.
 pub struct SystemBrowser;
+
+/// Names, comma-separated, of environment variables the desktop app set for
+/// its own web view, which the processes Latch starts do not get.
+pub const WEBVIEW_ENV_MARKER: &str = "LATCH_WEBVIEW_ENV";
 
 impl Browser for SystemBrowser {
     fn open(&self, url: &str) -> std::result::Result<(), String> {
-        opener::open_browser(url).map_err(|err| err.to_string())
+        let Some(hidden) = std::env::var_os(WEBVIEW_ENV_MARKER) else {
+            return opener::open_browser(url).map_err(|err| err.to_string());
+        };
+        let mut command = browser_command(url, std::env::var_os("BROWSER"), &hidden.to_string_lossy());
+        match command.spawn() {
+            Ok(mut child) => {
+                // Reaped when it exits (xdg-open hands the address over and ends).
+                std::thread::spawn(move || child.wait());
+                Ok(())
+            }
+            // No xdg-open: the opener crate's other ways, as outside the app.
+            Err(_) => opener::open_browser(url).map_err(|err| err.to_string()),
+        }
     }
+}
+
+/// How the desktop app starts the browser for `url`: `$BROWSER` when set
+/// (as the opener crate runs it), else `xdg-open`; without the variables
+/// named in `hidden` and without the marker itself.
+fn browser_command(url: &str, browser: Option<std::ffi::OsString>, hidden: &str) -> std::process::Command {
+    let program = browser.filter(|b| !b.is_empty()).unwrap_or_else(|| "xdg-open".into());
+    let mut command = std::process::Command::new(program);
+    command.arg(url).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    for name in hidden.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        command.env_remove(name);
+    }
+    command.env_remove(WEBVIEW_ENV_MARKER);
+    command
 }
 
 /// How many engine events a slow subscriber may fall behind before it
@@ -212,6 +245,23 @@ pub(crate) fn test_engine_with_clock() -> (tempfile::TempDir, Engine, Arc<crate:
 mod tests {
     use super::*;
     use crate::model::{ClientAuth, Draft, Flow, KindSettings, OAuth2Settings, SettingsPatch};
+
+    #[test]
+    fn the_browser_the_app_starts_does_not_get_the_web_views_settings() {
+        let removed = |command: &std::process::Command| -> Vec<String> {
+            command.get_envs().filter(|(_, value)| value.is_none()).map(|(name, _)| name.to_string_lossy().into_owned()).collect()
+        };
+        let command = browser_command("https://op.example/auth", None, "JSC_useJIT");
+        assert_eq!(command.get_program(), "xdg-open");
+        assert_eq!(command.get_args().collect::<Vec<_>>(), ["https://op.example/auth"]);
+        let mut hidden = removed(&command);
+        hidden.sort();
+        assert_eq!(hidden, ["JSC_useJIT", "LATCH_WEBVIEW_ENV"]);
+        // $BROWSER, as the opener crate runs it.
+        let command = browser_command("https://op.example/auth", Some("/usr/bin/firefox".into()), " A , B ");
+        assert_eq!(command.get_program(), "/usr/bin/firefox");
+        assert_eq!(removed(&command).len(), 3);
+    }
     use crate::secret::ClientSecret;
     use crate::{SecretChange, SignInOptions};
 
