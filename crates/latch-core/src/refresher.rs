@@ -42,40 +42,55 @@ pub struct Plan {
     pub next_wake: Option<DateTime<Utc>>,
 }
 
-/// The due times of `connection`: refresh, and the early warning.
-fn due_times(c: &Connection, settings: &RefresherSettings) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    let refresh = match (c.status, c.can_renew()) {
-        (Status::Connected | Status::Refreshing | Status::Error, true) => match c.retry_at {
-            Some(retry) => Some(retry),
-            None => c.refresh_due(),
-        },
-        _ => None,
-    };
-    let warn = match (c.status, c.refresh_expires_at) {
-        (Status::Connected | Status::Refreshing, Some(at)) => Some(at - settings.warn_ahead),
-        _ => None,
-    };
-    (refresh, warn)
+/// What the refresher plans from, per connection: whether it needs a
+/// sign-in, when it is due for a refresh, and when its sign-in ends (the
+/// early warning comes before that). Kept between looks instead of the
+/// whole row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Due {
+    needs_sign_in: bool,
+    refresh: Option<DateTime<Utc>>,
+    sign_in_ends: Option<DateTime<Utc>>,
+}
+
+impl Due {
+    fn of(c: &Connection) -> Due {
+        let refresh = match (c.status, c.can_renew()) {
+            (Status::Connected | Status::Refreshing | Status::Error, true) => match c.retry_at {
+                Some(retry) => Some(retry),
+                None => c.refresh_due(),
+            },
+            _ => None,
+        };
+        let sign_in_ends = match (c.status, c.refresh_expires_at) {
+            (Status::Connected | Status::Refreshing, Some(at)) => Some(at),
+            _ => None,
+        };
+        Due { needs_sign_in: c.status == Status::NeedsReauth, refresh, sign_in_ends }
+    }
 }
 
 /// Decides, for `now`, which connections to refresh and whom to tell, and
 /// when to wake next. Pure: the clock is an argument.
 pub fn plan<'a>(connections: impl IntoIterator<Item = &'a Connection>, now: DateTime<Utc>, settings: &RefresherSettings) -> Plan {
+    plan_due(connections.into_iter().map(|c| (&c.id, Due::of(c))), now, settings)
+}
+
+fn plan_due<'a>(connections: impl IntoIterator<Item = (&'a ConnectionId, Due)>, now: DateTime<Utc>, settings: &RefresherSettings) -> Plan {
     let mut plan = Plan::default();
     let mut heap = BinaryHeap::new();
-    for c in connections {
-        if c.status == Status::NeedsReauth {
-            plan.notify_reauth.push(c.id.clone());
+    for (id, due) in connections {
+        if due.needs_sign_in {
+            plan.notify_reauth.push(id.clone());
             continue;
         }
-        let (refresh, warn) = due_times(c, settings);
-        match refresh {
-            Some(due) if due <= now => plan.refresh_now.push(c.id.clone()),
-            Some(due) => heap.push(Reverse(due)),
+        match due.refresh {
+            Some(at) if at <= now => plan.refresh_now.push(id.clone()),
+            Some(at) => heap.push(Reverse(at)),
             None => {}
         }
-        match warn {
-            Some(at) if at <= now => plan.warn_expiry.push(c.id.clone()),
+        match due.sign_in_ends.map(|ends| ends - settings.warn_ahead) {
+            Some(at) if at <= now => plan.warn_expiry.push(id.clone()),
             Some(at) => heap.push(Reverse(at)),
             None => {}
         }
@@ -116,7 +131,7 @@ impl Refresher {
 /// another cost a thousand one-row reads, not a thousand whole lists.
 #[derive(Default)]
 struct Rows {
-    rows: HashMap<ConnectionId, Connection>,
+    rows: HashMap<ConnectionId, Due>,
     changed: HashSet<ConnectionId>,
     /// When every row was last read; `None`: read them all next time.
     whole_read_at: Option<DateTime<Utc>>,
@@ -143,7 +158,7 @@ impl Rows {
                     self.store_version = version;
                     // Team members renew one after another, not all at once.
                     engine.team_stagger(&mut list);
-                    self.rows = list.into_iter().map(|c| (c.id.clone(), c)).collect();
+                    self.rows = list.into_iter().map(|c| (c.id.clone(), Due::of(&c))).collect();
                     self.changed.clear();
                     self.whole_read_at = Some(now);
                 }
@@ -157,7 +172,7 @@ impl Rows {
             match found {
                 Ok(Some(mut row)) => {
                     engine.team_stagger(std::slice::from_mut(&mut row));
-                    self.rows.insert(id, row);
+                    self.rows.insert(id, Due::of(&row));
                 }
                 Ok(None) => {
                     self.rows.remove(&id);
@@ -233,15 +248,19 @@ async fn run(engine: Arc<Engine>, mut changes: broadcast::Receiver<EngineEvent>,
         let settings = chosen.refresher();
         rows.update(&engine);
         let now = engine.now();
-        let plan = plan(rows.rows.values(), now, &settings);
-        let find = |id: &ConnectionId| rows.rows.get(id);
+        let plan = plan_due(rows.rows.iter().map(|(id, due)| (id, *due)), now, &settings);
+        // The row itself, for the few that are told about.
+        let find = |id: &ConnectionId| -> Option<Connection> {
+            let row = engine.db().connection_by_id(id);
+            row.ok().flatten()
+        };
 
         for c in plan.notify_reauth.iter().filter_map(find) {
-            engine.notify_needs_sign_in(c, chosen.notify_reauth);
+            engine.notify_needs_sign_in(&c, chosen.notify_reauth);
         }
         for id in &plan.warn_expiry {
             if engine.db().mark_notified(id, Notified::ExpiryWarning).unwrap_or(false) && chosen.notify_expiry {
-                if let Some((c, at)) = find(id).and_then(|c| Some((c, c.refresh_expires_at?))) {
+                if let Some((c, at)) = find(id).and_then(|c| c.refresh_expires_at.map(|at| (c, at))) {
                     let action = c.sign_in_again();
                     engine.announce(EngineEvent::Notice(Notice::ExpiresSoon { id: id.clone(), name: c.name.clone(), at, action }));
                 }
@@ -495,23 +514,25 @@ mod tests {
         let (dir, engine, id, _clock) = engine_with_one("Named", Status::Connected).await;
         let mut rows = Rows::default();
         rows.update(&engine);
-        assert_eq!(rows.rows[&id].status, Status::Connected);
+        let first = rows.rows[&id];
+        assert!(first.refresh.is_some() && !first.needs_sign_in);
         // Written in this process without an event: the copy keeps its row.
         let mut quiet = engine.get(id.as_str()).unwrap();
-        quiet.status = Status::Error;
+        let retry = engine.now() + chrono::Duration::minutes(7);
+        quiet.retry_at = Some(retry);
         engine.db().connection_update_state(&quiet).unwrap();
         rows.update(&engine);
-        assert_eq!(rows.rows[&id].status, Status::Connected, "not read again without a reason");
+        assert_eq!(rows.rows[&id], first, "not read again without a reason");
         // An event names it: read again.
         rows.note(&EngineEvent::Changed { id: id.clone() });
         rows.update(&engine);
-        assert_eq!(rows.rows[&id].status, Status::Error);
+        assert_eq!(rows.rows[&id].refresh.map(|at| at.timestamp_millis()), Some(retry.timestamp_millis()));
         // Another process's write moves the store's version: every row is read.
         let other = crate::store::Db::open(&dir.path().join("latch.db")).unwrap();
         quiet.status = Status::NeedsReauth;
         other.connection_update_state(&quiet).unwrap();
         rows.update(&engine);
-        assert_eq!(rows.rows[&id].status, Status::NeedsReauth);
+        assert!(rows.rows[&id].needs_sign_in);
         // Removed (announced): gone from the plan.
         engine.db().connection_delete(&id).unwrap();
         rows.note(&EngineEvent::Removed { id: id.clone() });
