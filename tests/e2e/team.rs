@@ -327,6 +327,11 @@ fn a_due_refresh_costs_four_calls_to_the_team_store_a_valid_token_one_and_anothe
     join(&a, &bao, &token);
     add_team_connection(&a, &op);
     a.ok(&["team", "sync", "sales"]);
+    // Another process's sync reads the index alone: the full listing is
+    // at most every ten minutes for the whole data directory.
+    let before = log.kv_paths().len();
+    a.ok(&["team", "sync", "sales"]);
+    assert_eq!(log.kv_paths()[before..], [format!("read secret/data/{TEAM_PATH}/index")]);
     join(&b, &bao, &token);
     b.ok(&["team", "sync", "sales"]);
 

@@ -57,6 +57,9 @@ pub struct TeamConnectionReport {
     pub renewing: Option<(String, DateTime<Utc>)>,
 }
 
+/// How often a team sync lists every connection instead of reading the index.
+const FULL_LISTING_EVERY: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Whether a joined team's store answers, as this process last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamHealth {
@@ -317,9 +320,14 @@ impl Engine {
         let personal = self.teams.personal();
         // The index (one read) says which settings changed; a full listing
         // reads them all: when there is no index (a store filled by an
-        // older Latch, or a policy without it) and now and then (a writer
-        // that stopped between a settings document and the index).
-        let index = match team.full_sync_due(self.now()) {
+        // older Latch, or a policy without it) and every ten minutes (a
+        // writer that stopped between a settings document and the index) —
+        // counted over every process using this data directory, so a
+        // script's `latch` commands do not each list the team.
+        let listed_at = self.db().team_full_listing_at(&team.config.token_entry)?;
+        let now = self.now();
+        let full_listing_due = listed_at.is_none_or(|at| now < at || now - at > FULL_LISTING_EVERY);
+        let index = match full_listing_due {
             true => None,
             false => self.team_index(&team).await?,
         };
@@ -333,7 +341,7 @@ impl Engine {
                     .into_iter()
                     .filter_map(|key| key.strip_suffix('/').map(|id| ConnectionId(id.to_owned())))
                     .collect();
-                team.full_sync_done(self.now());
+                self.db().team_set_full_listing_at(&team.config.token_entry, self.now())?;
                 listed
             }
         };

@@ -59,8 +59,6 @@ pub struct TeamStore {
     /// document read, served while the store cannot be reached and the
     /// token in it is still valid.
     held: Mutex<HashMap<String, Zeroizing<String>>>,
-    /// When this process last listed every connection (`Engine::team_sync`).
-    last_full_sync: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// The access document that goes with tokens about to be written, by
     /// refresh document ([`TeamStore::stage_access`]).
     staged: Mutex<HashMap<String, Zeroizing<String>>>,
@@ -80,7 +78,7 @@ pub struct Claim {
 
 impl TeamStore {
     pub fn new(config: TeamConfig) -> TeamStore {
-        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), claims: Mutex::default(), token: Default::default(), held: Mutex::default(), last_full_sync: Mutex::default(), staged: Mutex::default() }
+        TeamStore { config, kv: tokio::sync::OnceCell::new(), versions: Mutex::default(), reach: Default::default(), claims: Mutex::default(), token: Default::default(), held: Mutex::default(), staged: Mutex::default() }
     }
 
     pub fn address(&self) -> KvAddress {
@@ -133,18 +131,6 @@ impl TeamStore {
     /// The team's index document: each connection's settings version.
     pub fn index_doc(&self) -> String {
         format!("{}/index", self.config.path)
-    }
-
-    /// Whether a sync should list every connection and read its settings
-    /// (this process has not, or not for ten minutes) instead of reading
-    /// the index.
-    pub fn full_sync_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
-        let last = *self.last_full_sync.lock().unwrap_or_else(|p| p.into_inner());
-        last.is_none_or(|at| now - at > chrono::Duration::minutes(10))
-    }
-
-    pub fn full_sync_done(&self, now: chrono::DateTime<chrono::Utc>) {
-        *self.last_full_sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
     }
 
     /// Forgets the secrets this process holds for connection `id` (they

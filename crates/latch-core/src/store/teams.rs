@@ -30,6 +30,9 @@ pub struct TeamConfig {
     pub last_sync_attempt_at: Option<DateTime<Utc>>,
 }
 
+/// The `settings` key (then the team's entry) of a team's last full listing.
+const FULL_LISTING_KEY: &str = "team_full_listing:";
+
 /// What this Latch knows about one team connection's tokens in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TeamTokenNote {
@@ -127,8 +130,22 @@ impl Db {
 
     /// Forgets the team and which rows were its connections (not the rows).
     pub fn team_delete(&self, name: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM settings WHERE key = ?2 || (SELECT token_entry FROM teams WHERE name = ?1)",
+            params![name, FULL_LISTING_KEY],
+        )?;
         self.conn.execute("DELETE FROM teams WHERE name = ?1", [name])?;
         Ok(())
+    }
+
+    /// When a sync last listed every connection of the team joined as
+    /// `entry`, in any process over this data directory.
+    pub fn team_full_listing_at(&self, entry: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(parse_time(self.setting(&format!("{FULL_LISTING_KEY}{entry}"))?))
+    }
+
+    pub fn team_set_full_listing_at(&mut self, entry: &str, at: DateTime<Utc>) -> Result<()> {
+        self.set_settings(&[(&format!("{FULL_LISTING_KEY}{entry}"), at.to_rfc3339())])
     }
 
     /// Marks the local row `id` as a connection of `team`.
@@ -197,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_team_and_its_connection_marks_round_trip_and_leave_with_it() {
-        let db = Db::open_in_memory().unwrap();
+        let mut db = Db::open_in_memory().unwrap();
         let team = TeamConfig {
             name: "sales".into(),
             addr: "https://bao.example:8200".into(),
@@ -227,8 +244,14 @@ mod tests {
         assert_eq!(db.team_token_note(&connection.id).unwrap(), note);
         db.set_team_token_note(&connection.id, &note).unwrap();
         assert_eq!(db.team_token_note(&connection.id).unwrap().access_version, Some(3));
+        // The last full listing, for every process over this data directory.
+        assert_eq!(db.team_full_listing_at("team_x").unwrap(), None);
+        let listed = DateTime::parse_from_rfc3339("2026-11-30T15:00:00Z").unwrap().with_timezone(&Utc);
+        db.team_set_full_listing_at("team_x", listed).unwrap();
+        assert_eq!(db.team_full_listing_at("team_x").unwrap(), Some(listed));
         db.team_delete("sales").unwrap();
         assert_eq!(db.team_of(&connection.id).unwrap(), None, "the marks go with the team");
+        assert_eq!(db.setting("team_full_listing:team_x").unwrap(), None, "and the note of its last listing");
         assert!(db.connection_find("CRM").unwrap().is_some(), "the row itself is the engine's to remove");
     }
 }
