@@ -224,7 +224,7 @@ impl Kv {
     /// address once. The one that answered stays the current one. A request
     /// that may have reached a node (a timeout, a server error) is not sent
     /// again: a check-and-set write must not be applied twice.
-    async fn send(&self, make: &impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    pub(crate) async fn send(&self, make: &impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
         use std::sync::atomic::Ordering::SeqCst;
         let count = self.bases.len();
         let mut tries = 0;
@@ -507,6 +507,16 @@ mod tests {
         assert_eq!(kv.base().as_str().trim_end_matches('/'), active, "the node that answered stays the current one");
         assert!(kv.read("teams/x", "a document").await.unwrap().is_some());
         assert_eq!(kv.base().as_str().trim_end_matches('/'), active);
+    }
+
+    #[tokio::test]
+    async fn the_tokens_own_calls_go_to_the_next_node_too() {
+        let (dead, active) = (dead_node(), node(200, r#"{"data":{"ttl":3600,"renewable":true}}"#).await);
+        let store = kv(&[&dead, &active]);
+        let now = chrono::Utc::now();
+        let life = crate::store::openbao_auth::lookup(&store, now).await.unwrap().expect("a known token");
+        assert!(life.renewable && life.expires_at.is_some());
+        assert_eq!(store.base().as_str().trim_end_matches('/'), active);
     }
 
     #[tokio::test]

@@ -242,14 +242,9 @@ pub async fn log_in(kv: &Kv, auth: &TeamAuth, now: DateTime<Utc>) -> Result<(Bao
     };
     let text = Zeroizing::new(serde_json::to_string(&body).unwrap_or_default());
     drop(body);
-    let response = kv
-        .http()
-        .post(kv.api_url(&path))
-        .header("Content-Type", "application/json")
-        .body(text.as_bytes().to_vec())
-        .send()
-        .await
-        .map_err(|err| kv.unreachable(&err))?;
+    // Through `send`: a cluster's next node when this one does not answer.
+    let response =
+        kv.send(&|| kv.http().post(kv.api_url(&path)).header("Content-Type", "application/json").body(text.as_bytes().to_vec())).await?;
     let status = response.status().as_u16();
     let body = Zeroizing::new(response.bytes().await.unwrap_or_default().to_vec());
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -300,18 +295,14 @@ fn login_refused(method: &TeamAuthMethod, status: u16, said: &str) -> Error {
 /// The Kv's token's life by lookup-self; `None` when OpenBao does not know
 /// the token (expired, revoked).
 pub async fn lookup(kv: &Kv, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
-    let response = kv.request(reqwest::Method::GET, kv.api_url("auth/token/lookup-self")).send().await.map_err(|e| kv.unreachable(&e))?;
+    let response = kv.send(&|| kv.request(reqwest::Method::GET, kv.api_url("auth/token/lookup-self"))).await?;
     token_answer(kv, response, now, "data", "ttl").await
 }
 
 async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
     let response = kv
-        .http()
-        .get(kv.api_url("auth/token/lookup-self"))
-        .header("X-Vault-Token", super::openbao::token_header(token))
-        .send()
-        .await
-        .map_err(|e| kv.unreachable(&e))?;
+        .send(&|| kv.http().get(kv.api_url("auth/token/lookup-self")).header("X-Vault-Token", super::openbao::token_header(token)))
+        .await?;
     token_answer(kv, response, now, "data", "ttl").await
 }
 
@@ -319,12 +310,8 @@ async fn lookup_with(kv: &Kv, token: &BaoToken, now: DateTime<Utc>) -> Result<Op
 /// would not (the token is gone or cannot be renewed).
 pub async fn renew(kv: &Kv, now: DateTime<Utc>) -> Result<Option<TokenLife>> {
     let response = kv
-        .request(reqwest::Method::POST, kv.api_url("auth/token/renew-self"))
-        .header("Content-Type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .map_err(|e| kv.unreachable(&e))?;
+        .send(&|| kv.request(reqwest::Method::POST, kv.api_url("auth/token/renew-self")).header("Content-Type", "application/json").body("{}"))
+        .await?;
     token_answer(kv, response, now, "auth", "lease_duration").await
 }
 
