@@ -32,14 +32,30 @@ pub struct AppState {
     pub proxy: local_proxy::LocalProxy,
 }
 
-pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(match std::env::var("LATCH_LOG") {
-            Ok(level) if !level.trim().is_empty() => format!("warn,latch_core={level},latch_app={level}"),
-            _ => "warn".into(),
-        }))
-        .with_writer(std::io::stderr)
+/// Logs go to stderr, `warn` and worse unless `LATCH_LOG` asks for more of
+/// Latch's own (e.g. `LATCH_LOG=debug`). A plain list of targets, not an
+/// `EnvFilter`: that one compiles regular expressions at every start.
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = match std::env::var("LATCH_LOG") {
+        Ok(level) if !level.trim().is_empty() => {
+            let level = level.trim();
+            format!("warn,latch_core={level},latch_app={level}").parse().unwrap_or_else(|_| {
+                eprintln!("latch-app: LATCH_LOG={level:?} is not a log level (error, warn, info, debug, trace); logging warnings only");
+                tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN)
+            })
+        }
+        _ => tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
+}
+
+pub fn run() {
+    init_logging();
 
     // Opened on another thread while GTK starts and the window is built
     // (SQLite, the TLS roots: 15–25 ms), so setup finds it ready instead of

@@ -174,7 +174,10 @@ export function mockBackend(handlers: Record<string, Handler>) {
       calls.push({ command, args: payload });
       const handler = all[command];
       if (!handler) throw { code: "internal", message: `No mock for ${command}`, fields: [], details: null };
-      return handler(payload);
+      // A copy, as IPC delivers: every answer is a new object, never one a test (or an earlier answer) holds.
+      return Promise.resolve(handler(payload)).then((answer) =>
+        answer === undefined ? answer : (JSON.parse(JSON.stringify(answer)) as unknown),
+      );
     },
     { shouldMockEvents: true },
   );

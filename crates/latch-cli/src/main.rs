@@ -113,17 +113,35 @@ fn exit_code(kind: ErrorKind) -> u8 {
 /// Logs go to stderr, quiet unless `LATCH_LOG` asks (e.g. `LATCH_LOG=debug`).
 /// Only Latch's own crates log below `warn`; the engine never logs secrets.
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = std::env::var("LATCH_LOG").unwrap_or_default();
-    let filter = match level.trim() {
-        "" => "warn".to_owned(),
-        level => format!("warn,latch_core={level},latch={level}"),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+    let filter = log_filter(&level).unwrap_or_else(|problem| {
+        eprintln!("latch: {problem}");
+        log_filter("").expect("no level is warnings only")
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false),
+        )
+        .with(filter)
         .init();
+}
+
+/// What `LATCH_LOG` lets through: a plain list of targets, not an
+/// `EnvFilter`, which compiles regular expressions at every start of every
+/// command.
+fn log_filter(level: &str) -> Result<tracing_subscriber::filter::Targets, String> {
+    let warn_only = tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN);
+    match level.trim() {
+        "" => Ok(warn_only),
+        level => format!("warn,latch_core={level},latch={level}").parse().map_err(|_| {
+            format!("LATCH_LOG={level:?} is not a log level (error, warn, info, debug, trace); logging warnings only")
+        }),
+    }
 }
 
 async fn run(engine: &Arc<Engine>, command: Command) -> Result<ExitCode, Error> {
@@ -1014,4 +1032,30 @@ fn read_secret(wanted: bool) -> Result<Option<ClientSecret>, Error> {
         ));
     }
     Ok(Some(ClientSecret::new(secret.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn latch_log_opens_latchs_own_logs_and_keeps_the_rest_at_warnings() {
+        let quiet = log_filter("").unwrap();
+        assert!(quiet.would_enable("latch_core::refresher", &tracing::Level::WARN));
+        assert!(!quiet.would_enable("latch_core::refresher", &tracing::Level::INFO));
+
+        let debug = log_filter(" debug ").unwrap();
+        assert!(debug.would_enable("latch_core::refresher", &tracing::Level::DEBUG));
+        assert!(debug.would_enable("latch", &tracing::Level::DEBUG));
+        assert!(!debug.would_enable("latch_core::refresher", &tracing::Level::TRACE));
+        assert!(!debug.would_enable("hyper::client", &tracing::Level::INFO));
+        assert_eq!(debug.default_level(), Some(LevelFilter::WARN));
+    }
+
+    #[test]
+    fn a_latch_log_that_is_no_level_is_named_in_the_message() {
+        let problem = log_filter("loud").unwrap_err();
+        assert!(problem.contains("LATCH_LOG=\"loud\" is not a log level"), "{problem}");
+    }
 }

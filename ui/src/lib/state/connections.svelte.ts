@@ -77,7 +77,12 @@ function storage(): Storage | null {
 
 /** The connection list, what is selected, and the long-running actions on connections. */
 export class ConnectionsState {
-  connections = $state<ConnectionDto[]>([]);
+  /**
+   * Replaced whole, never changed in place: `$state.raw` keeps each row the plain object IPC delivered, where
+   * `$state` would wrap every row and every field read in its own proxy and signal (with 1,000 connections,
+   * megabytes of the web process for nothing: a row changes only by a new copy from the engine).
+   */
+  connections = $state.raw<ConnectionDto[]>([]);
   /** The teams this Latch has joined, each with whether its store answers (for the list's team sections). */
   teams = $state<TeamDto[]>([]);
   loaded = $state(false);
@@ -200,9 +205,10 @@ export class ConnectionsState {
 
   /** Puts a fresh copy from a command's answer into the list, without waiting for the change event. */
   upsert(connection: ConnectionDto) {
-    const index = this.connections.findIndex((candidate) => candidate.id === connection.id);
-    if (index === -1) this.connections.push(connection);
-    else this.connections[index] = connection;
+    const known = this.connections.some((candidate) => candidate.id === connection.id);
+    this.connections = known
+      ? this.connections.map((candidate) => (candidate.id === connection.id ? connection : candidate))
+      : [...this.connections, connection];
   }
 
   /**
