@@ -38,15 +38,13 @@ pub struct AppState {
 fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = match std::env::var("LATCH_LOG") {
-        Ok(level) if !level.trim().is_empty() => {
-            let level = level.trim();
-            format!("warn,latch_core={level},latch_app={level}").parse().unwrap_or_else(|_| {
-                eprintln!("latch-app: LATCH_LOG={level:?} is not a log level (error, warn, info, debug, trace); logging warnings only");
-                tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN)
-            })
-        }
-        _ => tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN),
+    let warn_only = || tracing_subscriber::filter::Targets::new().with_default(tracing_subscriber::filter::LevelFilter::WARN);
+    let filter = match std::env::var("LATCH_LOG").unwrap_or_default().trim() {
+        "" => warn_only(),
+        level => format!("warn,latch_core={level},latch_app={level}").parse().unwrap_or_else(|_| {
+            eprintln!("latch-app: LATCH_LOG={level:?} is not a log level (error, warn, info, debug, trace); logging warnings only");
+            warn_only()
+        }),
     };
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
