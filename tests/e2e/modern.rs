@@ -162,7 +162,8 @@ fn a_key_latch_generates_signs_in_refreshes_and_revokes_with_private_key_jwt() {
     assert!(text.contains("Private key") && text.contains("saved in the system keyring"), "{text}");
 
     let client_id = register_key_client(&op, &jwk, &["authorization_code", "refresh_token"]);
-    latch.ok(&["edit", "Keyed", "--client-id", &client_id]);
+    // One `--client-id=` word: the registered id is random base64url and may start with "-".
+    latch.ok(&["edit", "Keyed", &format!("--client-id={client_id}")]);
     assert_eq!(latch.show("Keyed")["client_public_jwk"], shown["client_public_jwk"], "an edit keeps the key");
     let out = latch.ok(&["connect", "Keyed", "--timeout", "20"]);
     assert!(out.contains("Connected 'Keyed'"), "{out}");
@@ -196,7 +197,8 @@ fn an_imported_ed25519_key_gets_client_credentials_tokens_and_a_wrong_key_is_ref
     let jwk: serde_json::Value = serde_json::from_str(latch.show("Machine")["client_public_jwk"].as_str().unwrap()).unwrap();
     assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
     let client_id = register_key_client(&op, &jwk, &["client_credentials"]);
-    latch.ok(&["edit", "Machine", "--client-id", &client_id]);
+    // One `--client-id=` word: the registered id is random base64url and may start with "-".
+    latch.ok(&["edit", "Machine", &format!("--client-id={client_id}")]);
     latch.ok(&["connect", "Machine"]);
     assert_eq!(latch.show("Machine")["status"], "connected");
     assert_eq!(op.stats()["by_grant"]["client_credentials"], 1);
