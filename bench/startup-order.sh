@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes src-tauri/startup-order.txt: the functions of latch-app that a start
 # runs, which the release link places side by side (src-tauri/build.rs; why
-# in bench/README.md, "Where Latch's own code goes"). Run it again when
+# in bench/README.md, "where Latch's own code goes"). Run it again when
 # `make bench` says the list is stale (a new toolchain, a changed Cargo.lock),
 # then rebuild: `cargo build --release -p latch-app`.
 #
