@@ -19,6 +19,14 @@
 #       Same method, same window size, for both apps. Warm disk caches: one
 #       unmeasured warm-up launch of each app per setting, then BENCH_RUNS
 #       (5) launches of each, alternating which app goes first.
+#   settled  From the spawn until the last change of the window's pixels,
+#       once they have stayed the same for half a second (screenshots go on
+#       after the first paint): when all the app draws at start is on the
+#       screen. Latch's first frame is its window's frame (the sidebar and
+#       its heading, painted from the HTML before the script runs); its list
+#       of connections comes after it, so this is "the list on screen". No
+#       target; printed so that a faster first paint cannot hide a slower
+#       list. The first painted and the settled frame of round 1 are kept.
 #   idle memory  BENCH_IDLE (5) seconds after that first paint: PSS from
 #       /proc/PID/smaps_rollup summed over the app process and all its
 #       descendants (WebKitWebProcess, WebKitNetworkProcess, ...). PSS splits
@@ -134,7 +142,7 @@ run() { # config-label env app-label binary warmup round
   [[ $app != "bare window" ]] || envs="$envs $bare_envs"
   slug=$(tr 'A-Z ' 'a-z-' <<<"$label-$count-$app")
   [[ $warmup == false ]] || idle=0
-  [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png")
+  [[ $round != 1 ]] || shot=(--shot "$OUT/screens/$slug.png" --first-shot "$OUT/screens/$slug.first.png")
   # BENCH_SMAPS=1: each process's smaps after the idle wait of the first
   # measured launch, for bench/smaps_by_kind.py (where the memory is).
   [[ -z ${BENCH_SMAPS:-} || $round != 1 ]] || shot+=(--smaps "$OUT/smaps/$slug")
@@ -151,8 +159,9 @@ if r.get("error"):
 elif r["warmup"]:
     print("  %-20s %5s %-12s %-8s first paint %5.0f ms" % (r["config"], r["connections"], r["app"], what, r["paint_ms"]))
 else:
-    print("  %-20s %5s %-12s %-8s first paint %5.0f ms  (window %5.0f ms)  idle PSS %6.1f MB" % (
-        r["config"], r["connections"], r["app"], what, r["paint_ms"], r["window_ms"], r["pss_kb"] * 1024 / 1e6))'
+    settled = "%5.0f ms" % r["settled_ms"] if r.get("settled_ms") else "   never"
+    print("  %-20s %5s %-12s %-8s first paint %5.0f ms  settled %s  (window %5.0f ms)  idle PSS %6.1f MB" % (
+        r["config"], r["connections"], r["app"], what, r["paint_ms"], settled, r["window_ms"], r["pss_kb"] * 1024 / 1e6))'
 }
 
 echo "== $RUNS launches of each app per setting and count, ${IDLE} s idle before reading memory"

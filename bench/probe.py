@@ -15,6 +15,12 @@ Starts PROGRAM (with this process's environment) and prints one JSON object:
              half-filled with its theme background). Painted = at least
              3 distinct colours and >= MIN_PIXELS pixels unlike the top-left
              one: in practice, anti-aliased text the page rendered.
+  settled_ms spawn -> the last frame that differed from the one before, once
+             the window has shown the same pixels for SETTLE_QUIET_S
+             (screenshots keep being taken after the first paint; given up
+             after SETTLE_MAX_S, then null): when what the app draws at
+             start is all on screen (for Latch, the list of connections,
+             which its first frame may not hold yet)
   pss_kb     after the paint and --idle seconds of idle: Pss from
              /proc/PID/smaps_rollup summed over the app and every descendant
              (WebKitWebProcess, WebKitNetworkProcess, ...), plus any process
@@ -44,6 +50,8 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_int,
 MIN_PIXELS = 50
 POLL_S = 0.005          # while waiting for the window
 SHOT_POLL_S = 0.010     # between screenshots once it is mapped
+SETTLE_QUIET_S = 0.5    # the window unchanged this long: it has settled
+SETTLE_MAX_S = 5.0      # after the first paint; an animation never settles
 
 Window = c_ulong
 Atom = c_ulong
@@ -189,6 +197,25 @@ def painted(shot):
     return len(colours) >= 3
 
 
+def settle(disp, win, first, t0):
+    """ms from spawn to the last change of the window's pixels, once they have
+    stayed the same for SETTLE_QUIET_S; None if they never do within
+    SETTLE_MAX_S."""
+    seen, changed = pixels(first), time.monotonic()
+    start = changed
+    while time.monotonic() - changed < SETTLE_QUIET_S:
+        if time.monotonic() - start > SETTLE_MAX_S:
+            return None
+        time.sleep(SHOT_POLL_S)
+        shot = disp.shot(win)
+        if shot is None:
+            return None
+        px = pixels(shot)
+        if px != seen:
+            seen, changed = px, time.monotonic()
+    return round((changed - t0) * 1000, 1)
+
+
 def write_png(path, shot):
     width, height, _, _ = shot
     px = pixels(shot)
@@ -300,6 +327,7 @@ def main():
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--shot", help="write the after-idle screenshot here (PNG)")
+    ap.add_argument("--first-shot", help="write the first painted screenshot here (PNG)")
     ap.add_argument("--log", help="the app's stderr goes here")
     ap.add_argument("--smaps", help="after idle, copy each process's /proc/PID/smaps into this directory")
     ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
@@ -318,7 +346,7 @@ def main():
     for kv in args.meta:
         k, v = kv.split("=", 1)
         result[k] = {"true": True, "false": False}.get(v, v)
-    result.update(cmd=cmd[0], window_ms=None, paint_ms=None, pss_kb=None)
+    result.update(cmd=cmd[0], window_ms=None, paint_ms=None, settled_ms=None, pss_kb=None)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=log,
@@ -350,7 +378,10 @@ def main():
             time.sleep(SHOT_POLL_S)
 
         if result["paint_ms"] is not None:
-            time.sleep(args.idle)
+            if args.first_shot:
+                write_png(args.first_shot, last)
+            result["settled_ms"] = settle(disp, win, last, t0)
+            time.sleep(max(0.0, args.idle - (time.monotonic() - t0 - result["paint_ms"] / 1000)))
             procs = app_processes(proc.pid, marker)
             result["procs"] = [[comm(p), p, pss_kb(p)] for p in procs]
             result["pss_kb"] = sum(x[2] for x in result["procs"])

@@ -41,6 +41,8 @@ def stats(runs, row, app):
     out = {"n": len(rs), "ok": len(ok), "failed": [r.get("error", "?") for r in rs if r not in ok]}
     if ok:
         paint = [r["paint_ms"] for r in ok]
+        settled = [r["settled_ms"] for r in ok if r.get("settled_ms") is not None]
+        out.update(settled=statistics.median(settled) if settled else None, unsettled=len(ok) - len(settled))
         out.update(paint=statistics.median(paint), pmin=min(paint), pmax=max(paint),
                    window=statistics.median(r["window_ms"] for r in ok),
                    pss=statistics.median(mb(r["pss_kb"]) for r in ok),
@@ -70,6 +72,10 @@ def summary(table, row, what):
           "difference %+4.0f ms   target ≤ +%d ms   %s" % (
               latch["ok"], latch["paint"], bare["paint"], d_ms, COLD_TARGET_MS,
               "met" if d_ms <= COLD_TARGET_MS else "MISSED"))
+    if latch["settled"] is not None and bare["settled"] is not None:
+        print("  %-39s   latch-app %4.0f ms   bare window %4.0f ms   "
+              "difference %+4.0f ms   no target: Latch's list on screen" % (
+                  "settled (median of %d)" % latch["ok"], latch["settled"], bare["settled"], latch["settled"] - bare["settled"]))
     print("  idle PSS                                  latch-app %4.0f MB   bare window %4.0f MB   "
           "difference %+4.0f MB   target ≤ +%d MB    %s" % (
               latch["pss"], bare["pss"], d_mb, MEM_TARGET_MB,
@@ -91,16 +97,19 @@ def main():
     print()
     print("== WebKitGTK settings (medians of %d runs; cold start = spawn to first painted frame)"
           % max(s["n"] for s in table.values()))
-    head = "%-22s %11s %-12s %20s %10s %11s %9s  %s" % (
-        "setting", "connections", "app", "first paint ms", "(window)", "idle PSS MB", "painted", "failed runs")
+    head = "%-22s %11s %-12s %20s %10s %10s %11s %9s  %s" % (
+        "setting", "connections", "app", "first paint ms", "settled", "(window)", "idle PSS MB", "painted", "failed runs")
     print(head)
     print("-" * len(head))
     for row in rows:
         for app in APPS:
             s = table[(row, app)]
             if s["ok"]:
-                print("%-22s %11s %-12s %6.0f (%4.0f–%4.0f) %10.0f %11.1f %9s  %s" % (
-                    row[0], row[1], app, s["paint"], s["pmin"], s["pmax"], s["window"], s["pss"],
+                settled = "%.0f" % s["settled"] if s["settled"] is not None else "never"
+                if s["unsettled"] and s["settled"] is not None:
+                    settled += " (%d never)" % s["unsettled"]
+                print("%-22s %11s %-12s %6.0f (%4.0f–%4.0f) %10s %10.0f %11.1f %9s  %s" % (
+                    row[0], row[1], app, s["paint"], s["pmin"], s["pmax"], settled, s["window"], s["pss"],
                     "yes" if s["still_painted"] else "NO",
                     len(s["failed"]) or ""))
             else:

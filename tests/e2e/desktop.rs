@@ -158,6 +158,39 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
     .await;
 }
 
+/// The built page already holds the window's first screen (ui/vite.config.ts,
+/// prerender), painted before the script runs; the live app then takes its
+/// place: one sidebar, its list, a Settings button that works. Started at
+/// login the window is hidden and paints no frames: the app still starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_screen_comes_with_the_page_and_the_live_app_takes_its_place_even_in_a_hidden_window() {
+    let page = std::fs::read_to_string(latch_e2e::repo_root().join("ui/dist/index.html")).expect("make test builds ui/dist");
+    let first = &page[page.find(r#"<div id="app">"#).expect("index.html has the app's element")..];
+    let first = &first[..first.find("</body>").expect("index.html ends its body")];
+    assert!(first.contains(">Latch</h1>") && first.contains(r#"data-testid="open-settings""#), "the page's first screen: {first}");
+    assert!(!first.contains("connection-row") && !first.contains("<script"), "the page's first screen: {first}");
+
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    within(180, async {
+        let latch = Latch::new();
+        latch.ok(&["add", "--name", "Before start", "--flow", "implicit", "--client-id", "c", "--authorize-url", "https://example.com/a"]);
+        let window = Window::open(&latch).await;
+        window.wait_for("[data-testid='connection-row'][data-name='Before start']").await;
+        let counts = window.client.execute("return [document.querySelectorAll('.sidebar-head').length, document.querySelectorAll('h1').length];", vec![]).await;
+        assert_eq!(counts.unwrap(), serde_json::json!([1, 1]), "the first screen is replaced, not doubled");
+        window.click("open-settings").await;
+        window.testid("settings").await;
+        window.close().await;
+
+        let hidden = Window::open_args(&latch, &["--hidden"]).await;
+        let shown = hidden.client.execute("return document.visibilityState;", vec![]).await.unwrap();
+        hidden.wait_for("[data-testid='connection-row'][data-name='Before start']").await;
+        assert_eq!(shown, "hidden", "started at login, the window is hidden");
+        hidden.close().await;
+    })
+    .await;
+}
+
 /// Clicks one of the detail's actions: the main button, or the item of that
 /// name in its More menu (opened first when the action is not on screen).
 async fn choose(window: &Window, id: &str) {

@@ -156,6 +156,15 @@ impl Window {
 
     /// Opens the window with extra environment, e.g. a private HOME.
     pub async fn open_with(latch: &Latch, env: &[(&str, &Path)]) -> Window {
+        Self::launch(latch, env, &[]).await
+    }
+
+    /// Starts the app with command-line arguments (`--hidden`: as at login).
+    pub async fn open_args(latch: &Latch, args: &[&str]) -> Window {
+        Self::launch(latch, &[], args).await
+    }
+
+    async fn launch(latch: &Latch, env: &[(&str, &Path)], args: &[&str]) -> Window {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(tauri_driver());
@@ -163,7 +172,7 @@ impl Window {
         cmd.envs(env.iter().copied());
         let processes = Processes::spawn(cmd, latch);
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert("tauri:options".into(), json!({ "application": app_bin().to_str().unwrap() }));
+        capabilities.insert("tauri:options".into(), json!({ "application": app_bin().to_str().unwrap(), "args": args }));
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let client = loop {

@@ -1,4 +1,5 @@
 import type { Component } from "svelte";
+import { framePainted } from "$lib/first-frame";
 
 /**
  * A screen the window does not show at start (a connection's detail, its form, the new-connection picker,
@@ -37,7 +38,5 @@ export const screens = {
 
 /** Fetches every screen, after the window's first frame: by the time anyone clicks, they are there. */
 export function preloadScreens(): Promise<unknown> {
-  return new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0))).then(() =>
-    Promise.all(Object.values(screens).map((screen) => screen.load())),
-  );
+  return framePainted().then(() => Promise.all(Object.values(screens).map((screen) => screen.load())));
 }

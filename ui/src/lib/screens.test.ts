@@ -5,9 +5,10 @@ import { Screen } from "$lib/screens.svelte";
 describe("a screen in its own chunk", () => {
   it("is null until its chunk arrives, fetched once however often it is asked for", async () => {
     let fetches = 0;
-    let arrive: (module: { default: Component }) => void = () => {};
-    const Empty = (() => {}) as unknown as Component;
-    const screen = new Screen(() => {
+    type Props = Record<string, unknown>;
+    let arrive: (module: { default: Component<Props> }) => void = () => {};
+    const Empty = (() => {}) as unknown as Component<Props>;
+    const screen = new Screen<Props>(() => {
       fetches += 1;
       return new Promise((resolve) => (arrive = resolve));
     });
