@@ -115,8 +115,12 @@ export class ConnectionsState {
   /** Connect clicks still waiting for the engine's answer, so Cancel can wait for the session. */
   #starting = new Map<string, Promise<string | null>>();
 
-  /** Loads the list and follows changes from this app, the CLI and other processes. Returns a stop function. */
-  start(): () => void {
+  /**
+   * Loads the list and follows changes from this app, the CLI and other processes. Returns a stop function.
+   * `firstList`: the engine's answer to a request made before the app was mounted (main.ts asks as the page
+   * starts, so the engine reads the list while WebKit paints the first frame); the first load takes it.
+   */
+  start(firstList?: Promise<ConnectionDto[]>): () => void {
     let stopped = false;
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
@@ -133,7 +137,7 @@ export class ConnectionsState {
       onOpenSettings(() => leave(() => (this.view = { kind: "settings" }))),
       onOpenTeamSettings(() => leave(() => (this.view = { kind: "settings", section: "team" }))),
     ];
-    void this.load();
+    void this.load(firstList);
     return () => {
       if (stopped) return;
       stopped = true;
@@ -150,10 +154,11 @@ export class ConnectionsState {
     }
   }
 
-  async load(): Promise<void> {
+  /** Reads the list from the engine — or takes `answer`, the engine's answer to a request already made. */
+  async load(answer?: Promise<ConnectionDto[]>): Promise<void> {
     void this.loadTeams();
     try {
-      const connections = await connectionsList();
+      const connections = await (answer ?? connectionsList());
       this.connections = connections;
       this.loadFailure = null;
       this.#announceChanges(connections);

@@ -199,3 +199,26 @@ describe("following sign-ins by their session's events", () => {
     expect(state.connectFailures.cn_01.action).toEqual({ action: "unlock_keyring" });
   });
 });
+
+describe("the first load", () => {
+  it("takes the list asked for before the app was mounted, and asks the engine itself after that", async () => {
+    const backend = mockBackend({ connections_list: () => [connectionDto({ name: "Asked again" })] });
+    const state = new ConnectionsState();
+    const stop = state.start(Promise.resolve([connectionDto({ name: "Asked at start" })]));
+    await vi.waitFor(() => expect(state.loaded).toBe(true));
+    expect(state.connections.map((connection) => connection.name)).toEqual(["Asked at start"]);
+    expect(backend.called("connections_list")).toHaveLength(0);
+    await state.load();
+    expect(state.connections.map((connection) => connection.name)).toEqual(["Asked again"]);
+    stop();
+  });
+
+  it("shows the failure of the request made at start", async () => {
+    mockBackend({ connections_list: () => [connectionDto()] });
+    const state = new ConnectionsState();
+    const stop = state.start(Promise.reject(new IpcFailure("internal", "The list could not be read.")));
+    await vi.waitFor(() => expect(state.loaded).toBe(true));
+    expect(state.loadFailure?.message).toBe("The list could not be read.");
+    stop();
+  });
+});
