@@ -23,7 +23,7 @@
 #       once they have stayed the same for half a second (screenshots go on
 #       after the first paint): when all the app draws at start is on the
 #       screen. Latch's first frame is its window's frame (the sidebar and
-#       its heading, painted from the HTML before the script runs); its list
+#       its heading, painted from the HTML before the app is mounted); its list
 #       of connections comes after it, so this is "the list on screen". No
 #       target; printed so that a faster first paint cannot hide a slower
 #       list. The first painted and the settled frame of round 1 are kept.

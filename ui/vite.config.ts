@@ -6,8 +6,8 @@ import { svelteTesting } from "@testing-library/svelte/vite";
 /**
  * Puts the app's first screen — the window's frame, the sidebar with its heading, nothing loaded yet — into the
  * built index.html, rendered by Svelte's server renderer from App.svelte itself, so it cannot drift from what the
- * app draws. WebKit paints it as soon as the page and its stylesheet are in, instead of after the script has been
- * fetched, parsed and run (tens of milliseconds without a JIT); main.ts then mounts the live app in its place.
+ * app draws. WebKit paints it as soon as main.ts lets a frame go, instead of once the app has been mounted (tens
+ * of milliseconds later without a JIT); main.ts then mounts the live app in its place.
  */
 function prerender(): Plugin {
   return {

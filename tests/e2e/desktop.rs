@@ -159,7 +159,7 @@ async fn a_connection_added_with_the_cli_appears_in_the_open_window() {
 }
 
 /// The built page already holds the window's first screen (ui/vite.config.ts,
-/// prerender), painted before the script runs; the live app then takes its
+/// prerender), painted before the app is mounted; the live app then takes its
 /// place: one sidebar, its list, a Settings button that works. Started at
 /// login the window is hidden and paints no frames: the app still starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
