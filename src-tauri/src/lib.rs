@@ -6,6 +6,7 @@ mod commands;
 mod dto;
 mod error;
 mod events;
+mod heap;
 mod local_proxy;
 mod notifications;
 mod tray;
@@ -122,6 +123,7 @@ pub fn run() {
             events::keep_teams_synced(app.handle().clone(), engine.clone());
             events::watch_other_processes(app.handle().clone(), engine);
             events::show_change(app.handle());
+            heap::give_back_after_start();
             if std::env::args().any(|arg| arg == STARTED_AT_LOGIN) && app.state::<AppState>().tray.is_some() {
                 if let Some(window) = app.get_webview_window("main") {
                     let _ = window.hide();
