@@ -262,7 +262,7 @@ async fn every_main_screen(theme: Theme) {
     window.fill("test_url", &photos.url("/api/me")).await;
     window.click_css("[data-testid='test-request-panel'] button[type='submit']").await;
     window.testid("response").await;
-    window.click_css("[data-testid='test-request-panel'] .tools button[aria-haspopup]").await;
+    window.open_menu("[data-testid='test-request-panel'] .tools button[aria-haspopup]").await;
     window.testid("curl-signed").await;
     audit.check("oauth1-test-request").await;
     window.client.execute("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));", vec![]).await.unwrap();

@@ -309,6 +309,28 @@ impl Window {
         }
     }
 
+    /// Opens the menu of the menu button `css` (MenuButton.svelte) and waits
+    /// until it is open. A click is dispatched at the button's centre as it
+    /// was a moment before: when the page is still moving (a response just
+    /// rendered below it), that can land beside the button, so a button
+    /// still closed a second later is clicked again (20 s at most).
+    pub async fn open_menu(&self, css: &str) {
+        let started = Instant::now();
+        loop {
+            self.click_css(css).await;
+            for _ in 0..5 {
+                let expanded = self.wait_for(css).await.attr("aria-expanded").await.ok().flatten();
+                if expanded.as_deref() == Some("true") {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                self.fail(&format!("the menu of {css} never opened")).await;
+            }
+        }
+    }
+
     /// Waits until `condition` holds, polling (20 s at most).
     pub async fn until<F, Fut>(&self, what: &str, condition: F)
     where
