@@ -27,9 +27,15 @@ pub fn give_back_after_start() {
 pub fn give_back() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: malloc_trim takes the arenas' locks itself; it only
-        // releases pages no allocation uses.
-        unsafe { libc::malloc_trim(0) == 1 }
+        // Declared here rather than through the libc crate: a new dependency
+        // changes the hashes in latch-app's symbol names, and with them the
+        // match of src-tauri/startup-order.txt.
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes the arenas' locks itself and
+        // releases only pages no allocation uses.
+        unsafe { malloc_trim(0) == 1 }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
