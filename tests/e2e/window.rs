@@ -142,6 +142,25 @@ pub fn web_process_env(latch: &Latch) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Scrolls the element to the middle of the view and waits until it stays
+/// where it is (its box the same in three looks 30 ms apart; 1 s at most):
+/// WebDriver dispatches a click at the centre the element had a moment
+/// before, and a page still moving (a response rendering, a section
+/// opening, validation messages appearing) would take it elsewhere.
+const SCROLL_AND_SETTLE: &str = r#"
+const [element, done] = arguments;
+element.scrollIntoView({ block: "center" });
+let last = "", same = 0, looks = 0;
+const look = () => {
+  const box = element.getBoundingClientRect();
+  const now = [box.x, box.y, box.width, box.height].join();
+  same = now === last ? same + 1 : 0;
+  last = now;
+  if (same >= 2 || ++looks > 33) done(); else setTimeout(look, 30);
+};
+look();
+"#;
+
 /// One running Latch window over `latch`'s data directory.
 pub struct Window {
     pub client: Client,
@@ -232,9 +251,7 @@ impl Window {
         loop {
             let element = self.wait_for(css).await;
             let outcome = async {
-                self.client
-                    .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&element)?])
-                    .await?;
+                self.client.execute_async(SCROLL_AND_SETTLE, vec![serde_json::to_value(&element)?]).await?;
                 element.click().await
             }
             .await;
