@@ -4,9 +4,9 @@
 //! the list for the page. glibc's allocator keeps what those free in its
 //! arenas, for reuse, and returns only the top of the main heap on its own:
 //! an app that then idles in the tray for hours would hold those pages for
-//! nothing (about 1.7 MB of Latch's process with 100 or 1,000 connections,
-//! measured with `malloc_trim` called into the running release build;
-//! bench/README.md).
+//! nothing (1.7 MB of Latch's process with 100 or 1,000 connections when
+//! `malloc_trim` was called into the running release build with gdb; about
+//! 1 MB in `make bench`'s idle figure; bench/README.md).
 
 use std::time::Duration;
 
