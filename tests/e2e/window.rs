@@ -301,11 +301,17 @@ impl Window {
         self.fail("Advanced settings did not open").await;
     }
 
-    /// Saves the connection form once the engine has found it valid.
+    /// Saves the connection form once the engine has found it valid, and
+    /// waits until it is saved.
     pub async fn save_form(&self) {
         let save = self.testid("save").await;
         self.until("Save to be enabled", || async { save.is_enabled().await.unwrap_or(false) }).await;
-        save.click().await.unwrap();
+        self.click("save").await;
+        // The click returns once dispatched, not once saved: a test that reads
+        // the data directory next would race the save. A saved form gives way
+        // to the connection's detail; one the app refused stays, with its
+        // errors, and the failure's screenshot shows them.
+        self.until("the form to be saved and closed", || async { !self.exists("[data-testid='save']").await }).await;
     }
 
     /// Types into the form input named `name`, replacing its content.
