@@ -1,7 +1,7 @@
 import { mount } from "svelte";
 import App from "./App.svelte";
 import { framePainted } from "$lib/first-frame";
-import { connectionsList } from "$lib/ipc";
+import { askEarly } from "$lib/early-list";
 import "./app.css";
 
 // The built index.html already holds the app's first screen as plain HTML (vite.config.ts, prerender), and WebKit
@@ -9,8 +9,7 @@ import "./app.css";
 // put the live app in its place (the same elements; `vite` in development serves the page without them).
 // The list is asked for first: the engine reads it while that frame is painted and the app mounted.
 const target = document.getElementById("app")!;
-const firstList = connectionsList();
-firstList.catch(() => {}); // its failure is the app's to show, once mounted (ConnectionsState.load)
+const firstList = askEarly();
 void framePainted().then(() => {
   target.replaceChildren();
   mount(App, { target, props: { firstList } });

@@ -24,6 +24,7 @@ import {
   type SignInOutcome,
   type TeamDto,
 } from "$lib/ipc";
+import type { EarlyList } from "$lib/early-list";
 import { statusWords } from "$lib/status-badge";
 import { leave } from "$lib/state/leave-guard.svelte";
 
@@ -112,15 +113,18 @@ export class ConnectionsState {
   #over = new Map<string, SignInOutcome | null>();
   /** The status words screen readers last had for each connection, by id: each change is told once. */
   #told = new Map<string, string>();
+  /** How many reads of the list have been asked for: the number of the latest. */
+  #reads = 0;
   /** Connect clicks still waiting for the engine's answer, so Cancel can wait for the session. */
   #starting = new Map<string, Promise<string | null>>();
 
   /**
    * Loads the list and follows changes from this app, the CLI and other processes. Returns a stop function.
-   * `firstList`: the engine's answer to a request made before the app was mounted (main.ts asks as the page
-   * starts, so the engine reads the list while WebKit paints the first frame); the first load takes it.
+   * `firstList`: the list asked for before the app was mounted (main.ts asks as the page starts, so the engine
+   * reads it while WebKit paints the first frame); the first load takes its answer, and the list is read again
+   * once this state listens if it changed in between.
    */
-  start(firstList?: Promise<ConnectionDto[]>): () => void {
+  start(firstList?: EarlyList): () => void {
     let stopped = false;
     const unlisteners = [
       onConnectionsChanged(() => void this.load()),
@@ -137,7 +141,12 @@ export class ConnectionsState {
       onOpenSettings(() => leave(() => (this.view = { kind: "settings" }))),
       onOpenTeamSettings(() => leave(() => (this.view = { kind: "settings", section: "team" }))),
     ];
-    void this.load(firstList);
+    void this.load(firstList?.answer);
+    if (firstList) {
+      void Promise.all(unlisteners).then(async () => {
+        if ((await firstList.changedSince()) && !stopped) void this.load();
+      });
+    }
     return () => {
       if (stopped) return;
       stopped = true;
@@ -154,11 +163,16 @@ export class ConnectionsState {
     }
   }
 
-  /** Reads the list from the engine — or takes `answer`, the engine's answer to a request already made. */
+  /**
+   * Reads the list from the engine — or takes `answer`, the engine's answer to a request already made. Answers
+   * can come back out of order; only the latest read asked for is shown.
+   */
   async load(answer?: Promise<ConnectionDto[]>): Promise<void> {
     void this.loadTeams();
+    const read = ++this.#reads;
     try {
       const connections = await (answer ?? connectionsList());
+      if (read !== this.#reads) return;
       this.connections = connections;
       this.loadFailure = null;
       this.#announceChanges(connections);
@@ -167,9 +181,10 @@ export class ConnectionsState {
         if (!connections.some((connection) => connection.id === id)) this.view = { kind: "nothing" };
       }
     } catch (rejection) {
+      if (read !== this.#reads) return;
       this.loadFailure = IpcFailure.from(rejection);
     } finally {
-      this.loaded = true;
+      if (read === this.#reads) this.loaded = true;
     }
   }
 

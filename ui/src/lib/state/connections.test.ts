@@ -1,6 +1,7 @@
 import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it, vi } from "vitest";
-import type { SignInEvent } from "$lib/ipc";
+import type { ConnectionDto, SignInEvent } from "$lib/ipc";
+import { askEarly } from "$lib/early-list";
 import { IpcFailure } from "$lib/ipc";
 import { ConnectionsState } from "./connections.svelte";
 import { connectionDto, mockBackend } from "../../test-fixtures";
@@ -201,24 +202,57 @@ describe("following sign-ins by their session's events", () => {
 });
 
 describe("the first load", () => {
-  it("takes the list asked for before the app was mounted, and asks the engine itself after that", async () => {
-    const backend = mockBackend({ connections_list: () => [connectionDto({ name: "Asked again" })] });
+  it("takes the list asked for before the app was mounted, and reads it no more when nothing changed", async () => {
+    const backend = mockBackend({ connections_list: () => [connectionDto({ name: "Asked at start" })] });
+    const early = askEarly();
     const state = new ConnectionsState();
-    const stop = state.start(Promise.resolve([connectionDto({ name: "Asked at start" })]));
+    const stop = state.start(early);
     await vi.waitFor(() => expect(state.loaded).toBe(true));
+    await settle();
+    await settle();
     expect(state.connections.map((connection) => connection.name)).toEqual(["Asked at start"]);
-    expect(backend.called("connections_list")).toHaveLength(0);
-    await state.load();
-    expect(state.connections.map((connection) => connection.name)).toEqual(["Asked again"]);
+    expect(backend.called("connections_list")).toHaveLength(1);
+    stop();
+  });
+
+  it("reads the list again when it changed between that early read and the app's own listener", async () => {
+    const lists = [[connectionDto({ name: "Before the change" })], [connectionDto({ name: "After the change" })]];
+    const backend = mockBackend({ connections_list: () => lists.shift() ?? [] });
+    const early = askEarly();
+    await early.answer;
+    // The refresher renewed a token while the page was still mounting the app.
+    await emit("connections-changed", null);
+    const state = new ConnectionsState();
+    const stop = state.start(early);
+    await vi.waitFor(() => expect(state.connections.map((connection) => connection.name)).toEqual(["After the change"]));
+    expect(backend.called("connections_list")).toHaveLength(2);
     stop();
   });
 
   it("shows the failure of the request made at start", async () => {
     mockBackend({ connections_list: () => [connectionDto()] });
     const state = new ConnectionsState();
-    const stop = state.start(Promise.reject(new IpcFailure("internal", "The list could not be read.")));
+    const failed = Promise.reject(new IpcFailure("internal", "The list could not be read."));
+    const stop = state.start({ answer: failed, changedSince: async () => false });
     await vi.waitFor(() => expect(state.loaded).toBe(true));
     expect(state.loadFailure?.message).toBe("The list could not be read.");
     stop();
+  });
+});
+
+describe("reading the list", () => {
+  it("shows the latest read asked for, even when an earlier one answers after it", async () => {
+    const answers: ((list: ConnectionDto[]) => void)[] = [];
+    mockBackend({ connections_list: () => new Promise((resolve) => answers.push(resolve)) });
+    const state = new ConnectionsState();
+    const older = state.load();
+    const newer = state.load();
+    await vi.waitFor(() => expect(answers).toHaveLength(2));
+    answers[1]([connectionDto({ name: "Read second" })]);
+    await newer;
+    answers[0]([connectionDto({ name: "Read first" })]);
+    await older;
+    expect(state.connections.map((connection) => connection.name)).toEqual(["Read second"]);
+    expect(state.loaded).toBe(true);
   });
 });
