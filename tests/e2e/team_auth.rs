@@ -380,14 +380,14 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
         no_keyring(command);
         command.env("BAO_SECRET_ID", &secret_id);
     });
-    let ask = || {
+    let ask = |agent: &RunningAgent| {
         let mut command = server.command(&["token", "CRM"]);
         no_keyring(&mut command);
         let out = command.env("XDG_RUNTIME_DIR", server.data_dir.path().with_extension("run")).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{}\nThe agent said: {}", String::from_utf8_lossy(&out.stderr), agent.said());
         (String::from_utf8(out.stdout).unwrap().trim().to_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (handed, _) = ask();
+    let (handed, _) = ask(&agent);
     assert_eq!(handed, first, "the agent hands out the team's token");
     // A personal connection made here earlier (with a keyring) has no place in it: said so.
     let mut command = server.command(&["token", "Personal"]);
@@ -402,7 +402,7 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
         assert!(Instant::now() < deadline, "the headless agent did not refresh: {}", agent.said());
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (renewed, cli_said) = ask();
+    let (renewed, cli_said) = ask(&agent);
     assert_ne!(renewed, first);
     assert_eq!(writer.ok(&["token", "CRM"]).trim(), renewed, "the new token is the team's");
 
@@ -415,7 +415,7 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
         assert!(Instant::now() < deadline, "no refresh after the revocation: {}", agent.said());
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (renewed, _) = ask();
+    let (renewed, _) = ask(&agent);
     assert_eq!(writer.ok(&["token", "CRM"]).trim(), renewed, "stored in the team after logging in again");
     assert!(agent.said().contains("logged in to OpenBao again"), "{}", agent.said());
 
@@ -427,7 +427,7 @@ fn a_headless_agent_with_approle_and_no_keyring_keeps_a_team_connection_fresh_an
         no_keyring(command);
         command.env("BAO_SECRET_ID", &secret_id);
     });
-    assert_eq!(ask().0, renewed);
+    assert_eq!(ask(&agent).0, renewed);
     let said = format!("{said}{}{cli_said}", agent.said());
     drop(agent);
 
